@@ -1,0 +1,125 @@
+"""Functions of several tensors: cat, stack, where, plus function forms of common methods.
+
+``cat`` and ``stack`` record the sizes they joined so the backward pass can split the
+gradient again; ``where`` records its condition.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .tensor import Tensor, make_result
+
+__all__ = ["cat", "concatenate", "stack", "where", "maximum", "minimum", "matmul", "pad",
+           "tensor", "from_numpy", "as_tensor"]
+
+
+def _tensors(items: Sequence, op: str) -> list:
+    if isinstance(items, Tensor) or not isinstance(items, (list, tuple)) or not items:
+        raise TypeError(f"{op} needs a non-empty list or tuple of tensors")
+    return [t if isinstance(t, Tensor) else Tensor(t) for t in items]
+
+
+def cat(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing dimension; all other dimensions must match."""
+    ts = _tensors(tensors, "cat")
+    axis = axis if dim is None else dim
+    nd = ts[0].ndim
+    if nd == 0 or not -nd <= axis < nd:
+        raise ValueError(f"cat: axis {axis} is out of range for tensors with {nd} dimensions")
+    axis %= nd
+    for i, t in enumerate(ts[1:], 1):
+        if t.ndim != nd or t.shape[:axis] + t.shape[axis + 1:] != ts[0].shape[:axis] + ts[0].shape[axis + 1:]:
+            raise ValueError(
+                f"cat along axis {axis}: tensor {i} has shape {t.shape}, which does not match "
+                f"tensor 0's shape {ts[0].shape} outside that axis"
+            )
+    ### BEGIN SOLUTION
+    data = np.concatenate([t.data for t in ts], axis=axis)
+    sizes = [t.shape[axis] for t in ts]
+    return make_result(data, "cat", tuple(ts), (axis, sizes))
+    ### END SOLUTION
+
+
+concatenate = cat
+
+
+def stack(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new dimension."""
+    ts = _tensors(tensors, "stack")
+    axis = axis if dim is None else dim
+    for i, t in enumerate(ts[1:], 1):
+        if t.shape != ts[0].shape:
+            raise ValueError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has {ts[0].shape}")
+    nd = ts[0].ndim + 1
+    if not -nd <= axis < nd:
+        raise ValueError(f"stack: axis {axis} is out of range for the result's {nd} dimensions")
+    axis %= nd
+    ### BEGIN SOLUTION
+    data = np.stack([t.data for t in ts], axis=axis)
+    return make_result(data, "stack", tuple(ts), axis)
+    ### END SOLUTION
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """Elementwise ``x if condition else y`` (all three broadcast together)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
+        x = Tensor(x)
+    a = x if isinstance(x, Tensor) else y._lift(x)
+    b = y if isinstance(y, Tensor) else a._lift(y)
+    ### BEGIN SOLUTION
+    try:
+        data = np.where(cond, a.data, b.data)
+    except ValueError:
+        raise ValueError(
+            f"where: condition {cond.shape}, x {a.shape} and y {b.shape} cannot be broadcast "
+            "together"
+        ) from None
+    return make_result(data, "where", (a, b), cond)
+    ### END SOLUTION
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise larger of a and b."""
+    return (a if isinstance(a, Tensor) else Tensor(a)).maximum(b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise smaller of a and b."""
+    return (a if isinstance(a, Tensor) else Tensor(a)).minimum(b)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product (see :meth:`Tensor.matmul`)."""
+    return (a if isinstance(a, Tensor) else Tensor(a)).matmul(b)
+
+
+def pad(x: Tensor, pad_width: Sequence, value: float = 0.0) -> Tensor:
+    """Constant padding (see :meth:`Tensor.pad`)."""
+    return x.pad(pad_width, value)
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Build a Tensor (copies the data), like ``torch.tensor``."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """Wrap a numpy array *without copying* (it keeps its dtype; changes show in both)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy array, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy needs a numeric array, got dtype {array.dtype}")
+    return make_result(array, "leaf", ())
+
+
+def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+    """Return ``data`` unchanged if it is already a Tensor (of ``dtype``), else build one."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return data
+    return Tensor(data, dtype=dtype)

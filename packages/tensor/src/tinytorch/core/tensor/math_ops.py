@@ -1,0 +1,161 @@
+"""Elementwise math (exp, log, sqrt, tanh, erf, ...), min/max/clip, and the fused softmaxes.
+
+Ops whose derivative is cheapest from their own output (exp, sqrt, tanh, softmax) save that
+output in their Node, so the backward pass does not recompute it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .validation import broadcast_error
+
+__all__ = ["MathOps", "erf_array"]
+
+
+def erf_array(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise (numpy has none; scipy is not a dependency).
+
+    Abramowitz & Stegun formula 7.1.26: a rational approximation in t = 1/(1 + p|x|) times
+    exp(-x²), with absolute error below 1.5e-7 — under float32's resolution near 1.
+    """
+    p = 0.3275911
+    a1, a2, a3, a4, a5 = 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429
+    ax = np.abs(x)
+    t = 1.0 / (1.0 + p * ax)
+    poly = ((((a5 * t + a4) * t + a3) * t + a2) * t + a1) * t
+    y = 1.0 - poly * np.exp(-ax * ax)
+    return (np.sign(x) * y).astype(x.dtype, copy=False)
+
+
+class MathOps:
+    """Mixin: elementwise functions, elementwise min/max, clip, softmax and log-softmax."""
+
+    __slots__ = ()
+
+    def _float_data(self, op: str) -> np.ndarray:
+        """The data as floating point (integer tensors are promoted to float32 first)."""
+        if self.data.dtype.kind == "f":
+            return self.data
+        if self.data.dtype.kind in "biu":
+            return self.data.astype(np.float32)
+        raise TypeError(f"{op} needs a numeric tensor, got dtype {self.data.dtype}")
+
+    def exp(self) -> Any:
+        """e ** self."""
+        ### BEGIN SOLUTION
+        out = np.exp(self._float_data("exp"))
+        return self._make(out, "exp", (self,), out)
+        ### END SOLUTION
+
+    def log(self) -> Any:
+        """Natural logarithm (-inf at 0, nan below, like numpy)."""
+        ### BEGIN SOLUTION
+        return self._make(np.log(self._float_data("log")), "log", (self,))
+        ### END SOLUTION
+
+    def log1p(self) -> Any:
+        """log(1 + self), accurate for small values."""
+        return self._make(np.log1p(self._float_data("log1p")), "log1p", (self,))
+
+    def sqrt(self) -> Any:
+        """Square root."""
+        ### BEGIN SOLUTION
+        out = np.sqrt(self._float_data("sqrt"))
+        return self._make(out, "sqrt", (self,), out)
+        ### END SOLUTION
+
+    def abs(self) -> Any:
+        """Absolute value (derivative sign(x); 0 at 0, as in PyTorch)."""
+        ### BEGIN SOLUTION
+        return self._make(np.abs(self.data), "abs", (self,))
+        ### END SOLUTION
+
+    __abs__ = abs
+
+    def sign(self) -> Any:
+        """-1, 0 or 1 elementwise (not differentiable)."""
+        return self._make(np.sign(self.data), "sign", ())
+
+    def tanh(self) -> Any:
+        """Hyperbolic tangent."""
+        ### BEGIN SOLUTION
+        out = np.tanh(self._float_data("tanh"))
+        return self._make(out, "tanh", (self,), out)
+        ### END SOLUTION
+
+    def sin(self) -> Any:
+        """Sine."""
+        return self._make(np.sin(self._float_data("sin")), "sin", (self,))
+
+    def cos(self) -> Any:
+        """Cosine."""
+        return self._make(np.cos(self._float_data("cos")), "cos", (self,))
+
+    def erf(self) -> Any:
+        """Error function (see :func:`erf_array` for its accuracy)."""
+        return self._make(erf_array(self._float_data("erf")), "erf", (self,))
+
+    def relu(self) -> Any:
+        """max(self, 0); its derivative is 0 at 0, as in PyTorch."""
+        ### BEGIN SOLUTION
+        return self._make(np.maximum(self.data, 0), "relu", (self,))
+        ### END SOLUTION
+
+    # ------------------------------------------------------------------ min / max / clip
+    def maximum(self, other: Any) -> Any:
+        """Elementwise larger of self and other (ties share the gradient, as in PyTorch)."""
+        ### BEGIN SOLUTION
+        other = self._lift(other)
+        try:
+            data = np.maximum(self.data, other.data)
+        except ValueError:
+            raise broadcast_error("maximum", self.shape, other.shape) from None
+        return self._make(data, "maximum", (self, other))
+        ### END SOLUTION
+
+    def minimum(self, other: Any) -> Any:
+        """Elementwise smaller of self and other (ties share the gradient)."""
+        other = self._lift(other)
+        try:
+            data = np.minimum(self.data, other.data)
+        except ValueError:
+            raise broadcast_error("minimum", self.shape, other.shape) from None
+        return self._make(data, "minimum", (self, other))
+
+    def clip(self, min: Any = None, max: Any = None) -> Any:  # noqa: A002 - numpy's names
+        """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+        if min is None and max is None:
+            raise ValueError("clip needs at least one of min and max")
+        lo = None if min is None else np.asarray(min, dtype=self.data.dtype)
+        hi = None if max is None else np.asarray(max, dtype=self.data.dtype)
+        ### BEGIN SOLUTION
+        data = np.clip(self.data, lo, hi)
+        return self._make(data, "clip", (self,), (lo, hi))
+        ### END SOLUTION
+
+    clamp = clip
+
+    # ------------------------------------------------------------------ softmax family
+    def log_softmax(self, axis: int = -1) -> Any:
+        """log(softmax(self)) along ``axis``, computed stably as x - max - log(sum(exp(x - max))).
+
+        Finite for any finite input, however large: the largest exponent taken is 0.
+        """
+        x = self._float_data("log_softmax")
+        ### BEGIN SOLUTION
+        shifted = x - x.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        return self._make(out, "log_softmax", (self,), (out, axis))
+        ### END SOLUTION
+
+    def softmax(self, axis: int = -1) -> Any:
+        """exp(x) / sum(exp(x)) along ``axis``, computed stably (shifted by the max)."""
+        x = self._float_data("softmax")
+        ### BEGIN SOLUTION
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
+        return self._make(out, "softmax", (self,), (out, axis))
+        ### END SOLUTION

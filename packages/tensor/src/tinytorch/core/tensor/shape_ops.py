@@ -1,0 +1,158 @@
+"""Shape ops: reshape, transpose/permute, flatten, squeeze/unsqueeze, broadcast_to, pad.
+
+Most of these return numpy *views* (no data copied). Every change of shape that keeps the
+elements in order is recorded as one op, ``reshape``, whose derivative is the reverse reshape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .validation import broadcast_error, normalize_axis
+
+__all__ = ["ShapeOps"]
+
+
+def _shape_arg(shape: tuple) -> tuple:
+    """Accept both ``reshape(2, 3)`` and ``reshape((2, 3))``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+class ShapeOps:
+    """Mixin: ops that rearrange elements without changing their values."""
+
+    __slots__ = ()
+
+    def reshape(self, *shape: Any) -> Any:
+        """The same elements in a new shape; one dimension may be -1 (inferred)."""
+        shape = _shape_arg(shape)
+        try:
+            data = self.data.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot view a tensor of shape {self.shape} ({self.data.size} "
+                f"elements) as shape {shape}"
+            ) from None
+        ### BEGIN SOLUTION
+        return self._make(data, "reshape", (self,))
+        ### END SOLUTION
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Any:
+        """Merge dimensions start_dim..end_dim (inclusive) into one; default: all of them."""
+        if self.data.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.data.ndim, end_dim % self.data.ndim
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+        shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
+        if 0 in self.shape:
+            shape = self.shape[:start] + (int(np.prod(self.shape[start:end + 1])),) + self.shape[end + 1:]
+        return self.reshape(shape)
+
+    def squeeze(self, axis: Any = None) -> Any:
+        """Drop dimensions of size 1 (only ``axis`` when given; a no-op if it is not 1)."""
+        if axis is None:
+            shape = tuple(n for n in self.shape if n != 1)
+        else:
+            axes = normalize_axis(axis, self.data.ndim, "squeeze")
+            shape = tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1))
+        return self.reshape(shape)
+
+    def unsqueeze(self, axis: int) -> Any:
+        """Insert a dimension of size 1 at ``axis`` (negative counts from the new end)."""
+        ndim = self.data.ndim + 1
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"unsqueeze: axis {axis} is out of range for {ndim - 1} dimensions")
+        axis %= ndim
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    expand_dims = unsqueeze
+
+    def permute(self, *axes: Any) -> Any:
+        """Reorder the dimensions: ``x.permute(0, 2, 3, 1)`` turns NCHW into NHWC."""
+        axes = _shape_arg(axes)
+        if sorted(a % max(self.data.ndim, 1) for a in axes) != list(range(self.data.ndim)):
+            raise ValueError(
+                f"permute: {axes} is not a permutation of the {self.data.ndim} dimensions of a "
+                f"tensor of shape {self.shape}"
+            )
+        axes = tuple(a % self.data.ndim for a in axes)
+        ### BEGIN SOLUTION
+        return self._make(self.data.transpose(axes), "permute", (self,), axes)
+        ### END SOLUTION
+
+    def transpose(self, *axes: Any) -> Any:
+        """Swap or reorder dimensions.
+
+        ``x.transpose()`` reverses them (numpy and ``.T``); ``x.transpose(0, 1)`` swaps two
+        (PyTorch); ``x.transpose((2, 0, 1))`` or three or more ints permute (numpy). On a
+        2-D tensor the numpy and PyTorch readings of two ints agree.
+        """
+        axes = _shape_arg(axes)
+        nd = self.data.ndim
+        if not axes:
+            return self.permute(tuple(range(nd))[::-1])
+        if len(axes) == 2 and nd != 2:
+            a, b = (int(i) % max(nd, 1) for i in axes)
+            order = list(range(nd))
+            order[a], order[b] = order[b], order[a]
+            return self.permute(order)
+        return self.permute(axes)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Any:
+        """Exchange two dimensions."""
+        order = list(range(self.data.ndim))
+        a, b = axis1 % self.data.ndim, axis2 % self.data.ndim
+        order[a], order[b] = order[b], order[a]
+        return self.permute(order)
+
+    @property
+    def T(self) -> Any:
+        """All dimensions reversed (the matrix transpose for 2-D tensors)."""
+        return self.transpose()
+
+    def broadcast_to(self, *shape: Any) -> Any:
+        """A read-only view repeated along dimensions of size 1 (or new leading ones)."""
+        shape = _shape_arg(shape)
+        try:
+            data = np.broadcast_to(self.data, shape)
+        except ValueError:
+            raise broadcast_error("broadcast_to", self.shape, shape) from None
+        return self._make(data, "broadcast_to", (self,))
+
+    def expand(self, *shape: Any) -> Any:
+        """PyTorch's broadcast_to, where -1 keeps a dimension's size."""
+        shape = _shape_arg(shape)
+        lead = len(shape) - self.data.ndim
+        shape = tuple(
+            self.shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(shape)
+        )
+        return self.broadcast_to(shape)
+
+    def contiguous(self) -> Any:
+        """The same values in a C-contiguous array (copied only if needed)."""
+        if self.data.flags.c_contiguous:
+            return self
+        return self._make(np.ascontiguousarray(self.data), "reshape", (self,))
+
+    def pad(self, pad_width: Sequence, value: float = 0.0) -> Any:
+        """Pad with a constant, numpy style: ``pad_width`` is ((before, after), ...) per dim.
+
+        An int pads every side of every dimension; a single (before, after) pair applies to
+        every dimension. Example: ``x.pad(((0, 0), (0, 0), (1, 1), (1, 1)))`` pads H and W of
+        an NCHW batch by one pixel.
+        """
+        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.data.ndim, 2))
+        if (widths < 0).any():
+            raise ValueError(f"pad: widths must be >= 0, got {pad_width}")
+        widths = tuple((int(a), int(b)) for a, b in widths)
+        ### BEGIN SOLUTION
+        data = np.pad(self.data, widths, mode="constant", constant_values=value)
+        return self._make(data, "pad", (self,), widths)
+        ### END SOLUTION

@@ -1,0 +1,80 @@
+"""Test helpers shared by every package's tests: hypothesis strategies, closeness, numeric grads.
+
+Needs the ``test`` extra (pytest, hypothesis); the framework itself never imports this module.
+
+    from tinytorch.core.tensor.testing import arrays, shapes, assert_close, numerical_grad
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+__all__ = [
+    "shapes", "arrays", "broadcastable_pair", "float_arrays", "assert_close", "numerical_grad",
+    "to_numpy",
+]
+
+
+def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 5) -> Any:
+    """Strategy: array shapes small enough to test fast."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def float_arrays(shape: Any = None, dtype: Any = np.float32, low: float = -10.0,
+                 high: float = 10.0) -> Any:
+    """Strategy: float arrays with finite values in [low, high] (shape drawn if not given)."""
+    elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=32)
+    return hnp.arrays(dtype, shape if shape is not None else shapes(), elements=elements)
+
+
+arrays = float_arrays
+
+
+def broadcastable_pair(max_dims: int = 4, max_side: int = 5) -> Any:
+    """Strategy: two shapes that broadcast together (like numpy's own tests use)."""
+    return hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=max_dims, max_side=max_side).map(
+        lambda r: r.input_shapes
+    )
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """The array behind a Tensor (or anything array-like)."""
+    data = getattr(x, "data", x)
+    return data if isinstance(data, np.ndarray) else np.asarray(data)
+
+
+def assert_close(actual: Any, expected: Any, rtol: float = 1e-5, atol: float = 1e-6,
+                 check_dtype: bool = False, msg: str = "") -> None:
+    """Assert two tensors/arrays have the same shape and values within tolerance."""
+    a, e = to_numpy(actual), to_numpy(expected)
+    assert a.shape == e.shape, f"{msg} shape {a.shape} != expected {e.shape}"
+    if check_dtype:
+        assert a.dtype == e.dtype, f"{msg} dtype {a.dtype} != expected {e.dtype}"
+    np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=msg)
+
+
+def numerical_grad(f: Callable[..., float], arrays_in: Sequence[np.ndarray],
+                   eps: float = 1e-6) -> list:
+    """Central differences of the scalar ``f(*arrays_in)`` with respect to each array (float64).
+
+    Each element is nudged by ±eps in turn: (f(x + eps) - f(x - eps)) / (2 eps).
+    """
+    xs = [np.array(a, dtype=np.float64) for a in arrays_in]
+    grads = []
+    for x in xs:
+        g = np.zeros_like(x)
+        flat, gflat = x.reshape(-1), g.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            plus = float(f(*xs))
+            flat[i] = old - eps
+            minus = float(f(*xs))
+            flat[i] = old
+            gflat[i] = (plus - minus) / (2 * eps)
+        grads.append(g)
+    return grads
