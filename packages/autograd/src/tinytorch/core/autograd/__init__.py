@@ -1,0 +1,43 @@
+"""tinytorch.core.autograd — module 09: reverse-mode automatic differentiation.
+
+Installing this package makes every Tensor op differentiable — and with it every layer,
+activation, convolution and attention block written in modules 03–07 — without editing them:
+it registers the derivative of each primitive op (``derivatives/``) and the engine that
+walks the recorded graph (``engine.py``) with tinytorch.core.tensor's registries.
+
+    >>> from tinytorch.core.tensor import Tensor
+    >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    Tensor([2., 4., 6.])
+"""
+
+from . import derivatives  # noqa: F401  (registers the derivative of every primitive)
+from .engine import backward, topological_order
+from .function import Context, Function
+from .gradcheck import GradcheckError, gradcheck
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+
+__all__ = [
+    "backward", "topological_order", "no_grad", "enable_grad", "set_grad_enabled",
+    "is_grad_enabled", "gradcheck", "GradcheckError", "Function", "Context", "grad",
+]
+
+
+def grad(output, inputs, grad_output=None, retain_graph: bool = False) -> list:
+    """Gradients of ``output`` with respect to ``inputs`` (a list), without touching ``.grad``.
+
+    Example:
+        >>> x = Tensor([3.0], requires_grad=True)
+        >>> grad((x * x).sum(), [x])[0]
+        Tensor([6.])
+    """
+    saved = [(t, t.grad) for t in inputs]
+    for t in inputs:
+        t.grad = None
+    try:
+        output.backward(grad_output, retain_graph=retain_graph)
+        return [t.grad for t in inputs]
+    finally:
+        for t, g in saved:
+            t.grad = g

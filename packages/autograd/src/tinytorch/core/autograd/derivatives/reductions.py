@@ -1,0 +1,101 @@
+"""Derivatives of reductions (sum, mean, max, min, var) and of softmax / log-softmax.
+
+A reduction's gradient has the reduced shape; ``_expand`` puts the reduced axes back (as
+size-1 dimensions) so it broadcasts over the input again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.core.tensor import register_derivative
+
+
+def _expand(g, axes, keepdims, shape):
+    """Reinsert the reduced axes of ``g`` so it broadcasts against an input of ``shape``."""
+    if axes is None:
+        return np.reshape(g, (1,) * len(shape))
+    if not keepdims:
+        g = np.expand_dims(g, axes)
+    return g
+
+
+def _count(shape, axes):
+    if axes is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+@register_derivative("sum")
+def sum_backward(g, node):
+    """d sum(a) = 1 for every element that was summed"""
+    a = node.inputs[0]
+    axes, keepdims = node.saved
+    ### BEGIN SOLUTION
+    return (np.broadcast_to(_expand(g, axes, keepdims, a.shape), a.shape),)
+    ### END SOLUTION
+
+
+@register_derivative("mean")
+def mean_backward(g, node):
+    """d mean(a) = 1/n for every element that was averaged"""
+    a = node.inputs[0]
+    axes, keepdims = node.saved
+    ### BEGIN SOLUTION
+    n = _count(a.shape, axes)
+    return (np.broadcast_to(_expand(g, axes, keepdims, a.shape) / n, a.shape),)
+    ### END SOLUTION
+
+
+def _extreme_backward(g, node):
+    a = node.inputs[0]
+    axes, keepdims, out = node.saved
+    hit = a.data == _expand(out, axes, keepdims, a.shape)
+    # Every element equal to the extreme gets an equal share (PyTorch's amax/amin rule).
+    share = hit / hit.sum(axis=axes, keepdims=True)
+    return (_expand(g, axes, keepdims, a.shape) * share.astype(g.dtype, copy=False),)
+
+
+@register_derivative("max")
+def max_backward(g, node):
+    """d max(a) = 1 at the largest element (shared among ties), 0 elsewhere"""
+    ### BEGIN SOLUTION
+    return _extreme_backward(g, node)
+    ### END SOLUTION
+
+
+@register_derivative("min")
+def min_backward(g, node):
+    """d min(a) = 1 at the smallest element (shared among ties), 0 elsewhere"""
+    return _extreme_backward(g, node)
+
+
+@register_derivative("var")
+def var_backward(g, node):
+    """d var(a) = 2 (a - mean) / (n - ddof)"""
+    a = node.inputs[0]
+    axes, keepdims, ddof = node.saved
+    ### BEGIN SOLUTION
+    x = a.data
+    centered = x - x.mean(axis=axes, keepdims=True)
+    n = _count(a.shape, axes)
+    return (_expand(g, axes, keepdims, a.shape) * (2.0 / (n - ddof)) * centered,)
+    ### END SOLUTION
+
+
+@register_derivative("log_softmax")
+def log_softmax_backward(g, node):
+    """d log_softmax(a) · g = g - softmax(a) · sum(g)"""
+    out, axis = node.saved
+    ### BEGIN SOLUTION
+    return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+    ### END SOLUTION
+
+
+@register_derivative("softmax")
+def softmax_backward(g, node):
+    """d softmax(a) · g = s · (g - sum(g · s))"""
+    s, axis = node.saved
+    ### BEGIN SOLUTION
+    return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
+    ### END SOLUTION

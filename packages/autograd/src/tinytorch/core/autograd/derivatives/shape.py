@@ -1,0 +1,105 @@
+"""Derivatives of ops that move elements around: reshape, permute, broadcast_to, pad,
+indexing, cat/stack, and the sliding window (whose derivative is the "fold").
+
+None of these change values, so each gradient is the same move run backwards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinytorch.core.tensor import register_derivative, sum_to_shape
+
+
+@register_derivative("reshape")
+def reshape_backward(g, node):
+    """the gradient takes the input's shape back"""
+    ### BEGIN SOLUTION
+    return (np.reshape(g, node.inputs[0].shape),)
+    ### END SOLUTION
+
+
+@register_derivative("permute")
+def permute_backward(g, node):
+    """undo the permutation with its inverse"""
+    ### BEGIN SOLUTION
+    return (np.transpose(g, np.argsort(node.saved)),)
+    ### END SOLUTION
+
+
+@register_derivative("broadcast_to")
+def broadcast_to_backward(g, node):
+    """copies made by broadcasting add their gradients"""
+    return (sum_to_shape(g, node.inputs[0].shape),)
+
+
+@register_derivative("pad")
+def pad_backward(g, node):
+    """the padding gets no gradient: cut it off"""
+    ### BEGIN SOLUTION
+    inner = tuple(slice(before, n - after) for (before, after), n in zip(node.saved, g.shape))
+    return (g[inner],)
+    ### END SOLUTION
+
+
+def _is_advanced(key):
+    parts = key if isinstance(key, tuple) else (key,)
+    return any(isinstance(k, np.ndarray) and k.dtype != np.bool_ for k in parts)
+
+
+@register_derivative("getitem")
+def getitem_backward(g, node):
+    """scatter the gradient back to where the elements came from (repeated indices add)"""
+    a = node.inputs[0]
+    key = node.saved
+    ### BEGIN SOLUTION
+    out = np.zeros(a.shape, dtype=g.dtype)
+    if _is_advanced(key):
+        np.add.at(out, key, g)  # an element picked twice receives both gradients
+    else:
+        out[key] = g  # basic slicing and boolean masks pick each element at most once
+    return (out,)
+    ### END SOLUTION
+
+
+@register_derivative("cat")
+def cat_backward(g, node):
+    """split the gradient at the joins"""
+    axis, sizes = node.saved
+    ### BEGIN SOLUTION
+    pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+    return tuple(p if t.requires_grad else None for p, t in zip(pieces, node.inputs))
+    ### END SOLUTION
+
+
+@register_derivative("stack")
+def stack_backward(g, node):
+    """take each input's slice of the new axis"""
+    axis = node.saved
+    return tuple(
+        np.take(g, i, axis=axis) if t.requires_grad else None for i, t in enumerate(node.inputs)
+    )
+
+
+@register_derivative("sliding_window")
+def sliding_window_backward(g, node):
+    """fold: each window position adds its gradient back onto the pixels it covered
+
+    One vectorised slice-add per tap of the window (kh·kw for a 2-D kernel), each covering
+    every output position at once: the tap at offset o of the window, at output position i,
+    read input pixel i·stride + o·dilation.
+    """
+    x = node.inputs[0]
+    window, stride, dilation = node.saved
+    k = len(window)
+    out_sizes = g.shape[g.ndim - 2 * k: g.ndim - k]
+    gx = np.zeros(x.shape, dtype=g.dtype)
+    ### BEGIN SOLUTION
+    for offsets in np.ndindex(*window):
+        target = (Ellipsis,) + tuple(
+            slice(o * d, o * d + s * (n - 1) + 1, s)
+            for o, d, s, n in zip(offsets, dilation, stride, out_sizes)
+        )
+        gx[target] += g[(Ellipsis,) + (slice(None),) * k + offsets]
+    ### END SOLUTION
+    return (gx,)

@@ -1,0 +1,121 @@
+"""The backward pass: walk the recorded graph from the output back to the leaves.
+
+1. Order the graph topologically (every tensor before the inputs it was made from) with an
+   explicit stack — no recursion, so a chain of 10,000 ops is no problem.
+2. Seed the output's gradient (1 for a scalar) and visit tensors in that order. Each one's
+   gradient is complete when it is visited, because everything that used it came earlier.
+   Its op's derivative turns it into one gradient per input; those are summed per input.
+3. Leaves (tensors the user made with ``requires_grad=True``) *accumulate* into ``.grad``,
+   so gradients of several backward passes add up until ``zero_grad``.
+4. Unless ``retain_graph``, drop what the nodes saved: the graph's memory is freed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor, from_numpy, get_derivative, register_engine
+from tinytorch.core.tensor.graph import Node
+
+__all__ = ["backward", "topological_order"]
+
+
+def topological_order(root: Tensor) -> list:
+    """Non-leaf tensors reachable from ``root`` that need grad, each before its inputs."""
+    order: list = []
+    visited: set = set()
+    stack: list = [(root, False)]
+    ### BEGIN SOLUTION
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)  # post-order: after everything it depends on
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        for inp in t._node.inputs:
+            if inp._node is not None and inp.requires_grad and id(inp) not in visited:
+                stack.append((inp, False))
+    order.reverse()
+    ### END SOLUTION
+    return order
+
+
+def _seed(tensor: Tensor, grad: Any) -> np.ndarray:
+    """The starting gradient: 1 for a single-element output, else the one the caller gave."""
+    if grad is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(
+                f"backward() on a tensor of shape {tensor.shape} needs a gradient of that shape "
+                "(grad=...); for a loss, reduce it to one number first, e.g. loss.mean().backward()"
+            )
+        return np.ones_like(tensor.data)
+    g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=tensor.data.dtype)
+    if g.shape != tensor.shape:
+        raise ValueError(f"backward(): grad has shape {g.shape} but the tensor has shape {tensor.shape}")
+    return g
+
+
+def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
+    # Always store a fresh array of the leaf's dtype: a derivative may hand the same array
+    # to two inputs, or a read-only broadcast view, and optimizers update .grad in place.
+    if leaf.grad is None:
+        leaf.grad = from_numpy(np.array(g, dtype=leaf.data.dtype, copy=True))
+    else:
+        leaf.grad.data = leaf.grad.data + g
+
+
+def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Run the backward pass from ``tensor`` (what ``Tensor.backward`` calls).
+
+    Args:
+        tensor: the output to differentiate (usually a scalar loss).
+        grad: d(final)/d(tensor); defaults to 1 for single-element tensors.
+        retain_graph: keep saved values so another backward through this graph works.
+    """
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward(): this tensor does not require grad — no input it was computed from "
+            "has requires_grad=True (or it was computed under no_grad())"
+        )
+    seed = _seed(tensor, grad)
+    if tensor._node is None:  # backward on a leaf: its gradient is the seed itself
+        _accumulate_leaf(tensor, seed)
+        return
+    order = topological_order(tensor)
+    grads: dict = {id(tensor): seed}
+    ### BEGIN SOLUTION
+    for t in order:
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue  # nothing downstream of this tensor reached the output
+        node: Node = t._node
+        if node.freed:
+            raise RuntimeError(
+                f"backward() through a graph that was already freed (op '{node.op}'); pass "
+                "retain_graph=True to the first backward() to go through it twice"
+            )
+        if t._retains_grad:
+            _accumulate_leaf(t, g)
+        input_grads = get_derivative(node.op)(g, node)
+        for inp, ig in zip(node.inputs, input_grads):
+            if ig is None or not inp.requires_grad:
+                continue
+            if inp._node is None:
+                _accumulate_leaf(inp, ig)
+            else:
+                key = id(inp)
+                prev = grads.get(key)
+                grads[key] = ig if prev is None else prev + ig
+    ### END SOLUTION
+    if not retain_graph:
+        for t in order:
+            t._node.saved = None
+            t._node.freed = True
+
+
+register_engine(backward)

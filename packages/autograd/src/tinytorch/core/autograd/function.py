@@ -1,0 +1,81 @@
+"""``Function``: write your own differentiable op, forward and backward side by side.
+
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved
+            return (2 * x * grad,)
+
+    y = Square.apply(t)        # a Tensor in the graph; y.backward() calls Square.backward
+
+``forward`` receives numpy arrays and returns one; ``backward`` receives the output's
+gradient and returns one gradient per tensor input (or None).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor, make_result, register_derivative
+
+__all__ = ["Function", "Context"]
+
+
+class Context:
+    """What ``forward`` keeps for ``backward``: ``ctx.save(*arrays)`` then ``ctx.saved``."""
+
+    def __init__(self) -> None:
+        self.saved: tuple = ()
+        self.needs_input_grad: tuple = ()
+
+    def save(self, *values: Any) -> None:
+        """Keep values (arrays, shapes, flags) for the backward pass."""
+        self.saved = values
+
+
+class Function:
+    """Base class of user-defined ops; subclass and implement ``forward`` and ``backward``."""
+
+    @staticmethod
+    def forward(ctx: Context, *args: Any) -> np.ndarray:
+        """Compute the op on numpy arrays."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray) -> tuple:
+        """One gradient per tensor input of ``forward``, or None."""
+        raise NotImplementedError
+
+    @classmethod
+    def op_name(cls) -> str:
+        return f"function:{cls.__module__}.{cls.__qualname__}"
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        """Run ``forward`` and record the op so ``backward`` runs during ``Tensor.backward``."""
+        ctx = Context()
+        tensors = tuple(a for a in args if isinstance(a, Tensor))
+        ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        out = np.asarray(cls.forward(ctx, *raw))
+        name = cls.op_name()
+
+        @register_derivative(name)
+        def _derivative(g: np.ndarray, node: Any) -> tuple:
+            grads = cls.backward(node.saved, g)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            if len(grads) != len(node.inputs):
+                raise RuntimeError(
+                    f"{cls.__name__}.backward returned {len(grads)} gradients for "
+                    f"{len(node.inputs)} tensor inputs"
+                )
+            return grads
+
+        return make_result(out, name, tensors, ctx)

@@ -1,0 +1,84 @@
+"""``no_grad``, ``enable_grad`` and ``set_grad_enabled``: switch graph recording off and on.
+
+Each works as a context manager and as a decorator, and restores the previous mode on exit
+(even after an exception), so they nest:
+
+    with no_grad():
+        y = model(x)          # no graph is built: less memory, faster inference
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from tinytorch.core.tensor import graph as _graph
+from tinytorch.core.tensor import is_grad_enabled
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+
+
+class set_grad_enabled:
+    """Set grad mode to ``mode``; as a context manager, restore the old mode afterwards.
+
+    Called as a plain function it takes effect at once (like ``torch.set_grad_enabled``).
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.previous = _graph.set_grad_enabled(mode)
+        self.mode = bool(mode)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        _graph.set_grad_enabled(self.previous)
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+        _graph.set_grad_enabled(self.previous)  # decorating must not change the current mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            previous = _graph.set_grad_enabled(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _graph.set_grad_enabled(previous)
+
+        return wrapper
+
+
+class _ModeContext:
+    mode = True
+
+    def __enter__(self) -> None:
+        self.previous = _graph.set_grad_enabled(self.mode)
+
+    def __exit__(self, *exc: Any) -> None:
+        _graph.set_grad_enabled(self.previous)
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            previous = _graph.set_grad_enabled(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _graph.set_grad_enabled(previous)
+
+        return wrapper
+
+
+class no_grad(_ModeContext):
+    """Context manager / decorator: ops inside record no graph."""
+
+    mode = False
+
+
+class enable_grad(_ModeContext):
+    """Context manager / decorator: record the graph again (e.g. inside a ``no_grad`` block)."""
+
+    mode = True
