@@ -28,6 +28,9 @@ class ArithmeticOps:
             data = ufunc(self.data, other.data)
         except ValueError:
             raise broadcast_error(op, self.data.shape, other.data.shape) from None
+        if data.dtype == np.float64 and np.float64 not in (self.data.dtype, other.data.dtype):
+            # numpy gives float64 for int64 with float32 (and for int / int); keep float32
+            data = data.astype(np.float32)
         return self._make(data, op, (self, other))
 
     def _compare(self, other: Any, op: str, ufunc: np.ufunc) -> Any:

@@ -126,30 +126,30 @@ def _like(t: Any) -> Tensor:
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Zeros with the shape (and dtype, unless given) of ``t``."""
     t = _like(t)
-    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    return zeros(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Ones with the shape (and dtype) of ``t``."""
     t = _like(t)
-    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    return ones(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
 
 def full_like(t: Any, fill_value: float, dtype: Any = None) -> Tensor:
     """``fill_value`` everywhere, with the shape (and dtype) of ``t``."""
     t = _like(t)
-    return full(t.shape, fill_value, dtype=dtype or t.dtype)
+    return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype)
 
 
 def rand_like(t: Any, dtype: Any = None, generator: np.random.Generator | None = None) -> Tensor:
     """Uniform random values with the shape of ``t`` (float32 unless ``dtype``)."""
     t = _like(t)
-    dt = dtype or (t.dtype if t.dtype.kind == "f" else None)
+    dt = dtype if dtype is not None else (t.dtype if t.dtype.kind == "f" else None)
     return rand(t.shape, dtype=dt, generator=generator)
 
 
 def randn_like(t: Any, dtype: Any = None, generator: np.random.Generator | None = None) -> Tensor:
     """Standard normal values with the shape of ``t``."""
     t = _like(t)
-    dt = dtype or (t.dtype if t.dtype.kind == "f" else None)
+    dt = dtype if dtype is not None else (t.dtype if t.dtype.kind == "f" else None)
     return randn(t.shape, dtype=dt, generator=generator)

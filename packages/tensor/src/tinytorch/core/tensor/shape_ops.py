@@ -77,7 +77,8 @@ class ShapeOps:
     def permute(self, *axes: Any) -> Any:
         """Reorder the dimensions: ``x.permute(0, 2, 3, 1)`` turns NCHW into NHWC."""
         axes = _shape_arg(axes)
-        if sorted(a % max(self.data.ndim, 1) for a in axes) != list(range(self.data.ndim)):
+        nd = self.data.ndim
+        if any(not -nd <= a < nd for a in axes) or sorted(a % nd for a in axes) != list(range(nd)):
             raise ValueError(
                 f"permute: {axes} is not a permutation of the {self.data.ndim} dimensions of a "
                 f"tensor of shape {self.shape}"
@@ -90,25 +91,23 @@ class ShapeOps:
     def transpose(self, *axes: Any) -> Any:
         """Swap or reorder dimensions.
 
-        ``x.transpose()`` reverses them (numpy and ``.T``); ``x.transpose(0, 1)`` swaps two
-        (PyTorch); ``x.transpose((2, 0, 1))`` or three or more ints permute (numpy). On a
-        2-D tensor the numpy and PyTorch readings of two ints agree.
+        ``x.transpose()`` reverses them (numpy and ``.T``); ``x.transpose(0, 1)`` — two ints —
+        swaps two (PyTorch, so ``k.transpose(-2, -1)`` works on 2-D tensors too);
+        ``x.transpose((1, 0))`` — one tuple — or three or more ints permute (numpy).
         """
+        packed = len(axes) == 1 and isinstance(axes[0], (tuple, list))
         axes = _shape_arg(axes)
         nd = self.data.ndim
         if not axes:
             return self.permute(tuple(range(nd))[::-1])
-        if len(axes) == 2 and nd != 2:
-            a, b = (int(i) % max(nd, 1) for i in axes)
-            order = list(range(nd))
-            order[a], order[b] = order[b], order[a]
-            return self.permute(order)
+        if len(axes) == 2 and not (packed and nd == 2):
+            return self.swapaxes(*axes)
         return self.permute(axes)
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
         """Exchange two dimensions."""
+        a, b = (normalize_axis(int(i), self.data.ndim, "transpose")[0] for i in (axis1, axis2))
         order = list(range(self.data.ndim))
-        a, b = axis1 % self.data.ndim, axis2 % self.data.ndim
         order[a], order[b] = order[b], order[a]
         return self.permute(order)
 

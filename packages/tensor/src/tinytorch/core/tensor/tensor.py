@@ -160,8 +160,14 @@ class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, Window
         return self.data.tolist()
 
     def astype(self, dtype: Any) -> "Tensor":
-        """A copy converted to ``dtype``; gradients flow back (cast to the original dtype)."""
+        """A copy converted to ``dtype``; gradients flow back (cast to the original dtype).
+
+        A cast to an integer or bool dtype leaves the graph, like :meth:`long`: such tensors
+        cannot require grad.
+        """
         dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            return _wrap(self.data.astype(dtype))
         return make_result(self.data.astype(dtype), "cast", (self,))
 
     to = astype
