@@ -1,0 +1,17 @@
+"""tinytorch.core.layers — module 04: Module, Parameter and the Dense (Linear) layer.
+
+    >>> from tinytorch.core.layers import Dense
+    >>> layer = Dense(784, 128)
+    >>> [name for name, _ in layer.named_parameters()]
+    ['weight', 'bias']
+"""
+
+from . import init
+from .basic import Dropout, Flatten, Identity
+from .containers import ModuleDict, ModuleList
+from .linear import Dense, Linear
+from .module import IncompatibleKeys, Module
+from .parameter import Parameter
+
+__all__ = ["Module", "Parameter", "Dense", "Linear", "Dropout", "Identity", "Flatten",
+           "ModuleList", "ModuleDict", "IncompatibleKeys", "init"]

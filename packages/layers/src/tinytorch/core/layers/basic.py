@@ -1,0 +1,67 @@
+"""Small layers with no weights: Dropout, Identity, Flatten."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor, default_generator
+
+from .module import Module
+
+__all__ = ["Dropout", "Identity", "Flatten"]
+
+
+class Dropout(Module):
+    """During training, zero each element with probability ``p`` and scale the rest by 1/(1-p).
+
+    The scaling keeps every unit's expected value unchanged, so evaluation (where dropout is
+    the identity) sees activations of the same size as training did.
+
+    Args:
+        p: probability of dropping an element, in [0, 1).
+        generator: numpy Generator for the masks (default: tinytorch's seeded one).
+    """
+
+    def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout probability must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        g = self.generator or default_generator()
+        ### BEGIN SOLUTION
+        keep = g.random(x.shape, dtype=np.float32) >= self.p
+        scale = np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
+        return x * Tensor(keep.astype(x.dtype) * scale, dtype=x.dtype)
+        ### END SOLUTION
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for a removed layer)."""
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+class Flatten(Module):
+    """Flatten dimensions ``start_dim``..``end_dim`` (default: all but the batch)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = start_dim
+        self.end_dim = end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -1,0 +1,93 @@
+"""``Dense`` (alias ``Linear``): y = x Wᵀ + b, the fully connected layer.
+
+The weight is stored as (out_features, in_features), PyTorch's layout, so state dicts line
+up with ``torch.nn.Linear``: row ``j`` of the weight holds the input weights of output unit
+``j``. Initialisation also follows PyTorch: weight and bias from U(-1/√in, 1/√in) (that is
+Kaiming-uniform with a = √5), or Xavier-uniform with ``init="xavier"``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+from . import init as initialisers
+from .module import Module
+from .parameter import Parameter
+
+__all__ = ["Dense", "Linear"]
+
+
+class Dense(Module):
+    """Fully connected layer: ``y = x @ weight.T + bias``.
+
+    Args:
+        in_features: size of each input's last dimension.
+        out_features: size of each output's last dimension.
+        bias: learn an additive bias.
+        init: "kaiming" (PyTorch's default for Linear) or "xavier".
+        generator: numpy Generator for the initial weights (default: tinytorch's seeded one).
+
+    Shape:
+        (*, in_features) -> (*, out_features)
+
+    Example:
+        >>> layer = Dense(784, 128)
+        >>> layer(Tensor(np.zeros((32, 784)))).shape
+        (32, 128)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init: str = "kaiming", generator: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Dense needs positive sizes, got in_features={in_features}, "
+                             f"out_features={out_features}")
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=np.float32))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(init, generator)
+
+    def reset_parameters(self, init: str = "kaiming", generator: np.random.Generator | None = None) -> None:
+        """Draw fresh initial weights."""
+        if init == "kaiming":
+            initialisers.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
+        elif init == "xavier":
+            initialisers.xavier_uniform_(self.weight, generator=generator)
+        else:
+            raise ValueError(f"Dense: unknown init '{init}' (use 'kaiming' or 'xavier')")
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features)
+            initialisers.uniform_(self.bias, -bound, bound, generator)
+
+    def forward(self, x: Any) -> Tensor:
+        """Apply the layer to the last dimension of ``x``."""
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            got = x.shape[-1] if x.ndim else "a scalar"
+            raise ValueError(
+                f"Dense({self.in_features}→{self.out_features}) expected last dimension "
+                f"{self.in_features}, got {got} (input shape {x.shape})"
+            )
+        ### BEGIN SOLUTION
+        y = x @ self.weight.T
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+        ### END SOLUTION
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+Linear = Dense
