@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up a machine for TinyTorch, then run the main job:
+#   - .venv/ in the repository, with every package under packages/ installed editable (with its
+#     test extra), so edits to the sources take effect at once;
+#   - CIFAR-10 in $TINYTORCH_DATA (default ~/.cache/tinytorch): made from ../shared/data/cifar10
+#     when that exists (these course machines cannot reach the official host), otherwise left
+#     to the framework's loader, which downloads it on first use;
+#   - then MAIN_JOB, run inside .venv.
+# Safe to run again: it reuses what is there.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$repo_dir"
+
+# The project's main job. Until training exists it checks the installation; once
+# `tito train cifar10` lands, it becomes that.
+MAIN_JOB=(tito system doctor)
+
+stage "virtual environment (.venv)"
+make_venv .venv
+py=.venv/bin/python
+
+stage "install every package (editable)"
+mapfile -t folders < <("$py" .ci/tt.py packages --folders)
+specs=()
+for f in "${folders[@]}"; do
+    if [ "$f" = tinytorch ]; then specs+=(-e "packages/$f"); else specs+=(-e "packages/$f[test]"); fi
+done
+# Pillow makes the CIFAR-10 batches; hatchling lets the contract test build wheels directly.
+"$py" -m pip install --quiet --disable-pip-version-check "${specs[@]}" Pillow "hatchling>=1.27"
+echo "installed: ${folders[*]}"
+
+stage "CIFAR-10 in $TINYTORCH_DATA"
+"$py" .ci/tt.py cifar10
+
+stage "main job: ${MAIN_JOB[*]}"
+if [ -x ".venv/bin/${MAIN_JOB[0]}" ]; then
+    PATH="$repo_dir/.venv/bin:$PATH" "${MAIN_JOB[@]}"
+else
+    echo "'${MAIN_JOB[0]}' is not installed yet (its package has not landed in packages/); nothing more to run."
+fi
+
+stage_report
+cat <<EOF
+
+Ready. Use it with:
+    source .venv/bin/activate
+    export TINYTORCH_DATA=$TINYTORCH_DATA
+EOF
