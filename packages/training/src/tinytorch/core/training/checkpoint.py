@@ -1,0 +1,126 @@
+"""Checkpoints: everything needed to resume training, in one ``.npz`` file, without pickle.
+
+A checkpoint is a nested structure (dicts, lists, numbers, strings, numpy arrays): the
+model's state dict, the optimizer's and scheduler's, random generator states, the epoch,
+the history. ``save_checkpoint`` stores every array as its own ``.npz`` entry and the rest of
+the structure as JSON (arrays replaced by references), so loading needs
+``allow_pickle=False`` only — a checkpoint file can never run code.
+
+Writes are atomic: the file is written under a temporary name in the same directory, flushed
+to disk, then renamed over the target. A crash mid-write leaves the previous checkpoint
+intact, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+__all__ = ["save_checkpoint", "load_checkpoint", "flatten_state", "unflatten_state",
+           "generator_state", "set_generator_state", "CheckpointError"]
+
+_STRUCTURE_KEY = "__structure__"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt or not a TinyTorch checkpoint."""
+
+
+def flatten_state(obj: Any, arrays: dict) -> Any:
+    """Replace every numpy array in ``obj`` by a reference, collecting the arrays in ``arrays``."""
+    if isinstance(obj, np.ndarray):
+        key = f"a{len(arrays)}"
+        arrays[key] = obj
+        return {"__array__": key}
+    if hasattr(obj, "data") and isinstance(getattr(obj, "data"), np.ndarray):  # a Tensor
+        return flatten_state(obj.data, arrays)
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) for k in obj):
+            return {"__dict__": {k: flatten_state(v, arrays) for k, v in obj.items()}}
+        return {"__items__": [[flatten_state(k, arrays), flatten_state(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [flatten_state(v, arrays) for v in obj]}
+    if isinstance(obj, list):
+        return [flatten_state(v, arrays) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint (no pickle is used)")
+
+
+def unflatten_state(obj: Any, arrays: Any) -> Any:
+    """Inverse of :func:`flatten_state`."""
+    if isinstance(obj, list):
+        return [unflatten_state(v, arrays) for v in obj]
+    if isinstance(obj, dict):
+        if "__array__" in obj:
+            return np.array(arrays[obj["__array__"]])
+        if "__dict__" in obj:
+            return {k: unflatten_state(v, arrays) for k, v in obj["__dict__"].items()}
+        if "__items__" in obj:
+            return {unflatten_state(k, arrays): unflatten_state(v, arrays) for k, v in obj["__items__"]}
+        if "__tuple__" in obj:
+            return tuple(unflatten_state(v, arrays) for v in obj["__tuple__"])
+    return obj
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> str:
+    """Atomically write ``state`` (a nested dict) to ``path`` as an .npz; returns the path."""
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    arrays: dict = {}
+    ### BEGIN SOLUTION
+    structure = {"format": FORMAT_VERSION, "state": flatten_state(state, arrays)}
+    arrays[_STRUCTURE_KEY] = np.array(json.dumps(structure))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX and Windows
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    ### END SOLUTION
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` (never unpickles anything)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if _STRUCTURE_KEY not in data.files:
+                raise CheckpointError(f"{path} is an .npz file but not a TinyTorch checkpoint")
+            structure = json.loads(str(data[_STRUCTURE_KEY]))
+            arrays = {k: data[k] for k in data.files if k != _STRUCTURE_KEY}
+    except CheckpointError:
+        raise
+    except Exception as err:  # zipfile.BadZipFile, ValueError (pickled object arrays), ...
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+    if structure.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: unsupported checkpoint format {structure.get('format')}")
+    return unflatten_state(structure["state"], arrays)
+
+
+def generator_state(generator: np.random.Generator) -> dict:
+    """A JSON-able snapshot of a numpy Generator (to restore the exact random stream)."""
+    return generator.bit_generator.state
+
+
+def set_generator_state(generator: np.random.Generator, state: dict) -> None:
+    """Restore a snapshot taken by :func:`generator_state`."""
+    generator.bit_generator.state = state
