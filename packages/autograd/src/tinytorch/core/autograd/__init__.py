@@ -13,7 +13,7 @@ walks the recorded graph (``engine.py``) with tinytorch.core.tensor's registries
 """
 
 from . import derivatives  # noqa: F401  (registers the derivative of every primitive)
-from .engine import backward, topological_order
+from .engine import backward, grad, topological_order
 from .function import Context, Function
 from .gradcheck import GradcheckError, gradcheck
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -23,21 +23,3 @@ __all__ = [
     "is_grad_enabled", "gradcheck", "GradcheckError", "Function", "Context", "grad",
 ]
 
-
-def grad(output, inputs, grad_output=None, retain_graph: bool = False) -> list:
-    """Gradients of ``output`` with respect to ``inputs`` (a list), without touching ``.grad``.
-
-    Example:
-        >>> x = Tensor([3.0], requires_grad=True)
-        >>> grad((x * x).sum(), [x])[0]
-        Tensor([6.])
-    """
-    saved = [(t, t.grad) for t in inputs]
-    for t in inputs:
-        t.grad = None
-    try:
-        output.backward(grad_output, retain_graph=retain_graph)
-        return [t.grad for t in inputs]
-    finally:
-        for t, g in saved:
-            t.grad = g

@@ -12,14 +12,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, from_numpy, get_derivative, register_engine
 from tinytorch.core.tensor.graph import Node
 
-__all__ = ["backward", "topological_order"]
+__all__ = ["backward", "grad", "topological_order"]
 
 
 def topological_order(root: Tensor) -> list:
@@ -61,30 +61,39 @@ def _seed(tensor: Tensor, grad: Any) -> np.ndarray:
 
 
 def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
-    # Always store a fresh array of the leaf's dtype: a derivative may hand the same array
-    # to two inputs, or a read-only broadcast view, and optimizers update .grad in place.
-    if leaf.grad is None:
+    # The first gradient is always a fresh array of the leaf's dtype: a derivative may hand
+    # the same array to two inputs, or a read-only broadcast view, and optimizers update
+    # .grad in place. Later gradients are added into that array.
+    current = leaf.grad
+    if current is None:
         leaf.grad = from_numpy(np.array(g, dtype=leaf.data.dtype, copy=True))
+    elif current.data.flags.writeable and current.data.shape == g.shape:
+        np.add(current.data, g, out=current.data, casting="unsafe")
     else:
-        leaf.grad.data = leaf.grad.data + g
+        current.data = current.data + g
 
 
-def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
-    """Run the backward pass from ``tensor`` (what ``Tensor.backward`` calls).
+def _bad_gradient(node: Node, i: int, inp: Tensor, ig: Any) -> RuntimeError:
+    shape = getattr(ig, "shape", None)
+    return RuntimeError(
+        f"the derivative of op '{node.op}' returned a gradient of shape {shape} for its input "
+        f"{i}, which has shape {inp.shape}; a derivative must return one array per input, "
+        "already summed to that input's shape"
+    )
 
-    Args:
-        tensor: the output to differentiate (usually a scalar loss).
-        grad: d(final)/d(tensor); defaults to 1 for single-element tensors.
-        retain_graph: keep saved values so another backward through this graph works.
+
+def _run(tensor: Tensor, seed: np.ndarray, retain_graph: bool, wanted: dict | None) -> None:
+    """The backward pass proper.
+
+    With ``wanted`` None, leaves (and tensors that ``retain_grad``) accumulate into ``.grad``.
+    Otherwise ``wanted`` maps ``id(t)`` to None for the tensors whose gradient the caller
+    wants (see :func:`grad`); their gradients are stored there and no ``.grad`` is touched.
     """
-    if not tensor.requires_grad:
-        raise RuntimeError(
-            "backward(): this tensor does not require grad — no input it was computed from "
-            "has requires_grad=True (or it was computed under no_grad())"
-        )
-    seed = _seed(tensor, grad)
     if tensor._node is None:  # backward on a leaf: its gradient is the seed itself
-        _accumulate_leaf(tensor, seed)
+        if wanted is None:
+            _accumulate_leaf(tensor, seed)
+        elif id(tensor) in wanted:
+            wanted[id(tensor)] = seed
         return
     order = topological_order(tensor)
     grads: dict = {id(tensor): seed}
@@ -99,16 +108,25 @@ def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> No
                 f"backward() through a graph that was already freed (op '{node.op}'); pass "
                 "retain_graph=True to the first backward() to go through it twice"
             )
-        if t._retains_grad:
-            _accumulate_leaf(t, g)
+        if wanted is None:
+            if t._retains_grad:
+                _accumulate_leaf(t, g)
+        elif id(t) in wanted:
+            wanted[id(t)] = g  # complete: everything that used t came earlier in the order
         input_grads = get_derivative(node.op)(g, node)
-        for inp, ig in zip(node.inputs, input_grads):
+        for i, (inp, ig) in enumerate(zip(node.inputs, input_grads)):
             if ig is None or not inp.requires_grad:
                 continue
+            if getattr(ig, "shape", None) != inp.data.shape:
+                raise _bad_gradient(node, i, inp, ig)
+            key = id(inp)
             if inp._node is None:
-                _accumulate_leaf(inp, ig)
+                if wanted is None:
+                    _accumulate_leaf(inp, ig)
+                elif key in wanted:
+                    prev = wanted[key]
+                    wanted[key] = ig if prev is None else prev + ig
             else:
-                key = id(inp)
                 prev = grads.get(key)
                 grads[key] = ig if prev is None else prev + ig
     ### END SOLUTION
@@ -116,6 +134,59 @@ def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> No
         for t in order:
             t._node.saved = None
             t._node.freed = True
+
+
+def _check_start(tensor: Tensor) -> None:
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "backward(): this tensor does not require grad — no input it was computed from "
+            "has requires_grad=True (or it was computed under no_grad())"
+        )
+
+
+def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Run the backward pass from ``tensor`` (what ``Tensor.backward`` calls).
+
+    Args:
+        tensor: the output to differentiate (usually a scalar loss).
+        grad: d(final)/d(tensor); defaults to 1 for single-element tensors.
+        retain_graph: keep saved values so another backward through this graph works.
+    """
+    _check_start(tensor)
+    _run(tensor, _seed(tensor, grad), retain_graph, None)
+
+
+def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: Any = None,
+         retain_graph: bool = False) -> list:
+    """Gradients of ``output`` with respect to each of ``inputs``, leaving every ``.grad`` alone.
+
+    Unlike ``output.backward()``, nothing accumulates anywhere: the gradients are returned
+    (as new tensors, in the order of ``inputs``). An input may be a leaf or an intermediate
+    tensor; one that ``output`` does not depend on gets ``None``.
+
+    Args:
+        output: the tensor to differentiate.
+        inputs: the tensors to differentiate with respect to.
+        grad_output: d(final)/d(output); defaults to 1 for single-element outputs.
+        retain_graph: keep the graph for another backward pass.
+
+    Example:
+        >>> x = Tensor([3.0], requires_grad=True)
+        >>> grad((x * x).sum(), [x])[0]
+        Tensor([6.])
+    """
+    inputs = list(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad(): input {i} does not require grad, so it has no gradient")
+    _check_start(output)
+    wanted: dict = {id(t): None for t in inputs}
+    _run(output, _seed(output, grad_output), retain_graph, wanted)
+    out = []
+    for t in inputs:
+        g = wanted[id(t)]
+        out.append(None if g is None else from_numpy(np.array(g, dtype=t.data.dtype, copy=True)))
+    return out
 
 
 register_engine(backward)

@@ -76,6 +76,7 @@ class Function:
                     f"{cls.__name__}.backward returned {len(grads)} gradients for "
                     f"{len(node.inputs)} tensor inputs"
                 )
-            return grads
+            # a backward written with Tensor ops may return Tensors: the engine wants arrays
+            return tuple(gr.data if isinstance(gr, Tensor) else gr for gr in grads)
 
         return make_result(out, name, tensors, ctx)

@@ -52,6 +52,15 @@ class set_grad_enabled:
 class _ModeContext:
     mode = True
 
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        self = super().__new__(cls)
+        if fn is not None:  # used as a bare decorator: @no_grad instead of @no_grad()
+            return self(fn)
+        return self
+
+    def __init__(self, fn: Callable | None = None) -> None:
+        pass
+
     def __enter__(self) -> None:
         self.previous = _graph.set_grad_enabled(self.mode)
 

@@ -62,6 +62,11 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
     arrays = [x.data.copy() for x in leaves]
     ok = True
     for i, x in enumerate(arrays):
+        if np.shape(analytic[i]) != x.shape:
+            raise GradcheckError(
+                f"gradcheck: input {i} has shape {x.shape} but its gradient has shape "
+                f"{np.shape(analytic[i])}"
+            )
         numeric = np.zeros_like(x)
         flat, nflat = x.reshape(-1), numeric.reshape(-1)
         for j in range(flat.size):

@@ -20,6 +20,8 @@ def matmul_backward(g, node):
         ### BEGIN SOLUTION
         return (g @ b.T if A.requires_grad else None, a.T @ g if B.requires_grad else None)
         ### END SOLUTION
+    if a.ndim == 1 and b.ndim == 1:  # a dot product: g is a scalar
+        return (g * b if A.requires_grad else None, g * a if B.requires_grad else None)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     g2 = g

@@ -1,0 +1,235 @@
+"""Finite-difference checks of every elementwise derivative, on random shapes.
+
+Hypothesis draws the shapes (and, for binary ops, pairs of shapes that broadcast together)
+plus a seed; the values come from that seed, so they are continuous and away from ties.
+``gradcheck`` compares autograd's vector-Jacobian product with central differences in
+float64, and also insists that each gradient has exactly its input's shape — a broadcast
+input's gradient must be summed back.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinytorch.core.autograd import gradcheck
+from tinytorch.core.tensor import Tensor, maximum, minimum, where
+from tinytorch.core.tensor.testing import broadcastable_pair, shapes
+
+FAST = settings(deadline=None, max_examples=30)
+seeds = st.integers(0, 2**32 - 1)
+
+
+def rand(shape, seed, low=-2.0, high=2.0):
+    return np.random.default_rng(seed).uniform(low, high, size=shape)
+
+
+def away_from(x, point=0.0, gap=0.05):
+    """Move values that sit within ``gap`` of a kink out of its way."""
+    near = np.abs(x - point) < gap
+    return np.where(near, point + 2 * gap, x)
+
+
+# ---------------------------------------------------------------- binary, broadcasting
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@FAST
+@given(pair=broadcastable_pair(max_dims=3, max_side=3), seed=seeds)
+def test_binary_ops_with_broadcasting(name, pair, seed):
+    a = rand(pair[0], seed)
+    b = rand(pair[1], seed + 1)
+    if name == "div":
+        b = np.sign(away_from(b)) * (np.abs(b) + 0.5)  # keep the divisor away from 0
+    assert gradcheck(BINARY[name], [a, b])
+
+
+@FAST
+@given(pair=broadcastable_pair(max_dims=3, max_side=3), seed=seeds)
+def test_gradients_are_summed_back_to_each_input_shape(pair, seed):
+    a = Tensor(rand(pair[0], seed), requires_grad=True)
+    b = Tensor(rand(pair[1], seed + 1), requires_grad=True)
+    (a * b).sum().backward()
+    assert a.grad.shape == a.shape and b.grad.shape == b.shape
+    # d/da sum(a*b) = b summed over the axes broadcasting stretched a along
+    full = np.broadcast_arrays(a.data, b.data)[1]
+    expect_a = full.sum(axis=tuple(range(full.ndim - a.ndim))) if full.ndim > a.ndim else full
+    for axis, n in enumerate(a.shape):
+        if n == 1 and expect_a.shape[axis] != 1:
+            expect_a = expect_a.sum(axis=axis, keepdims=True)
+    np.testing.assert_allclose(a.grad.data, expect_a.reshape(a.shape), rtol=1e-5)
+
+
+def test_scalar_operands_get_no_gradient_and_python_scalars_broadcast():
+    assert gradcheck(lambda a: 3.0 * a - a / 2.0 + 1.0, [rand((2, 3), 0)])
+    assert gradcheck(lambda a: 2.0 / a, [rand((4,), 1, 0.5, 2.0)])
+    assert gradcheck(lambda a: 1.0 - a, [rand((4,), 1)])
+
+
+def test_same_tensor_on_both_sides_gets_both_contributions():
+    x = Tensor([1.0, -2.0, 3.0], requires_grad=True)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * x.data)
+    assert gradcheck(lambda a: a * a / (a * a + 1.0), [rand((3,), 5)])
+
+
+# ---------------------------------------------------------------- pow
+@FAST
+@given(pair=broadcastable_pair(max_dims=3, max_side=3), seed=seeds)
+def test_pow_with_tensor_exponent(pair, seed):
+    base = rand(pair[0], seed, 0.5, 2.0)
+    exponent = rand(pair[1], seed + 1, -2.0, 2.0)
+    assert gradcheck(lambda a, e: a ** e, [base, exponent])
+
+
+@FAST
+@given(shape=shapes(0, 3, max_side=4), seed=seeds, power=st.sampled_from([2, 3, 0.5, -1.0, -1.5]))
+def test_pow_with_scalar_exponent(shape, seed, power):
+    x = rand(shape, seed, 0.5, 2.0)
+    assert gradcheck(lambda a: a ** power, [x])
+
+
+def test_rpow_differentiates_the_exponent():
+    assert gradcheck(lambda e: 2.0 ** e, [rand((3, 2), 3)])
+
+
+def test_pow_exponent_gradient_at_zero_base_is_zero_not_nan():
+    a = Tensor([0.0, 2.0], requires_grad=True)
+    e = Tensor([2.0, 3.0], requires_grad=True)
+    (a ** e).sum().backward()
+    np.testing.assert_allclose(e.grad.data, [0.0, 8.0 * np.log(2.0)], rtol=1e-6)
+    np.testing.assert_allclose(a.grad.data, [0.0, 12.0], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- unary
+UNARY = {
+    "neg": (lambda a: -a, (-2, 2)),
+    "exp": (lambda a: a.exp(), (-2, 2)),
+    "log": (lambda a: a.log(), (0.2, 3)),
+    "log1p": (lambda a: a.log1p(), (-0.5, 3)),
+    "sqrt": (lambda a: a.sqrt(), (0.2, 3)),
+    "abs": (lambda a: a.abs(), (-2, 2)),
+    "tanh": (lambda a: a.tanh(), (-2, 2)),
+    "sin": (lambda a: a.sin(), (-3, 3)),
+    "cos": (lambda a: a.cos(), (-3, 3)),
+    "erf": (lambda a: a.erf(), (-2.5, 2.5)),
+    "relu": (lambda a: a.relu(), (-2, 2)),
+    "clone": (lambda a: a.clone() * 2.0, (-2, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@FAST
+@given(shape=shapes(0, 3, max_side=4), seed=seeds)
+def test_unary_ops(name, shape, seed):
+    fn, (low, high) = UNARY[name]
+    x = rand(shape, seed, low, high)
+    if name in ("abs", "relu"):
+        x = away_from(x)  # not differentiable at 0
+    assert gradcheck(fn, [x])
+
+
+def test_relu_and_abs_have_zero_gradient_at_zero_like_pytorch():
+    x = Tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    (x.relu() + x.abs()).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [-1.0, 0.0, 2.0])
+
+
+def test_erf_derivative_matches_its_formula():
+    x = Tensor(np.linspace(-3, 3, 13), dtype=np.float64, requires_grad=True)
+    x.erf().sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 / np.sqrt(np.pi) * np.exp(-x.data ** 2), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- maximum / minimum / clip
+@pytest.mark.parametrize("op", [maximum, minimum])
+@FAST
+@given(pair=broadcastable_pair(max_dims=3, max_side=3), seed=seeds)
+def test_maximum_minimum_away_from_ties(op, pair, seed):
+    # a on whole numbers, b on half-way points (each with a little noise): never within 0.3
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-2, 3, pair[0]) + rng.uniform(-0.1, 0.1, pair[0])
+    b = rng.integers(-2, 3, pair[1]) + 0.5 + rng.uniform(-0.1, 0.1, pair[1])
+    assert gradcheck(op, [a, b])
+
+
+@pytest.mark.parametrize("op", [maximum, minimum])
+def test_maximum_minimum_split_the_gradient_at_ties(op):
+    a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = Tensor([1.0, 5.0, 0.0], requires_grad=True)
+    op(a, b).sum().backward()
+    if op is maximum:
+        np.testing.assert_array_equal(a.grad.data, [0.5, 0.0, 1.0])
+        np.testing.assert_array_equal(b.grad.data, [0.5, 1.0, 0.0])
+    else:
+        np.testing.assert_array_equal(a.grad.data, [0.5, 1.0, 0.0])
+        np.testing.assert_array_equal(b.grad.data, [0.5, 0.0, 1.0])
+
+
+def test_maximum_with_a_broadcast_scalar_and_with_itself():
+    x = Tensor([[-1.0, 0.0], [2.0, 3.0]], requires_grad=True)
+    c = Tensor(0.0, requires_grad=True)
+    x.maximum(c).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5], [1.0, 1.0]])
+    assert c.grad.shape == () and c.grad.item() == 1.5  # one win and one half tie
+    y = Tensor([1.0, 2.0], requires_grad=True)
+    maximum(y, y).sum().backward()  # every element ties with itself: ½ + ½
+    np.testing.assert_array_equal(y.grad.data, [1.0, 1.0])
+
+
+@FAST
+@given(shape=shapes(0, 3, max_side=4), seed=seeds,
+       bounds=st.sampled_from([(-0.5, 0.7), (None, 0.3), (-0.2, None)]))
+def test_clip(shape, seed, bounds):
+    lo, hi = bounds
+    x = rand(shape, seed)
+    for bound in (lo, hi):
+        if bound is not None:
+            x = away_from(x, bound)
+    assert gradcheck(lambda a: a.clip(lo, hi), [x])
+
+
+def test_clip_passes_the_gradient_at_its_bounds_like_pytorch():
+    x = Tensor([-2.0, -1.0, 0.0, 1.0, 2.0], requires_grad=True)
+    x.clip(-1.0, 1.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 1.0, 1.0, 0.0])
+
+
+# ---------------------------------------------------------------- where, cast
+@FAST
+@given(shapes3=st.tuples(shapes(0, 3, max_side=3), shapes(0, 3, max_side=3)), seed=seeds)
+def test_where(shapes3, seed):
+    xs, ys = shapes3
+    try:
+        full = np.broadcast_shapes(xs, ys)
+    except ValueError:
+        return
+    cond = np.random.default_rng(seed).random(full) > 0.5
+    assert gradcheck(lambda a, b: where(cond, a, b), [rand(xs, seed), rand(ys, seed + 1)])
+
+
+def test_where_routes_each_element_to_one_side():
+    a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = Tensor([10.0], requires_grad=True)
+    where(np.array([True, False, True]), a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(b.grad.data, [1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cast_passes_the_gradient_back_in_the_inputs_dtype(dtype):
+    x = Tensor([1.0, -2.0, 3.0], dtype=dtype, requires_grad=True)
+    other = np.float64 if dtype == np.float32 else np.float32
+    y = x.astype(other)
+    assert y.dtype == other
+    (y * y).sum().backward()
+    assert x.grad.dtype == dtype
+    np.testing.assert_allclose(x.grad.data, 2 * x.data, rtol=1e-6)
+    # linear through the float32 round trip: a large step keeps rounding out of the numbers
+    assert gradcheck(lambda a: a.float().double() * 3.0, [rand((2, 3), 7)], eps=1e-2, atol=1e-3)

@@ -1,0 +1,256 @@
+"""The engine: order of the backward pass, accumulation, freeing the graph, error messages,
+ownership of ``.grad``, ``retain_grad``, ``detach`` and the ``grad()`` helper."""
+
+import numpy as np
+import pytest
+
+from tinytorch.core.autograd import Function, backward, grad, topological_order
+from tinytorch.core.tensor import Tensor
+
+
+class CountingIdentity(Function):
+    """y = x, counting how often its backward runs."""
+
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        CountingIdentity.calls += 1
+        return (g,)
+
+
+# ---------------------------------------------------------------- order
+def test_each_node_comes_before_its_inputs():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    b = a + x
+    c = b * a
+    order = topological_order(c)
+    assert [id(t) for t in order] == [id(c), id(b), id(a)]  # leaves are not in the order
+
+
+def test_diamond_runs_each_derivative_once_and_sums_the_paths():
+    CountingIdentity.calls = 0
+    x = Tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = CountingIdentity.apply(x)
+    z = y * y + y * 3.0 + y  # three paths from z back to y
+    z.sum().backward()
+    assert CountingIdentity.calls == 1  # y's gradient was complete before y was visited
+    np.testing.assert_allclose(x.grad.data, 2 * x.data + 4)
+
+
+def test_stacked_diamonds_take_linear_time():
+    # 60 diamonds in a row have 2**60 paths: only a topological order gets through.
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x
+    for _ in range(60):
+        y = y * 0.5 + y * 0.5
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [1.0, 1.0])
+
+
+def test_a_chain_of_ten_thousand_ops_needs_no_recursion():
+    x = Tensor([2.0], requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    assert len(topological_order(y)) == 10_000
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [1.0001 ** 10_000], rtol=1e-3)
+
+
+def test_branches_that_do_not_reach_the_output_are_ignored():
+    x = Tensor([1.0], requires_grad=True)
+    unused = x * 100.0  # noqa: F841 - built, but not part of the loss
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0])
+
+
+def test_constants_in_the_graph_get_no_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    c = Tensor([5.0, 7.0])
+    (x * c).sum().backward()
+    assert c.grad is None
+    np.testing.assert_array_equal(x.grad.data, [5.0, 7.0])
+
+
+# ---------------------------------------------------------------- accumulation / retain_graph
+def test_gradients_accumulate_across_backward_calls_until_zeroed():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    (x * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [5.0, 7.0])
+    x.zero_grad()
+    assert x.grad is None
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+
+
+def test_second_backward_through_a_freed_graph_is_a_clear_error():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        loss.backward()
+
+
+def test_retain_graph_allows_a_second_backward_that_doubles_the_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = (x.exp() * x).sum()
+    loss.backward(retain_graph=True)
+    first = x.grad.data.copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * first)
+    with pytest.raises(RuntimeError, match="freed"):
+        loss.backward()
+
+
+def test_freeing_drops_what_the_nodes_saved():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    loss = y.sum()
+    assert y.grad_fn.saved is not None
+    loss.backward()
+    assert y.grad_fn.saved is None and y.grad_fn.freed
+
+
+# ---------------------------------------------------------------- starting the pass
+def test_backward_on_a_non_scalar_needs_a_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match=r"shape \(2,\).*grad"):
+        y.backward()
+    y.backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(x.grad.data, [2.0, 20.0])
+
+
+def test_gradient_of_the_wrong_shape_is_refused():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_backward_on_a_tensor_without_grad_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (Tensor([1.0]) * 2).sum().backward()
+
+
+def test_backward_on_a_leaf_and_on_a_one_element_tensor_of_any_shape():
+    x = Tensor([[3.0]], requires_grad=True)
+    x.backward()
+    np.testing.assert_array_equal(x.grad.data, [[1.0]])
+    y = Tensor([[2.0]], requires_grad=True)
+    (y * y).backward()  # one element: the seed is 1 whatever the shape
+    np.testing.assert_array_equal(y.grad.data, [[4.0]])
+
+
+def test_backward_accepts_a_tensor_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    backward(x * 3, Tensor([1.0, -1.0]))
+    np.testing.assert_array_equal(x.grad.data, [3.0, -3.0])
+
+
+def test_a_derivative_returning_the_wrong_shape_names_the_op():
+    class BadShape(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return (g.sum(),)
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"BadShape.*shape \(\).*shape \(2,\)"):
+        BadShape.apply(x).sum().backward()
+
+
+# ---------------------------------------------------------------- .grad itself
+def test_grads_are_owned_writable_arrays_of_the_leafs_dtype():
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    b = Tensor(np.ones((2, 3)), requires_grad=True)
+    c = Tensor(np.ones(3), requires_grad=True)
+    ((a + b).sum() + (c * 2).sum()).backward()  # add hands one array to both inputs; sum a view
+    for t in (a, b, c):
+        assert t.grad.dtype == np.float32 and t.grad.shape == t.shape
+        assert t.grad.data.flags.writeable and t.grad.data.flags.owndata
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 0.0  # an optimizer may update one in place...
+    np.testing.assert_array_equal(b.grad.data, np.ones((2, 3)))  # ...without touching another
+
+
+def test_accumulation_adds_into_the_existing_grad_array():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()
+    held = x.grad.data
+    (x * 3).sum().backward()
+    assert x.grad.data is held  # PyTorch semantics: the .grad tensor is updated in place
+    np.testing.assert_array_equal(held, [5.0, 5.0])
+
+
+def test_float64_leaves_get_float64_grads():
+    x = Tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    (x * x).sum().backward()
+    assert x.grad.dtype == np.float64
+
+
+def test_retain_grad_keeps_the_gradient_of_an_intermediate():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    other = x * 2
+    (h * h + other).sum().backward()
+    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+    assert other.grad is None  # intermediates keep no gradient unless asked
+    assert not h.is_leaf and x.is_leaf
+
+
+def test_detach_cuts_the_graph_and_shares_the_data():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    y = (x * d).sum()  # d is a constant here
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    e = x.detach()
+    assert np.shares_memory(e.data, x.data)
+
+
+# ---------------------------------------------------------------- grad()
+def test_grad_returns_gradients_and_touches_no_grad_attribute():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    w = Tensor([3.0, 4.0], requires_grad=True)
+    loss = (x * w).sum()
+    (gx,) = grad(loss, [x])
+    np.testing.assert_array_equal(gx.data, [3.0, 4.0])
+    assert x.grad is None and w.grad is None
+
+
+def test_grad_of_intermediates_and_unused_inputs():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    unused = Tensor([0.0], requires_grad=True)
+    gy, gx, gu = grad((y * y).sum(), [y, x, unused])
+    np.testing.assert_array_equal(gy.data, [6.0, 12.0])
+    np.testing.assert_array_equal(gx.data, [18.0, 36.0])
+    assert gu is None
+
+
+def test_grad_leaves_existing_grads_and_retains_the_graph_when_asked():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    x.grad = Tensor([100.0, 100.0])
+    loss = (x * x).sum()
+    (g1,) = grad(loss, [x], retain_graph=True)
+    (g2,) = grad(loss, [x])
+    np.testing.assert_array_equal(g1.data, g2.data)
+    np.testing.assert_array_equal(x.grad.data, [100.0, 100.0])
+
+
+def test_grad_refuses_inputs_that_do_not_require_grad():
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="input 1"):
+        grad((x * 2).sum(), [x, Tensor([1.0])])
