@@ -1,0 +1,5 @@
+"""``python -m tinytorch.setup`` is ``tito``."""
+
+from tinytorch.setup.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,234 @@
+"""``tito dev check-stubs``: every solution block must make one of its package's tests fail.
+
+For one package folder (``pyproject.toml``, ``src/``, ``tests/``):
+
+1. find every block (malformed markers are reported with file and line);
+2. copy ``src/`` and ``tests/`` to a temp dir, with a ``.dist-info`` carrying the package's
+   entry points, and put that ``src/`` first on ``PYTHONPATH``: ``tinytorch`` and
+   ``tinytorch.core`` are namespace packages whose portions follow ``sys.path`` order, and the
+   package itself is a regular package, so the copy shadows the installed copy of *this*
+   package only, while its dependencies come from the environment;
+3. run the reference tests once under a line tracer (:mod:`.stubcheck_plugin`), which proves
+   the reference passes and maps each block to the tests that execute it;
+4. for each block, stub that block alone in a worker's copy and run the tests that executed
+   it, fastest first, with ``-x``; if none of them fails (or none executed it in-process, e.g.
+   the code runs in a subprocess), run the whole suite with ``-x``.
+
+Workers (:mod:`.stubcheck_worker`) are long-lived processes that fork one child per run, so a
+run costs a fork rather than a new interpreter importing pytest, numpy and hypothesis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .metadata_toml import tomllib
+from .process import python_command, run
+from .stubbing import SolutionBlock, StubError, find_blocks, stub_source
+from .stubcheck_pool import WorkerPool
+from .workspace import module_name_for
+
+__all__ = ["BlockResult", "PackageReport", "check_package", "DEFAULT_INI"]
+
+DEFAULT_INI = "[pytest]\naddopts = --import-mode=importlib -p no:cacheprovider\n"
+_PLUGIN = "_tt_stubcheck_plugin"
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What happened to one block.
+
+    Attributes:
+        block: The block (its ``filename`` is relative to the package folder).
+        status: ``caught``, ``not caught`` or ``error``.
+        test: The first test that failed, when caught.
+        runs: How many pytest runs it took.
+        seconds: Wall time spent on it.
+        detail: Extra information (the log file of an error, the tests that ran…).
+    """
+
+    block: SolutionBlock
+    status: str
+    test: str | None = None
+    runs: int = 0
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class PackageReport:
+    """The check of one package."""
+
+    name: str
+    folder: Path
+    blocks: list[BlockResult] = field(default_factory=list)
+    reference_summary: str = ""
+    error: str = ""
+    seconds: float = 0.0
+    block_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """No error, and every block caught."""
+        return not self.error and all(r.status == "caught" for r in self.blocks)
+
+
+def _project(folder: Path) -> dict:
+    return tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+
+
+def _write_dist_info(project: dict, site: Path) -> None:
+    """A minimal ``.dist-info`` so the copy's entry points and version shadow the installed."""
+    name, version = project.get("name", "unknown"), project.get("version", "0")
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in project.get("dependencies", [])),
+        encoding="utf-8")
+    groups = dict(project.get("entry-points", {}))
+    if project.get("scripts"):
+        groups["console_scripts"] = project["scripts"]
+    text = "".join(f"[{g}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
+                   for g, eps in groups.items())
+    (info / "entry_points.txt").write_text(text, encoding="utf-8")
+
+
+def _find_ini(folder: Path) -> str:
+    for candidate in (folder, *folder.parents[:2]):
+        ini = candidate / "pytest.ini"
+        if ini.is_file():
+            return ini.read_text(encoding="utf-8")
+    return DEFAULT_INI
+
+
+def _prepare(folder: Path, dest: Path, project: dict, ini: str) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
+    shutil.copytree(folder / "src", dest / "src", ignore=ignore)
+    if (folder / "tests").is_dir():
+        shutil.copytree(folder / "tests", dest / "tests", ignore=ignore)
+    else:
+        (dest / "tests").mkdir()
+    _write_dist_info(project, dest / "src")
+    (dest / "pytest.ini").write_text(ini, encoding="utf-8")
+
+
+def _environment(tmp: Path, site: Path, jobs: int) -> dict[str, str]:
+    env = dict(os.environ)
+    extra = [str(site), str(tmp / "plugins")]
+    if env.get("PYTHONPATH"):
+        extra.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(extra)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if jobs > 1:  # one BLAS thread per worker, or the workers fight over the cores
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(var, "1")
+    return env
+
+
+def _reference_run(ref: Path, env: dict[str, str], blocks: dict[int, SolutionBlock],
+                   timeout: float) -> tuple[int, str, dict]:
+    """Run the reference under the tracer; return (exit code, output, coverage map)."""
+    targets: dict[str, dict[str, int]] = {}
+    for index, block in blocks.items():
+        path = os.path.realpath(ref / block.filename)
+        lines = targets.setdefault(path, {})
+        for line in range(block.begin + 1, block.end):
+            lines[str(line)] = index
+    (ref / "targets.json").write_text(json.dumps(targets), encoding="utf-8")
+    traced = dict(env, TT_STUBCHECK_TARGETS=str(ref / "targets.json"),
+                  TT_STUBCHECK_OUT=str(ref / "coverage.json"))
+    cmd = python_command("-m", "pytest", "-p", _PLUGIN, "-p", "no:cacheprovider",
+                         "--import-mode=importlib", "-q", "-c", "pytest.ini", "--rootdir", ".",
+                         "tests")
+    result = run(cmd, cwd=ref, env=traced, capture=True, timeout=timeout)
+    coverage = {}
+    if (ref / "coverage.json").is_file():
+        coverage = json.loads((ref / "coverage.json").read_text(encoding="utf-8"))
+    if result.returncode != 0:  # maybe only tracing upset it: decide on an untraced run
+        result = run(cmd, cwd=ref, env=env, capture=True, timeout=timeout)
+    return result.returncode, result.stdout or "", coverage
+
+
+def collect_blocks(folder: Path) -> list[SolutionBlock]:
+    """Every solution block under ``folder/src``, filenames relative to ``folder``.
+
+    Raises:
+        StubError: for a malformed block.
+    """
+    blocks: list[SolutionBlock] = []
+    for path in sorted((folder / "src").rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(folder).as_posix()
+        blocks.extend(find_blocks(path.read_text(encoding="utf-8"), rel))
+    return blocks
+
+
+def check_package(folder: Path, *, jobs: int = 2, timeout: float = 600.0,
+                  on_result: Callable[[BlockResult], None] | None = None) -> PackageReport:
+    """Check every solution block of the package in ``folder``.
+
+    Args:
+        folder: The package folder (``pyproject.toml``, ``src/``, ``tests/``).
+        jobs: Worker processes running blocks in parallel.
+        timeout: Seconds allowed for one pytest run.
+        on_result: Called with each block's result as soon as it is known.
+    """
+    from .testrun import summary_line
+
+    start = time.monotonic()
+    project = _project(folder)
+    report = PackageReport(project.get("name", folder.name), folder)
+    try:
+        blocks = collect_blocks(folder)
+    except StubError as exc:
+        report.error = str(exc)
+        return report
+    report.block_count = len(blocks)
+    if not blocks:
+        return report
+    with tempfile.TemporaryDirectory(prefix="tito-check-stubs-") as name:
+        tmp = Path(os.path.realpath(name))
+        (tmp / "plugins").mkdir()
+        here = Path(__file__).parent
+        shutil.copy(here / "stubcheck_plugin.py", tmp / "plugins" / f"{_PLUGIN}.py")
+        shutil.copy(here / "stubcheck_worker.py", tmp / "plugins" / "_tt_stubcheck_worker.py")
+        ini = _find_ini(folder)
+        _prepare(folder, tmp / "ref", project, ini)
+        indexed = dict(enumerate(blocks))
+        env = _environment(tmp, tmp / "ref" / "src", jobs)
+        code, output, coverage = _reference_run(tmp / "ref", env, indexed, timeout)
+        report.reference_summary = summary_line(output)
+        if code != 0:
+            tail = "\n".join(output.strip().splitlines()[-20:])
+            report.error = f"the reference tests do not pass (pytest exit code {code}):\n{tail}"
+            return report
+        hits = {int(k): v for k, v in coverage.get("hits", {}).items()}
+        durations = coverage.get("durations", {})
+        workers = min(jobs, len(blocks))
+        for i in range(workers):
+            _prepare(folder, tmp / f"w{i}", project, ini)
+        with WorkerPool(tmp, workers, env, timeout) as pool:
+            for result in pool.check(folder, indexed, hits, durations, _stub_one):
+                report.blocks.append(result)
+                if on_result is not None:
+                    on_result(result)
+    report.blocks.sort(key=lambda r: (r.block.filename, r.block.begin))
+    report.seconds = time.monotonic() - start
+    return report
+
+
+def _stub_one(folder: Path, block: SolutionBlock) -> tuple[str, str]:
+    """(original, stubbed) text of the block's file with only this block stubbed."""
+    original = (folder / block.filename).read_text(encoding="utf-8")
+    stubbed = stub_source(original, module_name_for(block.filename), block.filename,
+                          only=[block.begin])
+    return original, stubbed

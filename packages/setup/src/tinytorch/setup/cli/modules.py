@@ -1,0 +1,203 @@
+"""``tito module list|status|start|reset`` and ``tito export``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+from ..dists import get_installed
+from ..process import TitoError, pip_install
+from ..registry import MODULES, resolve_module
+from ..repo import find_repo_root, package_dir
+from . import ui
+
+__all__ = ["register", "run_export", "run_list", "run_reset", "run_start", "run_status"]
+
+_MODULE_HELP = "number (02 or 2), folder (tensor) or distribution (tinytorch-tensor)"
+
+
+def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersAction]:
+    """Add the ``module`` group and ``export``; return the group for plugins."""
+    fmt = ui.formatter()
+    group = top.add_parser("module", help="list modules, start your version, reset",
+                           description="The course's modules: list them, start your own "
+                                       "version of one, or go back to the reference.",
+                           formatter_class=fmt)
+    group.set_defaults(group_parser=group)
+    sub = group.add_subparsers(dest="subcommand", title="commands", metavar="COMMAND")
+    listing = sub.add_parser("list", help="the seventeen modules and what is installed",
+                             description="The seventeen modules in course order, each with "
+                                         "its installed version and whether it is the "
+                                         "reference or your version.", formatter_class=fmt)
+    listing.set_defaults(func=run_list)
+    status = sub.add_parser("status", help="like list, and whether each module's tests pass",
+                            description="Like `tito module list`, and runs each installed "
+                                        "module's tests (quietly, in a subprocess) to show "
+                                        "whether they pass. Exit code 1 if any fails.",
+                            formatter_class=fmt)
+    status.add_argument("--no-tests", action="store_true", help="do not run the tests")
+    status.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds allowed for one module's tests (default 900)")
+    status.set_defaults(func=run_status)
+    start = sub.add_parser(
+        "start", help="write your version of a module (solutions stubbed) and install it",
+        description="Write the student version of a module: the installed reference (or "
+                    "packages/<folder> inside the repository) with every solution block "
+                    "replaced by `raise NotImplementedError(...)`, as an installable package "
+                    "versioned <reference>+student, then install it in place of the reference "
+                    "so every later module runs on your code. A copy of the reference is kept "
+                    "in DIR/.reference for `tito module reset`.",
+        epilog="example: tito module start tensor  →  edit ./tinytorch-student/tensor/src/…, "
+               "then tito export tensor && tito test tensor", formatter_class=fmt)
+    start.add_argument("module", help=_MODULE_HELP)
+    start.add_argument("--dir", type=Path, help="workspace folder "
+                                                "(default ./tinytorch-student/<folder>)")
+    start.add_argument("--force", action="store_true", help="replace an existing workspace")
+    start.add_argument("--no-install", action="store_true", help="write it but do not install")
+    start.set_defaults(func=run_start)
+    reset = sub.add_parser(
+        "reset", help="reinstall the reference implementation of a module",
+        description="Reinstall the reference of a module in place of your version: from "
+                    "packages/<folder> inside the repository, otherwise from the copy saved "
+                    "in your workspace. Your workspace is left as it is.",
+        formatter_class=fmt)
+    reset.add_argument("module", help=_MODULE_HELP)
+    reset.add_argument("--dir", type=Path, help="your workspace (to find its saved reference)")
+    reset.set_defaults(func=run_reset)
+    export = top.add_parser(
+        "export", help="reinstall your version of a module after editing it",
+        description="Check that your workspace compiles, then reinstall it (pip install "
+                    "--no-deps --force-reinstall) so tests and later modules use your edits.",
+        formatter_class=fmt)
+    export.add_argument("module", help=_MODULE_HELP)
+    export.add_argument("--dir", type=Path, help="your workspace "
+                                                 "(default ./tinytorch-student/<folder>)")
+    export.set_defaults(func=run_export)
+    return {"module": sub}
+
+
+def _rows(run_tests: bool, timeout: float) -> tuple[list[list[str]], int]:
+    from ..testrun import run_module_tests
+
+    rows, failures = [], 0
+    out = ui.console()
+    for module in MODULES:
+        installed = get_installed(module.distribution)
+        version = installed.version if installed else "—"
+        kind = "not installed"
+        if installed:
+            kind = f"[yellow]{installed.kind}[/]" if installed.is_student else \
+                f"[green]{installed.kind}[/]"
+        row = [f"{module.number:02d}", module.folder, module.distribution, version, kind]
+        if run_tests:
+            result = "—"
+            if installed:
+                try:
+                    with out.status(f"testing {module.distribution}…"):
+                        outcome = run_module_tests(module, quiet=True, timeout=timeout)
+                    style = "green" if outcome.passed else "red"
+                    result = f"[{style}]{ui.escape(outcome.summary or 'exit ' + str(outcome.exit_code))}[/]"
+                    failures += not outcome.passed
+                except TitoError as exc:
+                    result, failures = f"[red]{ui.escape(exc.message)}[/]", failures + 1
+            row.append(result)
+        else:
+            row.append(module.title)
+        rows.append(row)
+    return rows, failures
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print the module table."""
+    rows, _ = _rows(False, 0)
+    table = ui.table("TinyTorch modules", "#", "module", "distribution", "installed", "kind",
+                     "what you build")
+    for row in rows:
+        table.add_row(*row)
+    ui.console().print(table)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the module table with test results."""
+    rows, failures = _rows(not args.no_tests, args.timeout)
+    last = "tests" if not args.no_tests else "what you build"
+    table = ui.table("TinyTorch modules: status", "#", "module", "distribution", "installed",
+                     "kind", last)
+    for row in rows:
+        table.add_row(*row)
+    ui.console().print(table)
+    return 1 if failures else 0
+
+
+def run_start(args: argparse.Namespace) -> int:
+    """Write the student workspace and install it."""
+    from ..sources import find_reference
+    from ..workspace import create_workspace, default_workspace
+
+    module = resolve_module(args.module)
+    reference = find_reference(module, find_repo_root())
+    dest = (args.dir or default_workspace(module)).resolve()
+    workspace = create_workspace(reference, dest, force=args.force)
+    out = ui.console()
+    out.print(f"Wrote your version of [bold]{module.distribution}[/] {workspace.version} to "
+              f"{ui.escape(str(dest))}\n  (reference from {ui.escape(reference.description)}; "
+              f"saved in {ui.escape(str(workspace.reference))})")
+    blocks = ui.table(f"{len(workspace.blocks)} function(s) for you to write", "where", "what")
+    for block in workspace.blocks:
+        blocks.add_row(f"{block.filename}:{block.begin}", block.qualname)
+    out.print(blocks)
+    if args.no_install:
+        ui.hint(f"install it when ready: tito export {module.folder} --dir {dest}")
+        return 0
+    pip_install(dest)
+    ui.success(f"installed {module.distribution} {workspace.version} in place of the reference")
+    ui.hint(f"edit {dest / 'src'}, then: tito export {module.folder} && tito test {module.folder}")
+    return 0
+
+
+def _compile_all(folder: Path) -> None:
+    for path in sorted((folder / "src").rglob("*.py")):
+        try:
+            compile(path.read_text(encoding="utf-8"), str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise TitoError(f"{path}:{exc.lineno}: does not compile: {exc.msg}",
+                            hint="fix the error, then run tito export again") from None
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Reinstall the student's workspace."""
+    from ..workspace import find_workspace
+
+    module = resolve_module(args.module)
+    installed = get_installed(module.distribution)
+    folder = find_workspace(module, args.dir, installed)
+    _compile_all(folder)
+    pip_install(folder)
+    importlib.invalidate_caches()
+    now = get_installed(module.distribution)
+    ui.success(f"installed your {module.distribution} from {folder}"
+               + (f" ({now.version})" if now else ""))
+    ui.hint(f"run its tests: tito test {module.folder}")
+    return 0
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    """Reinstall the reference."""
+    from ..workspace import find_workspace
+
+    module = resolve_module(args.module)
+    folder = package_dir(module, find_repo_root())
+    if folder is None:
+        workspace = find_workspace(module, args.dir, get_installed(module.distribution))
+        from ..workspace import saved_reference
+
+        folder = Path(saved_reference(workspace).description)
+    pip_install(folder)
+    importlib.invalidate_caches()
+    now = get_installed(module.distribution)
+    ui.success(f"reinstalled the reference {module.distribution}"
+               + (f" {now.version}" if now else "") + f" from {folder}")
+    ui.hint("your workspace is untouched; `tito export` installs it again")
+    return 0
