@@ -21,6 +21,7 @@ Commands (``python .ci/tt.py --help``):
     requirements X      the third-party requirements (not ours) needed to test package X (or --all)
     test-installed X    run the tests shipped inside the installed wheel of package X
     check-installed     check that the installed tinytorch distributions are exactly the expected set
+    uninstall-ours      uninstall every installed tinytorch distribution (before installing fresh wheels)
     sync-meta           rewrite packages/tinytorch/pyproject.toml's dependencies from packages/
     graph               print the module dependency graph as a mermaid diagram
     cifar10             prepare CIFAR-10 in $TINYTORCH_DATA (from ../shared when it is there)
@@ -678,9 +679,10 @@ def installed_tinytorch() -> dict[str, importlib.metadata.Distribution]:
     return out
 
 
-def _inside_repo(path: Path) -> bool:
+def _in_sources(path: Path) -> bool:
+    """Inside packages/ (the source tree), as opposed to an installed copy (e.g. under .tox/)."""
     try:
-        path.resolve().relative_to(REPO)
+        path.resolve().relative_to(REPO / "packages")
         return True
     except ValueError:
         return False
@@ -718,7 +720,7 @@ def run_installed_tests(folder: str, pytest_args: list[str]) -> int:
     if not tests_dir.is_dir():
         print(f"{pkg.name}'s wheel has no {pkg.tests_target}/ (expected the shipped tests there)", file=sys.stderr)
         return 1
-    if _inside_repo(tests_dir):
+    if _in_sources(tests_dir):
         print(f"{tests_dir} is inside the source tree: the wheel is not what is being tested", file=sys.stderr)
         return 1
     for root in pkg.import_roots:
@@ -728,7 +730,7 @@ def run_installed_tests(folder: str, pytest_args: list[str]) -> int:
             print(f"cannot import {root} from the installed wheel:\n{probe.stdout}", file=sys.stderr)
             return 1
         where = Path(probe.stdout.strip().splitlines()[-1])
-        if _inside_repo(where):
+        if _in_sources(where):
             print(f"{root} imports from {where}, inside the source tree", file=sys.stderr)
             return 1
         print(f"{root} -> {where}")
@@ -862,16 +864,16 @@ def summarize(junit_dir: Path, result_json: Path | None) -> int:
         totals["skipped"] += s
     if result_json and result_json.is_file():
         data = json.loads(result_json.read_text())
-        print("tox environments (seconds):")
-        print(f"  {'env':<16}{'result':>8}{'setup':>9}{'tests':>9}{'total':>9}")
+        print("tox environments (seconds): setup = venv + deps, install = our wheels, run = commands")
+        print(f"  {'env':<16}{'result':>8}{'setup':>8}{'install':>9}{'run':>8}{'total':>8}")
         for name, env in data.get("testenvs", {}).items():
-            if name.startswith("."):
-                continue
+            if name.startswith(".") or "result" not in env:
+                continue  # not run
             setup = sum(c.get("elapsed", 0) for c in env.get("setup", []))
-            cmds = sum(c.get("elapsed", 0) for c in env.get("test", []))
-            codes = [c.get("retcode", 0) for c in env.get("setup", []) + env.get("test", [])]
-            ok = "ok" if env.get("result", {}).get("success", not any(codes)) else "FAIL"
-            print(f"  {name:<16}{ok:>8}{setup:9.1f}{cmds:9.1f}{env.get('result', {}).get('duration', 0):9.1f}")
+            pre = sum(c.get("elapsed", 0) for c in env.get("test", []) if c.get("run_id", "").startswith("commands_pre"))
+            run = sum(c.get("elapsed", 0) for c in env.get("test", []) if c.get("run_id", "").startswith("commands["))
+            ok = "ok" if env["result"].get("success") else "FAIL"
+            print(f"  {name:<16}{ok:>8}{setup:8.1f}{pre:9.1f}{run:8.1f}{env['result'].get('duration', 0):8.1f}")
     if rows:
         print("tests per environment:")
         for env, p, f, s in rows:
@@ -901,8 +903,8 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("test-installed", help="run the tests shipped in an installed wheel")
     t.add_argument("folder")
     t.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    ci = sub.add_parser("check-installed", help="installed tinytorch distributions == all packages")
-    ci.add_argument("--all", action="store_true", default=True)
+    sub.add_parser("check-installed", help="installed tinytorch distributions == all packages")
+    sub.add_parser("uninstall-ours", help="pip uninstall every installed tinytorch distribution")
     sub.add_parser("sync-meta", help="rewrite the meta-package's dependencies from packages/")
     sub.add_parser("graph", help="mermaid dependency graph")
     d = sub.add_parser("cifar10", help="prepare CIFAR-10 in $TINYTORCH_DATA")
@@ -957,6 +959,12 @@ def main(argv: list[str] | None = None) -> int:
         errors = check_installed(expected)
         print("\n".join(errors) if errors else f"installed from wheels: {', '.join(sorted(expected))}")
         return 1 if errors else 0
+    if args.cmd == "uninstall-ours":
+        # so that a reused env installs the freshly built wheels, never keeps an older build
+        ours = sorted(installed_tinytorch())
+        if ours:
+            return subprocess.call([sys.executable, "-m", "pip", "uninstall", "--quiet", "-y", *ours])
+        return 0
     if args.cmd == "sync-meta":
         changed = sync_meta()
         print("packages/tinytorch/pyproject.toml " + ("updated" if changed else "already up to date"))
