@@ -1,0 +1,149 @@
+"""Reductions against numpy: axis as None / int / negative int / tuple, keepdims, dim=/keepdim=."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.testing import axes_for, float_arrays, int_arrays, shapes
+
+PROPS = settings(max_examples=40, deadline=None)
+
+
+@st.composite
+def array_and_axes(draw, min_dims=0, elements=None):
+    a = draw(float_arrays(shapes(min_dims=min_dims)) if elements is None else elements)
+    return a, draw(axes_for(a.ndim)), draw(st.booleans())
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+@PROPS
+@given(aak=array_and_axes())
+def test_reductions_match_numpy(name, aak):
+    a, axis, keep = aak
+    ref = getattr(np, name)(a, axis=axis, keepdims=keep)
+    out = getattr(Tensor(a), name)(axis=axis, keepdims=keep)
+    assert isinstance(out, Tensor)
+    assert out.shape == np.shape(ref) and out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-5)
+    # PyTorch's spelling gives the same answer
+    torch_style = getattr(Tensor(a), name)(dim=axis, keepdim=keep)
+    np.testing.assert_array_equal(torch_style.numpy(), out.numpy())
+
+
+@pytest.mark.parametrize("name", ["sum", "max", "min"])
+@PROPS
+@given(aak=array_and_axes(elements=int_arrays()))
+def test_integer_reductions_stay_integer(name, aak):
+    a, axis, keep = aak
+    out = getattr(Tensor(a), name)(axis, keep)
+    np.testing.assert_array_equal(out.numpy(), getattr(np, name)(a, axis=axis, keepdims=keep))
+    assert out.dtype == np.int64
+
+
+def test_mean_of_ints_is_float32():
+    t = Tensor([[1, 2], [3, 5]])
+    assert t.mean().dtype == np.float32 and t.mean().item() == 2.75
+    assert t.mean(axis=0).tolist() == [2.0, 3.5]
+
+
+def test_reduction_examples():
+    x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert x.sum().item() == 21.0 and x.sum().shape == ()
+    assert x.sum(axis=0).tolist() == [5.0, 7.0, 9.0]
+    assert x.sum(dim=1, keepdim=True).tolist() == [[6.0], [15.0]]
+    assert x.mean(-1).tolist() == [2.0, 5.0]
+    assert x.max(axis=(0, 1)).item() == 6.0
+    assert x.min(0).tolist() == [1.0, 2.0, 3.0]
+    assert x.sum(axis=(-1, 0), keepdims=True).shape == (1, 1)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+@PROPS
+@given(aak=array_and_axes(min_dims=1))
+def test_var_std_match_numpy(ddof, aak):
+    a, axis, keep = aak
+    n = a.size if axis is None else int(np.prod([a.shape[i] for i in np.atleast_1d(axis)]))
+    if n <= ddof:
+        return  # numpy would divide by zero
+    ref = np.var(a, axis=axis, keepdims=keep, ddof=ddof)
+    out = Tensor(a).var(axis=axis, keepdims=keep, ddof=ddof)
+    assert out.dtype == np.float32 and out.shape == np.shape(ref)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(Tensor(a).std(axis, keep, ddof).numpy(), np.sqrt(ref),
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(
+        Tensor(a).var(dim=axis, keepdim=keep, unbiased=bool(ddof)).numpy(), out.numpy()
+    )
+
+
+def test_var_examples():
+    x = Tensor([1.0, 2.0, 3.0, 4.0])
+    assert x.var().item() == pytest.approx(1.25)
+    assert x.var(ddof=1).item() == pytest.approx(5.0 / 3.0)
+    assert x.var(unbiased=True).item() == pytest.approx(5.0 / 3.0)
+    assert x.var(unbiased=False).item() == pytest.approx(1.25)
+    assert x.std().item() == pytest.approx(1.25 ** 0.5)
+    assert Tensor([[1, 3]]).var(axis=1).tolist() == [1.0]
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+@PROPS
+@given(data=st.data())
+def test_argmax_argmin_match_numpy(name, data):
+    a = np.round(data.draw(float_arrays(shapes(min_dims=1))))  # ties: the first index wins
+    axis = data.draw(st.none() | st.integers(-a.ndim, a.ndim - 1))
+    keep = data.draw(st.booleans())
+    ref = getattr(np, name)(a, axis=axis, keepdims=keep)
+    out = getattr(Tensor(a), name)(axis=axis, keepdims=keep)
+    assert out.dtype == np.int64 and out.shape == np.shape(ref)
+    np.testing.assert_array_equal(out.numpy(), ref)
+    np.testing.assert_array_equal(getattr(Tensor(a), name)(dim=axis, keepdim=keep).numpy(), ref)
+
+
+def test_argmax_examples():
+    x = Tensor([[1.0, 5.0, 5.0], [7.0, 0.0, 2.0]])
+    assert x.argmax().item() == 3
+    assert x.argmax(axis=1).tolist() == [1, 0]
+    assert x.argmax(dim=0, keepdim=True).tolist() == [[1, 0, 0]]
+    assert x.argmin(-1).tolist() == [0, 1]
+
+
+@PROPS
+@given(a=int_arrays(low=0, high=2).map(lambda a: a.astype(bool)), axis=st.none() | st.just(0))
+def test_any_all(a, axis):
+    if axis is not None and a.ndim == 0:
+        return
+    np.testing.assert_array_equal(Tensor(a).any(axis).numpy(), np.any(a, axis=axis))
+    np.testing.assert_array_equal(Tensor(a).all(axis).numpy(), np.all(a, axis=axis))
+
+
+# ----------------------------------------------------------------------------- bad axes
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std"])
+@pytest.mark.parametrize("axis", [2, -3, 5, (0, 2)])
+def test_out_of_range_axis_names_axis_and_ndim(name, axis):
+    x = Tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=rf"{name if name != 'std' else 'var'}: axis -?\d+ is out of range for a tensor with 2 dimensions"):
+        getattr(x, name)(axis=axis)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max"])
+def test_repeated_axes_and_both_spellings_refused(name):
+    x = Tensor(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="repeated axis"):
+        getattr(x, name)(axis=(1, -1))
+    with pytest.raises(TypeError, match="axis= or dim="):
+        getattr(x, name)(axis=0, dim=0)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argmax_bad_axis(name):
+    with pytest.raises(ValueError, match="axis 2"):
+        getattr(Tensor(np.ones((2, 3))), name)(axis=2)
+
+
+def test_max_of_empty_refused():
+    for name in ("max", "min"):
+        with pytest.raises(ValueError, match="empty"):
+            getattr(Tensor(np.zeros((0, 3))), name)()
