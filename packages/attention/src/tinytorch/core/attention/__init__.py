@@ -1,0 +1,29 @@
+"""tinytorch.core.attention — module 07: attention and the transformer.
+
+    >>> from tinytorch.core.attention import TinyGPT
+    >>> model = TinyGPT(vocab_size=65, block_size=64, embed_dim=128, num_heads=4, num_layers=2)
+    >>> model(Tensor(np.zeros((2, 64), dtype=np.int64))).shape
+    (2, 64, 65)
+
+Everything here is written in Tensor ops, plus two fused ops (the masked softmax of attention
+and the tanh GELU) that register their own derivatives, so it trains as soon as
+tinytorch-autograd is installed.
+"""
+
+from .embedding import Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
+from .functional import dropout, masked_softmax, scaled_dot_product_attention
+from .gpt import TinyGPT, cross_entropy, sample_next_token
+from .masks import causal_mask, combine_masks, padding_mask
+from .multihead import MultiHeadAttention, merge_heads, split_heads
+from .normalization import LayerNorm
+from .transformer import GELU, FeedForward, TransformerBlock, gelu
+
+__all__ = [
+    "scaled_dot_product_attention", "masked_softmax", "dropout",
+    "causal_mask", "padding_mask", "combine_masks",
+    "MultiHeadAttention", "split_heads", "merge_heads",
+    "LayerNorm",
+    "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "sinusoidal_table",
+    "gelu", "GELU", "FeedForward", "TransformerBlock",
+    "TinyGPT", "cross_entropy", "sample_next_token",
+]
