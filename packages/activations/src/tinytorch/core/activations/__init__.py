@@ -1,0 +1,23 @@
+"""tinytorch.core.activations — module 03: the nonlinearities between layers.
+
+    >>> from tinytorch.core.tensor import Tensor
+    >>> from tinytorch.core.activations import ReLU, softmax
+    >>> ReLU()(Tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    >>> softmax(Tensor([1.0, 1.0])).tolist()
+    [0.5, 0.5]
+
+Each activation exists twice: as a function (``relu(x)``) and as a layer (``ReLU()``) to put
+in a model. Both are built from Tensor ops, so they are differentiable once tinytorch-autograd
+(module 09) is installed.
+"""
+
+from .base import Activation
+from .functional import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .modules import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+
+__all__ = [
+    "Activation",
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
+    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
+]

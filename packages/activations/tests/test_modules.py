@@ -1,0 +1,115 @@
+"""The activation layers: they call their function, print like PyTorch's, behave like modules."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tinytorch.core.activations import (
+    GELU,
+    Activation,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.testing import assert_close
+
+X = Tensor(np.linspace(-4, 4, 24, dtype=np.float32).reshape(2, 3, 4))
+
+PAIRS = [
+    (ReLU(), relu),
+    (LeakyReLU(), leaky_relu),
+    (LeakyReLU(0.3), lambda x: leaky_relu(x, 0.3)),
+    (Sigmoid(), sigmoid),
+    (Tanh(), tanh),
+    (GELU(), gelu),
+    (GELU(approximate="tanh"), lambda x: gelu(x, "tanh")),
+    (Softmax(), softmax),
+    (Softmax(dim=1), lambda x: softmax(x, 1)),
+    (Softmax(axis=0), lambda x: softmax(x, 0)),
+    (LogSoftmax(), log_softmax),
+    (LogSoftmax(dim=-2), lambda x: log_softmax(x, -2)),
+]
+
+
+@pytest.mark.parametrize("layer, fn", PAIRS, ids=[repr(p[0]) for p in PAIRS])
+def test_layer_equals_function(layer, fn):
+    expected = fn(X).numpy()
+    assert_close(layer(X), expected, rtol=0, atol=0)
+    assert_close(layer.forward(X), expected, rtol=0, atol=0)
+
+
+def test_layers_compute_the_math():
+    x = Tensor([-1.0, 0.0, 2.0])
+    assert ReLU()(x).tolist() == [0.0, 0.0, 2.0]
+    assert_close(LeakyReLU(0.5)(x), [-0.5, 0.0, 2.0])
+    assert_close(Sigmoid()(x), [1 / (1 + math.e), 0.5, 1 / (1 + math.exp(-2))])
+    assert_close(Tanh()(x), np.tanh([-1.0, 0.0, 2.0]))
+    assert_close(GELU()(x), [-0.15865525393145707, 0.0, 1.9544997361036416])
+    assert_close(Softmax(dim=0)(Tensor([[1.0, 0.0], [1.0, 2.0]])), [[0.5, 1 / (1 + math.e**2)],
+                                                                      [0.5, 1 / (1 + math.e**-2)]])
+    assert_close(LogSoftmax()(Tensor([0.0, 0.0])), [-math.log(2)] * 2)
+
+
+@pytest.mark.parametrize(
+    "layer, text",
+    [
+        (ReLU(), "ReLU()"),
+        (LeakyReLU(), "LeakyReLU(negative_slope=0.01)"),
+        (LeakyReLU(0.2), "LeakyReLU(negative_slope=0.2)"),
+        (Sigmoid(), "Sigmoid()"),
+        (Tanh(), "Tanh()"),
+        (GELU(), "GELU(approximate='none')"),
+        (GELU("tanh"), "GELU(approximate='tanh')"),
+        (Softmax(dim=-1), "Softmax(dim=-1)"),
+        (Softmax(dim=1), "Softmax(dim=1)"),
+        (Softmax(), "Softmax(dim=-1)"),
+        (LogSoftmax(dim=0), "LogSoftmax(dim=0)"),
+    ],
+)
+def test_repr_like_pytorch(layer, text):
+    assert repr(layer) == text
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match="approximate"):
+        GELU("fast")
+    with pytest.raises(ValueError, match="only one"):
+        Softmax(dim=0, axis=1)
+
+
+def test_activations_are_weightless_modules():
+    for layer, _ in PAIRS:
+        assert isinstance(layer, Activation)
+        assert list(layer.parameters()) == []
+        assert layer.training is True
+        assert layer.eval() is layer and layer.training is False
+        assert layer.train() is layer and layer.training is True
+    assert ReLU().training and not ReLU().eval().training  # the flag is per instance
+
+
+def test_custom_activation_subclass():
+    class Square(Activation):
+        def forward(self, x):
+            return x * x
+
+    assert Square()(Tensor([3.0])).item() == 9.0
+    assert repr(Square()) == "Square()"
+    with pytest.raises(NotImplementedError, match="forward"):
+        Activation()(Tensor([1.0]))
+
+
+def test_layers_accept_arrays():
+    assert ReLU()(np.array([-1.0, 1.0])).tolist() == [0.0, 1.0]
+    assert_close(Softmax()([[0.0, 0.0]]), [[0.5, 0.5]])
