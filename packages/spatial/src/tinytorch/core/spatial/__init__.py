@@ -1,0 +1,60 @@
+"""tinytorch.core.spatial — module 06: convolution, pooling and batch normalisation for images.
+
+    >>> from tinytorch.core.spatial import Conv2d, MaxPool2d
+    >>> conv, pool = Conv2d(3, 32, 3, padding=1), MaxPool2d(2)
+    >>> pool(conv(Tensor(np.zeros((8, 3, 32, 32))))).shape
+    (8, 32, 16, 16)
+
+Every op comes three ways:
+
+* ``conv2d_naive`` — the definition, as explicit loops: the reference for the tests;
+* the composite path (``conv2d_composite``, ``max_pool2d_composite``, ...) — built from
+  Tensor ops only (pad, sliding_window, reshape, matmul), so module 09 differentiates it;
+* the fused kernels (``conv2d_fused``, ...) — one op each, forward and backward written
+  together in numpy and the derivative registered beside the forward. Layers use these.
+
+``conv2d``, ``max_pool2d``, ``avg_pool2d`` and ``batch_norm`` pick one of the last two
+(``fused=`` per call, or ``with fused_kernels(False):`` for a whole block).
+"""
+
+from tinytorch.core.layers import Flatten
+
+from .composite import (
+    adaptive_avg_pool2d,
+    avg_pool2d_composite,
+    batch_norm_composite,
+    conv2d_composite,
+    max_pool2d_composite,
+)
+from .config import fused_kernels, fused_kernels_enabled, set_fused_kernels
+from .conv import Conv2d
+from .functional import avg_pool2d, batch_norm, conv2d, max_pool2d
+from .fused_conv import CONV2D_OP, conv2d_fused, conv2d_fused_backward
+from .fused_norm import BATCH_NORM_OP, batch_norm_fused, batch_norm_fused_backward
+from .fused_pool import (
+    AVG_POOL2D_OP,
+    MAX_POOL2D_OP,
+    avg_pool2d_fused,
+    avg_pool2d_fused_backward,
+    max_pool2d_fused,
+    max_pool2d_fused_backward,
+)
+from .geometry import out_size
+from .naive import conv2d_naive
+from .normalization import BatchNorm1d, BatchNorm2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .workspace import WORKSPACE, clear_workspace
+
+__all__ = [
+    "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
+    "Flatten",
+    "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
+    "conv2d_naive",
+    "conv2d_composite", "max_pool2d_composite", "avg_pool2d_composite", "batch_norm_composite",
+    "conv2d_fused", "max_pool2d_fused", "avg_pool2d_fused", "batch_norm_fused",
+    "conv2d_fused_backward", "max_pool2d_fused_backward", "avg_pool2d_fused_backward",
+    "batch_norm_fused_backward",
+    "CONV2D_OP", "MAX_POOL2D_OP", "AVG_POOL2D_OP", "BATCH_NORM_OP",
+    "fused_kernels", "fused_kernels_enabled", "set_fused_kernels",
+    "out_size", "clear_workspace", "WORKSPACE",
+]

@@ -1,0 +1,194 @@
+"""The composite path: convolution, pooling and batch norm written only with Tensor ops.
+
+This is the code you write in the course. Every line is an op module 02 records — pad,
+sliding_window, reshape, permute, matmul, max, mean — so module 09 differentiates it with the
+rules it already has: nothing here knows about gradients, yet all of it trains.
+
+The convolution is the classic im2col trick: cut every kh×kw patch out of the padded input
+(``sliding_window`` does it as a view), lay the patches out as the rows of a matrix, and the
+whole convolution is *one* matrix product with the flattened kernels:
+
+    patches (M = N·H_out·W_out, K = C_in·kh·kw)  @  kernels (K, C_out)  ->  (M, C_out)
+
+With groups, the channels split into G independent convolutions: a batch of G such products.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+from .fused_norm import norm_axes, update_running_stats
+from .fused_pool import avg_pool_divisor
+from .geometry import check_4d, conv_geometry, pair, pool_geometry
+
+__all__ = ["conv2d_composite", "max_pool2d_composite", "avg_pool2d_composite",
+           "adaptive_avg_pool2d", "batch_norm_composite", "averaging_matrix"]
+
+
+def _tensor(value: Any) -> Tensor:
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
+def _float(x: Tensor, like: Tensor | None = None) -> Tensor:
+    if x.dtype.kind == "f":
+        return x
+    return x.astype(like.dtype if like is not None and like.dtype.kind == "f" else np.float32)
+
+
+def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+                     dilation: Any = 1, groups: int = 1, label: str = "conv2d") -> Tensor:
+    """2-D convolution built from pad + sliding_window + reshape/permute + matmul.
+
+    Args:
+        x: (N, C_in, H, W).
+        weight: (C_out, C_in / groups, kh, kw).
+        bias: (C_out,) or None.
+        stride, padding, dilation: an int or an (h, w) pair each.
+        groups: split the channels into this many independent convolutions.
+        label: how errors name the caller.
+
+    Returns:
+        (N, C_out, H_out, W_out).
+    """
+    x, weight = _tensor(x), _tensor(weight)
+    bias = None if bias is None else _tensor(bias)
+    geo = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups, label,
+                        None if bias is None else bias.shape)
+    x = _float(x, weight)
+    n, g, cg, cog = geo.n, geo.groups, geo.c_group, geo.c_out_group
+    h_out, w_out, kh, kw = geo.h_out, geo.w_out, geo.kh, geo.kw
+    ### BEGIN SOLUTION
+    ### HINT: pad H and W, take sliding_window((kh, kw), stride, dilation): (N, C, H_out, W_out, kh, kw)
+    ### HINT: rows = patches (N·H_out·W_out), columns = (C_g, kh, kw); then one matmul per group
+    if geo.ph or geo.pw:
+        x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)))
+    windows = x.sliding_window((kh, kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
+    patches = (windows.reshape(n, g, cg, h_out, w_out, kh, kw)
+               .permute(1, 0, 3, 4, 2, 5, 6)
+               .reshape(g, n * h_out * w_out, cg * kh * kw))
+    kernels = weight.reshape(g, cog, cg * kh * kw).permute(0, 2, 1)
+    out = patches @ kernels  # (G, M, C_out/G)
+    y = out.reshape(g, n, h_out, w_out, cog).permute(1, 0, 4, 2, 3).reshape(n, geo.c_out, h_out, w_out)
+    if bias is not None:
+        y = y + bias.reshape(1, geo.c_out, 1, 1)
+    return y
+    ### END SOLUTION
+
+
+def max_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                         dilation: Any = 1, label: str = "max_pool2d") -> Tensor:
+    """Max over each window: pad with -inf, sliding_window, max over the window's two axes.
+
+    ``Tensor.max`` shares the gradient equally among tied maxima; the fused kernel (and
+    PyTorch) give it all to the first one. With distinct values they agree.
+    """
+    x = _float(_tensor(x))
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, label)
+    ### BEGIN SOLUTION
+    if geo.ph or geo.pw:
+        x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)), value=-np.inf)
+    windows = x.sliding_window((geo.kh, geo.kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
+    return windows.max(axis=(-2, -1))
+    ### END SOLUTION
+
+
+def avg_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                         count_include_pad: bool = True, label: str = "avg_pool2d") -> Tensor:
+    """Mean over each window: pad with zeros, sliding_window, mean over the window's axes.
+
+    With ``count_include_pad=False`` the window's sum is divided by the number of real
+    (non-padding) elements under it instead of kh·kw.
+    """
+    x = _float(_tensor(x))
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, label)
+    divisor = avg_pool_divisor(geo, count_include_pad, x.dtype)
+    ### BEGIN SOLUTION
+    if geo.ph or geo.pw:
+        x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)))
+    windows = x.sliding_window((geo.kh, geo.kw), (geo.sh, geo.sw))
+    if isinstance(divisor, float):
+        return windows.mean(axis=(-2, -1))
+    return windows.sum(axis=(-2, -1)) / Tensor(divisor[:, :, 0], dtype=x.dtype)
+    ### END SOLUTION
+
+
+def averaging_matrix(size: int, out: int, dtype: Any = np.float32) -> np.ndarray:
+    """The (out, size) matrix whose row i averages input cells floor(i·size/out) to
+    ceil((i+1)·size/out) - 1 — adaptive pooling's windows, as PyTorch draws them."""
+    m = np.zeros((out, size), dtype=np.float64)
+    ### BEGIN SOLUTION
+    for i in range(out):
+        start = (i * size) // out
+        stop = -((-(i + 1) * size) // out)  # ceil((i + 1)·size / out)
+        m[i, start:stop] = 1.0 / (stop - start)
+    ### END SOLUTION
+    return m.astype(dtype)
+
+
+def adaptive_avg_pool2d(x: Any, output_size: Any, label: str = "adaptive_avg_pool2d") -> Tensor:
+    """Average-pool to a fixed (H_out, W_out) whatever the input size.
+
+    Window i along an axis of size n covers [floor(i·n/out), ceil((i+1)·n/out)), so the windows
+    tile the input (overlapping by a cell when out does not divide n). Averaging along H and
+    then W is a product with one fixed matrix on each side: ``A_h @ x @ A_wᵀ``. Output size
+    (1, 1) is global average pooling, a plain mean. ``None`` keeps that axis' input size.
+    """
+    x = _float(_tensor(x))
+    check_4d(x.shape, label)
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        size = tuple(x.shape[2 + i] if v is None else v for i, v in enumerate(output_size))
+    else:
+        size = output_size
+    oh, ow = pair(size, "output_size", label)
+    if oh == 1 and ow == 1:
+        return x.mean(axis=(2, 3), keepdims=True)
+    rows = Tensor(averaging_matrix(x.shape[2], oh, x.dtype), dtype=x.dtype)
+    cols = Tensor(averaging_matrix(x.shape[3], ow, x.dtype).T, dtype=x.dtype)
+    return rows @ x @ cols
+
+
+def batch_norm_composite(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
+                         bias: Any = None, training: bool = False, momentum: float = 0.1,
+                         eps: float = 1e-5) -> Tensor:
+    """Batch normalisation from Tensor ops: mean, var, (x - mean) / sqrt(var + eps) · γ + β.
+
+    In training the statistics are the batch's, per channel over every other axis (and the
+    running averages are updated in place); in evaluation they are the running ones.
+    """
+    x = _float(_tensor(x))
+    axes = norm_axes(x.ndim)
+    c = x.shape[1]
+    n = x.data.size // c
+    bshape = (1, c) + (1,) * (x.ndim - 2)
+    use_batch = training or running_mean is None or running_var is None
+    if use_batch and training and n < 2:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, got input of "
+            f"shape {x.shape}"
+        )
+    if not use_batch:
+        running_mean = Tensor(np.asarray(getattr(running_mean, "data", running_mean)).reshape(bshape),
+                              dtype=x.dtype)
+        running_var = Tensor(np.asarray(getattr(running_var, "data", running_var)).reshape(bshape),
+                             dtype=x.dtype)
+    ### BEGIN SOLUTION
+    if use_batch:
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+        if training:
+            update_running_stats(running_mean, running_var, mean.data, var.data, n, momentum)
+    else:
+        centered = x - running_mean
+        var = running_var
+    y = centered / (var + eps).sqrt()
+    if weight is not None:
+        y = y * _tensor(weight).reshape(bshape)
+    if bias is not None:
+        y = y + _tensor(bias).reshape(bshape)
+    return y
+    ### END SOLUTION

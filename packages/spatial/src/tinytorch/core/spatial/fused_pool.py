@@ -1,0 +1,206 @@
+"""Fused max and average pooling: forward and backward together, channels-last inside.
+
+Max pooling keeps, for every window, *which* tap won, and the backward pass routes the whole
+gradient to that one element — the first maximum in row-major window order when several tie,
+exactly like PyTorch. (The composite path, built on ``Tensor.max``, shares the gradient among
+ties instead; with distinct values the two agree.)
+
+* The common 2×2 / stride-2 window is two pairwise ``np.maximum`` passes — across columns,
+  then across rows — each remembering in a boolean mask whether the second element won.
+  Columns first makes a tie go to the earlier row, then to the earlier column: row-major
+  order. The backward pass routes the gradient back through the same two masks.
+* Any other window (size, stride, padding, dilation) is one strided slice per tap: a running
+  maximum, and the index of the tap that set it.
+
+Average pooling adds the kh·kw tap slices and divides; its backward adds the scaled gradient
+back onto each tap's slice.
+
+Both derivatives are registered here (``spatial.max_pool2d``, ``spatial.avg_pool2d``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor, make_result, register_derivative
+
+from .geometry import PoolGeometry, pool_geometry
+from .workspace import WORKSPACE
+
+__all__ = ["max_pool2d_fused", "avg_pool2d_fused", "max_pool2d_fused_backward",
+           "avg_pool2d_fused_backward", "MAX_POOL2D_OP", "AVG_POOL2D_OP",
+           "avg_pool_divisor"]
+
+MAX_POOL2D_OP = "spatial.max_pool2d"
+AVG_POOL2D_OP = "spatial.avg_pool2d"
+
+
+def _float_nhwc(x: Tensor) -> np.ndarray:
+    data = x.data if x.data.dtype.kind == "f" else x.data.astype(np.float32)
+    return data.transpose(0, 2, 3, 1)
+
+
+def _tap(a: np.ndarray, geo: PoolGeometry, ta: int, tb: int) -> np.ndarray:
+    """The (N, H_out, W_out, C) slice of a padded NHWC array read by window tap (ta, tb)."""
+    h0, w0 = ta * geo.dh, tb * geo.dw
+    return a[:, h0:h0 + geo.sh * (geo.h_out - 1) + 1:geo.sh,
+             w0:w0 + geo.sw * (geo.w_out - 1) + 1:geo.sw, :]
+
+
+def _padded(src: np.ndarray, geo: PoolGeometry, fill: float, tag: str) -> np.ndarray:
+    if not (geo.ph or geo.pw):
+        return src
+    n, h, w, c = src.shape
+    buf = WORKSPACE.get(tag, (n, h + 2 * geo.ph, w + 2 * geo.pw, c), src.dtype, fill=fill)
+    buf[:, geo.ph:geo.ph + h, geo.pw:geo.pw + w, :] = src
+    return buf
+
+
+def _is_2x2(geo: PoolGeometry) -> bool:
+    return (geo.kh, geo.kw, geo.sh, geo.sw, geo.ph, geo.pw, geo.dh, geo.dw) == (2, 2, 2, 2, 0, 0, 1, 1)
+
+
+# --------------------------------------------------------------------------- max pooling
+def max_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                     dilation: Any = 1, label: str = "max_pool2d") -> Tensor:
+    """Max over each kh×kw window of an NCHW batch, as one fused op.
+
+    Args:
+        x: (N, C, H, W).
+        kernel_size, stride (default: kernel_size), padding, dilation: an int or (h, w) pair;
+            padding counts as -inf and may be at most half the window.
+        label: how errors name the caller.
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, label)
+    src = _float_nhwc(x)
+    shape = (geo.n, geo.h_out, geo.w_out, geo.c)
+    out = WORKSPACE.get("maxpool.out", shape, src.dtype)
+    if _is_2x2(geo):
+        h2, w2 = 2 * geo.h_out, 2 * geo.w_out
+        left, right = src[:, :h2, 0:w2:2, :], src[:, :h2, 1:w2:2, :]
+        cols = WORKSPACE.get("maxpool.cols", left.shape, src.dtype)
+        np.maximum(left, right, out=cols)
+        right_won = WORKSPACE.get("maxpool.mask_w", left.shape, np.bool_)
+        np.greater(right, left, out=right_won)
+        top, bottom = cols[:, 0::2], cols[:, 1::2]
+        np.maximum(top, bottom, out=out)
+        bottom_won = WORKSPACE.get("maxpool.mask_h", shape, np.bool_)
+        np.greater(bottom, top, out=bottom_won)
+        saved = (geo, "2x2", (right_won, bottom_won))
+    else:
+        padded = _padded(src, geo, -np.inf, "maxpool.padded")
+        winner = WORKSPACE.get("maxpool.winner", shape, np.int32)
+        winner.fill(0)
+        out[...] = _tap(padded, geo, 0, 0)
+        took = WORKSPACE.get("maxpool.took", shape, np.bool_)
+        for t in range(1, geo.kh * geo.kw):
+            value = _tap(padded, geo, *divmod(t, geo.kw))
+            np.greater(value, out, out=took)
+            took |= np.isnan(value)  # like PyTorch, a NaN wins (and stays)
+            np.copyto(out, value, where=took)
+            np.copyto(winner, t, where=took)
+        saved = (geo, "taps", winner)
+    return make_result(out.transpose(0, 3, 1, 2), MAX_POOL2D_OP, (x,), saved)
+
+
+@register_derivative(MAX_POOL2D_OP)
+def max_pool2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
+    """Route each window's gradient to the element that won it (the first, among ties)."""
+    x = node.inputs[0]
+    geo, kind, record = node.saved
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    g = grad.transpose(0, 2, 3, 1)
+    gx = WORKSPACE.get("maxpool.grad_in", (geo.n, geo.h, geo.w, geo.c), dtype)
+    if kind == "2x2":
+        right_won, bottom_won = record
+        h2, w2 = 2 * geo.h_out, 2 * geo.w_out
+        if (h2, w2) != (geo.h, geo.w):
+            gx.fill(0)  # the odd last row/column belongs to no window
+        g_cols = WORKSPACE.get("maxpool.grad_cols", right_won.shape, dtype)
+        # g·mask goes to the winner; g - g·mask (that is, g where the mask is False) to the other
+        np.multiply(g, bottom_won, out=g_cols[:, 1::2])
+        np.subtract(g, g_cols[:, 1::2], out=g_cols[:, 0::2])
+        np.multiply(g_cols, right_won, out=gx[:, :h2, 1:w2:2])
+        np.subtract(g_cols, gx[:, :h2, 1:w2:2], out=gx[:, :h2, 0:w2:2])
+        inner = gx
+    else:
+        winner = record
+        hp, wp = geo.h + 2 * geo.ph, geo.w + 2 * geo.pw
+        padded = gx if not (geo.ph or geo.pw) else WORKSPACE.get(
+            "maxpool.grad_padded", (geo.n, hp, wp, geo.c), dtype)
+        padded.fill(0)
+        share = WORKSPACE.get("maxpool.share", winner.shape, dtype)
+        for t in range(geo.kh * geo.kw):
+            np.multiply(g, winner == t, out=share)
+            _tap(padded, geo, *divmod(t, geo.kw))[...] += share
+        inner = padded[:, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w, :]
+    return (inner.transpose(0, 3, 1, 2),)
+
+
+# --------------------------------------------------------------------------- average pooling
+def avg_pool_divisor(geo: PoolGeometry, count_include_pad: bool, dtype: Any) -> np.ndarray | float:
+    """What each window's sum is divided by: kh·kw, or (count_include_pad=False) the number of
+    real (non-padding) elements under it, as an (H_out, W_out, 1) array."""
+    if count_include_pad or not (geo.ph or geo.pw):
+        return float(geo.kh * geo.kw)
+
+    def real_taps(n: int, k: int, s: int, p: int, n_out: int) -> np.ndarray:
+        start = np.arange(n_out) * s - p
+        taps = start[:, None] + np.arange(k)[None, :]
+        return ((taps >= 0) & (taps < n)).sum(axis=1)
+
+    rows = real_taps(geo.h, geo.kh, geo.sh, geo.ph, geo.h_out)
+    cols = real_taps(geo.w, geo.kw, geo.sw, geo.pw, geo.w_out)
+    return np.outer(rows, cols).astype(dtype)[:, :, None]
+
+
+def avg_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                     count_include_pad: bool = True, label: str = "avg_pool2d") -> Tensor:
+    """Mean over each kh×kw window of an NCHW batch, as one fused op.
+
+    Args:
+        x: (N, C, H, W).
+        kernel_size, stride (default: kernel_size), padding: an int or (h, w) pair; padding
+            counts as zeros.
+        count_include_pad: divide by kh·kw (True, PyTorch's default) or by the number of
+            real elements in the window.
+        label: how errors name the caller.
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, label)
+    src = _float_nhwc(x)
+    padded = _padded(src, geo, 0.0, "avgpool.padded")
+    out = WORKSPACE.get("avgpool.out", (geo.n, geo.h_out, geo.w_out, geo.c), src.dtype)
+    out[...] = _tap(padded, geo, 0, 0)
+    for t in range(1, geo.kh * geo.kw):
+        out += _tap(padded, geo, *divmod(t, geo.kw))
+    divisor = avg_pool_divisor(geo, count_include_pad, src.dtype)
+    if isinstance(divisor, float):
+        out *= np.asarray(1.0 / divisor, dtype=out.dtype)
+    else:
+        out /= divisor
+    return make_result(out.transpose(0, 3, 1, 2), AVG_POOL2D_OP, (x,), (geo, divisor))
+
+
+@register_derivative(AVG_POOL2D_OP)
+def avg_pool2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
+    """Every element of a window gets that window's gradient divided by its divisor."""
+    x = node.inputs[0]
+    geo, divisor = node.saved
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    g = grad.transpose(0, 2, 3, 1)
+    share = WORKSPACE.get("avgpool.share", g.shape, dtype)
+    if isinstance(divisor, float):
+        np.multiply(g, np.asarray(1.0 / divisor, dtype=dtype), out=share)
+    else:
+        np.divide(g, divisor, out=share)
+    hp, wp = geo.h + 2 * geo.ph, geo.w + 2 * geo.pw
+    padded = WORKSPACE.get("avgpool.grad_padded", (geo.n, hp, wp, geo.c), dtype)
+    padded.fill(0)
+    for t in range(geo.kh * geo.kw):
+        _tap(padded, geo, *divmod(t, geo.kw))[...] += share
+    inner = padded[:, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w, :]
+    return (inner.transpose(0, 3, 1, 2),)

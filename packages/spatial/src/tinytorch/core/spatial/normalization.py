@@ -1,0 +1,133 @@
+"""Batch normalisation layers: ``BatchNorm1d`` and ``BatchNorm2d``, like PyTorch's.
+
+Each channel is normalised to zero mean and unit variance over the batch (and over H, W or
+L), then scaled and shifted by learned γ (``weight``, init 1) and β (``bias``, init 0).
+
+* **Training**: the batch's statistics normalise, and running averages are updated in place:
+  ``running ← (1 - momentum)·running + momentum·batch`` — the *unbiased* variance goes into
+  ``running_var``, as in PyTorch; with ``momentum=None`` a plain cumulative average is kept.
+  ``num_batches_tracked`` counts the updates.
+* **Evaluation** (``model.eval()``): the running statistics normalise, so one image's output
+  no longer depends on the rest of its batch.
+
+The buffers are named like PyTorch's, so ``state_dict`` keys match:
+``weight, bias, running_mean, running_var, num_batches_tracked``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.layers import Module, Parameter
+from tinytorch.core.tensor import Tensor
+
+from .functional import batch_norm
+
+__all__ = ["BatchNorm1d", "BatchNorm2d"]
+
+
+class _BatchNorm(Module):
+    _ndims: tuple = ()
+    _shapes: str = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True) -> None:
+        super().__init__()
+        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, "
+                             f"got {num_features!r}")
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = None if momentum is None else float(momentum)
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        self._label = f"{type(self).__name__}({self.num_features})"
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=np.float32))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=np.float32))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, np.float32)))
+            self.register_buffer("running_var", Tensor(np.ones(self.num_features, np.float32)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches counted."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        """γ = 1, β = 0, and fresh running statistics."""
+        self.reset_running_stats()
+        if self.affine:
+            self.weight.data[...] = 1
+            self.bias.data[...] = 0
+
+    def forward(self, x: Any) -> Tensor:
+        """Normalise the batch ``x`` (batch statistics in training, running ones in eval)."""
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if x.ndim not in self._ndims:
+            raise ValueError(f"{self._label} expected {self._shapes} input, got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self._label} expected {self.num_features} channels, got {x.shape[1]} in input "
+                f"of shape {x.shape}"
+            )
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        use_running = not self.training or self.track_running_stats
+        return batch_norm(
+            x,
+            self.running_mean if use_running else None,
+            self.running_var if use_running else None,
+            self.weight, self.bias,
+            training=self.training or not self.track_running_stats,
+            momentum=momentum, eps=self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) features or (N, C, L) sequences, per channel C.
+
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: weight of each new batch in the running averages (None: cumulative average).
+        affine: learn γ and β.
+        track_running_stats: keep running averages (else always use batch statistics).
+    """
+
+    _ndims = (2, 3)
+    _shapes = "a 2-D (N, C) or 3-D (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) feature maps, per channel C.
+
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: weight of each new batch in the running averages (None: cumulative average).
+        affine: learn γ and β.
+        track_running_stats: keep running averages (else always use batch statistics).
+    """
+
+    _ndims = (4,)
+    _shapes = "a 4-D (N, C, H, W)"

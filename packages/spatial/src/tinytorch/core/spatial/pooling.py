@@ -1,0 +1,106 @@
+"""Pooling layers: ``MaxPool2d``, ``AvgPool2d`` and ``AdaptiveAvgPool2d`` (no parameters).
+
+Pooling shrinks the feature map — a 2×2 max-pool keeps the strongest response of each 2×2
+block, halving H and W — so later layers see a wider part of the image for the same cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinytorch.core.layers import Module
+from tinytorch.core.tensor import Tensor
+
+from .composite import adaptive_avg_pool2d
+from .functional import avg_pool2d, max_pool2d
+from .geometry import pair
+
+__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+
+
+def _show(v: tuple) -> Any:
+    return v[0] if v[0] == v[1] else v
+
+
+class MaxPool2d(Module):
+    """Max over each kh×kw window of an (N, C, H, W) batch.
+
+    Args:
+        kernel_size: window size, int or (h, w).
+        stride: step between windows (default: kernel_size).
+        padding: -inf added on each side (at most half the window).
+        dilation: spacing between the window's taps.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H + 2p - d·(k-1) - 1) // s + 1.
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 dilation: Any = 1) -> None:
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size", "MaxPool2d")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxPool2d")
+        self.padding = pair(padding, "padding", "MaxPool2d", minimum=0)
+        self.dilation = pair(dilation, "dilation", "MaxPool2d")
+        self._label = f"MaxPool2d(kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)})"
+
+    def forward(self, x: Any) -> Tensor:
+        """Pool the batch ``x``."""
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                          label=self._label)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)}, "
+                f"padding={_show(self.padding)}, dilation={_show(self.dilation)}")
+
+
+class AvgPool2d(Module):
+    """Mean over each kh×kw window of an (N, C, H, W) batch.
+
+    Args:
+        kernel_size: window size, int or (h, w).
+        stride: step between windows (default: kernel_size).
+        padding: zeros added on each side (at most half the window).
+        count_include_pad: divide by kh·kw (True) or by the number of real elements.
+    """
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
+                 count_include_pad: bool = True) -> None:
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size", "AvgPool2d")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", "AvgPool2d")
+        self.padding = pair(padding, "padding", "AvgPool2d", minimum=0)
+        self.count_include_pad = bool(count_include_pad)
+        self._label = f"AvgPool2d(kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)})"
+
+    def forward(self, x: Any) -> Tensor:
+        """Pool the batch ``x``."""
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad,
+                          label=self._label)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)}, "
+                f"padding={_show(self.padding)}")
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average-pool any (N, C, H, W) batch down to a fixed (H_out, W_out).
+
+    ``AdaptiveAvgPool2d(1)`` is global average pooling: one number per channel, whatever the
+    image size — the usual bridge from the last conv block to the classifier.
+
+    Args:
+        output_size: an int, an (h, w) pair, or a pair with None to keep that input size.
+    """
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+        self._label = f"AdaptiveAvgPool2d(output_size={output_size})"
+
+    def forward(self, x: Any) -> Tensor:
+        """Pool the batch ``x``."""
+        return adaptive_avg_pool2d(x, self.output_size, label=self._label)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
