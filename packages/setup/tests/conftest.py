@@ -3,15 +3,19 @@
 The toy package ``tinytorch-toy`` (import ``tinytorch.toy``) is laid out like a real module —
 hatchling, ``src/tinytorch/toy``, tests force-included into the wheel — with solution blocks
 and a ``tinytorch.tito`` plugin, so workspaces, installs, check-stubs and plugins can be
-tested without touching the environment: installs go to temporary ``pip --target`` folders.
+tested without touching the environment running the tests: installs go to throw-away virtual
+environments layered over it (see :func:`make_sandbox`).
 """
 
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import sys
+import sysconfig
 import textwrap
+import venv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -149,13 +153,57 @@ def toy_package(tmp_path: Path) -> Path:
     return write_files(tmp_path / "toy", toy_files())
 
 
+class Sandbox:
+    """A virtual environment layered over the one running the tests.
+
+    It has no pip of its own and sees every package of the parent environment (through a
+    ``.pth`` file that adds the parent's site directories), but installs go into the sandbox,
+    whose site-packages comes first — so a package installed here shadows the parent's copy
+    and the parent is never modified.
+    """
+
+    def __init__(self, root: Path) -> None:
+        venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(root)
+        self.root = root
+        bindir = "Scripts" if os.name == "nt" else "bin"
+        self.python = str(root / bindir / ("python.exe" if os.name == "nt" else "python"))
+        self.site = Path(sysconfig.get_path("purelib", vars={"base": str(root),
+                                                             "platbase": str(root)}))
+        parents = list(dict.fromkeys([*site.getsitepackages(), sysconfig.get_path("purelib")]))
+        lines = [f"import site; site.addsitedir({p!r})" for p in parents]
+        (self.site / "_tinytorch_parent_env.pth").write_text("\n".join(lines) + "\n")
+
+    def install(self, folder: Path) -> None:
+        """``pip install --no-deps --force-reinstall folder`` into the sandbox."""
+        pip_install(folder, python=self.python)
+
+    def run(self, *args: str, cwd: Path | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the sandbox's python with ``args``."""
+        full = dict(os.environ, TINYTORCH_REPO="", COLUMNS="200")
+        full.update(env or {})
+        return subprocess.run([self.python, *args], cwd=cwd, env=full, capture_output=True,
+                              text=True, timeout=600)
+
+
+def make_sandbox(root: Path) -> Sandbox:
+    """A new :class:`Sandbox` in ``root``."""
+    return Sandbox(root)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    """A fresh sandbox environment."""
+    return Sandbox(tmp_path / "venv")
+
+
 @pytest.fixture(scope="session")
-def toy_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A ``pip --target`` folder with the toy reference installed from its wheel (once)."""
+def toy_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+    """A sandbox with the toy reference installed from its wheel (made once; do not modify)."""
     src = write_files(tmp_path_factory.mktemp("toy-src") / "toy", toy_files())
-    site = tmp_path_factory.mktemp("toy-site")
-    pip_install(src, target=site)
-    return site
+    box = Sandbox(tmp_path_factory.mktemp("toy-venv") / "venv")
+    box.install(src)
+    return box
 
 
 def write_dist(site: Path, name: str, version: str, requires: tuple[str, ...] = (),

@@ -120,9 +120,10 @@ def _prepare(folder: Path, dest: Path, project: dict, ini: str) -> None:
     (dest / "pytest.ini").write_text(ini, encoding="utf-8")
 
 
-def _environment(tmp: Path, site: Path, jobs: int) -> dict[str, str]:
+def _environment(tmp: Path, jobs: int) -> dict[str, str]:
+    """The environment of every pytest run: our plugins importable, no bytecode written."""
     env = dict(os.environ)
-    extra = [str(site), str(tmp / "plugins")]
+    extra = [str(tmp / "plugins")]
     if env.get("PYTHONPATH"):
         extra.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(extra)
@@ -131,6 +132,11 @@ def _environment(tmp: Path, site: Path, jobs: int) -> dict[str, str]:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, "1")
     return env
+
+
+def with_site(env: dict[str, str], site: Path) -> dict[str, str]:
+    """``env`` with ``site`` first on ``PYTHONPATH`` (so it shadows the installed package)."""
+    return dict(env, PYTHONPATH=os.pathsep.join([str(site), env["PYTHONPATH"]]))
 
 
 def _reference_run(ref: Path, env: dict[str, str], blocks: dict[int, SolutionBlock],
@@ -204,8 +210,9 @@ def check_package(folder: Path, *, jobs: int = 2, timeout: float = 600.0,
         ini = _find_ini(folder)
         _prepare(folder, tmp / "ref", project, ini)
         indexed = dict(enumerate(blocks))
-        env = _environment(tmp, tmp / "ref" / "src", jobs)
-        code, output, coverage = _reference_run(tmp / "ref", env, indexed, timeout)
+        env = _environment(tmp, jobs)
+        code, output, coverage = _reference_run(tmp / "ref", with_site(env, tmp / "ref" / "src"),
+                                                indexed, timeout)
         report.reference_summary = summary_line(output)
         if code != 0:
             tail = "\n".join(output.strip().splitlines()[-20:])

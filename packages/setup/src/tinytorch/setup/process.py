@@ -7,17 +7,12 @@ environment variables it honours and the shape of its error messages are decided
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["PIP_TARGET_ENV", "TitoError", "pip_install", "python_command", "run"]
-
-#: When set, ``tito`` installs packages into this directory (``pip --target``) instead of the
-#: current environment. Meant for sandboxes and tests; put the directory on ``PYTHONPATH``.
-PIP_TARGET_ENV = "TINYTORCH_PIP_TARGET"
+__all__ = ["TitoError", "pip_install", "python_command", "run"]
 
 
 class TitoError(Exception):
@@ -70,25 +65,24 @@ def run(
         raise TitoError(f"{' '.join(cmd[:4])} … did not finish within {timeout:.0f} s") from None
 
 
-def pip_install(source: Path, *, target: Path | None = None) -> None:
+def pip_install(source: Path, *, python: str | None = None) -> None:
     """Install the package folder ``source`` with ``pip install --no-deps --force-reinstall``.
 
     It replaces whatever version of the same distribution is installed (reference or
     student) and leaves its dependencies alone. When hatchling is importable the build runs
-    without isolation (no download of the build backend). ``target`` (or the
-    ``TINYTORCH_PIP_TARGET`` variable) installs into a directory instead of the environment.
+    without isolation (no download of the build backend).
+
+    Args:
+        source: A folder with a ``pyproject.toml``.
+        python: The interpreter whose environment to install into (default: this one).
 
     Raises:
         TitoError: with the tail of pip's output when the install fails.
     """
-    if target is None and os.environ.get(PIP_TARGET_ENV):
-        target = Path(os.environ[PIP_TARGET_ENV])
-    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--force-reinstall",
+    cmd = [python or sys.executable, "-m", "pip", "install", "--no-deps", "--force-reinstall",
            "--disable-pip-version-check", "--no-input", "--quiet"]
     if importlib.util.find_spec("hatchling") is not None:
         cmd.append("--no-build-isolation")
-    if target is not None:
-        cmd += ["--target", str(target), "--upgrade"]
     cmd.append(str(source))
     result = run(cmd, capture=True)
     if result.returncode != 0:

@@ -92,7 +92,7 @@ def main() -> int:
     sys.dont_write_bytecode = True
     use_fork = hasattr(os, "fork")
     if use_fork:
-        for name in ("pytest", "numpy", "hypothesis", PLUGIN):
+        for name in ("pytest", "numpy", "hypothesis"):
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - optional speed-up only
