@@ -10,8 +10,9 @@ from . import init
 from .basic import Dropout, Flatten, Identity
 from .containers import ModuleDict, ModuleList
 from .linear import Dense, Linear
-from .module import IncompatibleKeys, Module
+from .module import IncompatibleKeys, Module, StateDictKeyError, StateDictShapeError
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Dense", "Linear", "Dropout", "Identity", "Flatten",
-           "ModuleList", "ModuleDict", "IncompatibleKeys", "init"]
+           "ModuleList", "ModuleDict", "IncompatibleKeys", "StateDictKeyError",
+           "StateDictShapeError", "init"]

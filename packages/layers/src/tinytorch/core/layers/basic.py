@@ -20,20 +20,28 @@ class Dropout(Module):
     the identity) sees activations of the same size as training did.
 
     Args:
-        p: probability of dropping an element, in [0, 1).
+        p: probability of dropping an element, in [0, 1] (1 drops everything).
         generator: numpy Generator for the masks (default: tinytorch's seeded one).
+
+    Shape:
+        any -> the same shape
     """
 
     def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout probability must be in [0, 1), got {p}")
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) \
+                or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout probability must be a number in [0, 1], got {p!r}")
         self.p = float(p)
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
         if not self.training or self.p == 0.0:
             return x
+        if self.p == 1.0:
+            return x * 0  # every element dropped (1/(1-p) would divide by zero)
         g = self.generator or default_generator()
         ### BEGIN SOLUTION
         keep = g.random(x.shape, dtype=np.float32) >= self.p

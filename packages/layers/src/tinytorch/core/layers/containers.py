@@ -8,47 +8,81 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
+import numpy as np
+
 from .module import Module
 
 __all__ = ["ModuleList", "ModuleDict"]
 
 
 class ModuleList(Module):
-    """A list of modules, registered as children "0", "1", ..."""
+    """A list of modules, registered as children "0", "1", ...
 
-    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+    Indexing, ``len``, iteration, ``append``/``extend``/``insert`` and ``del`` work like a
+    list's; after an insertion or deletion the children are renumbered, so the names always
+    run 0, 1, 2, ... (as in PyTorch).
+    """
+
+    def __init__(self, modules: Iterable[Any] | None = None) -> None:
         super().__init__()
         for m in modules or []:
             self.append(m)
 
-    def append(self, module: Module) -> "ModuleList":
+    def _index(self, index: int) -> int:
+        n = len(self._modules)
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"{type(self).__name__} indices must be integers or slices, "
+                            f"got {type(index).__name__}")
+        if not -n <= index < n:
+            raise IndexError(f"{type(self).__name__} index {index} out of range for {n} modules")
+        return int(index) % n
+
+    def _renumber(self, items: list) -> None:
+        """Re-register ``items`` as children "0", "1", ... (dropping the old names)."""
+        for key in list(self._modules):
+            self.__delattr__(key)
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
+    def append(self, module: Any) -> "ModuleList":
         """Add a module at the end."""
         self.add_module(str(len(self._modules)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+    def extend(self, modules: Iterable[Any]) -> "ModuleList":
         """Add several modules at the end."""
         for m in modules:
             self.append(m)
         return self
 
+    def insert(self, index: int, module: Any) -> None:
+        """Insert ``module`` before position ``index``."""
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._renumber(items)
+
     def __getitem__(self, index: int | slice) -> Any:
         items = list(self._modules.values())
         if isinstance(index, slice):
             return ModuleList(items[index])
-        try:
-            return items[index]
-        except IndexError:
-            raise IndexError(f"ModuleList index {index} out of range for {len(items)} modules") from None
+        return items[self._index(index)]
 
-    def __setitem__(self, index: int, module: Module) -> None:
-        key = list(self._modules)[index]
+    def __setitem__(self, index: int, module: Any) -> None:
+        key = list(self._modules)[self._index(index)]
         self.add_module(key, module)
+
+    def __delitem__(self, index: int | slice) -> None:
+        items = list(self._modules.values())
+        if isinstance(index, slice):
+            del items[index]
+        else:
+            del items[self._index(index)]
+        self._renumber(items)
 
     def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self) -> Iterator[Module]:
+    def __iter__(self) -> Iterator[Any]:
         return iter(list(self._modules.values()))
 
     def forward(self, *args: Any) -> Any:
@@ -58,16 +92,41 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """A dict of modules, registered as children under their keys."""
 
-    def __init__(self, modules: dict | None = None) -> None:
+    def __init__(self, modules: Any = None) -> None:
         super().__init__()
-        for k, m in (modules or {}).items():
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._modules[key]
+        except KeyError:
+            raise KeyError(f"ModuleDict has no module {key!r} (keys: {list(self._modules)})") from None
+
+    def __setitem__(self, key: str, module: Any) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # a clear KeyError for an unknown key
+        self.__delattr__(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def pop(self, key: str) -> Any:
+        """Remove ``key`` and return its module."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def update(self, modules: Any) -> None:
+        """Add (or replace) entries from a dict or an iterable of (key, module) pairs."""
+        items = modules.items() if hasattr(modules, "items") else modules
+        for k, m in items:
             self[k] = m
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
-
-    def __setitem__(self, key: str, module: Module) -> None:
-        self.add_module(key, module)
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError("ModuleDict has no forward(); call its modules in your model")
 
     def __len__(self) -> int:
         return len(self._modules)

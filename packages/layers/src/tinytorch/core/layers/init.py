@@ -31,8 +31,11 @@ def fan_in_and_out(shape: tuple) -> tuple:
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The factor that keeps activations' variance for a given nonlinearity (PyTorch's table)."""
-    if nonlinearity in ("linear", "sigmoid", "identity", "conv2d"):
+    if nonlinearity in ("linear", "sigmoid", "identity", "conv1d", "conv2d", "conv3d",
+                        "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
         return 1.0
+    if nonlinearity == "selu":
+        return 0.75
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
@@ -41,6 +44,13 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope ** 2))
     raise ValueError(f"unknown nonlinearity '{nonlinearity}'")
+
+
+def _fan(shape: tuple, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = fan_in_and_out(shape)
+    return fan_in if mode == "fan_in" else fan_out
 
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
@@ -84,14 +94,16 @@ def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 def xavier_normal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     """N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
     fan_in, fan_out = fan_in_and_out(t.shape)
-    return normal_(t, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
+    ### BEGIN SOLUTION
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    ### END SOLUTION
+    return normal_(t, 0.0, std, generator)
 
 
 def kaiming_uniform_(t: Tensor, a: float = 0.0, nonlinearity: str = "leaky_relu",
                      mode: str = "fan_in", generator=None) -> Tensor:
     """U(-b, b) with b = gain · √(3 / fan). PyTorch's Linear/Conv default is a = √5."""
-    fan_in, fan_out = fan_in_and_out(t.shape)
-    fan = fan_in if mode == "fan_in" else fan_out
+    fan = _fan(t.shape, mode)
     ### BEGIN SOLUTION
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     ### END SOLUTION
@@ -101,6 +113,8 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, nonlinearity: str = "leaky_relu"
 def kaiming_normal_(t: Tensor, a: float = 0.0, nonlinearity: str = "relu",
                     mode: str = "fan_in", generator=None) -> Tensor:
     """N(0, std²) with std = gain / √fan."""
-    fan_in, fan_out = fan_in_and_out(t.shape)
-    fan = fan_in if mode == "fan_in" else fan_out
-    return normal_(t, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
+    fan = _fan(t.shape, mode)
+    ### BEGIN SOLUTION
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    ### END SOLUTION
+    return normal_(t, 0.0, std, generator)

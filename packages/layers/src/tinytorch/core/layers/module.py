@@ -7,28 +7,36 @@ model knows its weights without being told:
         def __init__(self):
             super().__init__()
             self.fc1 = Dense(784, 128)     # registered as child "fc1"
+            self.act = ReLU()              # registered as child "act" (no weights)
             self.fc2 = Dense(128, 10)
 
         def forward(self, x):
-            return self.fc2(self.fc1(x).relu())
+            return self.fc2(self.act(self.fc1(x)))
 
     model.named_parameters()  ->  fc1.weight, fc1.bias, fc2.weight, fc2.bias
 
 Registered values are also ordinary attributes, so reading ``self.fc1`` costs nothing extra.
+
+Activations (module 03) come before ``Module`` in the course, so they have a tiny base class
+of their own, :class:`~tinytorch.core.activations.Activation`. A Module registers an assigned
+activation as a child as well — ``(1): ReLU()`` shows in the repr, ``train()``/``eval()`` and
+``apply()`` reach it — and treats it as what it is: a leaf without parameters, buffers or
+children.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
+from tinytorch.core.activations import Activation
 from tinytorch.core.tensor import Tensor
 
 from .parameter import Parameter
 
-__all__ = ["Module", "IncompatibleKeys"]
+__all__ = ["Module", "IncompatibleKeys", "StateDictKeyError", "StateDictShapeError"]
 
 
 class IncompatibleKeys(NamedTuple):
@@ -36,6 +44,39 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: list
     unexpected_keys: list
+
+
+class StateDictKeyError(KeyError, RuntimeError):
+    """``load_state_dict(strict=True)`` found keys missing from the state dict or unknown to the
+    model. It is a ``KeyError`` and also a ``RuntimeError`` (what PyTorch raises there)."""
+
+    def __str__(self) -> str:  # a plain KeyError would print its message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class StateDictShapeError(ValueError, RuntimeError):
+    """``load_state_dict`` found a value whose shape differs from the model's tensor of that key."""
+
+
+def _check_name(owner: Any, name: Any, what: str) -> None:
+    """Names of parameters, buffers and children: non-empty strings without a dot."""
+    if not isinstance(name, str):
+        raise TypeError(f"{type(owner).__name__}.{what}: the name must be a str, got "
+                        f"{type(name).__name__}")
+    if not name or "." in name:
+        raise ValueError(f"{type(owner).__name__}.{what}: invalid name {name!r} (a name is "
+                         "non-empty and has no '.', which separates the levels of nesting)")
+
+
+def _as_array(value: Any) -> np.ndarray:
+    """A state-dict value as a numpy array: an array, a Tensor, a number, or another library's
+    tensor (anything with ``detach()`` that numpy can read, e.g. a CPU torch tensor)."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, np.ndarray):
+        return value
+    detach = getattr(value, "detach", None)
+    return np.asarray(detach() if callable(detach) else value)
 
 
 class Module:
@@ -59,27 +100,55 @@ class Module:
                 f"cannot assign '{name}' before Module.__init__() ran: call super().__init__() "
                 f"first in {type(self).__name__}.__init__"
             )
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        if value is None and (name in params or name in modules or name in buffers):
+            # e.g. ``self.bias = None``: the name stays reserved, with no value (as in PyTorch)
+            for registry in (params, modules, buffers):
+                if name in registry:
+                    registry[name] = None
+            object.__setattr__(self, name, None)
+            return
+        if name in params and not isinstance(value, Parameter):
+            raise TypeError(
+                f"cannot assign a value of type {type(value).__name__} to '{name}', a parameter of "
+                f"{type(self).__name__}: assign a Parameter (or None), or change the values in "
+                f"place with `{name}.data[...] = ...`"
+            )
+        if name in buffers and isinstance(value, Tensor) and not isinstance(value, Parameter):
+            buffers[name] = value  # a new value for a registered buffer stays a buffer
+            object.__setattr__(self, name, value)
+            return
         ### BEGIN SOLUTION
-        for registry in (self._parameters, self._modules, self._buffers):
-            registry.pop(name, None)
+        ### HINT: a name lives in at most one registry; replacing a value keeps its position
         if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            params[name] = value
+        elif isinstance(value, (Module, Activation)):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        else:
+            for registry in (params, modules, buffers):
+                registry.pop(name, None)
         ### END SOLUTION
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
+        self._non_persistent.discard(name)
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` under ``name`` (None reserves the name, e.g. ``bias=False``)."""
+        _check_name(self, name, "register_parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"register_parameter('{name}') needs a Parameter, got {type(param).__name__}")
         self.__setattr__(name, param)
         if param is None:
+            self._modules.pop(name, None)
+            self._buffers.pop(name, None)
             self._parameters[name] = None
 
     def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
@@ -87,17 +156,31 @@ class Module:
 
         Buffers are saved in ``state_dict`` (unless ``persistent=False``) and never trained.
         """
+        _check_name(self, name, "register_buffer")
         tensor = None if value is None else (value if isinstance(value, Tensor) else Tensor(value))
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
         object.__setattr__(self, name, tensor)
         self._buffers[name] = tensor
-        if not persistent:
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
             self._non_persistent.add(name)
 
-    def add_module(self, name: str, module: "Module | None") -> None:
-        """Register a child module under ``name``."""
-        if module is not None and not isinstance(module, Module):
+    def add_module(self, name: str, module: "Module | Activation | None") -> None:
+        """Register a child module (or activation) under ``name``."""
+        _check_name(self, name, "add_module")
+        if module is not None and not isinstance(module, (Module, Activation)):
             raise TypeError(f"add_module('{name}') needs a Module, got {type(module).__name__}")
+        if module is None:
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
+            self._modules[name] = None
+            object.__setattr__(self, name, None)
+            return
         self.__setattr__(name, module)
+
+    register_module = add_module
 
     # ------------------------------------------------------------------ running
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -108,7 +191,9 @@ class Module:
         if not (self._forward_pre_hooks or self._forward_hooks):
             return self.forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
-            hook(self, args)
+            replaced = hook(self, args)
+            if replaced is not None:
+                args = replaced if isinstance(replaced, tuple) else (replaced,)
         out = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             replaced = hook(self, args, out)
@@ -117,51 +202,72 @@ class Module:
         return out
 
     def register_forward_hook(self, hook: Callable) -> Callable[[], None]:
-        """Call ``hook(module, inputs, output)`` after every forward; returns a remover."""
+        """Call ``hook(module, inputs, output)`` after every forward; returns a remover.
+
+        A hook that returns something other than None replaces the output.
+        """
         key = object()
         self._forward_hooks[key] = hook
         return lambda: self._forward_hooks.pop(key, None)
 
     def register_forward_pre_hook(self, hook: Callable) -> Callable[[], None]:
-        """Call ``hook(module, inputs)`` before every forward; returns a remover."""
+        """Call ``hook(module, inputs)`` before every forward; returns a remover.
+
+        A hook that returns something other than None replaces the inputs (a tuple, or a
+        single value that becomes the only positional input).
+        """
         key = object()
         self._forward_pre_hooks[key] = hook
         return lambda: self._forward_pre_hooks.pop(key, None)
 
     # ------------------------------------------------------------------ traversal
     def named_children(self) -> Iterator[tuple]:
-        """(name, module) for each direct child."""
+        """(name, module) for each direct child (activations included)."""
         for name, m in self._modules.items():
             if m is not None:
                 yield name, m
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Any]:
         """Each direct child module."""
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple]:
-        """(dotted name, module) for this module and every descendant, each once."""
+    def named_modules(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple]:
+        """(dotted name, module) for this module and every descendant, parents first.
+
+        A module reachable under two names is listed once, unless ``remove_duplicate=False``.
+        """
         seen: set = set()
         stack = [(prefix, self)]
+        ### BEGIN SOLUTION
+        ### HINT: depth first with a stack of (dotted name, module); push children in reverse
         while stack:
             name, m = stack.pop()
-            if id(m) in seen:
-                continue
-            seen.add(id(m))
+            if remove_duplicate:
+                if id(m) in seen:
+                    continue
+                seen.add(id(m))
             yield name, m
-            kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
-            stack.extend(reversed(kids))
+            if isinstance(m, Module):  # an Activation is a leaf
+                kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
+                stack.extend(reversed(kids))
+        ### END SOLUTION
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Any]:
         """This module and every descendant."""
         for _, m in self.named_modules():
             yield m
 
+    def _stateful_modules(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple]:
+        """``named_modules`` without the activations (which hold no parameters or buffers)."""
+        for name, m in self.named_modules(prefix, remove_duplicate):
+            if isinstance(m, Module):
+                yield name, m
+
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
         """(dotted name, parameter) pairs, e.g. ``fc1.weight``; a shared parameter appears once."""
         seen: set = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self._stateful_modules(prefix) if recurse else [(prefix, self)]
         ### BEGIN SOLUTION
         for mod_name, m in modules:
             for name, p in m._parameters.items():
@@ -176,16 +282,17 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix: str = "") -> Iterator[tuple]:
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
         """(dotted name, buffer) pairs."""
-        for mod_name, m in self.named_modules(prefix):
+        modules = self._stateful_modules(prefix) if recurse else [(prefix, self)]
+        for mod_name, m in modules:
             for name, b in m._buffers.items():
                 if b is not None:
                     yield (f"{mod_name}.{name}" if mod_name else name), b
 
-    def buffers(self) -> Iterator[Tensor]:
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every buffer."""
-        for _, b in self.named_buffers():
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     def num_parameters(self) -> int:
@@ -195,18 +302,25 @@ class Module:
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> "Module":
         """Training mode (dropout active, batch norm uses batch statistics); returns self."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"train(mode) takes a bool, got {type(mode).__name__}")
+        ### BEGIN SOLUTION
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
+        ### END SOLUTION
         return self
 
     def eval(self) -> "Module":
         """Evaluation mode: ``train(False)``."""
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (sets ``.grad`` to None)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (``.grad = None``; or zero it in place)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
 
     def requires_grad_(self, requires_grad: bool = True) -> "Module":
         """Freeze (False) or unfreeze every parameter."""
@@ -214,68 +328,94 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
-    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+    def apply(self, fn: Callable[[Any], None]) -> "Module":
         """Call ``fn`` on every submodule and then on self (e.g. custom initialisation)."""
         for m in reversed(list(self.modules())):
             fn(m)
         return self
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Every parameter and persistent buffer as a copy, keyed by dotted name."""
+    def _state_tensors(self) -> "OrderedDict[str, Tensor]":
+        """Every parameter and persistent buffer by dotted name — every name a module is
+        reachable under, so a shared layer is saved under each (as PyTorch does)."""
         state: OrderedDict = OrderedDict()
-        for mod_name, m in self.named_modules():
+        for mod_name, m in self._stateful_modules(remove_duplicate=False):
             items = list(m._parameters.items()) + [
                 (n, b) for n, b in m._buffers.items() if n not in m._non_persistent
             ]
             for name, t in items:
                 if t is not None:
-                    state[f"{mod_name}.{name}" if mod_name else name] = t.data.copy()
+                    state[f"{mod_name}.{name}" if mod_name else name] = t
         return state
 
-    def load_state_dict(self, state: dict, strict: bool = True) -> IncompatibleKeys:
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Any]":
+        """Every parameter and persistent buffer keyed by dotted name (``"0.weight"``...).
+
+        Values are copies as numpy arrays (the tensors themselves with ``keep_vars=True``).
+        Keys and shapes match PyTorch's for the same architecture, so a state dict converted
+        with ``{k: v.numpy() for k, v in torch_model.state_dict().items()}`` loads here.
+        """
+        return OrderedDict(
+            (prefix + key, t if keep_vars else t.data.copy())
+            for key, t in self._state_tensors().items()
+        )
+
+    def load_state_dict(self, state: Mapping, strict: bool = True) -> IncompatibleKeys:
         """Copy values from ``state`` (as made by ``state_dict``) into this module, in place.
 
-        With ``strict`` a missing or unexpected key is an error; a shape mismatch always is.
-        Both messages name the key (and both shapes).
+        Values may be numpy arrays, Tensors, or anything ``np.asarray`` reads (a CPU torch
+        tensor). With ``strict`` a missing or unexpected key is an error
+        (:class:`StateDictKeyError`); a shape mismatch always is (:class:`StateDictShapeError`).
+        Both messages name the keys (and both shapes). Nothing is copied unless everything fits.
+
+        Returns:
+            the missing and the unexpected keys (both empty after a strict load).
         """
-        own = {}
-        for mod_name, m in self.named_modules():
-            for name, t in list(m._parameters.items()) + [
-                (n, b) for n, b in m._buffers.items() if n not in m._non_persistent
-            ]:
-                if t is not None:
-                    own[f"{mod_name}.{name}" if mod_name else name] = t
+        own = self._state_tensors()
+        keys = [str(k) for k in state.keys()]
         missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
+        unexpected = [k for k in keys if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(
+            raise StateDictKeyError(
                 f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
                 f"unexpected keys {unexpected}"
             )
+        values, mismatched = {}, []
         for key, t in own.items():
             if key not in state:
                 continue
-            value = np.asarray(getattr(state[key], "data", state[key]))
+            value = _as_array(state[key])
             if value.shape != t.data.shape:
-                raise ValueError(
-                    f"load_state_dict: '{key}' has shape {value.shape} in the state dict but "
-                    f"{t.data.shape} in the model"
+                mismatched.append(
+                    f"'{key}' has shape {value.shape} in the state dict but {t.data.shape} in the model"
                 )
-            t.data[...] = value  # in place: optimizers keep pointing at the same arrays
+            values[key] = value
+        if mismatched:
+            raise StateDictShapeError(
+                f"load_state_dict into {type(self).__name__}: " + "; ".join(mismatched)
+            )
+        ### BEGIN SOLUTION
+        for key, value in values.items():
+            own[key].data[...] = value  # in place: optimizers keep pointing at the same arrays
+        ### END SOLUTION
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing
     def extra_repr(self) -> str:
-        """One line of settings shown inside ``repr`` (override in layers)."""
+        """The settings shown inside ``repr`` (override in layers); may span several lines."""
         return ""
 
     def __repr__(self) -> str:
-        lines = []
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = []
         for name, child in self._modules.items():
             body = repr(child).replace("\n", "\n  ")
-            lines.append(f"  ({name}): {body}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
+            child_lines.append(f"({name}): {body}")
+        head = f"{type(self).__name__}("
+        if len(extra_lines) == 1 and not child_lines:
+            return head + extra_lines[0] + ")"
+        lines = extra_lines + child_lines
         if not lines:
             return head + ")"
-        return head + "\n" + "\n".join(lines) + "\n)"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
