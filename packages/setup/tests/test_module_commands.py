@@ -1,0 +1,143 @@
+"""tito module start / export / reset and tito test, end to end in sandbox environments.
+
+``tito module start setup`` is the real thing on a real module: it stubs tito's own solution
+blocks, installs the student's tinytorch-setup into the sandbox, and ``tito module reset``
+brings the reference back from the workspace's saved copy (outside a checkout).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tinytorch.setup.metadata_toml import tomllib
+from tinytorch.setup.registry import resolve_module
+from tinytorch.setup.stubbing import find_blocks
+from tinytorch.setup.testrun import NO_TESTS_COLLECTED, find_module_tests, run_module_tests, summary_line
+
+PROBE = ("import importlib.metadata as m, tinytorch.setup.stubbing as s; "
+         "print(m.version('tinytorch-setup'));"
+         "print(s.stub_source('def f():\\n    ### BEGIN SOLUTION\\n    return 1\\n    ### END SOLUTION\\n'))")
+
+
+def test_start_without_install_writes_the_student_package(tito, tmp_path):
+    dest = tmp_path / "ws"
+    result = tito("module", "start", "01", "--dir", str(dest), "--no-install")
+    assert result.returncode == 0, result.stderr
+    assert "_innermost" in result.stdout and "stub_source" in result.stdout
+    stubbing = (dest / "src/tinytorch/setup/stubbing.py").read_text()
+    assert ('raise NotImplementedError("tinytorch.setup.stubbing.stub_source: implement this '
+            '(see the hint above)")') in stubbing
+    compile(stubbing, "stubbing.py", "exec")
+    assert find_blocks(stubbing) == []  # every block is gone
+    assert tomllib.loads((dest / "pyproject.toml").read_text())["project"]["version"].endswith("+student")
+    assert (dest / ".reference/src/tinytorch/setup/stubbing.py").is_file()
+    assert (dest / "tests/test_stubbing.py").is_file()
+    again = tito("module", "start", "setup", "--dir", str(dest), "--no-install")
+    assert again.returncode == 1 and "already exists" in again.stderr and "--force" in again.stderr
+    forced = tito("module", "start", "tinytorch-setup", "--dir", str(dest), "--no-install", "--force")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_start_export_reset_round_trip(sandbox, tmp_path):
+    dest = tmp_path / "ws"
+    tito = ("-m", "tinytorch.setup")
+    started = sandbox.run(*tito, "module", "start", "setup", "--dir", str(dest), cwd=tmp_path)
+    assert started.returncode == 0, started.stderr
+    assert "installed tinytorch-setup" in started.stdout
+    student = sandbox.run("-c", PROBE)
+    assert student.stdout.splitlines()[0].endswith("+student")
+    assert "NotImplementedError: tinytorch.setup.stubbing." in student.stderr
+    assert "implement this (see the hint above)" in student.stderr
+
+    # the student implements stub_source (here: by copying the reference back) and exports
+    (dest / "src/tinytorch/setup/stubbing.py").write_text(
+        (dest / ".reference/src/tinytorch/setup/stubbing.py").read_text())
+    exported = sandbox.run(*tito, "export", "setup", "--dir", str(dest), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    works = sandbox.run("-c", PROBE)
+    assert works.returncode == 0 and works.stdout.splitlines()[0].endswith("+student")
+    assert 'raise NotImplementedError("f: implement this' in works.stdout
+
+    # a syntax error is reported before anything is installed
+    (dest / "src/tinytorch/setup/oops.py").write_text("def broken(:\n")
+    bad = sandbox.run(*tito, "export", "setup", "--dir", str(dest), cwd=tmp_path)
+    assert bad.returncode == 1 and "oops.py:1: does not compile" in bad.stderr
+    (dest / "src/tinytorch/setup/oops.py").unlink()
+
+    # export finds the workspace by itself from the installed student's direct_url.json
+    found = sandbox.run(*tito, "export", "setup", cwd=tmp_path / "..")
+    assert found.returncode == 0, found.stderr
+
+    reset = sandbox.run(*tito, "module", "reset", "setup", "--dir", str(dest), cwd=tmp_path)
+    assert reset.returncode == 0, reset.stderr
+    back = sandbox.run("-c", PROBE)
+    assert back.returncode == 0 and not back.stdout.splitlines()[0].endswith("+student")
+
+
+def fake_capstone(make_toy, tests: str):
+    """A stand-in tinytorch-capstone (module 16) with the given test file."""
+    return make_toy(
+        "capstone",
+        **{
+            "pyproject.toml": textwrap.dedent("""\
+                [build-system]
+                requires = ["hatchling>=1.21"]
+                build-backend = "hatchling.build"
+                [project]
+                name = "tinytorch-capstone"
+                version = "0.1.0"
+                requires-python = ">=3.10"
+                [tool.hatch.build.targets.wheel]
+                packages = ["src/tinytorch"]
+                [tool.hatch.build.targets.wheel.force-include]
+                "tests" = "tinytorch/capstone/tests"
+                """),
+            "src/tinytorch/capstone/__init__.py": "ANSWER = 42\n",
+            "tests/test_toy.py": tests,
+        },
+    )
+
+
+def test_tito_test_runs_the_shipped_tests(sandbox, make_toy, tmp_path):
+    tests = ("from tinytorch.capstone import ANSWER\n\n"
+             "def test_answer():\n    assert ANSWER == 42\n\n"
+             "def test_wrong():\n    assert ANSWER == 41\n")
+    sandbox.install(fake_capstone(make_toy, tests))
+    tito = ("-m", "tinytorch.setup", "test")
+    passed = sandbox.run(*tito, "capstone", "-k", "answer", cwd=tmp_path)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "1 passed" in passed.stdout
+    failed = sandbox.run(*tito, "16", cwd=tmp_path)
+    assert failed.returncode == 1 and "1 failed, 1 passed" in failed.stdout
+    empty = sandbox.run(*tito, "tinytorch-capstone", "-k", "nothing_matches", cwd=tmp_path)
+    assert empty.returncode == NO_TESTS_COLLECTED
+    assert "collected no tests" in empty.stderr
+    every = sandbox.run(*tito, "all", "-k", "answer", cwd=tmp_path)
+    assert "16 capstone" in every.stdout
+
+
+def test_run_module_tests_finds_tests_through_the_distribution(sandbox, make_toy, monkeypatch):
+    sandbox.install(fake_capstone(make_toy, "def test_ok():\n    assert True\n"))
+    module = resolve_module("capstone")
+    installed, folder = find_module_tests(module, [str(sandbox.site)])
+    assert folder == sandbox.site / "tinytorch/capstone/tests"
+    assert installed.version == "0.1.0"
+    monkeypatch.setenv("PYTHONPATH", str(sandbox.site))
+    outcome = run_module_tests(module, ["-p", "no:randomly"], quiet=True, path=[str(sandbox.site)])
+    assert outcome.passed and outcome.summary.startswith("1 passed")
+
+
+def test_summary_line():
+    assert summary_line("...\n==== 3 passed, 1 failed in 0.2s ====\n") == "3 passed, 1 failed in 0.2s"
+    assert summary_line("no tests ran in 0.01s") == "no tests ran in 0.01s"
+    assert summary_line("nothing useful") == ""
+
+
+def test_find_module_tests_explains_missing_modules(tmp_path):
+    from tinytorch.setup.process import TitoError
+
+    with pytest.raises(TitoError, match="tinytorch-capstone is not installed") as info:
+        find_module_tests(resolve_module("capstone"), [str(tmp_path)])
+    assert "tito module start capstone" in info.value.hint
