@@ -223,6 +223,43 @@ class DataLoader:
 _DONE = object()
 
 
+class _Channel:
+    """What the producer thread shares with the consumer: a bounded queue and a stop flag.
+
+    The thread holds only this object, never the :class:`PrefetchIterator`, so an iterator
+    that the training loop abandons is garbage-collected (and its ``__del__`` stops the thread).
+    """
+
+    poll = 0.05  # seconds between the producer's checks of the stop flag while the queue is full
+
+    def __init__(self, depth: int) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
+        self.stop = threading.Event()
+
+    def put(self, item: Any) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=self.poll)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+def _produce(source: Iterator[Any], channel: _Channel) -> None:
+    try:
+        for item in source:
+            if not channel.put((True, item)):
+                return
+        channel.put((True, _DONE))
+    except BaseException as err:  # noqa: BLE001 -- everything goes back to the consumer
+        channel.put((False, err))
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+
+
 class PrefetchIterator:
     """Runs an iterator in a background thread, ``depth`` items ahead, through a bounded queue.
 
@@ -234,37 +271,12 @@ class PrefetchIterator:
       tells the thread to stop, empties the queue so a blocked ``put`` returns, and joins it.
     """
 
-    _poll = 0.05  # seconds between the producer's checks of the stop flag while the queue is full
-
     def __init__(self, source: Iterator[Any], depth: int) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
-        self._stop = threading.Event()
+        self._channel = _Channel(depth)
         self._finished = False
-        self._thread = threading.Thread(target=self._produce, args=(source,),
+        self._thread = threading.Thread(target=_produce, args=(source, self._channel),
                                         name="tinytorch-prefetch", daemon=True)
         self._thread.start()
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=self._poll)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self, source: Iterator[Any]) -> None:
-        try:
-            for item in source:
-                if not self._put((True, item)):
-                    return
-            self._put((True, _DONE))
-        except BaseException as err:  # noqa: BLE001 -- everything goes back to the consumer
-            self._put((False, err))
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
 
     def __iter__(self) -> "PrefetchIterator":
         return self
@@ -272,7 +284,7 @@ class PrefetchIterator:
     def __next__(self) -> Any:
         if self._finished:
             raise StopIteration
-        ok, item = self._queue.get()
+        ok, item = self._channel.queue.get()
         if ok and item is not _DONE:
             return item
         self.close()
@@ -291,10 +303,11 @@ class PrefetchIterator:
     def close(self) -> None:
         """Stop the background thread and wait for it (it finishes the batch it is making)."""
         self._finished = True
-        self._stop.set()
+        channel = self._channel
+        channel.stop.set()
         while True:
             try:
-                self._queue.get_nowait()
+                channel.queue.get_nowait()
             except queue.Empty:
                 break
         if self._thread is not threading.current_thread():

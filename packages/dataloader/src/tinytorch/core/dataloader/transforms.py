@@ -133,8 +133,9 @@ class ToTensor(Transform):
 
     Accepts ``(H, W)`` (gets one channel), ``(C, H, W)`` and ``(H, W, C)``; batches
     ``(N, H, W)``, ``(N, C, H, W)`` and ``(N, H, W, C)``. With ``layout="auto"`` an image
-    whose last axis has 1, 3 or 4 entries and whose first does not is read as channels-last;
-    pass ``layout="CHW"`` or ``"HWC"`` to say it outright. Integer pixels are divided by 255;
+    whose last axis has 1, 3 or 4 entries and is shorter than its first axis is read as
+    channels-last (``(32, 32, 3)``), anything else as channels-first (``(3, 32, 32)``); pass
+    ``layout="CHW"`` or ``"HWC"`` to say it outright (a 3x3x3 image needs it). Integer pixels are divided by 255;
     floating-point pixels keep their values (cast to float32).
 
     Example:
@@ -151,7 +152,7 @@ class ToTensor(Transform):
         """Whether the last three dims of ``shape`` are (H, W, C)."""
         if self.layout != "auto":
             return self.layout == "HWC"
-        return shape[-1] in _CHANNELS and shape[-3] not in _CHANNELS
+        return shape[-1] in _CHANNELS and shape[-3] > shape[-1]
 
     def __call__(self, x: Any) -> Tensor:
         arr, _ = _unwrap(x)
