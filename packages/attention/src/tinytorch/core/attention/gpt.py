@@ -173,7 +173,8 @@ class TinyGPT(Module):
         x = self.drop(self.position_embedding(self.token_embedding(ids)))
         for block in self.blocks:
             x = block(x, is_causal=True)
-        logits = self.head(self.ln_f(x))
+        batch, length, _ = x.shape
+        logits = self.head(self.ln_f(x).reshape(batch * length, -1)).reshape(batch, length, -1)
         if targets is None:
             return logits
         return logits, cross_entropy(logits, targets)
