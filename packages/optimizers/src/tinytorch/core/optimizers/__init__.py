@@ -1,0 +1,29 @@
+"""tinytorch.core.optimizers — module 10: turn gradients into better weights.
+
+    >>> from tinytorch.core.optimizers import SGD, CosineAnnealingLR
+    >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    >>> sched = CosineAnnealingLR(opt, T_max=epochs)
+    >>> for epoch in range(epochs):
+    ...     for x, y in batches:
+    ...         opt.zero_grad()
+    ...         loss_fn(model(x), y).backward()
+    ...         opt.step()
+    ...     sched.step()
+
+Every optimizer follows PyTorch's update equations exactly (an integration test checks the
+weights against torch.optim step for step); state dicts are flat dicts of numbers and numpy
+arrays, ready for ``np.savez``.
+"""
+
+from .adam import Adam, AdamW
+from .clip import clip_grad_norm_
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .schedulers import CosineAnnealingLR, LinearWarmup, LRScheduler, OneCycleLR, StepLR
+from .sgd import SGD
+
+__all__ = [
+    "Optimizer", "SGD", "Adam", "AdamW", "RMSprop",
+    "LRScheduler", "StepLR", "CosineAnnealingLR", "LinearWarmup", "OneCycleLR",
+    "clip_grad_norm_",
+]
