@@ -1,0 +1,262 @@
+"""Modules 03–05 against PyTorch: same outputs, same gradients, same state_dict layout.
+
+Weights travel through ``state_dict`` in both directions, so the key names and shapes of
+Dense / Sequential / MLP must be exactly those of ``torch.nn.Linear`` / ``torch.nn.Sequential``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from tinytorch.core.activations import (  # noqa: E402
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
+from tinytorch.core.dense import MLP, Sequential  # noqa: E402
+from tinytorch.core.layers import Dense, Dropout  # noqa: E402
+from tinytorch.core.tensor import Tensor  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def to_numpy_state(module) -> dict:
+    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def run_both(ours, theirs, x: np.ndarray, seed: int = 0):
+    """Forward and backward (with the same random output gradient) in both frameworks."""
+    dtype = torch.float64 if x.dtype == np.float64 else torch.float32
+    a = Tensor(x, dtype=x.dtype, requires_grad=True)
+    ya = ours(a)
+    b = torch.tensor(x, dtype=dtype, requires_grad=True)
+    yb = theirs(b)
+    g = np.random.default_rng(seed).standard_normal(yb.shape).astype(x.dtype)
+    ya.backward(g)
+    yb.backward(torch.from_numpy(g))
+    return ya.data, yb.detach().numpy(), a.grad.data, b.grad.numpy()
+
+
+# ----------------------------------------------------------------------------- activations
+ACTIVATIONS = [
+    ("relu", relu, torch.relu),
+    ("leaky_relu", leaky_relu, F.leaky_relu),
+    ("leaky_relu_0.2", lambda x: leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2)),
+    ("sigmoid", sigmoid, torch.sigmoid),
+    ("tanh", tanh, torch.tanh),
+    ("gelu", gelu, F.gelu),
+    ("gelu_tanh", lambda x: gelu(x, approximate="tanh"), lambda x: F.gelu(x, approximate="tanh")),
+    ("ReLU", ReLU(), torch.nn.ReLU()),
+    ("LeakyReLU", LeakyReLU(0.05), torch.nn.LeakyReLU(0.05)),
+    ("Sigmoid", Sigmoid(), torch.nn.Sigmoid()),
+    ("Tanh", Tanh(), torch.nn.Tanh()),
+    ("GELU", GELU(), torch.nn.GELU()),
+    ("GELU_tanh", GELU("tanh"), torch.nn.GELU(approximate="tanh")),
+]
+# float32 results of two libraries differ by rounding (and by the erf approximation for GELU)
+TOL = {np.float32: dict(rtol=1e-5, atol=2e-6), np.float64: dict(rtol=1e-7, atol=1e-7)}
+
+
+def activation_inputs(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 50)) * 4
+    x[0, :12] = [0.0, -0.0, 1e-8, -1e-8, 1e4, -1e4, 100.0, -100.0, 30.0, -30.0, 88.0, -88.0]
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, ours, theirs", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_activation_outputs_and_gradients_match(name, ours, theirs, dtype):
+    ya, yb, ga, gb = run_both(ours, theirs, activation_inputs(dtype))
+    assert ya.dtype == dtype
+    tol = dict(rtol=1e-5, atol=1e-6) if name.lower().startswith("gelu") and dtype == np.float64 else TOL[dtype]
+    np.testing.assert_allclose(ya, yb, **tol)
+    np.testing.assert_allclose(ga, gb, **tol)
+
+
+SOFTMAXES = [
+    ("softmax", lambda d: (lambda x: softmax(x, dim=d)), lambda d: (lambda x: torch.softmax(x, d))),
+    ("log_softmax", lambda d: (lambda x: log_softmax(x, dim=d)), lambda d: (lambda x: torch.log_softmax(x, d))),
+    ("Softmax", lambda d: Softmax(dim=d), lambda d: torch.nn.Softmax(dim=d)),
+    ("LogSoftmax", lambda d: LogSoftmax(dim=d), lambda d: torch.nn.LogSoftmax(dim=d)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+@pytest.mark.parametrize("name, ours, theirs", SOFTMAXES, ids=[s[0] for s in SOFTMAXES])
+def test_softmax_family_matches_along_every_dim(name, ours, theirs, dim, dtype):
+    x = (np.random.default_rng(dim + 3).standard_normal((3, 4, 5)) * 5).astype(dtype)
+    x[0, 0, :] = [1e4, -1e4, 0.0, 50.0, -50.0]
+    ya, yb, ga, gb = run_both(ours(dim), theirs(dim), x)
+    np.testing.assert_allclose(ya, yb, **TOL[dtype])
+    np.testing.assert_allclose(ga, gb, **TOL[dtype])
+
+
+def test_activation_reprs_match_pytorch():
+    pairs = [(ReLU(), torch.nn.ReLU()), (Sigmoid(), torch.nn.Sigmoid()), (Tanh(), torch.nn.Tanh()),
+             (LeakyReLU(), torch.nn.LeakyReLU()), (LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)),
+             (GELU(), torch.nn.GELU()), (GELU("tanh"), torch.nn.GELU(approximate="tanh")),
+             (Softmax(dim=1), torch.nn.Softmax(dim=1)), (LogSoftmax(dim=-1), torch.nn.LogSoftmax(dim=-1))]
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)
+
+
+# ----------------------------------------------------------------------------- Dense
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_matches_linear(bias):
+    torch.manual_seed(0)
+    theirs = torch.nn.Linear(7, 5, bias=bias)
+    ours = Dense(7, 5, bias=bias)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    ours.load_state_dict(to_numpy_state(theirs))
+    x = np.random.default_rng(1).standard_normal((6, 7)).astype(np.float32)
+    ya, yb, ga, gb = run_both(ours, theirs, x)
+    np.testing.assert_allclose(ya, yb, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ga, gb, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-5, atol=1e-5)
+    if bias:
+        np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_dense_weights_go_back_into_torch():
+    ours = Dense(4, 3)
+    theirs = torch.nn.Linear(4, 3)
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(2).standard_normal((2, 4)).astype(np.float32)
+    np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_dense_initialisation_has_pytorchs_range():
+    ours, theirs = Dense(500, 400), torch.nn.Linear(500, 400)
+    bound = 1 / np.sqrt(500)
+    for name in ("weight", "bias"):
+        a = getattr(ours, name).data
+        b = getattr(theirs, name).detach().numpy()
+        assert np.abs(a).max() <= bound and np.abs(b).max() <= bound
+        assert a.std() == pytest.approx(b.std(), rel=0.1)
+
+
+# ----------------------------------------------------------------------------- Sequential / MLP
+def torch_mlp(sizes, dropout=0.0, act=torch.nn.ReLU):
+    layers = []
+    for i in range(len(sizes) - 2):
+        layers += [torch.nn.Linear(sizes[i], sizes[i + 1]), act()]
+        if dropout:
+            layers.append(torch.nn.Dropout(dropout))
+    layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
+    return torch.nn.Sequential(*layers)
+
+
+def layout(state) -> list:
+    return [(k, tuple(v.shape)) for k, v in state.items()]
+
+
+def test_seed_model_has_torchs_state_dict_layout():
+    ours = Sequential([Dense(784, 128), ReLU(), Dense(128, 10)])
+    theirs = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    assert layout(ours.state_dict()) == layout(theirs.state_dict())
+    assert repr(ours).replace("Dense", "Linear") == repr(theirs)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_mlp_has_torchs_state_dict_layout(dropout):
+    ours = MLP(784, [256, 128], 10, dropout=dropout)
+    theirs = torch_mlp([784, 256, 128, 10], dropout)
+    assert layout(ours.state_dict()) == layout(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+
+
+@pytest.mark.parametrize("act, torch_act", [(ReLU, torch.nn.ReLU), (Tanh, torch.nn.Tanh),
+                                            (GELU, torch.nn.GELU)])
+def test_mlp_outputs_and_gradients_match(act, torch_act):
+    torch.manual_seed(1)
+    theirs = torch_mlp([784, 64, 32, 10], act=torch_act)
+    ours = MLP(784, [64, 32], 10, activation=act)
+    result = ours.load_state_dict(to_numpy_state(theirs))
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    x = np.random.default_rng(3).random((16, 784)).astype(np.float32)
+    ya, yb, ga, gb = run_both(ours, theirs, x)
+    np.testing.assert_allclose(ya, yb, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ga, gb, rtol=1e-4, atol=1e-6)
+    theirs_grads = {n: p.grad.numpy() for n, p in theirs.named_parameters()}
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.data, theirs_grads[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_mlp_loss_gradients_match_through_log_softmax():
+    torch.manual_seed(2)
+    theirs = torch_mlp([20, 16, 5])
+    ours = MLP(20, [16], 5)
+    ours.load_state_dict(to_numpy_state(theirs))
+    x = np.random.default_rng(4).standard_normal((8, 20)).astype(np.float32)
+    labels = np.random.default_rng(5).integers(0, 5, size=8)
+    onehot = np.eye(5, dtype=np.float32)[labels]
+    loss_ours = -(log_softmax(ours(Tensor(x)), dim=1) * Tensor(onehot)).sum() * (1 / 8)
+    loss_ours.backward()
+    loss_theirs = F.cross_entropy(theirs(torch.from_numpy(x)), torch.from_numpy(labels))
+    loss_theirs.backward()
+    assert loss_ours.item() == pytest.approx(loss_theirs.item(), rel=1e-5)
+    for (n, p), (m, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert n == m
+        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=n)
+
+
+def test_mlp_with_dropout_in_eval_matches_torch_and_weights_round_trip():
+    torch.manual_seed(3)
+    theirs = torch_mlp([30, 20, 10, 4], dropout=0.5).eval()
+    ours = MLP(30, [20, 10], 4, dropout=0.5).eval()
+    ours.load_state_dict(to_numpy_state(theirs))
+    x = np.random.default_rng(6).standard_normal((5, 30)).astype(np.float32)
+    np.testing.assert_allclose(ours(Tensor(x)).data, theirs(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    back = torch_mlp([30, 20, 10, 4], dropout=0.5).eval()
+    back.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    np.testing.assert_allclose(back(torch.from_numpy(x)).detach().numpy(),
+                               theirs(torch.from_numpy(x)).detach().numpy(), rtol=0, atol=0)
+
+
+def test_load_state_dict_takes_torch_tensors_directly():
+    theirs = torch_mlp([6, 5, 3])
+    ours = MLP(6, [5], 3)
+    ours.load_state_dict(theirs.state_dict())
+    ours.load_state_dict(dict(theirs.named_parameters()))  # parameters that require grad, too
+    for k, v in theirs.state_dict().items():
+        np.testing.assert_array_equal(ours.state_dict()[k], v.numpy())
+
+
+def test_mismatched_torch_model_is_reported():
+    theirs = torch_mlp([6, 5, 3])
+    with pytest.raises(ValueError, match=r"'0.weight'.*\(5, 6\).*\(4, 6\)"):
+        MLP(6, [4], 3).load_state_dict(to_numpy_state(theirs))
+    with pytest.raises(KeyError, match="unexpected keys"):
+        MLP(6, [5, 5], 3, dropout=0.1).load_state_dict(to_numpy_state(theirs))
+    result = Sequential([Dense(6, 5)]).load_state_dict(to_numpy_state(theirs), strict=False)
+    assert result.missing_keys == [] and result.unexpected_keys == ["2.weight", "2.bias"]
+
+
+def test_dropout_statistics_agree_with_torch():
+    torch.manual_seed(4)
+    x = np.ones((400, 500), dtype=np.float32)
+    ours = Dropout(0.3, generator=np.random.default_rng(4))(Tensor(x)).data
+    theirs = torch.nn.Dropout(0.3)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(np.unique(ours), np.unique(theirs), rtol=1e-6)  # {0, 1/(1-p)}
+    assert (ours == 0).mean() == pytest.approx((theirs == 0).mean(), abs=0.01)
