@@ -9,13 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinytorch.core.tensor import Tensor, matmul
-from tinytorch.core.tensor.testing import (
-    assert_close,
-    broadcastable_arrays,
-    float_arrays,
-    int_arrays,
-    shapes,
-)
+from tinytorch.core.tensor.testing import broadcastable_arrays, float_arrays, int_arrays
 
 PROPS = settings(max_examples=40, deadline=None)
 
