@@ -31,6 +31,7 @@ from numpy.lib.stride_tricks import as_strided
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
 
 from .geometry import ConvGeometry, conv_geometry
+from .parallel import parallel_for
 from .workspace import WORKSPACE
 
 __all__ = ["conv2d_fused", "conv2d_fused_backward", "CONV2D_OP"]
@@ -51,29 +52,17 @@ def compute_dtype(*arrays: np.ndarray) -> np.dtype:
     return np.result_type(*floats) if floats else np.dtype(np.float32)
 
 
-def _patches(xd: np.ndarray, geo: ConvGeometry, dtype: np.dtype) -> np.ndarray:
-    """im2col: the (G, M, kh·kw·C_g) patch matrix, rows in (n, i, j) order, columns (a, b, c)."""
-    n, c, h, w = geo.n, geo.c, geo.h, geo.w
-    g, cg = geo.groups, geo.c_group
-    src = xd.transpose(0, 2, 3, 1)  # NHWC view (a copy-free one if the memory is channels-last)
-    if geo.ph or geo.pw:
-        padded = WORKSPACE.get(
-            "conv.padded", (n, h + 2 * geo.ph, w + 2 * geo.pw, c), dtype, fill=0.0
-        )
-        # only the interior is ever written, so the zero border survives reuse
-        padded[:, geo.ph:geo.ph + h, geo.pw:geo.pw + w, :] = src
-        src = padded
+def _patch_view(src: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """The patches of a (padded) NHWC block of images as a strided view, no copy:
+    element [gi, n, i, j, a, b, ci] = src[n, i·sh + a·dh, j·sw + b·dw, gi·C_g + ci]."""
     s_n, s_h, s_w, s_c = src.strides
-    # element [gi, n, i, j, a, b, ci] = src[n, i·sh + a·dh, j·sw + b·dw, gi·C_g + ci]
-    view = as_strided(
+    cg = geo.c_group
+    return as_strided(
         src,
-        shape=(g, n, geo.h_out, geo.w_out, geo.kh, geo.kw, cg),
+        shape=(geo.groups, src.shape[0], geo.h_out, geo.w_out, geo.kh, geo.kw, cg),
         strides=(cg * s_c, s_n, geo.sh * s_h, geo.sw * s_w, geo.dh * s_h, geo.dw * s_w, s_c),
         writeable=False,
     )
-    cols = WORKSPACE.get("conv.cols", view.shape, dtype)
-    np.copyto(cols, view, casting="unsafe")
-    return cols.reshape(g, n * geo.h_out * geo.w_out, geo.kh * geo.kw * cg)
 
 
 def _weight_matrix(wd: np.ndarray, geo: ConvGeometry, dtype: np.dtype) -> np.ndarray:
@@ -103,55 +92,78 @@ def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
     geo = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups, label,
                         None if bias is None else bias.shape)
     dtype = compute_dtype(x.data, weight.data, None if bias is None else bias.data)
-    m, c_out = geo.n * geo.h_out * geo.w_out, geo.c_out
-    cols = _patches(x.data, geo, dtype)
+    n, h, w, g, cog = geo.n, geo.h, geo.w, geo.groups, geo.c_out_group
+    per_image = geo.h_out * geo.w_out
+    m, c_out = n * per_image, geo.c_out
+    src = x.data.transpose(0, 2, 3, 1)  # NHWC view (copy-free if the memory is channels-last)
+    padded = None
+    if geo.ph or geo.pw:
+        # only the interior is ever written, so the zero border survives reuse
+        padded = WORKSPACE.get("conv.padded", (n, h + 2 * geo.ph, w + 2 * geo.pw, geo.c), dtype,
+                               fill=0.0)
+    cols = WORKSPACE.get("conv.cols", (g, n, geo.h_out, geo.w_out, geo.kh, geo.kw, geo.c_group),
+                         dtype)
+    cols3 = cols.reshape(g, m, -1)
     wmat = _weight_matrix(weight.data, geo, dtype)
-    out = WORKSPACE.get("conv.out", (geo.n, geo.h_out, geo.w_out, c_out), dtype)
+    out = WORKSPACE.get("conv.out", (n, geo.h_out, geo.w_out, c_out), dtype)
     out2 = out.reshape(m, c_out)
-    if geo.groups == 1:
-        np.matmul(cols[0], wmat[0], out=out2)
-    else:
-        per_group = WORKSPACE.get("conv.out_groups", (geo.groups, m, geo.c_out_group), dtype)
-        np.matmul(cols, wmat, out=per_group)
-        out2.reshape(m, geo.groups, geo.c_out_group)[...] = per_group.transpose(1, 0, 2)
-    if bias is not None:
-        out2 += bias.data.astype(dtype, copy=False)
+    per_group = WORKSPACE.get("conv.out_groups", (g, m, cog), dtype) if g > 1 else None
+    b = None if bias is None else bias.data.astype(dtype, copy=False)
+
+    def work(n0: int, n1: int) -> None:
+        part = src[n0:n1]
+        if padded is not None:
+            padded[n0:n1, geo.ph:geo.ph + h, geo.pw:geo.pw + w, :] = part
+            part = padded[n0:n1]
+        np.copyto(cols[:, n0:n1], _patch_view(part, geo), casting="unsafe")  # im2col
+        r0, r1 = n0 * per_image, n1 * per_image
+        if g == 1:
+            np.matmul(cols3[0, r0:r1], wmat[0], out=out2[r0:r1])
+        else:
+            for gi in range(g):
+                np.matmul(cols3[gi, r0:r1], wmat[gi], out=per_group[gi, r0:r1])
+            out2[r0:r1].reshape(r1 - r0, g, cog)[...] = per_group[:, r0:r1].transpose(1, 0, 2)
+        if b is not None:
+            out2[r0:r1] += b
+
+    parallel_for(n, work)
     y = out.transpose(0, 3, 1, 2)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    saved = (geo, cols if weight.requires_grad else None, wmat if x.requires_grad else None, dtype)
+    saved = (geo, cols3 if weight.requires_grad else None, wmat if x.requires_grad else None,
+             dtype)
     return make_result(y, CONV2D_OP, inputs, saved)
 
 
-def _input_grad(g2: np.ndarray, wmat: np.ndarray, geo: ConvGeometry, dtype: np.dtype) -> np.ndarray:
-    """col2im of dL/dpatches, computed tap by tap: returns dL/dx as an (N, C, H, W) view."""
-    n, c, h, w = geo.n, geo.c, geo.h, geo.w
+def _input_grad(rows: np.ndarray, w_taps: np.ndarray, geo: ConvGeometry,
+                grad_padded: np.ndarray, n0: int, n1: int, dtype: np.dtype) -> None:
+    """col2im of dL/dpatches for images n0..n1, tap by tap, into ``grad_padded[n0:n1]``.
+
+    ``rows`` is those images' output gradient as (rows, C_out); ``w_taps[gi, t]`` is the
+    (C_out/G, C_g) slice of the weight that tap t of group gi multiplies.
+    """
     g, cg, cog = geo.groups, geo.c_group, geo.c_out_group
     taps = geo.kh * geo.kw
-    hp, wp = h + 2 * geo.ph, w + 2 * geo.pw
-    grad_padded = WORKSPACE.get("conv.grad_padded", (n, hp, wp, c), dtype)
-    grad_padded.fill(0)
-    # per tap (a, b): the (C_out/G, C_g) slice of the weight, so dpatches[tap] = g @ w_tap
-    w_taps = np.ascontiguousarray(wmat.reshape(g, taps, cg, cog).transpose(0, 1, 3, 2))
     per_image = geo.h_out * geo.w_out
-    chunk = max(1, min(n, _COL2IM_CHUNK_BYTES // max(1, per_image * taps * cg * dtype.itemsize)))
+    grad_padded[n0:n1].fill(0)
+    chunk = max(1, _COL2IM_CHUNK_BYTES // max(1, per_image * taps * cg * dtype.itemsize))
+    chunk = min(chunk, n1 - n0)
     block = WORKSPACE.get("conv.dpatches", (taps * chunk * per_image * cg,), dtype)
     h_span, w_span = geo.sh * (geo.h_out - 1) + 1, geo.sw * (geo.w_out - 1) + 1
-    for n0 in range(0, n, chunk):
-        nc = min(chunk, n - n0)
-        rows = g2[n0 * per_image:(n0 + nc) * per_image]
+    for c0 in range(n0, n1, chunk):
+        nc = min(chunk, n1 - c0)
+        chunk_rows = rows[(c0 - n0) * per_image:(c0 - n0 + nc) * per_image]
         d = block[:taps * nc * per_image * cg].reshape(taps, nc * per_image, cg)
         for gi in range(g):
             channels = slice(gi * cg, (gi + 1) * cg)
-            np.matmul(rows[:, gi * cog:(gi + 1) * cog] if g > 1 else rows, w_taps[gi], out=d)
+            np.matmul(chunk_rows[:, gi * cog:(gi + 1) * cog] if g > 1 else chunk_rows,
+                      w_taps[gi], out=d)
             for t in range(taps):
                 a, b = divmod(t, geo.kw)
-                target = grad_padded[n0:n0 + nc,
+                target = grad_padded[c0:c0 + nc,
                                      a * geo.dh:a * geo.dh + h_span:geo.sh,
                                      b * geo.dw:b * geo.dw + w_span:geo.sw,
                                      channels]
                 target += d[t].reshape(nc, geo.h_out, geo.w_out, cg)
-    inner = grad_padded[:, geo.ph:geo.ph + h, geo.pw:geo.pw + w, :]
-    return inner.transpose(0, 3, 1, 2)
 
 
 @register_derivative(CONV2D_OP)
@@ -164,29 +176,50 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
     """
     x, weight = node.inputs[0], node.inputs[1]
     bias = node.inputs[2] if len(node.inputs) > 2 else None
-    geo, cols, wmat, dtype = node.saved
-    m, c_out = geo.n * geo.h_out * geo.w_out, geo.c_out
+    geo, cols3, wmat, dtype = node.saved
+    n, g, cg, cog = geo.n, geo.groups, geo.c_group, geo.c_out_group
+    per_image = geo.h_out * geo.w_out
+    m, c_out = n * per_image, geo.c_out
+    need_b = bias is not None and bias.requires_grad
+    need_w, need_x = weight.requires_grad, x.requires_grad
     g_nhwc = grad.transpose(0, 2, 3, 1)
-    if not g_nhwc.flags.c_contiguous or g_nhwc.dtype != dtype:
-        buf = WORKSPACE.get("conv.grad_out", g_nhwc.shape, dtype)
-        np.copyto(buf, g_nhwc, casting="unsafe")
-        g_nhwc = buf
-    g2 = g_nhwc.reshape(m, c_out)
+    ready = g_nhwc.flags.c_contiguous and g_nhwc.dtype == dtype
+    g_buf = g_nhwc if ready else WORKSPACE.get("conv.grad_out", g_nhwc.shape, dtype)
+    g2 = g_buf.reshape(m, c_out)
+    grad_padded = w_taps = None
+    if need_x:
+        grad_padded = WORKSPACE.get(
+            "conv.grad_padded", (n, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.c), dtype)
+        taps = geo.kh * geo.kw
+        w_taps = np.ascontiguousarray(wmat.reshape(g, taps, cg, cog).transpose(0, 1, 3, 2))
+
+    def work(n0: int, n1: int) -> tuple:
+        if not ready:
+            np.copyto(g_buf[n0:n1], g_nhwc[n0:n1], casting="unsafe")
+        r0, r1 = n0 * per_image, n1 * per_image
+        rows = g2[r0:r1]
+        gb = rows.sum(axis=0) if need_b else None
+        gw = None
+        if need_w:
+            gw = np.stack([cols3[gi, r0:r1].T @ rows[:, gi * cog:(gi + 1) * cog]
+                           for gi in range(g)])
+        if need_x:
+            _input_grad(rows, w_taps, geo, grad_padded, n0, n1, dtype)
+        return gb, gw
+
+    parts = parallel_for(n, work)
     gx = gw = gb = None
-    if bias is not None and bias.requires_grad:
-        gb = g2.sum(axis=0).astype(bias.dtype, copy=False)
-    if weight.requires_grad:
-        if geo.groups == 1:
-            gwm = (cols[0].T @ g2)[None]
-        else:
-            per_group = g2.reshape(m, geo.groups, geo.c_out_group).transpose(1, 0, 2)
-            gwm = np.matmul(cols.transpose(0, 2, 1), per_group)
-        gw = (gwm.reshape(geo.groups, geo.kh, geo.kw, geo.c_group, geo.c_out_group)
-              .transpose(0, 4, 3, 1, 2)
-              .reshape(weight.shape)
-              .astype(weight.dtype))
-    if x.requires_grad:
-        gx = _input_grad(g2, wmat, geo, dtype)
+    if need_b:
+        gb = parts[0][0] if len(parts) == 1 else np.sum([p[0] for p in parts], axis=0)
+        gb = gb.astype(bias.dtype, copy=False)
+    if need_w:
+        gwm = parts[0][1] if len(parts) == 1 else np.sum([p[1] for p in parts], axis=0)
+        gw = np.ascontiguousarray(
+            gwm.reshape(g, geo.kh, geo.kw, cg, cog).transpose(0, 4, 3, 1, 2), dtype=weight.dtype
+        ).reshape(weight.shape)
+    if need_x:
+        inner = grad_padded[:, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w, :]
+        gx = inner.transpose(0, 3, 1, 2)
         if gx.dtype != x.dtype:
             gx = gx.astype(x.dtype)
     return (gx, gw) if bias is None else (gx, gw, gb)

@@ -27,6 +27,7 @@ import numpy as np
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
 
 from .geometry import PoolGeometry, pool_geometry
+from .parallel import parallel_for
 from .workspace import WORKSPACE
 
 __all__ = ["max_pool2d_fused", "avg_pool2d_fused", "max_pool2d_fused_backward",
@@ -80,28 +81,38 @@ def max_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any 
     out = WORKSPACE.get("maxpool.out", shape, src.dtype)
     if _is_2x2(geo):
         h2, w2 = 2 * geo.h_out, 2 * geo.w_out
-        left, right = src[:, :h2, 0:w2:2, :], src[:, :h2, 1:w2:2, :]
-        cols = WORKSPACE.get("maxpool.cols", left.shape, src.dtype)
-        np.maximum(left, right, out=cols)
-        right_won = WORKSPACE.get("maxpool.mask_w", left.shape, np.bool_)
-        np.greater(right, left, out=right_won)
-        top, bottom = cols[:, 0::2], cols[:, 1::2]
-        np.maximum(top, bottom, out=out)
+        half = (geo.n, h2, geo.w_out, geo.c)
+        cols = WORKSPACE.get("maxpool.cols", half, src.dtype)
+        right_won = WORKSPACE.get("maxpool.mask_w", half, np.bool_)
         bottom_won = WORKSPACE.get("maxpool.mask_h", shape, np.bool_)
-        np.greater(bottom, top, out=bottom_won)
+
+        def work(n0: int, n1: int) -> None:
+            left, right = src[n0:n1, :h2, 0:w2:2, :], src[n0:n1, :h2, 1:w2:2, :]
+            np.maximum(left, right, out=cols[n0:n1])
+            np.greater(right, left, out=right_won[n0:n1])
+            top, bottom = cols[n0:n1, 0::2], cols[n0:n1, 1::2]
+            np.maximum(top, bottom, out=out[n0:n1])
+            np.greater(bottom, top, out=bottom_won[n0:n1])
+
+        parallel_for(geo.n, work)
         saved = (geo, "2x2", (right_won, bottom_won))
     else:
         padded = _padded(src, geo, -np.inf, "maxpool.padded")
         winner = WORKSPACE.get("maxpool.winner", shape, np.int32)
-        winner.fill(0)
-        out[...] = _tap(padded, geo, 0, 0)
-        took = WORKSPACE.get("maxpool.took", shape, np.bool_)
-        for t in range(1, geo.kh * geo.kw):
-            value = _tap(padded, geo, *divmod(t, geo.kw))
-            np.greater(value, out, out=took)
-            took |= np.isnan(value)  # like PyTorch, a NaN wins (and stays)
-            np.copyto(out, value, where=took)
-            np.copyto(winner, t, where=took)
+
+        def work(n0: int, n1: int) -> None:
+            part, best, won = padded[n0:n1], out[n0:n1], winner[n0:n1]
+            won.fill(0)
+            best[...] = _tap(part, geo, 0, 0)
+            took = np.empty(best.shape, dtype=np.bool_)
+            for t in range(1, geo.kh * geo.kw):
+                value = _tap(part, geo, *divmod(t, geo.kw))
+                np.greater(value, best, out=took)
+                took |= np.isnan(value)  # like PyTorch, a NaN wins (and stays)
+                np.copyto(best, value, where=took)
+                np.copyto(won, t, where=took)
+
+        parallel_for(geo.n, work)
         saved = (geo, "taps", winner)
     return make_result(out.transpose(0, 3, 1, 2), MAX_POOL2D_OP, (x,), saved)
 
@@ -117,25 +128,35 @@ def max_pool2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
     if kind == "2x2":
         right_won, bottom_won = record
         h2, w2 = 2 * geo.h_out, 2 * geo.w_out
-        if (h2, w2) != (geo.h, geo.w):
-            gx.fill(0)  # the odd last row/column belongs to no window
         g_cols = WORKSPACE.get("maxpool.grad_cols", right_won.shape, dtype)
-        # g·mask goes to the winner; g - g·mask (that is, g where the mask is False) to the other
-        np.multiply(g, bottom_won, out=g_cols[:, 1::2])
-        np.subtract(g, g_cols[:, 1::2], out=g_cols[:, 0::2])
-        np.multiply(g_cols, right_won, out=gx[:, :h2, 1:w2:2])
-        np.subtract(g_cols, gx[:, :h2, 1:w2:2], out=gx[:, :h2, 0:w2:2])
+
+        def work(n0: int, n1: int) -> None:
+            gp, gc, gxp = g[n0:n1], g_cols[n0:n1], gx[n0:n1]
+            if (h2, w2) != (geo.h, geo.w):
+                gxp.fill(0)  # the odd last row/column belongs to no window
+            # g·mask goes to the winner; g - g·mask (g where the mask is False) to the other
+            np.multiply(gp, bottom_won[n0:n1], out=gc[:, 1::2])
+            np.subtract(gp, gc[:, 1::2], out=gc[:, 0::2])
+            np.multiply(gc, right_won[n0:n1], out=gxp[:, :h2, 1:w2:2])
+            np.subtract(gc, gxp[:, :h2, 1:w2:2], out=gxp[:, :h2, 0:w2:2])
+
+        parallel_for(geo.n, work)
         inner = gx
     else:
         winner = record
         hp, wp = geo.h + 2 * geo.ph, geo.w + 2 * geo.pw
         padded = gx if not (geo.ph or geo.pw) else WORKSPACE.get(
             "maxpool.grad_padded", (geo.n, hp, wp, geo.c), dtype)
-        padded.fill(0)
-        share = WORKSPACE.get("maxpool.share", winner.shape, dtype)
-        for t in range(geo.kh * geo.kw):
-            np.multiply(g, winner == t, out=share)
-            _tap(padded, geo, *divmod(t, geo.kw))[...] += share
+
+        def work(n0: int, n1: int) -> None:
+            part, won, gp = padded[n0:n1], winner[n0:n1], g[n0:n1]
+            part.fill(0)
+            share = np.empty(won.shape, dtype=dtype)
+            for t in range(geo.kh * geo.kw):
+                np.multiply(gp, won == t, out=share)
+                _tap(part, geo, *divmod(t, geo.kw))[...] += share
+
+        parallel_for(geo.n, work)
         inner = padded[:, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w, :]
     return (inner.transpose(0, 3, 1, 2),)
 

@@ -1,0 +1,311 @@
+"""Benchmark: TinyTorch's small CNN against PyTorch CPU, same machine, same process.
+
+    python capstone/benchmarks/cnn_vs_torch.py [--batch 128] [--rounds 7] [--steps 5]
+
+The network (PERFORMANCE.md's reference CNN, 12.3 MFLOP per 32×32×3 image forward):
+
+    conv(3→32, 3×3, pad 1)-ReLU-maxpool2 → conv(32→64, 3×3, pad 1)-ReLU-maxpool2
+    → linear(4096→128)-ReLU → linear(128→10), cross-entropy
+
+What it does, in order:
+1. builds the model in TinyTorch (tinytorch.core.spatial layers + tinytorch.core.layers.Dense)
+   and copies its weights into the same model in PyTorch;
+2. checks correctness before timing anything: loss and every parameter gradient of one batch,
+   TinyTorch fused kernels vs TinyTorch composite path vs PyTorch;
+3. measures numpy's float32 GEMM throughput (1024³) — the ceiling for any numpy framework;
+4. times training steps (forward + backward + SGD update) and inference (forward only, no
+   graph) of both, alternating the contenders round by round (the machine drifts), and
+   reports medians, img/s and the ratio;
+5. times the two conv layers' forward + backward kernels alone and reports their GFLOP/s as
+   a fraction of the GEMM ceiling.
+
+PyTorch uses ``torch.set_num_threads(2)``; numpy's BLAS uses its default (all cores). This is
+a benchmark, not a test: it asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import tinytorch.core.autograd  # noqa: F401  (the engine: Tensor.backward)
+from tinytorch.core.autograd import no_grad
+from tinytorch.core.layers import Dense, Module
+from tinytorch.core.spatial import (
+    Conv2d,
+    Flatten,
+    MaxPool2d,
+    conv2d_fused_backward,
+    fused_kernels,
+)
+from tinytorch.core.spatial.parallel import get_blas_threads, threads
+from tinytorch.core.tensor import Tensor, from_numpy
+
+try:  # module 10, if it has landed
+    from tinytorch.core.optimizers import SGD  # type: ignore
+except ImportError:  # pragma: no cover - depends on what is installed
+    SGD = None
+
+
+class SmallCNN(Module):
+    """conv-ReLU-pool ×2 → dense-ReLU → dense."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = Conv2d(3, 32, 3, padding=1)
+        self.conv2 = Conv2d(32, 64, 3, padding=1)
+        self.pool = MaxPool2d(2)
+        self.flatten = Flatten()
+        self.fc1 = Dense(64 * 8 * 8, 128)
+        self.fc2 = Dense(128, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.pool(self.conv1(x).relu())
+        x = self.pool(self.conv2(x).relu())
+        x = self.fc1(self.flatten(x)).relu()
+        return self.fc2(x)
+
+
+def cross_entropy(logits: Tensor, labels: np.ndarray) -> Tensor:
+    """Mean negative log-likelihood of the labels under softmax(logits)."""
+    return -logits.log_softmax(axis=-1).gather_rows(labels).mean()
+
+
+class PlainSGD:
+    """p ← p - lr·grad, in place (used when tinytorch-optimizers is not installed)."""
+
+    def __init__(self, params: list, lr: float) -> None:
+        self.params = params
+        self.lr = lr
+
+    def step(self) -> None:
+        for p in self.params:
+            if p.grad is not None:
+                p.data -= np.asarray(self.lr, dtype=p.data.dtype) * p.grad.data
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+
+def make_optimizer(params: list, lr: float):
+    if SGD is not None:
+        return SGD(params, lr=lr), "tinytorch.core.optimizers.SGD"
+    return PlainSGD(params, lr), "plain in-place SGD loop (tinytorch-optimizers not installed)"
+
+
+def torch_model(torch, ours: SmallCNN):
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 10),
+    )
+    mapping = {"0": "conv1", "3": "conv2", "7": "fc1", "9": "fc2"}
+    state = ours.state_dict()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            layer, kind = name.split(".")
+            p.copy_(torch.from_numpy(state[f"{mapping[layer]}.{kind}"]))
+    return model, mapping
+
+
+def _gradients(torch, model: SmallCNN, tmodel, mapping: dict, x: np.ndarray, y: np.ndarray) -> dict:
+    """Loss and parameter gradients of one batch: TinyTorch fused, TinyTorch composite, torch."""
+    results = {}
+    for fused in (True, False):
+        model.zero_grad()
+        with fused_kernels(fused):
+            loss = cross_entropy(model(from_numpy(x)), y)
+            loss.backward()
+        results["fused" if fused else "composite"] = (
+            loss.item(), {n: p.grad.data.copy() for n, p in model.named_parameters()})
+    tmodel.zero_grad()
+    tloss = torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(x)), torch.from_numpy(y))
+    tloss.backward()
+    tgrads = {}
+    for name, p in tmodel.named_parameters():
+        layer, kind = name.split(".")
+        tgrads[f"{mapping[layer]}.{kind}"] = p.grad.numpy().copy()
+    results["torch"] = (tloss.item(), tgrads)
+    model.zero_grad()
+    tmodel.zero_grad()
+    return results
+
+
+def check_correctness(torch, model: SmallCNN, tmodel, mapping: dict, x: np.ndarray,
+                      y: np.ndarray) -> None:
+    """Loss and gradients: fused vs composite vs PyTorch, for the same weights and batch.
+
+    First in float64, where the three must agree to ~1e-9: this is the real test. Then in
+    float32, where they agree to ~1e-6 except that rounding differences of ~1e-7 can flip a
+    ReLU or a max-pool decision for a value within rounding of 0 or of its neighbour; such a
+    flip moves one element's gradient, so the float32 tolerance is looser.
+    """
+
+    def rel(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a - b).max() / (np.abs(b).max() + 1e-30))
+
+    params = list(model.parameters())
+    for dtype, tol in ((np.float64, 1e-8), (np.float32, 2e-2)):
+        for p in params:
+            p.data = p.data.astype(dtype)
+        tmodel.to(torch.float64 if dtype == np.float64 else torch.float32)
+        r = _gradients(torch, model, tmodel, mapping, x.astype(dtype), y)
+        worst = 0.0
+        lines = []
+        for name in r["fused"][1]:
+            f, c, t = r["fused"][1][name], r["composite"][1][name], r["torch"][1][name]
+            a, b = rel(f, c), rel(f, t)
+            worst = max(worst, a, b)
+            lines.append(f"    {name:12s} fused vs composite {a:.1e}   fused vs torch {b:.1e}")
+        print(f"correctness in {np.dtype(dtype).name} (max |difference| / max |reference|):")
+        print(f"    loss: fused {r['fused'][0]:.9f}  composite {r['composite'][0]:.9f}  "
+              f"torch {r['torch'][0]:.9f}")
+        print("\n".join(lines))
+        if worst > tol or abs(r["fused"][0] - r["torch"][0]) > tol:
+            raise SystemExit(f"the fused path disagrees in {np.dtype(dtype).name} (worst relative "
+                             f"error {worst:.1e} > {tol:.0e}): not timing it")
+    for p in params:
+        p.data = p.data.astype(np.float32)
+    tmodel.to(torch.float32)
+    print("    all agree")
+
+
+def gemm_gflops(repeats: int = 7) -> float:
+    """numpy float32 GEMM throughput, 1024³, median of ``repeats``."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((1024, 1024)).astype(np.float32)
+    b = rng.standard_normal((1024, 1024)).astype(np.float32)
+    c = np.empty_like(a)
+    np.matmul(a, b, out=c)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=c)
+        times.append(time.perf_counter() - t0)
+    return 2 * 1024 ** 3 / statistics.median(times) / 1e9
+
+
+def conv_kernel_gflops(model: SmallCNN, batch: int, repeats: int) -> tuple:
+    """GFLOP/s of the two conv layers' fused forward + backward on the CNN's real shapes."""
+    rng = np.random.default_rng(1)
+    x1 = Tensor(rng.standard_normal((batch, 3, 32, 32)).astype(np.float32))
+    x2 = Tensor(rng.standard_normal((batch, 32, 16, 16)).astype(np.float32), requires_grad=True)
+    g1 = rng.standard_normal((batch, 32, 32, 32)).astype(np.float32)
+    g2 = rng.standard_normal((batch, 64, 16, 16)).astype(np.float32)
+    # GEMM flops: forward 2·M·K·C_out; backward dW the same, dX the same (conv1's input needs none)
+    flops = (2 * batch * 32 * 32 * 27 * 32) * 2 + (2 * batch * 16 * 16 * 288 * 64) * 3
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for layer, x, g in ((model.conv1, x1, g1), (model.conv2, x2, g2)):
+            out = layer(x)
+            conv2d_fused_backward(g, out._node)
+            del out
+        times.append(time.perf_counter() - t0)
+    t = statistics.median(times)
+    return flops / t / 1e9, t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=7, help="alternations of the contenders")
+    parser.add_argument("--steps", type=int, default=5, help="steps timed per round")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch.set_num_threads, and TinyTorch's data-parallel threads")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    n = args.batch
+    x = rng.standard_normal((n, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, size=n).astype(np.int64)
+
+    model = SmallCNN()
+    tmodel, mapping = torch_model(torch, model)
+    check_correctness(torch, model, tmodel, mapping, x, y)
+
+    opt, opt_name = make_optimizer(list(model.parameters()), lr=0.01)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.01)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def tt_train() -> None:
+        opt.zero_grad()
+        loss = cross_entropy(model(from_numpy(x)), y)
+        loss.backward()
+        opt.step()
+
+    def tt_infer() -> None:
+        with no_grad():
+            model(from_numpy(x))
+
+    def torch_train() -> None:
+        topt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
+        loss.backward()
+        topt.step()
+
+    def torch_infer() -> None:
+        with torch.no_grad():
+            tmodel(tx)
+
+    blas_default = get_blas_threads()
+    # TinyTorch twice: one Python thread on numpy's default (multi-threaded) BLAS, and the batch
+    # split across `--threads` Python threads with single-threaded BLAS (same core count).
+    configs = {
+        "tinytorch": lambda: threads(1),
+        f"tinytorch x{args.threads}": lambda: threads(args.threads, blas=1),
+    }
+    contenders = {}
+    for label, config in configs.items():
+        contenders[f"{label} train"] = (config, tt_train)
+        contenders[f"{label} infer"] = (config, tt_infer)
+    contenders["torch train"] = (lambda: threads(1), torch_train)
+    contenders["torch infer"] = (lambda: threads(1), torch_infer)
+    for config, fn in contenders.values():  # warm up (buffers, caches, thread pools)
+        with config():
+            for _ in range(2):
+                fn()
+    per_step: dict = {k: [] for k in contenders}
+    gemm = []
+    for _ in range(args.rounds):
+        gemm.append(gemm_gflops(3))
+        for name, (config, fn) in contenders.items():
+            with config():
+                t0 = time.perf_counter()
+                for _ in range(args.steps):
+                    fn()
+                per_step[name].append((time.perf_counter() - t0) / args.steps)
+    med = {k: statistics.median(v) for k, v in per_step.items()}
+    ips = {k: n / v for k, v in med.items()}
+    gemm_rate = statistics.median(gemm)
+    conv = {}
+    for label, config in configs.items():
+        with config():
+            conv[label] = conv_kernel_gflops(model, n, args.rounds)
+
+    print(f"\nbatch {n}, {args.rounds} rounds × {args.steps} steps, medians; torch threads "
+          f"{torch.get_num_threads()}; numpy BLAS threads {blas_default}; optimizer: {opt_name}")
+    print(f"{'':28s}{'train img/s':>12s}{'vs torch':>10s}{'infer img/s':>13s}{'vs torch':>10s}")
+    for label in ("torch", *configs):
+        a, b = ips[f"{label} train"], ips[f"{label} infer"]
+        print(f"{label:28s}{a:12.0f}{a / ips['torch train']:9.2f}×{b:13.0f}"
+              f"{b / ips['torch infer']:9.2f}×")
+    train_flops = 3 * 12.3e6 * n
+    print(f"\nnumpy float32 GEMM 1024³ (BLAS threads {blas_default}): {gemm_rate:.0f} GFLOP/s")
+    for label in configs:
+        rate, t = conv[label]
+        whole = train_flops / med[f"{label} train"] / 1e9
+        print(f"{label:16s} conv layers' fused forward + backward: {t * 1e3:.1f} ms per batch, "
+              f"{rate:.0f} GFLOP/s = {rate / gemm_rate:.0%} of GEMM; whole training step "
+              f"~{whole:.0f} GFLOP/s = {whole / gemm_rate:.0%}")
+
+if __name__ == "__main__":
+    main()
