@@ -1,0 +1,90 @@
+"""The package's public names, the buffer workspace, the thread splitter and the fused flag."""
+
+import numpy as np
+import pytest
+
+import tinytorch.core.spatial as spatial
+from tinytorch.core.layers import Flatten as LayersFlatten
+from tinytorch.core.spatial import fused_kernels, fused_kernels_enabled, set_fused_kernels
+from tinytorch.core.spatial.parallel import get_num_threads, parallel_for, set_num_threads, threads
+from tinytorch.core.spatial.workspace import Workspace
+
+
+def test_public_names():
+    for name in ("Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d",
+                 "BatchNorm1d", "Flatten", "conv2d_naive", "conv2d", "max_pool2d", "avg_pool2d",
+                 "adaptive_avg_pool2d", "batch_norm", "fused_kernels"):
+        assert hasattr(spatial, name), name
+    assert set(spatial.__all__) <= set(dir(spatial))
+    assert spatial.Flatten is LayersFlatten
+
+
+def test_workspace_hands_out_a_buffer_only_when_nobody_holds_it():
+    ws = Workspace(max_per_key=2, min_bytes=0)
+    a = ws.get("t", (100,), np.float32)
+    b = ws.get("t", (100,), np.float32)
+    assert a is not b  # a is still held
+    view = a[10:20]
+    del a
+    c = ws.get("t", (100,), np.float32)
+    assert c is not view.base  # a view keeps its buffer busy
+    del view, c
+    d = ws.get("t", (100,), np.float32)
+    e = ws.get("t", (100,), np.float32)
+    assert d is not e
+    # beyond max_per_key busy buffers, fresh arrays are made and not kept
+    f = ws.get("t", (100,), np.float32)
+    assert f is not d and f is not e and f is not b
+    assert ws.nbytes() == 2 * 400
+    ws.clear()
+    assert ws.nbytes() == 0
+
+
+def test_workspace_fill_is_the_initial_value_and_keys_separate_dtypes():
+    ws = Workspace(min_bytes=0)
+    a = ws.get("pad", (4,), np.float32, fill=0.0)
+    np.testing.assert_array_equal(a, 0)
+    a[1:3] = 5
+    del a
+    again = ws.get("pad", (4,), np.float32, fill=0.0)
+    np.testing.assert_array_equal(again, [0, 5, 5, 0])  # the same buffer, as left
+    assert ws.get("pad", (4,), np.float64, fill=0.0).dtype == np.float64
+
+
+def test_parallel_for_covers_the_range_once_in_order():
+    with threads(3):
+        parts = parallel_for(10, lambda a, b: (a, b))
+    assert parts == [(0, 3), (3, 6), (6, 10)]
+    with threads(4):
+        assert parallel_for(2, lambda a, b: (a, b)) == [(0, 1), (1, 2)]
+    assert parallel_for(5, lambda a, b: (a, b)) == [(0, 5)]
+
+
+def test_parallel_for_raises_what_a_worker_raised():
+    def boom(a, b):
+        if a > 0:
+            raise RuntimeError("part failed")
+
+    with threads(2), pytest.raises(RuntimeError, match="part failed"):
+        parallel_for(4, boom)
+
+
+def test_thread_settings_restore():
+    assert get_num_threads() == 1
+    with threads(2):
+        assert get_num_threads() == 2
+    assert get_num_threads() == 1
+    with pytest.raises(ValueError):
+        set_num_threads(0)
+
+
+def test_fused_flag_context_restores():
+    assert fused_kernels_enabled()
+    with fused_kernels(False):
+        assert not fused_kernels_enabled()
+        with fused_kernels(True):
+            assert fused_kernels_enabled()
+        assert not fused_kernels_enabled()
+    assert fused_kernels_enabled()
+    assert set_fused_kernels(False) is True
+    assert set_fused_kernels(True) is False
