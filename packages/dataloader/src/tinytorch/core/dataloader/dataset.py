@@ -88,7 +88,7 @@ class TensorDataset(Dataset):
 
     Example:
         >>> ds = TensorDataset(np.zeros((4, 2), np.float32), np.arange(4))
-        >>> len(ds), ds[1][1]
+        >>> len(ds), int(ds[1][1])
         (4, 1)
     """
 

@@ -118,6 +118,7 @@ class DataLoader:
             giving one disables the ``get_batch`` fast path.
 
     Example:
+        >>> from tinytorch.core.dataloader import TensorDataset
         >>> ds = TensorDataset(np.arange(10, dtype=np.float32), np.arange(10))
         >>> [len(y) for _, y in DataLoader(ds, batch_size=4)]
         [4, 4, 2]

@@ -213,7 +213,7 @@ class Normalize(Transform):
         std: one positive value per channel (or a single one).
 
     Example:
-        >>> Normalize((0.5,), (0.25,))(np.ones((1, 2, 2), np.float32))[0, 0, 0]
+        >>> Normalize((0.5,), (0.25,))(np.ones((1, 2, 2), np.float32))[0, 0, 0].item()
         2.0
     """
 
