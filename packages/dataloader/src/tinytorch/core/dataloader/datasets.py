@@ -125,6 +125,8 @@ def load_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{path}: {rows.shape[0]} images but "
                          f"{'no' if labels is None else len(labels)} labels")
     ### BEGIN SOLUTION
+    ### HINT: each row is 3 planes (R, G, B) of 32 rows of 32 pixels: one reshape
+    ### HINT: labels: an int64 array
     images = rows.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32)
     targets = np.asarray(labels, dtype=np.int64)
     ### END SOLUTION

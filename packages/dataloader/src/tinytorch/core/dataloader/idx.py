@@ -55,6 +55,9 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
                          f"{len(raw)} bytes")
     dtype = IDX_DTYPES[code]
     ### BEGIN SOLUTION
+    ### HINT: the sizes are ndim big-endian uint32s after the 4 magic bytes (struct '>I')
+    ### HINT: check the byte count, then np.frombuffer(raw, dtype, count, offset=header)
+    ### HINT: return a native-byte-order copy (dtype.newbyteorder('='))
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     count = int(np.prod(shape, dtype=np.int64))
     expected = header + count * dtype.itemsize

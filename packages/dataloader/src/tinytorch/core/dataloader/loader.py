@@ -86,6 +86,8 @@ def default_collate(samples: list) -> Any:
                 raise ValueError(f"collate: sample 0 has {n} fields but sample {i} is {type(s).__name__}"
                                  f" with {len(s) if isinstance(s, (tuple, list)) else 1}")
     ### BEGIN SOLUTION
+    ### HINT: tuples of K fields: collate each field separately (recursion), return a tuple
+    ### HINT: otherwise np.stack the samples (Tensors: use .data) and call to_batch_tensor
     if isinstance(first, (tuple, list)):
         # transpose: N samples of K fields -> K fields of N values, each stacked
         return tuple(default_collate([s[k] for s in samples]) for k in range(len(first)))
@@ -168,6 +170,8 @@ class DataLoader:
         epoch = self.epoch if epoch is None else int(epoch)
         n, bs = len(self.dataset), self.batch_size
         ### BEGIN SOLUTION
+        ### HINT: shuffle: self._generator(epoch).permutation(n); else np.arange(n)
+        ### HINT: cut into slices of bs; drop_last drops the short final slice
         order = self._generator(epoch).permutation(n) if self.shuffle else np.arange(n)
         stop = n - n % bs if self.drop_last else n
         return [order[start:start + bs] for start in range(0, stop, bs)]

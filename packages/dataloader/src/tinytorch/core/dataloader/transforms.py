@@ -161,6 +161,8 @@ class ToTensor(Transform):
                              f"{arr.shape} (use apply_batch for a batch)")
         _check_pixels(arr, "ToTensor")
         ### BEGIN SOLUTION
+        ### HINT: (H, W) gets a channel axis; (H, W, C) is transposed to (C, H, W)
+        ### HINT: then _to_float (uint8 / 255 as float32)
         if arr.ndim == 2:
             arr = arr[None]  # (H, W) -> (1, H, W)
         elif self._channels_last(arr.shape):
@@ -177,6 +179,7 @@ class ToTensor(Transform):
                              f"(N, H, W, C); got shape {arr.shape}")
         _check_pixels(arr, "ToTensor")
         ### BEGIN SOLUTION
+        ### HINT: the same for (N, H, W) and (N, H, W, C), keeping the batch axis first
         if arr.ndim == 3:
             arr = arr[:, None]  # (N, H, W) -> (N, 1, H, W)
         elif self._channels_last(arr.shape):
@@ -248,6 +251,7 @@ class Normalize(Transform):
                             f"dtype {arr.dtype}")
         mean, std = self._params(arr, channel_axis, who)
         ### BEGIN SOLUTION
+        ### HINT: (x - mean) / std with mean, std already shaped to broadcast; compute in float32
         out = np.subtract(arr, mean, dtype=np.float32)
         out *= np.float32(1.0) / std
         ### END SOLUTION
@@ -350,6 +354,7 @@ class RandomCrop(_RandomTransform):
         top, left = self.rng.integers(0, ranges, size=2)
         h, w = self.size
         ### BEGIN SOLUTION
+        ### HINT: pad with self._pad, then slice the last two axes at (top, left)
         padded = self._pad(arr)
         out = padded[..., top:top + h, left:left + w].copy()
         ### END SOLUTION
@@ -365,6 +370,8 @@ class RandomCrop(_RandomTransform):
         n = arr.shape[0]
         offsets = self.rng.integers(0, ranges, size=(n, 2))
         ### BEGIN SOLUTION
+        ### HINT: pad the whole batch once; sliding_window_view(padded, self.size, axis=(-2, -1))
+        ### HINT: then pick image i's window at offsets[i] with one fancy index
         padded = self._pad(arr)
         # every h x w window of every image, as a view: (N, [C,] H', W', h, w)
         windows = sliding_window_view(padded, self.size, axis=(-2, -1))
@@ -397,6 +404,7 @@ class RandomHorizontalFlip(_RandomTransform):
             raise ValueError("RandomHorizontalFlip: needs an image, got a scalar")
         flip = self.rng.random() < self.p
         ### BEGIN SOLUTION
+        ### HINT: reverse the last axis when flip is True; return a copy either way
         out = arr[..., ::-1].copy() if flip else arr.copy()
         ### END SOLUTION
         return _rewrap(out, was_tensor)
@@ -409,6 +417,7 @@ class RandomHorizontalFlip(_RandomTransform):
                              f"{arr.shape}")
         flip = self.rng.random(arr.shape[0]) < self.p
         ### BEGIN SOLUTION
+        ### HINT: copy the batch, then overwrite the images where flip is True with their mirror
         out = arr.copy()
         out[flip] = arr[flip][..., ::-1]
         ### END SOLUTION
