@@ -99,3 +99,37 @@ def test_tiny_transformer_learns_to_sort_digits():
           f"({model.num_parameters():,} parameters)")
     assert last_loss < 0.1 * first_loss
     assert exact >= 0.95, f"only {exact:.1%} of the held-out sequences were sorted exactly"
+
+
+def test_char_gpt_example_trains_saves_and_loads(tmp_path):
+    """The example script end to end: a few steps, .npz weights (no pickle), reload, generate."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "packages" / "attention" / "examples" / "train_char_gpt.py"
+    text = tmp_path / "text.txt"
+    text.write_text("hello world, hello attention.\n" * 40, encoding="utf-8")
+    weights = tmp_path / "model.npz"
+    common = ["--block-size", "16", "--embed-dim", "16", "--heads", "2", "--layers", "1",
+              "--batch", "8", "--sample-len", "20", "--blas-threads", "1"]
+    run = subprocess.run([sys.executable, str(script), str(text), "--steps", "6", "--sample-every", "3",
+                          "--save", str(weights), *common], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "step 6/6" in run.stdout and "held-out loss" in run.stdout
+
+    with np.load(weights, allow_pickle=False) as f:  # loads without pickle: arrays only
+        assert "param/head.weight" in f.files and f["param/head.weight"].dtype == np.float32
+        vocab = str(f["vocab"])
+    assert set(vocab) == set("hello world, attention.\n")
+
+    again = subprocess.run([sys.executable, str(script), "--load", str(weights), "--steps", "0",
+                            "--generate", "30", "--prompt", "hello", "--seed", "3"],
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    lines = again.stdout.split("\n", 2)  # "loaded ...", "vocabulary: ...", then the text
+    assert lines[0].startswith("loaded") and "context 16" in lines[1]
+    assert lines[2].endswith("\n")
+    generated = lines[2][:-1]  # print() added one newline
+    assert generated.startswith("hello") and len(generated) == len("hello") + 30
+    assert set(generated) <= set(vocab)
