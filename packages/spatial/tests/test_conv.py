@@ -314,3 +314,17 @@ def test_bad_hyper_parameters():
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
         conv2d(np.zeros((1, 3, 5, 5), np.float32), np.zeros((4, 3, 3, 3), np.float32),
                np.zeros(3, np.float32))
+
+
+def test_weight_gradient_of_a_large_first_layer():
+    """Enough rows that the thin (27-column) weight gradient is summed in several slices."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 3, 24, 24)).astype(np.float32)
+    w = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    y = conv2d_fused(Tensor(x), Tensor(w, requires_grad=True), None, padding=1)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    _, gw = get_derivative(CONV2D_OP)(g, y.grad_fn)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # n c i j a b
+    expected = np.einsum("noij,ncijab->ocab", g.astype(np.float64), windows)
+    np.testing.assert_allclose(gw, expected, rtol=1e-4, atol=1e-3)
