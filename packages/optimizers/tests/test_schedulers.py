@@ -64,6 +64,19 @@ def test_linear_warmup_hands_over_to_the_next_schedule():
     assert after.last_epoch == 4 and sched.last_epoch == 6
 
 
+def test_linear_warmup_into_one_cycle_also_cycles_the_momentum():
+    opt = sgd(momentum=0.9)
+    cycle = OneCycleLR(opt, max_lr=1.0, total_steps=10, div_factor=10.0)
+    sched = LinearWarmup(opt, warmup_steps=2, start_factor=0.5, after=cycle)
+    group = opt.param_groups[0]
+    np.testing.assert_allclose(lrs(sched, 2), [0.05, 0.075, 0.1])  # from OneCycle's start
+    assert group["momentum"] == 0.95
+    sched.step()
+    sched.step()  # the cycle's step 2: the peak, with the lowest momentum
+    assert group["lr"] == pytest.approx(1.0) and group["momentum"] == pytest.approx(0.85)
+    assert cycle.last_epoch == 2 and sched.get_last_lr() == cycle.get_last_lr()
+
+
 def test_one_cycle_lr_and_momentum_by_hand():
     opt = sgd(momentum=0.9)
     sched = OneCycleLR(opt, max_lr=1.0, total_steps=10, div_factor=10, final_div_factor=100)

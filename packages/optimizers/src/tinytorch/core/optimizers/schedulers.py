@@ -205,11 +205,14 @@ class LinearWarmup(LRScheduler):
         return self.base_lrs[i] * (self.start_factor + (1 - self.start_factor) * progress)
         ### END SOLUTION
 
-    def step(self) -> None:
-        super().step()
-        if self.after is not None and self.last_epoch >= self.warmup_steps:
-            self.after.last_epoch = self.last_epoch - self.warmup_steps
-            self.after._last_lr = list(self._last_lr)
+    def _apply(self, t: int) -> None:
+        if self.after is not None and t >= self.warmup_steps:
+            # the wrapped schedule takes over, counting its own steps from 0
+            self.after.last_epoch = t - self.warmup_steps
+            self.after._apply(self.after.last_epoch)
+            self._last_lr = self.after.get_last_lr()
+        else:
+            super()._apply(t)
 
     def state_dict(self) -> dict:
         out = super().state_dict()
