@@ -92,15 +92,19 @@ class Adam(Optimizer):
         ### HINT: p -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)
         m *= t(beta1)
         m += t(1 - beta1) * g
+        g2 = np.multiply(g, g)
+        g2 *= t(1 - beta2)
         v *= t(beta2)
-        v += t(1 - beta2) * (g * g)
+        v += g2
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         step_size = lr / (1 - beta1 ** step)
         denom = np.sqrt(v)
         denom /= t(math.sqrt(1 - beta2 ** step))
         denom += eps
-        p -= t(step_size) * (m / denom)
+        update = np.divide(m, denom, out=denom)  # reuse the buffer: m / denom
+        update *= t(step_size)
+        p -= update
         ### END SOLUTION
 
 
