@@ -47,17 +47,22 @@ def augmentation(seed: int = 0) -> Compose:
                     ToTensor(), Normalize(CIFAR10_MEAN, CIFAR10_STD)])
 
 
-def _busy(ms: float, work: np.ndarray) -> None:
-    """Multiply matrices for about ``ms`` milliseconds: a stand-in for a training step, which
-    also spends its time in BLAS and numpy loops that release the GIL."""
+def _busy(ms: float, work: np.ndarray | None) -> None:
+    """Stand in for a training step of about ``ms`` milliseconds: multiply matrices (a CPU-bound
+    step, which like a real one spends its time in BLAS that releases the GIL), or, when
+    ``work`` is None, sleep (a step that leaves the CPU idle, e.g. waiting for an accelerator)."""
+    if work is None:
+        time.sleep(ms / 1000)
+        return
     end = time.perf_counter() + ms / 1000
     while time.perf_counter() < end:
         np.dot(work, work)
 
 
-def run(loader: DataLoader, max_batches: int | None = None, compute_ms: float = 0.0) -> float:
+def run(loader: DataLoader, max_batches: int | None = None, compute_ms: float = 0.0,
+        sleep: bool = False) -> float:
     """Images per second of one pass over ``loader`` (at most ``max_batches`` batches)."""
-    work = np.ones((384, 384), np.float32)
+    work = None if sleep else np.ones((384, 384), np.float32)
     images = 0
     start = time.perf_counter()
     it = iter(loader)
@@ -84,6 +89,8 @@ def main(argv: list | None = None) -> int:
     ap.add_argument("--compute-ms", type=float, default=0.0,
                     help="also time a consumer that works this long per batch (e.g. 20)")
     ap.add_argument("--compute-batches", type=int, default=100)
+    ap.add_argument("--consumer", choices=["matmul", "sleep"], default="matmul",
+                    help="how the consumer spends --compute-ms: multiplying matrices or sleeping")
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -108,9 +115,10 @@ def main(argv: list | None = None) -> int:
         print(f"  {name:<36} {statistics.median(values):>10,.0f}   [{runs}]")
 
     if args.compute_ms:
-        print(f"with a consumer busy {args.compute_ms:g} ms per batch ({args.compute_batches} batches): "
-              "images/s")
-        work = np.ones((384, 384), np.float32)
+        print(f"with a consumer that {'sleeps' if args.consumer == 'sleep' else 'multiplies matrices'} "
+              f"{args.compute_ms:g} ms per batch ({args.compute_batches} batches): images/s")
+        sleep = args.consumer == "sleep"
+        work = None if sleep else np.ones((384, 384), np.float32)
         start = time.perf_counter()
         for _ in range(args.compute_batches):
             _busy(args.compute_ms, work)
@@ -121,7 +129,7 @@ def main(argv: list | None = None) -> int:
         timed: dict = {name: [] for name in contenders}
         for _ in range(args.rounds):
             for name, loader in contenders.items():
-                timed[name].append(run(loader, args.compute_batches, args.compute_ms))
+                timed[name].append(run(loader, args.compute_batches, args.compute_ms, sleep))
         for name, values in timed.items():
             print(f"  {name:<36} {statistics.median(values):>10,.0f}")
         print(f"  {'the consumer alone (no loading)':<36} {ideal:>10,.0f}")
