@@ -8,16 +8,14 @@ copy already in the cache was never checked. So the batches are read with an unp
 ``find_class`` knows exactly the handful of names the official files (and numpy pickles of
 arrays in general) use, and maps each to a harmless stand-in written here:
 
-=======================================  =============================================
-name in the file                         what it becomes
-=======================================  =============================================
-``numpy.core.multiarray._reconstruct``   an empty "array recipe" that ``BUILD`` fills
-``numpy.ndarray``                        a marker (only accepted as _reconstruct's class)
-``numpy.dtype``                          a plain numeric dtype (no objects, no fields)
-``numpy._core.numeric._frombuffer``      the same recipe, filled at once (protocol 5)
-``_codecs.encode``                       ``str.encode`` restricted to latin-1 (protocol 2
-                                         pickles of ``bytes`` written by Python 3)
-=======================================  =============================================
+- ``numpy.core.multiarray._reconstruct`` (or ``numpy._core...``): an empty "array recipe"
+  that the pickle's ``BUILD`` step fills;
+- ``numpy.ndarray``: a marker, only accepted as ``_reconstruct``'s class argument;
+- ``numpy.dtype``: a plain numeric dtype (no objects, no structured fields);
+- ``numpy._core.numeric._frombuffer`` (or ``numpy.core...``): the same recipe, filled at
+  once (protocol-5 pickles);
+- ``_codecs.encode``: ``str.encode`` restricted to latin-1 (how Python 3 writes ``bytes``
+  in protocol-2 pickles).
 
 Every other name raises :class:`UnsafePickleError`. The array recipe checks the shape, the
 dtype and the byte count, then makes the array with ``np.frombuffer`` — numpy's own
