@@ -111,7 +111,7 @@ class MultiHeadAttention(Module):
         """x @ W_whichᵀ + b_which for which = 0 (query), 1 (key), 2 (value).
 
         The tokens are flattened to one (batch·L, E) matrix first: numpy runs a single 2-D
-        matrix product much faster than a stack of per-sequence ones (in both directions).
+        matrix product faster than a stack of per-sequence ones, forward and backward.
         """
         e = self.embed_dim
         rows = slice(which * e, (which + 1) * e)
