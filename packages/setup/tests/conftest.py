@@ -10,7 +10,6 @@ environments layered over it (see :func:`make_sandbox`).
 from __future__ import annotations
 
 import os
-import site
 import subprocess
 import sys
 import sysconfig
@@ -156,10 +155,11 @@ def toy_package(tmp_path: Path) -> Path:
 class Sandbox:
     """A virtual environment layered over the one running the tests.
 
-    It has no pip of its own and sees every package of the parent environment (through a
-    ``.pth`` file that adds the parent's site directories), but installs go into the sandbox,
-    whose site-packages comes first — so a package installed here shadows the parent's copy
-    and the parent is never modified.
+    It has no pip of its own and sees everything the parent process can import (a ``.pth``
+    file adds the parent's ``sys.path``, its ``PYTHONPATH`` included, after the sandbox's own
+    site-packages), but installs go into the sandbox, whose site-packages comes first — so a
+    package installed here shadows the parent's copy and the parent is never modified. Its
+    processes run without ``PYTHONPATH``, which would otherwise come before the sandbox.
     """
 
     def __init__(self, root: Path) -> None:
@@ -169,18 +169,21 @@ class Sandbox:
         self.python = str(root / bindir / ("python.exe" if os.name == "nt" else "python"))
         self.site = Path(sysconfig.get_path("purelib", vars={"base": str(root),
                                                              "platbase": str(root)}))
-        parents = list(dict.fromkeys([*site.getsitepackages(), sysconfig.get_path("purelib")]))
+        parents = [p for p in dict.fromkeys(sys.path) if p and os.path.isdir(p)]
         lines = [f"import site; site.addsitedir({p!r})" for p in parents]
         (self.site / "_tinytorch_parent_env.pth").write_text("\n".join(lines) + "\n")
 
     def install(self, folder: Path) -> None:
         """``pip install --no-deps --force-reinstall folder`` into the sandbox."""
-        pip_install(folder, python=self.python)
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        pip_install(folder, python=self.python, env=env)
 
     def run(self, *args: str, cwd: Path | None = None,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run the sandbox's python with ``args``."""
         full = dict(os.environ, TINYTORCH_REPO="", COLUMNS="200")
+        full.pop("PYTHONPATH", None)
         full.update(env or {})
         return subprocess.run([self.python, *args], cwd=cwd, env=full, capture_output=True,
                               text=True, timeout=600)

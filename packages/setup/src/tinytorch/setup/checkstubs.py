@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .metadata_toml import tomllib
 from .process import python_command, run
+from .sources import layout_from_folder
 from .stubbing import SolutionBlock, StubError, find_blocks, stub_source
 from .stubcheck_pool import WorkerPool
 from .workspace import module_name_for
@@ -84,8 +85,13 @@ def _project(folder: Path) -> dict:
     return tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
 
 
-def _write_dist_info(project: dict, site: Path) -> None:
-    """A minimal ``.dist-info`` so the copy's entry points and version shadow the installed."""
+def _write_dist_info(project: dict, site: Path, root: Path) -> None:
+    """A ``.dist-info`` making the copy look like an editable install of ``root``.
+
+    It shadows the installed distribution's metadata, so the copy's version, dependencies and
+    entry points are what the tests see, and tools that locate the package's folder through
+    ``direct_url.json`` (``tito`` itself does) find the copy.
+    """
     name, version = project.get("name", "unknown"), project.get("version", "0")
     info = site / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True, exist_ok=True)
@@ -99,6 +105,8 @@ def _write_dist_info(project: dict, site: Path) -> None:
     text = "".join(f"[{g}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
                    for g, eps in groups.items())
     (info / "entry_points.txt").write_text(text, encoding="utf-8")
+    direct = {"url": root.as_uri(), "dir_info": {"editable": True}}
+    (info / "direct_url.json").write_text(json.dumps(direct), encoding="utf-8")
 
 
 def _find_ini(folder: Path) -> str:
@@ -110,13 +118,10 @@ def _find_ini(folder: Path) -> str:
 
 
 def _prepare(folder: Path, dest: Path, project: dict, ini: str) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
-    shutil.copytree(folder / "src", dest / "src", ignore=ignore)
-    if (folder / "tests").is_dir():
-        shutil.copytree(folder / "tests", dest / "tests", ignore=ignore)
-    else:
-        (dest / "tests").mkdir()
-    _write_dist_info(project, dest / "src")
+    """Copy the package folder to ``dest`` and make its ``src/`` an importable "install"."""
+    layout_from_folder(folder).write(dest)
+    (dest / "tests").mkdir(exist_ok=True)
+    _write_dist_info(project, dest / "src", dest)
     (dest / "pytest.ini").write_text(ini, encoding="utf-8")
 
 

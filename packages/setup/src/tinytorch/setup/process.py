@@ -65,7 +65,8 @@ def run(
         raise TitoError(f"{' '.join(cmd[:4])} … did not finish within {timeout:.0f} s") from None
 
 
-def pip_install(source: Path, *, python: str | None = None) -> None:
+def pip_install(source: Path, *, python: str | None = None,
+                env: Mapping[str, str] | None = None) -> None:
     """Install the package folder ``source`` with ``pip install --no-deps --force-reinstall``.
 
     It replaces whatever version of the same distribution is installed (reference or
@@ -75,6 +76,7 @@ def pip_install(source: Path, *, python: str | None = None) -> None:
     Args:
         source: A folder with a ``pyproject.toml``.
         python: The interpreter whose environment to install into (default: this one).
+        env: Environment variables for pip (default: this process's).
 
     Raises:
         TitoError: with the tail of pip's output when the install fails.
@@ -84,7 +86,7 @@ def pip_install(source: Path, *, python: str | None = None) -> None:
     if importlib.util.find_spec("hatchling") is not None:
         cmd.append("--no-build-isolation")
     cmd.append(str(source))
-    result = run(cmd, capture=True)
+    result = run(cmd, capture=True, env=env)
     if result.returncode != 0:
         tail = "\n".join(result.stdout.strip().splitlines()[-15:])
         raise TitoError(
