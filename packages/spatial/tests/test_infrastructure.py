@@ -88,3 +88,21 @@ def test_fused_flag_context_restores():
     assert fused_kernels_enabled()
     assert set_fused_kernels(False) is True
     assert set_fused_kernels(True) is False
+
+
+def test_blas_runs_single_threaded_only_while_parts_run_in_parallel():
+    from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads
+
+    before = get_blas_threads()
+    if before is None:
+        pytest.skip("numpy's BLAS is not a bundled OpenBLAS: its threads cannot be queried")
+    set_blas_threads(2)
+    try:
+        with threads(2):
+            seen = parallel_for(2, lambda a, b: get_blas_threads())
+        assert seen == [1, 1]
+        assert get_blas_threads() == 2
+        with threads(1):
+            assert parallel_for(2, lambda a, b: get_blas_threads()) == [2]
+    finally:
+        set_blas_threads(before)

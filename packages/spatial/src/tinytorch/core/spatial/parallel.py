@@ -1,20 +1,25 @@
-"""Optional data parallelism for the fused kernels: split the batch across Python threads.
+"""Data parallelism for the fused kernels: split the batch across Python threads.
 
 numpy releases the GIL inside its loops and inside BLAS, so two Python threads that each
 convolve half of the batch really do run at the same time. For the narrow GEMMs of a small
 CNN that is faster than one thread calling a multi-threaded BLAS (PERFORMANCE.md measured
-+27% training throughput) — provided BLAS itself then runs single-threaded, or the threads
-fight over the cores. So:
++27% training throughput) — provided BLAS itself runs single-threaded meanwhile, or the
+threads fight over the cores (and many small multi-threaded BLAS calls collapse outright when
+the machine is busy). So while a fused kernel runs its parts in parallel, numpy's bundled
+OpenBLAS is switched to one thread, and switched back afterwards (a microsecond each way);
+everything else — a Dense layer's GEMM, say — keeps BLAS's own threads.
 
-    set_num_threads(2)        # fused kernels split each batch in two halves
-    set_blas_threads(1)       # and numpy's OpenBLAS stops spawning its own threads
+The number of threads defaults to the CPUs this process may use, at most 4 (or to the
+``TINYTORCH_NUM_THREADS`` environment variable):
 
-or both at once, for a block: ``with threads(2, blas=1): ...``.
+    set_num_threads(1)          # one thread: the kernels run on the calling thread only
+    with threads(2): ...        # two, inside the block
+    set_blas_threads(1)         # numpy's OpenBLAS single-threaded everywhere
 
 ``set_blas_threads`` is best effort: it finds the OpenBLAS that numpy's wheels bundle and calls
-its ``set_num_threads``; with any other BLAS it changes nothing and returns False (set the
-``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` environment variables before starting Python
-instead). The default is one thread and BLAS untouched.
+its ``set_num_threads``; with any other BLAS it changes nothing and returns False (set
+``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` before starting Python
+instead).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import ctypes
 import glob
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -32,7 +37,18 @@ import numpy as np
 __all__ = ["set_num_threads", "get_num_threads", "parallel_for", "set_blas_threads",
            "get_blas_threads", "threads"]
 
-_STATE: dict = {"threads": 1, "pool": None, "pool_size": 0}
+def _default_threads() -> int:
+    env = os.environ.get("TINYTORCH_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+_STATE: dict = {"threads": _default_threads(), "pool": None, "pool_size": 0}
 _LOCK = threading.Lock()
 
 
@@ -63,17 +79,29 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 def parallel_for(n: int, fn: Callable[[int, int], Any]) -> list:
     """Run ``fn(start, stop)`` over contiguous parts of ``range(n)``, one per thread.
 
-    The calling thread does the first part itself. Returns the results in order; an
-    exception in any part is raised here.
+    The calling thread does the first part itself; numpy's OpenBLAS runs single-threaded
+    meanwhile. Returns the results in order; an exception in any part is raised here (after
+    every part has finished).
     """
     parts = min(_STATE["threads"], n)
     if parts <= 1:
         return [fn(0, n)]
     edges = [n * i // parts for i in range(parts + 1)]
     pool = _pool(parts - 1)
-    futures = [pool.submit(fn, edges[i], edges[i + 1]) for i in range(1, parts)]
-    first = fn(edges[0], edges[1])
-    return [first] + [f.result() for f in futures]
+    blas = get_blas_threads()
+    if blas is not None and blas > 1:
+        set_blas_threads(1)  # the parts are the parallelism: no BLAS threads on top
+    try:
+        futures = [pool.submit(fn, edges[i], edges[i + 1]) for i in range(1, parts)]
+        try:
+            first = fn(edges[0], edges[1])
+        finally:
+            wait(futures)  # no part may still be writing when this returns or raises
+        results = [first] + [f.result() for f in futures]
+    finally:
+        if blas is not None and blas > 1:
+            set_blas_threads(blas)
+    return results
 
 
 # --------------------------------------------------------------------------- BLAS threads
