@@ -82,6 +82,7 @@ class Embedding(Module):
         """The vectors of the ids in ``idx`` (any shape of integers)."""
         ids = _indices(idx, self.num_embeddings, f"Embedding({self.num_embeddings}, {self.embedding_dim})")
         ### BEGIN SOLUTION
+        ### HINT: row i of self.weight is the vector of id i: index the weight with the ids
         out = self.weight[ids]
         ### END SOLUTION
         if self.padding_idx is not None:
@@ -104,6 +105,7 @@ def sinusoidal_table(max_len: int, embed_dim: int) -> np.ndarray:
     each position gets a distinct code and a fixed offset is a fixed rotation.
     """
     ### BEGIN SOLUTION
+    ### HINT: angle[pos, i] = pos / 10000^(2i / embed_dim); even columns sin, odd columns cos (float64, then float32)
     pos = np.arange(max_len, dtype=np.float64)[:, None]
     freq = np.power(10000.0, -np.arange(0, embed_dim, 2, dtype=np.float64) / embed_dim)
     angles = pos * freq[None, :]

@@ -65,6 +65,9 @@ def masked_softmax(scores: Tensor, mask: Any = None, scale: float = 1.0) -> Tens
     if m is not None:
         _check_mask_shape(m.shape, x.shape, "masked_softmax")
     ### BEGIN SOLUTION
+    ### HINT: s = scores·scale; bool mask: s = -inf where blocked; float mask: s += mask.
+    ### HINT: subtract each row's max (use 0 for rows whose max is -inf), exp, divide by the row sum
+    ### HINT: (use 1 as the sum of such rows, so they come out all zeros). Work in one fresh array.
     s = np.multiply(x, np.asarray(scale, dtype=x.dtype))  # a fresh array we may overwrite
     if m is not None:
         if isinstance(m, Tensor):
@@ -199,6 +202,8 @@ def scaled_dot_product_attention(
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
     ### BEGIN SOLUTION
+    ### HINT: scores = q @ kᵀ (transpose the last two axes); weights = masked_softmax(scores, m, scale);
+    ### HINT: apply dropout(weights, dropout_p, generator) when dropout_p > 0; out = weights @ v
     scores = q @ k.transpose(-2, -1)
     weights = masked_softmax(scores, m, scale)
     dropped = dropout(weights, dropout_p, generator) if dropout_p > 0.0 else weights

@@ -81,6 +81,9 @@ def sample_next_token(logits: Any, temperature: float = 1.0, top_k: int | None =
         raise ValueError(f"sample_next_token: top_k must be a positive int or None, got {top_k!r}")
     g = generator or default_generator()
     ### BEGIN SOLUTION
+    ### HINT: greedy: argmax. Otherwise divide by temperature; for top_k keep the k largest logits
+    ### HINT: (set the rest to -inf, np.argpartition helps); softmax; draw u ~ U(0, 1) per row with g
+    ### HINT: and take the first token whose cumulative probability exceeds u.
     if greedy:
         return z.argmax(axis=-1).astype(np.int64)
     z = z / temperature

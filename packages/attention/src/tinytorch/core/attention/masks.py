@@ -72,6 +72,7 @@ def causal_mask(size_query: int, size_key: int | None = None) -> Tensor:
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"causal_mask: {name} must be a non-negative int, got {n!r}")
     ### BEGIN SOLUTION
+    ### HINT: key j is allowed for query i when j <= i; compare an arange column with an arange row
     rows = np.arange(size_query)[:, None]
     cols = np.arange(size_key)[None, :]
     return Tensor(cols <= rows)

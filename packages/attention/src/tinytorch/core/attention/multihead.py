@@ -38,6 +38,7 @@ def split_heads(x: Tensor, num_heads: int) -> Tensor:
     """(batch, L, E) -> (batch, num_heads, L, E // num_heads): head h gets features h·d..(h+1)·d."""
     batch, length, embed = x.shape
     ### BEGIN SOLUTION
+    ### HINT: reshape to (batch, length, heads, head_dim), then permute to (batch, heads, length, head_dim)
     return x.reshape(batch, length, num_heads, embed // num_heads).permute(0, 2, 1, 3)
     ### END SOLUTION
 
@@ -46,6 +47,7 @@ def merge_heads(x: Tensor) -> Tensor:
     """(batch, heads, L, head_dim) -> (batch, L, heads · head_dim): the inverse of split_heads."""
     batch, heads, length, head_dim = x.shape
     ### BEGIN SOLUTION
+    ### HINT: the inverse of split_heads: permute back, then reshape to (batch, length, heads · head_dim)
     return x.permute(0, 2, 1, 3).reshape(batch, length, heads * head_dim)
     ### END SOLUTION
 

@@ -71,6 +71,8 @@ class LayerNorm(Module):
             )
         axes = tuple(range(x.ndim - k, x.ndim))
         ### BEGIN SOLUTION
+        ### HINT: mean and (biased) variance over `axes` with keepdims=True; (x - mean) / sqrt(var + eps);
+        ### HINT: then * weight and + bias when they exist. Tensor ops only, so autograd can follow.
         centered = x - x.mean(axis=axes, keepdims=True)
         var = (centered * centered).mean(axis=axes, keepdims=True)
         y = centered / (var + self.eps).sqrt()

@@ -150,6 +150,7 @@ class TransformerBlock(Module):
         """Apply the block; ``mask``/``is_causal`` go to the attention (see MultiHeadAttention)."""
         x = x if isinstance(x, Tensor) else Tensor(x)
         ### BEGIN SOLUTION
+        ### HINT: x = x + drop(attn(ln1(x), mask, is_causal)); then x = x + mlp(ln2(x))
         x = x + self.drop(self.attn(self.ln1(x), mask=mask, is_causal=is_causal))
         return x + self.mlp(self.ln2(x))
         ### END SOLUTION
