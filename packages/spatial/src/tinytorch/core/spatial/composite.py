@@ -47,7 +47,9 @@ def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
         x: (N, C_in, H, W).
         weight: (C_out, C_in / groups, kh, kw).
         bias: (C_out,) or None.
-        stride, padding, dilation: an int or an (h, w) pair each.
+        stride: step between windows, an int or an (h, w) pair.
+        padding: zeros added on each side, an int or an (h, w) pair.
+        dilation: spacing between kernel taps, an int or an (h, w) pair.
         groups: split the channels into this many independent convolutions.
         label: how errors name the caller.
 

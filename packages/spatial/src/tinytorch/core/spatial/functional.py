@@ -37,7 +37,9 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
         x: the input batch.
         weight: the kernels.
         bias: (C_out,) or None.
-        stride, padding, dilation: an int or an (h, w) pair each.
+        stride: step between windows, an int or an (h, w) pair.
+        padding: zeros added on each side, an int or an (h, w) pair.
+        dilation: spacing between kernel taps, an int or an (h, w) pair.
         groups: split the channels into this many independent convolutions.
         fused: use the fused kernel (True), the composite path (False) or the global setting.
         label: how errors name the caller.
@@ -53,7 +55,10 @@ def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, d
 
     Args:
         x: (N, C, H, W).
-        kernel_size, stride, padding, dilation: an int or an (h, w) pair each.
+        kernel_size: window size, an int or an (h, w) pair.
+        stride: step between windows (None: kernel_size).
+        padding: -inf added on each side (at most half the window).
+        dilation: spacing between the window's taps.
         fused: use the fused kernel (True), the composite path (False) or the global setting.
         label: how errors name the caller.
     """
@@ -69,7 +74,9 @@ def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
 
     Args:
         x: (N, C, H, W).
-        kernel_size, stride, padding: an int or an (h, w) pair each.
+        kernel_size: window size, an int or an (h, w) pair.
+        stride: step between windows (None: kernel_size).
+        padding: zeros added on each side (at most half the window).
         count_include_pad: divide by kh·kw (True) or by the real elements in the window.
         fused: use the fused kernel (True), the composite path (False) or the global setting.
         label: how errors name the caller.
@@ -86,9 +93,11 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None, 
 
     Args:
         x: (N, C), (N, C, L) or (N, C, H, W).
-        running_mean, running_var: (C,) running statistics (updated in place in training), or
-            None to always use the batch's.
-        weight, bias: the affine γ and β, (C,) each, or None.
+        running_mean: (C,) running mean (updated in place in training), or None.
+        running_var: (C,) running variance (likewise); with either None the batch's
+            statistics are used even in evaluation.
+        weight: the affine scale γ, (C,), or None.
+        bias: the affine shift β, (C,), or None.
         training: use (and record) batch statistics rather than the running ones.
         momentum: weight of the current batch in the running averages.
         eps: added to the variance.

@@ -57,9 +57,11 @@ def batch_norm_fused(x: Any, running_mean: Any, running_var: Any, weight: Any = 
 
     Args:
         x: (N, C) or (N, C, L) or (N, C, H, W).
-        running_mean, running_var: (C,) tensors/arrays, updated in place when ``training``
-            (either may be None: then batch statistics are used even in evaluation).
-        weight, bias: γ and β, shape (C,), or None (no affine transform).
+        running_mean: (C,) tensor or array, updated in place when ``training``; may be None.
+        running_var: (C,) likewise. With either None, batch statistics are used even in
+            evaluation.
+        weight: the scale γ, shape (C,), or None (no scaling).
+        bias: the shift β, shape (C,), or None (no shift).
         training: normalise with the batch's statistics (and update the running ones).
         momentum: weight of the new batch in the running averages.
         eps: added to the variance for numerical safety.

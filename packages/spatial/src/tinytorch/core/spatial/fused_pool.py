@@ -70,8 +70,10 @@ def max_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any 
 
     Args:
         x: (N, C, H, W).
-        kernel_size, stride (default: kernel_size), padding, dilation: an int or (h, w) pair;
-            padding counts as -inf and may be at most half the window.
+        kernel_size: window size, an int or an (h, w) pair.
+        stride: step between windows (None: kernel_size).
+        padding: -inf added on each side (at most half the window).
+        dilation: spacing between the window's taps.
         label: how errors name the caller.
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
@@ -184,8 +186,9 @@ def avg_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any 
 
     Args:
         x: (N, C, H, W).
-        kernel_size, stride (default: kernel_size), padding: an int or (h, w) pair; padding
-            counts as zeros.
+        kernel_size: window size, an int or an (h, w) pair.
+        stride: step between windows (None: kernel_size).
+        padding: zeros added on each side (at most half the window).
         count_include_pad: divide by kh·kw (True, PyTorch's default) or by the number of
             real elements in the window.
         label: how errors name the caller.

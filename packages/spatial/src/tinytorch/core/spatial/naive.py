@@ -29,7 +29,9 @@ def conv2d_naive(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
         x: (N, C_in, H, W).
         weight: (C_out, C_in / groups, kh, kw).
         bias: (C_out,) or None.
-        stride, padding, dilation: an int or an (h, w) pair each.
+        stride: step between windows, an int or an (h, w) pair.
+        padding: zeros added on each side, an int or an (h, w) pair.
+        dilation: spacing between kernel taps, an int or an (h, w) pair.
         groups: number of independent channel groups.
 
     Returns:
