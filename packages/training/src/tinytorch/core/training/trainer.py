@@ -24,6 +24,7 @@ import numpy as np
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.layers import Module
+from tinytorch.core.optimizers import clip_grad_norm_
 from tinytorch.core.tensor import Tensor, default_generator
 
 from .callbacks import Callback
@@ -33,16 +34,6 @@ from .metrics import RunningMean, accuracy
 from .progress import ProgressBar, format_seconds
 
 __all__ = ["Trainer"]
-
-
-def _clip_grad_norm(params: list, max_norm: float) -> float:
-    grads = [p.grad.data for p in params if p.grad is not None]
-    total = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
-    if total > max_norm:
-        scale = max_norm / (total + 1e-6)
-        for g in grads:
-            g *= np.asarray(scale, dtype=g.dtype)
-    return total
 
 
 class Trainer:
@@ -99,7 +90,7 @@ class Trainer:
         self.optimizer.zero_grad()
         loss.backward()
         if self.grad_clip is not None:
-            _clip_grad_norm(list(self.model.parameters()), self.grad_clip)
+            clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
         ### END SOLUTION
         if self.scheduler is not None and self.scheduler_interval == "step":
