@@ -177,6 +177,39 @@ class DataLoader:
         return [order[start:start + bs] for start in range(0, stop, bs)]
         ### END SOLUTION
 
+    # ------------------------------------------------------------------ resuming
+    def _random_transforms(self) -> list:
+        """Every transform inside ``self.transform`` that owns a random generator."""
+        found, stack = [], [self.transform]
+        while stack:
+            t = stack.pop()
+            if t is None:
+                continue
+            if isinstance(getattr(t, "rng", None), np.random.Generator):
+                found.append(t)
+            stack.extend(reversed(getattr(t, "transforms", [])))
+        return found
+
+    def state_dict(self) -> dict:
+        """Where the loader is: the next epoch and its random transforms' generator states.
+
+        With ``load_state_dict`` a resumed run sees the same shuffles and augmentations as an
+        unbroken one.
+        """
+        return {"seed": self.seed, "epoch": self.epoch,
+                "transforms": [t.rng.bit_generator.state for t in self._random_transforms()]}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        randoms = self._random_transforms()
+        if len(state["transforms"]) != len(randoms):
+            raise ValueError(f"DataLoader.load_state_dict: the state has {len(state['transforms'])} "
+                             f"random transforms, this loader has {len(randoms)}")
+        self.seed = int(state["seed"])
+        self.epoch = int(state["epoch"])
+        for t, rng_state in zip(randoms, state["transforms"]):
+            t.rng.bit_generator.state = rng_state
+
     # ------------------------------------------------------------------ one batch
     @property
     def uses_fast_path(self) -> bool:
