@@ -193,7 +193,10 @@ class TinyGPT(Module):
         Args:
             idx: the prompt, ids ``(batch, T)`` (or ``(T,)`` for one sequence).
             max_new_tokens: how many tokens to add.
-            temperature, top_k, greedy, generator: see :func:`sample_next_token`.
+            temperature: divide the logits by this before sampling (see :func:`sample_next_token`).
+            top_k: sample among the ``top_k`` most likely tokens only.
+            greedy: always take the most likely token.
+            generator: numpy Generator for the draws (the same seed gives the same tokens).
 
         Returns:
             int64 ids ``(batch, T + max_new_tokens)`` (``(T + max_new_tokens,)`` for a 1-D prompt).
