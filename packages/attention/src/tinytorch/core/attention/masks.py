@@ -124,8 +124,13 @@ def combine_masks(*masks: Any) -> Any:
         A bool Tensor, a float Tensor, or ``None`` when every mask is ``None``.
 
     Example:
-        >>> combine_masks(causal_mask(3), padding_mask([2])).shape
-        (1, 1, 3, 3)
+        >>> both = combine_masks(causal_mask(3), padding_mask([2, 3]))
+        >>> both.shape
+        (2, 1, 3, 3)
+        >>> both.numpy()[0, 0].astype(int)    # sequence 0: causal, and key 2 is padding
+        array([[1, 0, 0],
+               [1, 1, 0],
+               [1, 1, 0]])
     """
     parts = [mask_array(m, "combine_masks: each mask") for m in masks if m is not None]
     if not parts:
