@@ -114,8 +114,6 @@ def test_tito_test_runs_the_shipped_tests(sandbox, make_toy, tmp_path):
     empty = sandbox.run(*tito, "tinytorch-capstone", "-k", "nothing_matches", cwd=tmp_path)
     assert empty.returncode == NO_TESTS_COLLECTED
     assert "collected no tests" in empty.stderr
-    every = sandbox.run(*tito, "all", "-k", "answer", cwd=tmp_path)
-    assert "16 capstone" in every.stdout
 
 
 def test_run_module_tests_finds_tests_through_the_distribution(sandbox, make_toy, monkeypatch):
@@ -141,3 +139,27 @@ def test_find_module_tests_explains_missing_modules(tmp_path):
     with pytest.raises(TitoError, match="tinytorch-capstone is not installed") as info:
         find_module_tests(resolve_module("capstone"), [str(tmp_path)])
     assert "tito module start capstone" in info.value.hint
+
+
+def test_tito_test_all_summarises_every_installed_module(monkeypatch, capsys):
+    from tinytorch.setup.cli import main
+    from tinytorch.setup.cli import testing as cli_testing
+
+    installed = {"tinytorch-tensor", "tinytorch-layers", "tinytorch-capstone"}
+    monkeypatch.setattr(cli_testing, "get_installed",
+                        lambda name: object() if name in installed else None)
+    ran = []
+
+    def fake_one(module, extra):
+        ran.append((module.folder, extra))
+        return {"tensor": 0, "layers": 1, "capstone": 5}[module.folder]
+
+    monkeypatch.setattr(cli_testing, "_one", fake_one)
+    assert main(["test", "all", "-k", "add"]) == 1
+    assert ran == [("tensor", ["-k", "add"]), ("layers", ["-k", "add"]), ("capstone", ["-k", "add"])]
+    out = capsys.readouterr().out
+    assert "02 tensor" in out and "passed" in out
+    assert "failed (pytest exit code 1)" in out and "failed (pytest exit code 5)" in out
+    installed.clear()
+    assert main(["test", "all"]) == 1
+    assert "no TinyTorch module is installed" in capsys.readouterr().err
