@@ -7,12 +7,13 @@ from hypothesis import given, settings
 from tinytorch.core.attention import (
     Embedding,
     LayerNorm,
+    layer_norm,
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
     sinusoidal_table,
 )
-from tinytorch.core.tensor import Tensor
-from tinytorch.core.tensor.testing import assert_close, float_arrays, shapes
+from tinytorch.core.tensor import Tensor, get_derivative
+from tinytorch.core.tensor.testing import assert_close, float_arrays, numerical_grad, shapes
 
 PROPS = settings(max_examples=30, deadline=None)
 
@@ -72,6 +73,40 @@ def test_layer_norm_shape_errors():
         LayerNorm(0)
     with pytest.raises(ValueError, match="eps"):
         LayerNorm(3, eps=0)
+
+
+@pytest.mark.parametrize("affine", ["weight and bias", "weight", "bias", "none"])
+@pytest.mark.parametrize("dims", [1, 2])
+def test_layer_norm_derivative_matches_central_differences(affine, dims):
+    """The fused op's registered derivative, for the input, weight and bias (float64)."""
+    r = np.random.default_rng(dims)
+    x0 = r.standard_normal((3, 2, 4)) * 2 + 1
+    shape = x0.shape[-dims:]
+    w0 = r.standard_normal(shape) if "weight" in affine else None
+    b0 = r.standard_normal(shape) if "bias" in affine else None
+    leaves = [Tensor(a, dtype=np.float64, requires_grad=True) if a is not None else None
+              for a in (x0, w0, b0)]
+    y = layer_norm(leaves[0], dims, leaves[1], leaves[2], eps=1e-5)
+    g = r.standard_normal(y.shape)
+    grads = list(get_derivative(y.grad_fn.op)(g, y.grad_fn))
+    given = [a for a in (x0, w0, b0) if a is not None]
+
+    def f(*arrays):
+        it = iter(arrays)
+        x, w, b = (Tensor(next(it), dtype=np.float64) if a is not None else None for a in (x0, w0, b0))
+        return float((layer_norm(x, dims, w, b, eps=1e-5).numpy() * g).sum())
+
+    numeric = numerical_grad(f, given)
+    assert len(grads) == len(numeric)
+    for analytic, num in zip(grads, numeric):
+        np.testing.assert_allclose(analytic, num, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_norm_records_one_op_with_its_parameters_as_inputs():
+    ln = LayerNorm(4)
+    y = ln(Tensor(np.ones((2, 4), dtype=np.float32), requires_grad=True))
+    assert y.grad_fn.op == "attention.layer_norm"
+    assert y.grad_fn.inputs[1] is ln.weight and y.grad_fn.inputs[2] is ln.bias
 
 
 @PROPS

@@ -5,8 +5,8 @@
     >>> model(Tensor(np.zeros((2, 64), dtype=np.int64))).shape
     (2, 64, 65)
 
-Everything here is written in Tensor ops, plus two fused ops (the masked softmax of attention
-and the tanh GELU) that register their own derivatives, so it trains as soon as
+Everything here is written in Tensor ops, plus three fused ops (the masked softmax of attention,
+LayerNorm and the tanh GELU) that register their own derivatives, so it trains as soon as
 tinytorch-autograd is installed.
 """
 
@@ -15,14 +15,14 @@ from .functional import dropout, masked_softmax, scaled_dot_product_attention
 from .gpt import TinyGPT, cross_entropy, sample_next_token
 from .masks import causal_mask, combine_masks, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
-from .normalization import LayerNorm
+from .normalization import LayerNorm, layer_norm
 from .transformer import GELU, FeedForward, TransformerBlock, gelu
 
 __all__ = [
     "scaled_dot_product_attention", "masked_softmax", "dropout",
     "causal_mask", "padding_mask", "combine_masks",
     "MultiHeadAttention", "split_heads", "merge_heads",
-    "LayerNorm",
+    "LayerNorm", "layer_norm",
     "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "sinusoidal_table",
     "gelu", "GELU", "FeedForward", "TransformerBlock",
     "TinyGPT", "cross_entropy", "sample_next_token",
