@@ -2,7 +2,7 @@
 
 import pytest
 
-from tinytorch.core.spatial import set_fused_kernels
+from tinytorch.core.spatial import WORKSPACE, set_fused_kernels
 from tinytorch.core.spatial.parallel import set_num_threads
 from tinytorch.core.tensor import set_grad_enabled
 
@@ -17,3 +17,13 @@ def _defaults():
     set_grad_enabled(grad)
     set_fused_kernels(fused)
     set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _pool_every_buffer():
+    """The workspace normally pools only big arrays; the tests' arrays are small, so pool them
+    all — every test then also exercises buffer reuse."""
+    previous = WORKSPACE.min_bytes
+    WORKSPACE.min_bytes = 0
+    yield
+    WORKSPACE.min_bytes = previous

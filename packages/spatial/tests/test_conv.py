@@ -328,3 +328,17 @@ def test_weight_gradient_of_a_large_first_layer():
     windows = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # n c i j a b
     expected = np.einsum("noij,ncijab->ocab", g.astype(np.float64), windows)
     np.testing.assert_allclose(gw, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_layers_whose_padded_inputs_have_the_same_shape_do_not_share_borders():
+    # H=10 padded by 1 and H=8 padded by 2 are both 12×12: each must see its own zero border
+    # (big enough — 64·12·12·8 floats — for the workspace to pool the padded buffer)
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((2, 8, 3, 3)).astype(np.float32)
+    a = rng.standard_normal((64, 8, 10, 10)).astype(np.float32)
+    b = rng.standard_normal((64, 8, 8, 8)).astype(np.float32)
+    for _ in range(2):
+        ya = conv2d_fused(a, w, padding=1).numpy().copy()
+        yb = conv2d_fused(b, w, padding=2).numpy().copy()
+    np.testing.assert_allclose(ya, conv2d_naive(a, w, padding=1).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(yb, conv2d_naive(b, w, padding=2).numpy(), rtol=1e-5, atol=1e-5)

@@ -242,3 +242,19 @@ def test_pool_errors_name_the_layer_and_the_shape():
         AdaptiveAvgPool2d(2)(Tensor(np.zeros((8, 8), np.float32)))
     with pytest.raises(ValueError, match="stride must be >= 1"):
         MaxPool2d(2, stride=0)
+
+
+def test_pools_whose_padded_inputs_have_the_same_shape_do_not_share_borders():
+    rng = np.random.default_rng(9)
+    # all negative, and big enough (64·8·12·12 floats padded) for the workspace to pool
+    a = -np.abs(rng.standard_normal((64, 8, 10, 10))).astype(np.float32) - 1
+    b = -np.abs(rng.standard_normal((64, 8, 8, 8))).astype(np.float32) - 1
+    for _ in range(2):
+        ya = max_pool2d_fused(a, 3, 1, 1).numpy().copy()
+        yb = max_pool2d_fused(b, 5, 1, 2).numpy().copy()
+        za = avg_pool2d_fused(a, 3, 1, 1).numpy().copy()
+        zb = avg_pool2d_fused(b, 5, 1, 2).numpy().copy()
+    np.testing.assert_array_equal(ya, max_pool2d_composite(a, 3, 1, 1).numpy())
+    np.testing.assert_array_equal(yb, max_pool2d_composite(b, 5, 1, 2).numpy())
+    assert_close(za, avg_pool2d_composite(a, 3, 1, 1), rtol=1e-5, atol=1e-6)
+    assert_close(zb, avg_pool2d_composite(b, 5, 1, 2), rtol=1e-5, atol=1e-6)

@@ -104,9 +104,10 @@ def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
     src = x.data.transpose(0, 2, 3, 1)  # NHWC view (copy-free if the memory is channels-last)
     padded = None
     if geo.ph or geo.pw:
-        # only the interior is ever written, so the zero border survives reuse
-        padded = WORKSPACE.get("conv.padded", (n, h + 2 * geo.ph, w + 2 * geo.pw, geo.c), dtype,
-                               fill=0.0)
+        # Only the interior is ever written, so the zero border survives reuse. The padding is
+        # part of the key: (H=10, pad 1) and (H=8, pad 2) give the same shape, other borders.
+        padded = WORKSPACE.get(f"conv.padded{geo.ph},{geo.pw}",
+                               (n, h + 2 * geo.ph, w + 2 * geo.pw, geo.c), dtype, fill=0.0)
     cols = WORKSPACE.get("conv.cols", (g, n, geo.h_out, geo.w_out, geo.kh, geo.kw, geo.c_group),
                          dtype)
     cols3 = cols.reshape(g, m, -1)

@@ -54,7 +54,10 @@ def _padded(src: np.ndarray, geo: PoolGeometry, fill: float, tag: str) -> np.nda
     if not (geo.ph or geo.pw):
         return src
     n, h, w, c = src.shape
-    buf = WORKSPACE.get(tag, (n, h + 2 * geo.ph, w + 2 * geo.pw, c), src.dtype, fill=fill)
+    # the border keeps ``fill`` because only the interior is written; the padding is part of
+    # the key, as two paddings can give the same padded shape with different borders
+    buf = WORKSPACE.get(f"{tag}{geo.ph},{geo.pw}", (n, h + 2 * geo.ph, w + 2 * geo.pw, c),
+                        src.dtype, fill=fill)
     buf[:, geo.ph:geo.ph + h, geo.pw:geo.pw + w, :] = src
     return buf
 
