@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the repository: exactly what CI runs (.ci/run runs this).
-#   1. tools: tox (and numpy + Pillow for the data) in .ci/.venv — nothing else is assumed;
+#   1. tools: tox and uv (and numpy + Pillow for the data) in .ci/.venv — nothing else is assumed;
 #   2. CIFAR-10 prepared once in $TINYTORCH_DATA (default ~/.cache/tinytorch);
 #   3. tox, in parallel: `build` (every wheel and sdist, checked against the contract), one env
 #      per package (its wheel installed alone, its shipped tests), `docs` (mkdocs --strict),
@@ -11,9 +11,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$repo_dir"
 
-stage "tools (.ci/.venv: tox)"
+stage "tools (.ci/.venv: tox, uv)"
 make_venv .ci/.venv
-.ci/.venv/bin/python -m pip install --quiet --disable-pip-version-check "tox>=4.20,<5" numpy Pillow
+.ci/.venv/bin/python -m pip install --quiet --disable-pip-version-check "tox>=4.20,<5" "uv>=0.4" numpy Pillow
 .ci/.venv/bin/tox --version
 
 stage "CIFAR-10 in $TINYTORCH_DATA"
