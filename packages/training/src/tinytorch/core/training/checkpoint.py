@@ -34,6 +34,9 @@ class CheckpointError(ValueError):
 def flatten_state(obj: Any, arrays: dict) -> Any:
     """Replace every numpy array in ``obj`` by a reference, collecting the arrays in ``arrays``."""
     if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            raise TypeError("cannot store an array of Python objects in a checkpoint (it would "
+                            "need pickle); convert it to numbers or strings first")
         key = f"a{len(arrays)}"
         arrays[key] = obj
         return {"__array__": key}
@@ -102,18 +105,30 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+    except Exception as err:  # not a zip / .npy at all, or a pickle (refused, never run)
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise CheckpointError(f"{path} holds a single array (.npy), not a TinyTorch checkpoint")
+    try:
+        with data:
             if _STRUCTURE_KEY not in data.files:
-                raise CheckpointError(f"{path} is an .npz file but not a TinyTorch checkpoint")
+                raise CheckpointError(f"{path} is an .npz file but not a TinyTorch checkpoint "
+                                      f"(no '{_STRUCTURE_KEY}' entry)")
             structure = json.loads(str(data[_STRUCTURE_KEY]))
             arrays = {k: data[k] for k in data.files if k != _STRUCTURE_KEY}
     except CheckpointError:
         raise
-    except Exception as err:  # zipfile.BadZipFile, ValueError (pickled object arrays), ...
+    except Exception as err:  # a truncated zip, a pickled object array (refused), bad JSON...
         raise CheckpointError(f"cannot read checkpoint {path}: {err}") from None
-    if structure.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: unsupported checkpoint format {structure.get('format')}")
-    return unflatten_state(structure["state"], arrays)
+    if not isinstance(structure, dict) or structure.get("format") != FORMAT_VERSION:
+        found = structure.get("format") if isinstance(structure, dict) else type(structure).__name__
+        raise CheckpointError(f"{path}: unsupported checkpoint format {found!r} "
+                              f"(this version reads format {FORMAT_VERSION})")
+    try:
+        return unflatten_state(structure["state"], arrays)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: the checkpoint's structure is damaged ({err!r})") from None
 
 
 def generator_state(generator: np.random.Generator) -> dict:

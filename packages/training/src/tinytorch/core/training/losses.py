@@ -98,7 +98,7 @@ def cross_entropy(logits: Tensor, target: Any, label_smoothing: float = 0.0,
     _check_reduction(reduction)
     logp = logits.log_softmax(axis=-1)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if t.ndim == 2:  # soft targets
+    if t.ndim == 2 and t.dtype.kind == "f":  # soft targets: one probability row per sample
         if t.shape != logits.shape:
             raise ValueError(f"cross_entropy: soft targets {t.shape} must match logits {logits.shape}")
         q = t.astype(logits.dtype)
@@ -117,23 +117,28 @@ def cross_entropy(logits: Tensor, target: Any, label_smoothing: float = 0.0,
 
 def binary_cross_entropy_with_logits(logits: Tensor, target: Any, reduction: str = "mean",
                                      pos_weight: Any = None) -> Tensor:
-    """-[t·log σ(x) + (1-t)·log(1-σ(x))], computed as max(x,0) - x·t + log(1 + e^(-|x|)).
+    """-[w·t·log σ(x) + (1-t)·log(1-σ(x))], written with softplus(x) = log(1 + e^x).
 
-    The rewritten form never exponentiates a positive number, so logits of ±1e4 are fine.
+    -log σ(x) = softplus(-x) and -log(1-σ(x)) = softplus(x), and
+    softplus(x) = max(x, 0) + log(1 + e^(-|x|)) never exponentiates a positive number, so
+    logits of ±1e4 give exact losses and gradients without overflow. ``pos_weight`` (w,
+    broadcast over the last axis) weighs the positive term, as in PyTorch.
     """
     logits, target = _as_tensor(logits), _as_tensor(target)
     if logits.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: logits {logits.shape} != target {target.shape}")
+    _check_reduction(reduction)
     target = target.astype(logits.dtype)
     ### BEGIN SOLUTION
-    softplus_neg = (-logits.abs()).exp().log1p()  # log(1 + e^(-|x|))
-    if pos_weight is None:
-        loss = logits.relu() - logits * target + softplus_neg
-    else:
-        # log σ(x) = -(relu(-x) + softplus_neg);  log(1 - σ(x)) = -(relu(x) + softplus_neg)
-        w = _as_tensor(pos_weight).astype(logits.dtype)
-        loss = w * target * ((-logits).relu() + softplus_neg) + (1 - target) * (logits.relu() + softplus_neg)
-    return _reduce(loss, _check_reduction(reduction))
+    ### HINT: -log σ(x) = softplus(-x) and -log(1 - σ(x)) = softplus(x), where
+    ### HINT: softplus(x) = max(x, 0) + log(1 + e^(-|x|)); use x.maximum(0), not relu: at a
+    ### HINT: tie its gradient is 1/2, which makes softplus'(0) = σ(0) exactly
+    tail = (-logits.abs()).exp().log1p()                   # log(1 + e^(-|x|)), never overflows
+    loss_pos = target * ((-logits).maximum(0) + tail)       # -t·log σ(x)
+    loss_neg = (1 - target) * (logits.maximum(0) + tail)    # -(1-t)·log(1 - σ(x))
+    if pos_weight is not None:
+        loss_pos = loss_pos * _as_tensor(pos_weight).astype(logits.dtype)
+    return _reduce(loss_pos + loss_neg, reduction)
     ### END SOLUTION
 
 

@@ -54,7 +54,11 @@ def confusion_matrix(predictions: Any, labels: Any, num_classes: int | None = No
     p = p.astype(np.int64)
     if p.shape != y.shape:
         raise ValueError(f"confusion_matrix: {p.shape[0]} predictions but {y.shape[0]} labels")
-    n = num_classes or int(max(p.max(initial=-1), y.max(initial=-1)) + 1)
+    n = int(max(p.max(initial=-1), y.max(initial=-1)) + 1) if num_classes is None else int(num_classes)
+    for what, values in (("label", y), ("prediction", p)):
+        bad = values[(values < 0) | (values >= n)]
+        if bad.size:
+            raise ValueError(f"confusion_matrix: {what} {int(bad[0])} is out of range for {n} classes")
     ### BEGIN SOLUTION
     m = np.zeros((n, n), dtype=np.int64)
     np.add.at(m, (y, p), 1)

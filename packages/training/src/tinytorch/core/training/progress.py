@@ -8,6 +8,7 @@ a line every ``log_every`` seconds instead, so logs stay readable.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import Any, TextIO
@@ -27,7 +28,7 @@ class ProgressBar:
     """Progress of one loop of ``total`` steps.
 
     Args:
-        total: number of steps (batches).
+        total: number of steps (batches); 0 when unknown (then no bar and no time left).
         desc: label at the start of the line, e.g. "epoch 3/10".
         width: characters of the bar itself.
         stream: where to write (default stderr).
@@ -37,15 +38,15 @@ class ProgressBar:
 
     def __init__(self, total: int, desc: str = "", width: int = 24, stream: TextIO | None = None,
                  enabled: bool = True, log_every: float = 10.0) -> None:
-        self.total = max(int(total), 1)
+        self.total = max(int(total or 0), 0)
         self.desc = desc
         self.width = width
-        self.stream = stream or sys.stderr
+        self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.interactive = bool(getattr(self.stream, "isatty", lambda: False)())
         self.log_every = log_every
         self.start = time.perf_counter()
-        self.last_draw = 0.0
+        self.last_draw = -math.inf  # the first update always draws
         self.count = 0
         self.stats: dict = {}
 
@@ -56,13 +57,20 @@ class ProgressBar:
         return "━" * full + half + " " * (self.width - full - len(half))
 
     def line(self) -> str:
+        """The current state as one line of text (without newline)."""
         elapsed = time.perf_counter() - self.start
-        frac = min(self.count / self.total, 1.0)
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        parts = [self.desc, self.bar(frac), f"{self.count:>{len(str(self.total))}}/{self.total}"]
+        if self.total:
+            frac = min(self.count / self.total, 1.0)
+            eta = elapsed / frac - elapsed if frac > 0 else 0.0
+            parts = [self.desc, self.bar(frac), f"{self.count:>{len(str(self.total))}}/{self.total}"]
+        else:  # unknown length: count only
+            parts = [self.desc, str(self.count)]
         for key, value in self.stats.items():
             parts.append(_format_stat(key, value))
-        parts.append(f"{format_seconds(elapsed)}<{format_seconds(eta)}")
+        if self.total:
+            parts.append(f"{format_seconds(elapsed)}<{format_seconds(eta)}")
+        else:
+            parts.append(format_seconds(elapsed))
         return "  ".join(p for p in parts if p)
 
     def update(self, steps: int = 1, **stats: Any) -> None:
@@ -72,12 +80,13 @@ class ProgressBar:
         self.count += steps
         self.stats.update(stats)
         now = time.perf_counter()
+        done = bool(self.total) and self.count >= self.total
         if self.interactive:
-            if now - self.last_draw > 0.1 or self.count >= self.total:
+            if now - self.last_draw > 0.1 or done:
                 self.stream.write("\r" + self.line() + "\033[K")
                 self.stream.flush()
                 self.last_draw = now
-        elif now - self.last_draw >= self.log_every and self.count < self.total:
+        elif now - self.last_draw >= self.log_every and not done:  # close() prints the last line
             self.stream.write(self.line() + "\n")
             self.stream.flush()
             self.last_draw = now
@@ -87,7 +96,6 @@ class ProgressBar:
         if not self.enabled:
             return
         self.stats.update(stats)
-        self.count = max(self.count, 0)
         text = self.line()
         self.stream.write(("\r" + text + "\033[K\n") if self.interactive else text + "\n")
         self.stream.flush()
