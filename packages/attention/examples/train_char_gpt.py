@@ -166,6 +166,10 @@ def main(args: argparse.Namespace) -> None:
     block = config["block_size"]
     print(f"vocabulary: {len(chars)} characters; model: {model.num_parameters():,} parameters, "
           f"context {block}")
+    cores = os.cpu_count() or 1
+    if args.steps > 0 and not args.blas_threads and hasattr(os, "getloadavg") and os.getloadavg()[0] > cores:
+        print(f"note: the machine is busy (load {os.getloadavg()[0]:.1f} on {cores} cores); "
+              "--blas-threads 1 is often several times faster then")
 
     if args.steps > 0:
         args.block_size = block
