@@ -28,7 +28,7 @@ from tinytorch.core.optimizers import clip_grad_norm_
 from tinytorch.core.tensor import Tensor, default_generator
 
 from .callbacks import Callback
-from .checkpoint import (generator_state, load_checkpoint, save_checkpoint,
+from .checkpoint import (CheckpointError, generator_state, load_checkpoint, save_checkpoint,
                          set_generator_state)
 from .metrics import RunningMean, accuracy
 from .progress import ProgressBar, format_seconds
@@ -83,10 +83,24 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step / one epoch
     def train_step(self, x: Any, y: Any) -> tuple:
-        """One optimisation step on a batch; returns (loss value, outputs array)."""
+        """One optimisation step on a batch; returns (loss value, outputs array).
+
+        Raises:
+            FloatingPointError: the loss is nan or inf; raised before the update, so the
+                weights stay those of the last good step.
+        """
         ### BEGIN SOLUTION
+        ### HINT: forward (model, then loss_fn) here; zero_grad, backward, clip, step below
         out = self.model(x)
         loss = self.loss_fn(out, y)
+        ### END SOLUTION
+        value = float(loss.item())
+        if not np.isfinite(value):
+            raise FloatingPointError(
+                f"the loss became {value} at epoch {self.epoch + 1}, step {self.step_count + 1}: "
+                "lower the learning rate or clip gradients (grad_clip=...)")
+        ### BEGIN SOLUTION
+        ### HINT: zero the old gradients, backpropagate, clip if self.grad_clip, then update
         self.optimizer.zero_grad()
         loss.backward()
         if self.grad_clip is not None:
@@ -96,7 +110,7 @@ class Trainer:
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
         self.step_count += 1
-        return float(loss.item()), out.data
+        return value, out.data
 
     def _lr(self) -> float | None:
         groups = getattr(self.optimizer, "param_groups", None)
@@ -109,13 +123,8 @@ class Trainer:
         total = len(loader) if hasattr(loader, "__len__") else 0
         bar = ProgressBar(total, desc, enabled=self.progress)
         seen, start = 0, time.perf_counter()
-        for step, (x, y) in enumerate(loader):
+        for x, y in loader:
             loss, out = self.train_step(x, y)
-            if not np.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss} at epoch {self.epoch + 1}, step {step}: lower the "
-                    "learning rate or clip gradients (grad_clip=...)"
-                )
             n = out.shape[0]
             seen += n
             loss_avg.update(loss, n)
@@ -170,9 +179,9 @@ class Trainer:
             epochs: the epoch to stop after.
             resume: path of a checkpoint written by this trainer: continue from it.
         """
-        if resume:
-            self.load(resume, train_loader)
         self.stop_training = False
+        if resume:
+            self.load(resume, train_loader)  # may set stop_training: the run had stopped early
         for cb in self.callbacks:
             cb.on_train_begin(self)
         while self.epoch < epochs and not self.stop_training:
@@ -223,7 +232,9 @@ class Trainer:
             "step_count": self.step_count,
             "history": self.history,
             "rng": {"tinytorch": generator_state(default_generator())},
-            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "stop_training": self.stop_training,
+            "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()}
+                          for cb in self.callbacks],
         }
         if train_loader is not None and hasattr(train_loader, "state_dict"):
             state["rng"]["train_loader"] = train_loader.state_dict()
@@ -234,8 +245,17 @@ class Trainer:
         return save_checkpoint(path, self.state(train_loader))
 
     def load(self, path: str, train_loader: Any = None) -> None:
-        """Restore a checkpoint written by :meth:`save` (model, optimizer, RNGs, epoch...)."""
+        """Restore a checkpoint written by :meth:`save` (model, optimizer, RNGs, epoch...).
+
+        Each callback gets the saved state of the same type (in order), so adding or removing
+        a stateless callback between the runs is fine.
+        """
         state = load_checkpoint(path)
+        missing = [k for k in ("model", "optimizer", "epoch", "rng") if k not in state]
+        if missing:
+            raise CheckpointError(f"{path} is a checkpoint but not a Trainer's: it has no "
+                                  f"{', '.join(missing)} (a BestModel file? load its 'model' "
+                                  "into the model with model.load_state_dict)")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -243,12 +263,16 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.step_count = int(state.get("step_count", 0))
         self.history = list(state.get("history", []))
+        self.stop_training = bool(state.get("stop_training", False))
         set_generator_state(default_generator(), state["rng"]["tinytorch"])
         loader_state = state["rng"].get("train_loader")
         if loader_state is not None and train_loader is not None and hasattr(train_loader, "load_state_dict"):
             train_loader.load_state_dict(loader_state)
-        for cb, cb_state in zip(self.callbacks, state.get("callbacks", [])):
-            cb.load_state_dict(cb_state)
+        saved = list(state.get("callbacks", []))
+        for cb in self.callbacks:
+            i = next((i for i, e in enumerate(saved) if e["type"] == type(cb).__name__), None)
+            if i is not None:
+                cb.load_state_dict(saved.pop(i)["state"])
 
     def _write_logs(self) -> None:
         if not self.log_dir:
