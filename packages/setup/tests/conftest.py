@@ -23,6 +23,11 @@ import pytest
 from tinytorch.setup.process import pip_install
 from tinytorch.setup.registry import Module
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``slow`` marker (the repository's pytest.ini does too)."""
+    config.addinivalue_line("markers", "slow: long-running end-to-end tests")
+
+
 TOY = Module(99, "toy", "tinytorch-toy", "tinytorch.toy", "A toy module for tito's tests")
 
 TOY_PYPROJECT = """\

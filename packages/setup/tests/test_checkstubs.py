@@ -39,6 +39,7 @@ def test_swallowed_rejects_negatives():
 
 
 
+@pytest.mark.slow  # nested pytest runs
 def test_every_block_of_the_toy_is_caught(toy_package):
     seen = []
     report = check_package(toy_package, jobs=2, timeout=300, on_result=seen.append)
@@ -56,6 +57,7 @@ def test_every_block_of_the_toy_is_caught(toy_package):
     assert len(seen) == 3 and all(r.seconds > 0 for r in seen)
 
 
+@pytest.mark.slow  # nested pytest runs
 def test_uncaught_blocks_are_reported_with_file_line_and_name(make_toy):
     from textwrap import dedent
 
@@ -76,6 +78,7 @@ def test_uncaught_blocks_are_reported_with_file_line_and_name(make_toy):
     assert missed["swallowed"].runs == 2  # its own test first, then the whole suite
 
 
+@pytest.mark.slow  # nested pytest runs
 def test_failing_reference_is_an_error_and_no_block_is_run(make_toy):
     folder = make_toy("broken", **{"tests/test_more.py": "def test_fails():\n    assert 1 == 2\n"})
     report = check_package(folder, jobs=1)
@@ -101,6 +104,7 @@ def test_malformed_markers_are_an_error(make_toy):
         collect_blocks(folder)
 
 
+@pytest.mark.slow  # nested pytest runs
 def test_cli_exit_code(tito, make_toy):
     """Exit code 1 when a block is not caught; the output names it."""
     leaky = make_toy("leaky", **{"tests/test_toy.py": "from tinytorch.toy.ops import double\n\n"

@@ -40,6 +40,7 @@ def test_start_without_install_writes_the_student_package(tito, tmp_path):
     assert forced.returncode == 0, forced.stderr
 
 
+@pytest.mark.slow  # pip-installs into sandbox environments
 def test_start_export_reset_round_trip(sandbox, tmp_path):
     dest = tmp_path / "ws"
     tito = ("-m", "tinytorch.setup")
@@ -100,6 +101,7 @@ def fake_capstone(make_toy, tests: str):
     )
 
 
+@pytest.mark.slow  # pip-installs into sandbox environments
 def test_tito_test_runs_the_shipped_tests(sandbox, make_toy, tmp_path):
     tests = ("from tinytorch.capstone import ANSWER\n\n"
              "def test_answer():\n    assert ANSWER == 42\n\n"
@@ -116,6 +118,7 @@ def test_tito_test_runs_the_shipped_tests(sandbox, make_toy, tmp_path):
     assert "collected no tests" in empty.stderr
 
 
+@pytest.mark.slow  # pip-installs into sandbox environments
 def test_run_module_tests_finds_tests_through_the_distribution(sandbox, make_toy, monkeypatch):
     sandbox.install(fake_capstone(make_toy, "def test_ok():\n    assert True\n"))
     module = resolve_module("capstone")

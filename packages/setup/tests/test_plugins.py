@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tinytorch.setup.plugins import discover_plugins, plugin_problems
 
 
@@ -23,6 +25,7 @@ def register(subparsers):
 '''
 
 
+@pytest.mark.slow  # pip-installs into sandbox environments
 def test_installed_wheel_plugin_adds_a_top_level_command(toy_sandbox):
     result = toy_sandbox.run("-m", "tinytorch.setup", "toy", "--word", "hello")
     assert result.returncode == 0, result.stderr

@@ -101,6 +101,7 @@ def test_malformed_reference_is_reported_with_file_and_line(make_toy, tmp_path):
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.slow  # pip-installs into sandbox environments
 def test_round_trip_install_student_then_reset(toy_package, tmp_path, sandbox):
     ws = create_workspace(layout_from_folder(toy_package), tmp_path / "ws")
     sandbox.install(ws.path)
@@ -121,6 +122,7 @@ def test_round_trip_install_student_then_reset(toy_package, tmp_path, sandbox):
     assert len(list(sandbox.site.glob("tinytorch_toy-*.dist-info"))) == 1
 
 
+@pytest.mark.slow  # pip-installs into sandbox environments
 def test_workspace_from_an_installed_wheel(toy_sandbox, toy_module, tmp_path, sandbox):
     installed = get_installed("tinytorch-toy", [str(toy_sandbox.site)])
     assert installed is not None and installed.kind == "reference"

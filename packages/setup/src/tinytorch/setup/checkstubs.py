@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .metadata_toml import tomllib
-from .process import python_command, run
+from .process import TitoError, python_command, run
 from .sources import layout_from_folder
 from .stubbing import SolutionBlock, StubError, find_blocks, stub_source
 from .stubcheck_pool import WorkerPool
@@ -40,6 +40,8 @@ __all__ = ["BlockResult", "PackageReport", "check_package", "DEFAULT_INI"]
 
 DEFAULT_INI = "[pytest]\naddopts = --import-mode=importlib -p no:cacheprovider\n"
 _PLUGIN = "_tt_stubcheck_plugin"
+#: pytest arguments leaving out the tests marked ``slow`` (long end-to-end runs).
+NOT_SLOW = ("-m", "not slow")
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def with_site(env: dict[str, str], site: Path) -> dict[str, str]:
 
 
 def _reference_run(ref: Path, env: dict[str, str], blocks: dict[int, SolutionBlock],
-                   timeout: float) -> tuple[int, str, dict]:
+                   timeout: float, select: list[str]) -> tuple[int, str, dict]:
     """Run the reference under the tracer; return (exit code, output, coverage map)."""
     targets: dict[str, dict[str, int]] = {}
     for index, block in blocks.items():
@@ -156,10 +158,13 @@ def _reference_run(ref: Path, env: dict[str, str], blocks: dict[int, SolutionBlo
     (ref / "targets.json").write_text(json.dumps(targets), encoding="utf-8")
     traced = dict(env, TT_STUBCHECK_TARGETS=str(ref / "targets.json"),
                   TT_STUBCHECK_OUT=str(ref / "coverage.json"))
-    cmd = python_command("-m", "pytest", "-p", _PLUGIN, "-p", "no:cacheprovider",
-                         "--import-mode=importlib", "-q", "-c", "pytest.ini", "--rootdir", ".",
-                         "tests")
+    base = python_command("-m", "pytest", "-p", _PLUGIN, "-p", "no:cacheprovider",
+                          "--import-mode=importlib", "-q", "-c", "pytest.ini", "--rootdir", ".")
+    cmd = [*base, *select, "tests"]
     result = run(cmd, cwd=ref, env=traced, capture=True, timeout=timeout)
+    if result.returncode == 5 and select:  # everything is marked slow: map the whole suite
+        cmd = [*base, "tests"]
+        result = run(cmd, cwd=ref, env=traced, capture=True, timeout=timeout)
     coverage = {}
     if (ref / "coverage.json").is_file():
         coverage = json.loads((ref / "coverage.json").read_text(encoding="utf-8"))
@@ -184,6 +189,7 @@ def collect_blocks(folder: Path) -> list[SolutionBlock]:
 
 
 def check_package(folder: Path, *, jobs: int = 2, timeout: float = 600.0,
+                  include_slow: bool = False,
                   on_result: Callable[[BlockResult], None] | None = None) -> PackageReport:
     """Check every solution block of the package in ``folder``.
 
@@ -191,21 +197,37 @@ def check_package(folder: Path, *, jobs: int = 2, timeout: float = 600.0,
         folder: The package folder (``pyproject.toml``, ``src/``, ``tests/``).
         jobs: Worker processes running blocks in parallel.
         timeout: Seconds allowed for one pytest run.
+        include_slow: Map and try the tests marked ``slow`` from the start too. By default
+            they are left out until the last try of a block (the whole suite), so the
+            reference run and most block runs stay fast.
         on_result: Called with each block's result as soon as it is known.
     """
+    start = time.monotonic()
+    report = PackageReport(_project(folder).get("name", folder.name), folder)
+    try:
+        _check_into(report, jobs, timeout, [] if include_slow else list(NOT_SLOW), on_result)
+    except (TitoError, RuntimeError, OSError) as exc:  # e.g. the reference run timed out
+        report.error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    finally:
+        report.blocks.sort(key=lambda r: (r.block.filename, r.block.begin))
+        report.seconds = time.monotonic() - start
+    return report
+
+
+def _check_into(report: PackageReport, jobs: int, timeout: float, select: list[str],
+                on_result: Callable[[BlockResult], None] | None) -> None:
     from .testrun import summary_line
 
-    start = time.monotonic()
+    folder = report.folder
     project = _project(folder)
-    report = PackageReport(project.get("name", folder.name), folder)
     try:
         blocks = collect_blocks(folder)
     except StubError as exc:
         report.error = str(exc)
-        return report
+        return
     report.block_count = len(blocks)
     if not blocks:
-        return report
+        return
     with tempfile.TemporaryDirectory(prefix="tito-check-stubs-") as name:
         tmp = Path(os.path.realpath(name))
         (tmp / "plugins").mkdir()
@@ -217,25 +239,22 @@ def check_package(folder: Path, *, jobs: int = 2, timeout: float = 600.0,
         indexed = dict(enumerate(blocks))
         env = _environment(tmp, jobs)
         code, output, coverage = _reference_run(tmp / "ref", with_site(env, tmp / "ref" / "src"),
-                                                indexed, timeout)
+                                                indexed, timeout, select)
         report.reference_summary = summary_line(output)
         if code != 0:
             tail = "\n".join(output.strip().splitlines()[-20:])
             report.error = f"the reference tests do not pass (pytest exit code {code}):\n{tail}"
-            return report
+            return
         hits = {int(k): v for k, v in coverage.get("hits", {}).items()}
         durations = coverage.get("durations", {})
         workers = min(jobs, len(blocks))
         for i in range(workers):
             _prepare(folder, tmp / f"w{i}", project, ini)
-        with WorkerPool(tmp, workers, env, timeout) as pool:
+        with WorkerPool(tmp, workers, env, timeout, select) as pool:
             for result in pool.check(folder, indexed, hits, durations, _stub_one):
                 report.blocks.append(result)
                 if on_result is not None:
                     on_result(result)
-    report.blocks.sort(key=lambda r: (r.block.filename, r.block.begin))
-    report.seconds = time.monotonic() - start
-    return report
 
 
 def _stub_one(folder: Path, block: SolutionBlock) -> tuple[str, str]:

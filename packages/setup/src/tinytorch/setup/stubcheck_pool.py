@@ -82,8 +82,10 @@ def _tail(log: str, lines: int = 15) -> str:
 class WorkerPool:
     """``count`` workers running block checks in parallel (use as a context manager)."""
 
-    def __init__(self, tmp: Path, count: int, env: dict[str, str], timeout: float) -> None:
+    def __init__(self, tmp: Path, count: int, env: dict[str, str], timeout: float,
+                 select: list[str] | None = None) -> None:
         self.tmp, self.count, self.env, self.timeout = tmp, count, env, timeout
+        self.select = list(select or [])
         self.workers: list[_Worker] = []
 
     def __enter__(self) -> WorkerPool:
@@ -106,6 +108,8 @@ class WorkerPool:
             plans.append(("the tests that run it in " + first_file, ["-x", *same_file]))
             if len(same_file) < len(candidates):
                 plans.append(("the tests that run it", ["-x", *candidates]))
+        if self.select:  # the suite without the slow tests, then (last resort) with them
+            plans.append(("the suite without slow tests", ["-x", *self.select, "tests"]))
         plans.append(("the whole suite", ["-x", "tests"]))
         runs, seconds = 0, 0.0
         for label, args in plans:
@@ -115,8 +119,8 @@ class WorkerPool:
             code = int(answer["exit"])
             if code in (1, 2):
                 return BlockResult(block, "caught", answer.get("failed") or "?", runs, seconds)
-            if code == 0 or (code == 4 and label != "the whole suite"):
-                continue  # passed (or a stale test id): try the next plan
+            if code == 0 or (code in (4, 5) and label != "the whole suite"):
+                continue  # passed (or a stale test id, or all deselected): next plan
             if code == -1:
                 detail = f"pytest ran past {self.timeout:.0f} s on {label}"
             elif code == 5:

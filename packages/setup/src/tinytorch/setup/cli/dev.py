@@ -35,6 +35,9 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
     check.add_argument("--path", type=Path, action="append", default=[],
                        help="a package folder to check (repeatable), instead of a module")
     check.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
+    check.add_argument("--include-slow", action="store_true",
+                       help="map and try tests marked `slow` from the start (by default they "
+                            "only run when nothing else catches a block)")
     check.add_argument("--timeout", type=float, default=600.0,
                        help="seconds allowed for one pytest run (default 600)")
     check.set_defaults(func=run_check_stubs)
@@ -92,7 +95,8 @@ def run_check_stubs(args: argparse.Namespace) -> int:
             out.print(f"{ui.STATUS_STYLE[result.status]}  {ui.escape(where)}  "
                       f"[dim]{ui.escape(extra)} ({result.runs} run(s), {result.seconds:.1f} s)[/]")
 
-        report = check_package(folder, jobs=args.jobs, timeout=args.timeout, on_result=show)
+        report = check_package(folder, jobs=args.jobs, timeout=args.timeout,
+                               include_slow=args.include_slow, on_result=show)
         reports.append(report)
         if report.error:
             ui.error(f"{report.name}: {report.error}")

@@ -189,10 +189,11 @@ def run_reset(args: argparse.Namespace) -> int:
 
     module = resolve_module(args.module)
     folder = package_dir(module, find_repo_root())
+    in_checkout = folder is not None
     if folder is None:
-        workspace = find_workspace(module, args.dir, get_installed(module.distribution))
         from ..workspace import saved_reference
 
+        workspace = find_workspace(module, args.dir, get_installed(module.distribution))
         folder = Path(saved_reference(workspace).description)
     pip_install(folder)
     importlib.invalidate_caches()
@@ -200,4 +201,6 @@ def run_reset(args: argparse.Namespace) -> int:
     ui.success(f"reinstalled the reference {module.distribution}"
                + (f" {now.version}" if now else "") + f" from {folder}")
     ui.hint("your workspace is untouched; `tito export` installs it again")
+    if in_checkout:
+        ui.hint(f"for an editable install instead: python -m pip install -e {folder}")
     return 0
