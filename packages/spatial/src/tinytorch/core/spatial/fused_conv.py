@@ -16,6 +16,8 @@ the same single GEMM per group — with far less memory traffic:
 * **col2im as contiguous adds.** The input gradient is computed per window tap as a batched
   matmul into a (kh·kw, M, C_in) block, so folding it back is kh·kw slice-adds of contiguous
   (M, C_in) slabs — done a few images at a time so the block stays in cache.
+* **Data-parallel.** Every step above works on a contiguous range of images, so the batch is
+  split across threads (``parallel.py``), each with single-threaded BLAS.
 
 Its derivative is registered right here with ``register_derivative("spatial.conv2d")``:
 module 09's engine calls it like any primitive's.
