@@ -342,3 +342,9 @@ def test_layers_whose_padded_inputs_have_the_same_shape_do_not_share_borders():
         yb = conv2d_fused(b, w, padding=2).numpy().copy()
     np.testing.assert_allclose(ya, conv2d_naive(a, w, padding=1).numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(yb, conv2d_naive(b, w, padding=2).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_only_zero_padding_mode():
+    assert Conv2d(1, 1, 3, padding_mode="zeros").padding == (0, 0)
+    with pytest.raises(ValueError, match="padding_mode='zeros'"):
+        Conv2d(1, 1, 3, padding=1, padding_mode="reflect")

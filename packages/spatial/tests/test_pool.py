@@ -258,3 +258,14 @@ def test_pools_whose_padded_inputs_have_the_same_shape_do_not_share_borders():
     np.testing.assert_array_equal(yb, max_pool2d_composite(b, 5, 1, 2).numpy())
     assert_close(za, avg_pool2d_composite(a, 3, 1, 1), rtol=1e-5, atol=1e-6)
     assert_close(zb, avg_pool2d_composite(b, 5, 1, 2), rtol=1e-5, atol=1e-6)
+
+
+def test_torch_signature_order_and_unsupported_ceil_mode():
+    # PyTorch's positional order: AvgPool2d(kernel_size, stride, padding, ceil_mode, count_include_pad)
+    assert AvgPool2d(3, 2, 1, False, False).count_include_pad is False
+    with pytest.raises(ValueError, match="ceil_mode=True is not implemented"):
+        MaxPool2d(2, ceil_mode=True)
+    with pytest.raises(ValueError, match="return_indices"):
+        MaxPool2d(2, 2, 0, 1, True)
+    with pytest.raises(ValueError, match="ceil_mode=True is not implemented"):
+        AvgPool2d(2, ceil_mode=True)

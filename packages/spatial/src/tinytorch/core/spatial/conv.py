@@ -36,6 +36,7 @@ class Conv2d(Module):
         groups: split input and output channels into this many independent convolutions
             (both channel counts must be divisible by it).
         bias: learn an additive bias per output channel.
+        padding_mode: "zeros" (the only mode implemented; PyTorch's default).
         generator: numpy Generator for the initial weights (default: tinytorch's seeded one).
 
     Shape:
@@ -50,8 +51,11 @@ class Conv2d(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros",
                  generator: np.random.Generator | None = None) -> None:
         super().__init__()
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv2d: only padding_mode='zeros' is implemented, got {padding_mode!r}")
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                             ("groups", groups)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:

@@ -18,6 +18,11 @@ from .geometry import pair
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
 
+def _no_ceil_mode(name: str, ceil_mode: bool) -> None:
+    if ceil_mode:
+        raise ValueError(f"{name}: ceil_mode=True is not implemented (output sizes round down)")
+
+
 def _show(v: tuple) -> Any:
     return v[0] if v[0] == v[1] else v
 
@@ -30,14 +35,19 @@ class MaxPool2d(Module):
         stride: step between windows (default: kernel_size).
         padding: -inf added on each side (at most half the window).
         dilation: spacing between the window's taps.
+        return_indices: must be False (the indices of the maxima are not returned).
+        ceil_mode: must be False (rounding the output size up is not implemented).
 
     Shape:
         (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H + 2p - d·(k-1) - 1) // s + 1.
     """
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 dilation: Any = 1) -> None:
+                 dilation: Any = 1, return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
+        _no_ceil_mode("MaxPool2d", ceil_mode)
+        if return_indices:
+            raise ValueError("MaxPool2d: return_indices=True is not implemented")
         self.kernel_size = pair(kernel_size, "kernel_size", "MaxPool2d")
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxPool2d")
         self.padding = pair(padding, "padding", "MaxPool2d", minimum=0)
@@ -61,12 +71,14 @@ class AvgPool2d(Module):
         kernel_size: window size, int or (h, w).
         stride: step between windows (default: kernel_size).
         padding: zeros added on each side (at most half the window).
+        ceil_mode: must be False (rounding the output size up is not implemented).
         count_include_pad: divide by kh·kw (True) or by the number of real elements.
     """
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 count_include_pad: bool = True) -> None:
+                 ceil_mode: bool = False, count_include_pad: bool = True) -> None:
         super().__init__()
+        _no_ceil_mode("AvgPool2d", ceil_mode)
         self.kernel_size = pair(kernel_size, "kernel_size", "AvgPool2d")
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", "AvgPool2d")
         self.padding = pair(padding, "padding", "AvgPool2d", minimum=0)
