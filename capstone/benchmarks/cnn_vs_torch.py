@@ -16,8 +16,8 @@ What it does, in order:
 4. times training steps (forward + backward + SGD update) and inference (forward only, no
    graph) of both, alternating the contenders round by round (the machine drifts), and
    reports medians, img/s and the ratio;
-5. times the two conv layers' forward + backward kernels alone and reports their GFLOP/s as
-   a fraction of the GEMM ceiling.
+5. times the two conv layers' fused forward + backward kernels alone (in the same rounds) and
+   reports their GFLOP/s as a fraction of the GEMM ceiling.
 
 PyTorch uses ``torch.set_num_threads(--threads)``; numpy's BLAS uses its default (all cores);
 TinyTorch is timed with its fused kernels on one thread and split across ``--threads``
@@ -215,25 +215,25 @@ def gemm_gflops(repeats: int = 7, workers: int = 1) -> float:
     return workers * 2 * 1024 ** 3 / statistics.median(times) / 1e9
 
 
-def conv_kernel_gflops(model: SmallCNN, batch: int, repeats: int) -> tuple:
-    """GFLOP/s of the two conv layers' fused forward + backward on the CNN's real shapes."""
+def conv_kernel_seconds(model: SmallCNN, batch: int) -> float:
+    """Seconds for the two conv layers' fused forward + backward on the CNN's real shapes."""
     rng = np.random.default_rng(1)
     x1 = Tensor(rng.standard_normal((batch, 3, 32, 32)).astype(np.float32))
     x2 = Tensor(rng.standard_normal((batch, 32, 16, 16)).astype(np.float32), requires_grad=True)
     g1 = rng.standard_normal((batch, 32, 32, 32)).astype(np.float32)
     g2 = rng.standard_normal((batch, 64, 16, 16)).astype(np.float32)
-    # GEMM flops: forward 2·M·K·C_out; backward dW the same, dX the same (conv1's input needs none)
-    flops = (2 * batch * 32 * 32 * 27 * 32) * 2 + (2 * batch * 16 * 16 * 288 * 64) * 3
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for layer, x, g in ((model.conv1, x1, g1), (model.conv2, x2, g2)):
-            out = layer(x)
-            conv2d_fused_backward(g, out._node)
-            del out
-        times.append(time.perf_counter() - t0)
-    t = statistics.median(times)
-    return flops / t / 1e9, t
+    t0 = time.perf_counter()
+    for layer, x, g in ((model.conv1, x1, g1), (model.conv2, x2, g2)):
+        out = layer(x)
+        conv2d_fused_backward(g, out._node)
+        del out
+    return time.perf_counter() - t0
+
+
+def conv_flops(batch: int) -> float:
+    """GEMM flops of the two conv layers, forward + backward: 2·M·K·C_out for the forward,
+    the same again for dweight and for dx (conv1's input needs no gradient)."""
+    return (2 * batch * 32 * 32 * 27 * 32) * 2 + (2 * batch * 16 * 16 * 288 * 64) * 3
 
 
 def main() -> None:
@@ -303,6 +303,7 @@ def main() -> None:
             for _ in range(2):
                 fn()
     per_step: dict = {k: [] for k in contenders}
+    conv_times: dict = {k: [] for k in configs}
     # GEMM: one BLAS thread; numpy's default BLAS threads; and `--threads` Python threads
     # each on one BLAS thread (when numpy's OpenBLAS lets us switch its thread count).
     gemm_setups = {"1 thread": (1, 1)}
@@ -324,14 +325,17 @@ def main() -> None:
                 for _ in range(args.steps):
                     fn()
                 per_step[name].append((time.perf_counter() - t0) / args.steps)
+        for label, config in configs.items():
+            with config():
+                conv_times[label].append(conv_kernel_seconds(model, n))
     med = {k: statistics.median(v) for k, v in per_step.items()}
     ips = {k: n / v for k, v in med.items()}
     gemm_med = {b: statistics.median(v) for b, v in gemm.items()}
     gemm_rate = max(gemm_med.values())  # the ceiling: the best way numpy can multiply here
     conv = {}
-    for label, config in configs.items():
-        with config():
-            conv[label] = conv_kernel_gflops(model, n, args.rounds)
+    for label, times in conv_times.items():
+        t = statistics.median(times)
+        conv[label] = (conv_flops(n) / t / 1e9, t)
 
     print(f"\nbatch {n}, {args.rounds} rounds × {args.steps} steps, medians; torch threads "
           f"{torch.get_num_threads()}; numpy BLAS threads {blas_default}; optimizer: {opt_name}")
