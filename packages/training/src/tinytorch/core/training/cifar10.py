@@ -95,17 +95,22 @@ def airbench_net(widths: tuple = (64, 256, 256), num_classes: int = 10,
 # --------------------------------------------------------------------------- data
 def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: bool = True,
                     seed: int = 0, test_batch_size: int = 500, prefetch: int = 2,
-                    limit_train: int | None = None) -> tuple:
+                    limit_train: int | None = None, limit_test: int | None = None) -> tuple:
     """(train_loader, test_loader, classes) over the real CIFAR-10 files in ``root``.
 
     Training batches are flipped and cropped (4-pixel padding) when ``augment``; both splits
-    are normalised with the training set's per-channel mean and std.
+    are normalised with the training set's per-channel mean and std. ``limit_train`` and
+    ``limit_test`` keep only the first images of each split (for quick checks).
     """
     train_set = CIFAR10(root, train=True)
     test_set = CIFAR10(root, train=False)
-    if limit_train is not None:
-        train_set.data = train_set.data[:limit_train]
-        train_set.targets = train_set.targets[:limit_train]
+    for dataset, limit in ((train_set, limit_train), (test_set, limit_test)):
+        if limit is not None:
+            dataset.data = dataset.data[:limit]
+            dataset.targets = dataset.targets[:limit]
+    if len(train_set) < batch_size:
+        raise ValueError(f"cifar10_loaders: {len(train_set)} training images make no full batch "
+                         f"of {batch_size} (the last partial batch is dropped)")
     # Crop and flip the uint8 pixels (4× less memory traffic), then scale to [0, 1] and normalise.
     normalize = Compose([ToTensor(), Normalize(CIFAR10_MEAN, CIFAR10_STD)])
     if augment:
@@ -158,11 +163,13 @@ def build_model(recipe: Recipe) -> Sequential:
 
 def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_dir: str = "runs/cifar10",
                   epochs: int | None = None, seed: int = 0, progress: bool = True,
-                  limit_train: int | None = None, resume: str | None = None) -> dict:
+                  limit_train: int | None = None, limit_test: int | None = None,
+                  resume: str | None = None) -> dict:
     """Train a CNN on CIFAR-10 and measure its test accuracy; returns a summary dict.
 
-    Writes ``out_dir/checkpoint.npz`` (resumable), ``history.json``/``.csv``, ``summary.json``
-    and, when matplotlib is installed, ``curves.png``.
+    Writes ``out_dir/last.npz`` after every epoch (the checkpoint to resume from, also after
+    a crash), ``history.json``/``.csv``, ``summary.json`` and, when matplotlib is installed,
+    ``curves.png``.
     """
     if isinstance(recipe, str):
         if recipe not in RECIPES:
@@ -172,7 +179,7 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
         recipe = Recipe(**{**asdict(recipe), "epochs": int(epochs)})
     manual_seed(seed)
     train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
-                                     limit_train=limit_train)
+                                     limit_train=limit_train, limit_test=limit_test)
     model = build_model(recipe)
     params = sum(p.data.size for p in model.parameters())
     decay, no_decay = [], []
@@ -186,17 +193,17 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
                            pct_start=recipe.warmup_fraction, anneal_strategy="linear",
                            cycle_momentum=False, div_factor=10.0, final_div_factor=100.0)
     trainer = Trainer(model, optimizer, CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
-                      scheduler=scheduler, scheduler_interval="step", checkpoint_dir=None,
+                      scheduler=scheduler, scheduler_interval="step", checkpoint_dir=out_dir,
                       log_dir=out_dir, progress=progress)
     print(f"TinyTorch CIFAR-10, recipe '{recipe.name}': {recipe.model} {recipe.widths}, "
           f"{params:,} parameters, {recipe.epochs} epochs of {len(train)} batches of "
           f"{recipe.batch_size}", flush=True)
     start = time.perf_counter()
-    checkpoint = os.path.join(out_dir, "checkpoint.npz")
-    trainer.checkpoint_dir = out_dir
     trainer.fit(train, None, epochs=recipe.epochs, resume=resume)
     train_time = time.perf_counter() - start
-    os.replace(os.path.join(out_dir, "last.npz"), checkpoint)
+    checkpoint = os.path.join(out_dir, "last.npz")  # written by the trainer after every epoch
+    if not os.path.exists(checkpoint):  # nothing left to train (a finished run resumed)
+        trainer.save(checkpoint, train)
     test_metrics = trainer.evaluate(test)
     total_time = time.perf_counter() - start
     summary = {

@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--resume", default=None, help="continue from this checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # for quick checks and tests: train / evaluate on the first N images only
+    parser.add_argument("--limit-train", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--limit-test", type=int, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
@@ -46,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"tito train: {err}", file=sys.stderr)
         return 2
     train_cifar10(args.recipe, root=args.data, out_dir=args.out, epochs=args.epochs,
-                  seed=args.seed, progress=not args.no_progress, resume=args.resume)
+                  seed=args.seed, progress=not args.no_progress, resume=args.resume,
+                  limit_train=args.limit_train, limit_test=args.limit_test)
     return 0
