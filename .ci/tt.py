@@ -943,7 +943,9 @@ def main(argv: list[str] | None = None) -> int:
         pkgs = load_packages()
         envs = [p.folder for p in pkgs if not p.is_meta]
         if any(p.folder == CLI_PACKAGE for p in pkgs):
-            envs.append(STUBS_ENV)
+            # first: with integration, the longest env; `tox p` starts envs in list order, and
+            # starting the long ones first keeps both cores busy to the end
+            envs.insert(0, STUBS_ENV)
         print(",".join(envs))
         return 0
     if args.cmd == "contract":
