@@ -146,4 +146,16 @@ def test_format_ratio():
     assert cli.format_ratio(27.44) == "27.4x"
     assert cli.format_ratio(1.0) == "1.00x"
     assert cli.format_ratio(0.52) == "0.52x"
+    assert cli.format_ratio(0.4) == "0.40x"
     assert cli.format_ratio(0.004612) == "0.0046x"
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tinytorch.core.kernels as package
+    from tinytorch.core.kernels import layout, ops, timing
+
+    for module in (package, layout, ops, timing):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -71,10 +71,10 @@ def _rate(value: float | None) -> str:
 
 def format_ratio(value: float) -> str:
     """A speed-up to three significant figures (two below 1): ``'965x'``, ``'27.4x'``,
-    ``'1.07x'``, ``'0.52x'``, ``'0.0046x'``."""
+    ``'1.07x'``, ``'0.40x'``, ``'0.0046x'``."""
     if not math.isfinite(value):
         return f"{value}x"
-    if value < 1:
+    if value < 0.1:
         return f"{value:.2g}x"
     if value >= 100:
         return f"{value:.0f}x"
