@@ -339,11 +339,18 @@ def main() -> None:
 
     print(f"\nbatch {n}, {args.rounds} rounds × {args.steps} steps, medians; torch threads "
           f"{torch.get_num_threads()}; numpy BLAS threads {blas_default}; optimizer: {opt_name}")
+    # the ratio of each round (the contenders ran back to back), then the median over rounds:
+    # robust to the machine drifting between rounds
+    def ratio(label: str, kind: str) -> float:
+        return statistics.median(t / o for t, o in zip(per_step[f"torch {kind}"],
+                                                       per_step[f"{label} {kind}"]))
+
     print(f"{'':28s}{'train img/s':>12s}{'vs torch':>10s}{'infer img/s':>13s}{'vs torch':>10s}")
     for label in ("torch", *configs):
         a, b = ips[f"{label} train"], ips[f"{label} infer"]
-        print(f"{label:28s}{a:12.0f}{a / ips['torch train']:9.2f}×{b:13.0f}"
-              f"{b / ips['torch infer']:9.2f}×")
+        print(f"{label:28s}{a:12.0f}{ratio(label, 'train'):9.2f}×{b:13.0f}"
+              f"{ratio(label, 'infer'):9.2f}×")
+    print("(img/s: medians over rounds; ratios: medians of the per-round ratios)")
     train_flops = 3 * 12.3e6 * n
     print("\nnumpy float32 GEMM 1024³: " + ", ".join(
         f"{r:.0f} GFLOP/s on {k}" for k, r in gemm_med.items())
