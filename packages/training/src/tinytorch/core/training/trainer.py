@@ -90,22 +90,22 @@ class Trainer:
                 weights stay those of the last good step.
         """
         ### BEGIN SOLUTION
-        ### HINT: forward (model, then loss_fn) here; zero_grad, backward, clip, step below
-        out = self.model(x)
-        loss = self.loss_fn(out, y)
+        ### HINT: set out = the model's output for x, and loss = self.loss_fn(out, y)
+        out = self.model(x)                      # 1. forward: the graph is recorded
+        loss = self.loss_fn(out, y)              # 2. how wrong, as one number
         ### END SOLUTION
         value = float(loss.item())
-        if not np.isfinite(value):
+        if not np.isfinite(value):  # a nan/inf step would poison every weight: stop before it
             raise FloatingPointError(
                 f"the loss became {value} at epoch {self.epoch + 1}, step {self.step_count + 1}: "
                 "lower the learning rate or clip gradients (grad_clip=...)")
         ### BEGIN SOLUTION
         ### HINT: zero the old gradients, backpropagate, clip if self.grad_clip, then update
-        self.optimizer.zero_grad()
-        loss.backward()
+        self.optimizer.zero_grad()               # 3. forget last step's gradients
+        loss.backward()                          # 4. autograd fills every parameter's .grad
         if self.grad_clip is not None:
             clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.optimizer.step()
+        self.optimizer.step()                    # 5. move the weights
         ### END SOLUTION
         if self.scheduler is not None and self.scheduler_interval == "step":
             self.scheduler.step()
