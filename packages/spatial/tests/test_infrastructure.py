@@ -106,3 +106,22 @@ def test_blas_runs_single_threaded_only_while_parts_run_in_parallel():
             assert parallel_for(2, lambda a, b: get_blas_threads()) == [2]
     finally:
         set_blas_threads(before)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_working_threads():
+    import os
+
+    with threads(2):
+        parallel_for(4, lambda a, b: None)  # the parent's pool now exists
+        pid = os.fork()
+        if pid == 0:  # the child: its inherited pool has no threads
+            import signal
+
+            signal.alarm(20)  # a hang (work queued for threads that do not exist) fails the test
+            try:
+                ok = parallel_for(4, lambda a, b: (a, b)) == [(0, 2), (2, 4)]
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

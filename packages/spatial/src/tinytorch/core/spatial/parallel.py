@@ -68,6 +68,9 @@ def get_num_threads() -> int:
 
 def _pool(workers: int) -> ThreadPoolExecutor:
     with _LOCK:
+        if _STATE.get("pid") != os.getpid():
+            # a forked child inherits the pool object but none of its threads: start afresh
+            _STATE["pool"], _STATE["pool_size"], _STATE["pid"] = None, 0, os.getpid()
         if _STATE["pool"] is None or _STATE["pool_size"] < workers:
             if _STATE["pool"] is not None:
                 _STATE["pool"].shutdown(wait=False)
