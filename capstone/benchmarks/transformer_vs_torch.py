@@ -19,6 +19,8 @@ What it does, in order:
 
 This is a benchmark, not a test. The load average is printed because other processes on a
 2-core machine change the numbers a lot; compare ratios within one run, not times across runs.
+The CPU time per step is printed too: for the one-thread contenders it excludes the time spent
+waiting for a core, so it is the steadier figure on a busy machine.
 """
 
 from __future__ import annotations
@@ -193,6 +195,7 @@ def time_training(b: dict, rounds: int, steps: int) -> dict:
         runs["PyTorch CPU (1 thread)"] = (theirs(1), None)
     names = list(runs)
     per_step: dict = {name: [] for name in names}
+    cpu_per_step: dict = {name: [] for name in names}
     try:
         for name in names:  # warm up
             fn, blas = runs[name]
@@ -206,15 +209,17 @@ def time_training(b: dict, rounds: int, steps: int) -> dict:
                 fn, blas = runs[name]
                 if blas is not None:
                     set_blas_threads(blas)
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 for k in range(steps):
                     fn(k)
                 per_step[name].append((time.perf_counter() - start) / steps)
+                cpu_per_step[name].append((time.process_time() - cpu_start) / steps)
     finally:
         if default_blas is not None:
             set_blas_threads(default_blas)
         torch.set_num_threads(torch_threads)
-    return {name: statistics.median(ts) for name, ts in per_step.items()}
+    return {name: (statistics.median(per_step[name]), statistics.median(cpu_per_step[name]))
+            for name in names}
 
 
 def main(argv: list | None = None) -> None:
@@ -232,16 +237,19 @@ def main(argv: list | None = None) -> None:
 
     medians = time_training(bench, args.rounds, args.steps)
     tokens = args.batch * BLOCK
-    torch_s = [s for name, s in medians.items() if name.startswith("PyTorch")][0]  # its default threads
+    torch_s = [s for name, (s, _) in medians.items() if name.startswith("PyTorch")][0]  # default threads
     params = bench["ours"].num_parameters()
     flops = 6 * params * tokens + 12 * LAYERS * BLOCK * EMBED * tokens  # ≈ training FLOPs per step
     print(f"\nTinyGPT {LAYERS} layers × {HEADS} heads × {EMBED} wide, context {BLOCK}, vocab {VOCAB} "
           f"({params:,} parameters), batch {args.batch} = {tokens} tokens/step, Adam(lr={LR}); "
           f"median of {args.rounds} rounds × {args.steps} steps (≈{flops / 1e9:.1f} GFLOP/step)")
-    print(f"{'contender':30s} {'ms/step':>9s} {'tokens/s':>10s} {'GFLOP/s':>8s} {'vs PyTorch':>11s}")
-    for name, s in medians.items():
+    print(f"{'contender':30s} {'ms/step':>9s} {'tokens/s':>10s} {'GFLOP/s':>8s} {'vs PyTorch':>11s} "
+          f"{'CPU ms/step':>12s}")
+    for name, (s, cpu) in medians.items():
         print(f"{name:30s} {s * 1e3:9.1f} {tokens / s:10,.0f} {flops / s / 1e9:8.1f} "
-              f"{torch_s / s:10.2f}×")
+              f"{torch_s / s:10.2f}× {cpu * 1e3:12.1f}")
+    print("(CPU ms/step is the process's CPU time: for the one-thread contenders it is what a step\n"
+          " costs without waiting for a core, a fairer figure on a busy machine)")
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 
