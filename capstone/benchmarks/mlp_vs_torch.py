@@ -17,9 +17,11 @@ What it does, in order:
    ``requires_grad`` (the latter records a graph node), PyTorch likewise — the fixed cost
    every op pays, which dominates at this model size.
 
-PyTorch runs with ``torch.set_num_threads(2)``; numpy's BLAS uses its default. This is a
-benchmark, not a test: it asserts nothing about speed. The load average is printed because
-other processes on a 2-core machine change the numbers a lot; compare ratios, not times.
+PyTorch runs with ``torch.set_num_threads(2)`` (``--torch-threads``); numpy's BLAS uses its
+default (set ``OPENBLAS_NUM_THREADS``). This is a benchmark, not a test: it asserts nothing
+about speed. The load average is printed because other processes on a 2-core machine change
+the numbers a lot — multi-threaded BLAS and PyTorch's thread pool both degrade badly when the
+cores are oversubscribed; compare ratios, not times, and prefer runs on an idle machine.
 """
 
 from __future__ import annotations
@@ -183,10 +185,15 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=30, help="timing rounds (median taken)")
     parser.add_argument("--steps", type=int, default=5, help="training steps per round")
+    parser.add_argument("--torch-threads", type=int, default=2,
+                        help="torch.set_num_threads (2 is the reference setting; 1, together with "
+                             "OPENBLAS_NUM_THREADS=1, compares single cores on a busy machine)")
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(2)
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+    torch.set_num_threads(args.torch_threads)
+    blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "default"
+    print(f"numpy {np.__version__} (BLAS threads: {blas}), torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     bench = build(args.batch)
     check(bench)
