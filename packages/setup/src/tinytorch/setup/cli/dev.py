@@ -30,7 +30,7 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
                     "reference run) run first, with -x. Exit code 1 if a block is not caught.",
         epilog="examples: tito dev check-stubs tensor     tito dev check-stubs all --jobs 2     "
                "tito dev check-stubs --path some/package", formatter_class=fmt)
-    check.add_argument("module", nargs="?", help="module name or number, or `all` "
+    check.add_argument("module", nargs="*", help="module names or numbers, or `all` "
                                                  "(packages of the repository checkout)")
     check.add_argument("--path", type=Path, action="append", default=[],
                        help="a package folder to check (repeatable), instead of a module")
@@ -57,23 +57,26 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
     return {"dev": sub}
 
 
-def _folders(module: str | None, paths: list[Path]) -> list[Path]:
+def _folders(modules: list[str], paths: list[Path]) -> list[Path]:
     if paths:
         return [p.resolve() for p in paths]
-    if not module:
+    if not modules:
         raise TitoError("name a module, `all`, or pass --path DIR")
     root = find_repo_root()
     if root is None:
         raise TitoError("this command works on the repository's packages/ folders, and no "
                         "TinyTorch checkout was found above the current directory",
                         hint="run it inside the checkout, or pass --path <package folder>")
-    if module.lower() == "all":
+    if [m.lower() for m in modules] == ["all"]:
         found = [package_dir(m, root) for m in MODULES]
         return [f for f in found if f is not None and (f / "src").is_dir()]
-    folder = package_dir(resolve_module(module), root)
-    if folder is None:
-        raise TitoError(f"no package folder for {module!r} in {root / 'packages'}")
-    return [folder]
+    folders = []
+    for name in modules:
+        folder = package_dir(resolve_module(name), root)
+        if folder is None:
+            raise TitoError(f"no package folder for {name!r} in {root / 'packages'}")
+        folders.append(folder)
+    return folders
 
 
 def run_check_stubs(args: argparse.Namespace) -> int:
@@ -128,7 +131,7 @@ def run_blocks(args: argparse.Namespace) -> int:
     from ..checkstubs import collect_blocks
     from ..stubbing import StubError
 
-    folder = _folders(args.module, [args.path] if args.path else [])[0]
+    folder = _folders([args.module] if args.module else [], [args.path] if args.path else [])[0]
     try:
         blocks = collect_blocks(folder)
     except StubError as exc:
