@@ -6,7 +6,7 @@ import argparse
 import importlib
 from pathlib import Path
 
-from ..dists import get_installed
+from ..dists import get_installed, tinytorch_distributions
 from ..process import TitoError, pip_install
 from ..registry import MODULES, resolve_module
 from ..repo import find_repo_root, package_dir
@@ -82,8 +82,9 @@ def _rows(run_tests: bool, timeout: float) -> tuple[list[list[str]], int]:
 
     rows, failures = [], 0
     out = ui.console()
+    found = {dist.name: dist for dist in tinytorch_distributions()}
     for module in MODULES:
-        installed = get_installed(module.distribution)
+        installed = found.get(module.distribution)
         version = installed.version if installed else "—"
         kind = "not installed"
         if installed:
