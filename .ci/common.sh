@@ -64,5 +64,9 @@ make_venv() {
     fi
 }
 
+# uv (used for speed where pip would do the same) trusts the system's certificate store, as pip
+# does: some networks re-sign TLS with a local CA that only the system store knows.
+export UV_NATIVE_TLS="${UV_NATIVE_TLS:-1}"
+
 # The CIFAR-10 cache: $TINYTORCH_DATA, default ~/.cache/tinytorch (the framework's default too).
 export TINYTORCH_DATA="${TINYTORCH_DATA:-${HOME:-/tmp}/.cache/tinytorch}"

@@ -679,12 +679,15 @@ def install_third_party(reqs: list[str]) -> int:
     if not reqs:
         return 0
     uv = None if os.environ.get("TINYTORCH_NO_UV") else shutil.which("uv")
+    env = dict(os.environ)
     if uv:
         cmd = [uv, "pip", "install", "--quiet", "--python", sys.executable, *reqs]
+        # the system's trust store, as pip uses: some networks re-sign TLS with a local CA
+        env.setdefault("UV_NATIVE_TLS", "1")
     else:
         cmd = [sys.executable, "-m", "pip", "install", "--quiet", *reqs]
     print("+ " + " ".join(cmd), flush=True)
-    return subprocess.call(cmd)
+    return subprocess.call(cmd, env=env)
 
 
 def installed_tinytorch() -> dict[str, importlib.metadata.Distribution]:
