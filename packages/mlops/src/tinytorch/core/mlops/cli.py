@@ -1,0 +1,173 @@
+"""``tito serve`` and ``tito registry``: the tito plugins of tinytorch-mlops.
+
+    tito serve cifar-cnn                   latest version of a registered model
+    tito serve cifar-cnn:production        the version in a stage (or cifar-cnn:3)
+    tito serve runs/registry/cifar-cnn/v3  a version folder, by path
+    tito registry list [NAME]              models, versions, stages
+    tito registry promote NAME VERSION STAGE
+    tito registry rollback NAME STAGE
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+__all__ = ["register", "register_registry", "run_serve", "run_registry", "resolve_model", "main"]
+
+
+def _registry_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--registry", default=None, metavar="DIR",
+                        help="the registry folder (default $TINYTORCH_REGISTRY or runs/registry)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``tito serve`` to the command line."""
+    parser = subparsers.add_parser(
+        "serve", help="serve a registered model over HTTP (POST /predict, GET /health, /metrics)",
+        description="Serve a model from the registry over HTTP until Ctrl+C (or SIGTERM), "
+                    "then shut down gracefully. Endpoints: POST /predict {\"inputs\": [...]}, "
+                    "POST /feedback, GET /health, GET /metrics (Prometheus text).")
+    parser.add_argument("model", help="NAME, NAME:VERSION, NAME:STAGE (e.g. cnn:production), or "
+                                      "the path of a version folder")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    _registry_arg(parser)
+    parser.add_argument("--max-batch", type=int, default=None, help="samples per request (256)")
+    parser.add_argument("--max-body", type=int, default=None,
+                        help="largest request body in bytes (8 MiB)")
+    parser.add_argument("--no-monitor", action="store_true",
+                        help="do not track drift against the model's training reference")
+    parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    parser.set_defaults(func=run_serve)
+
+
+def register_registry(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``tito registry`` to the command line."""
+    parser = subparsers.add_parser("registry", help="list registered models; promote and roll "
+                                                    "back stages",
+                                   description="Inspect and manage the model registry.")
+    sub = parser.add_subparsers(dest="registry_command", metavar="COMMAND")
+    p = sub.add_parser("list", help="models, their versions and stages")
+    p.add_argument("name", nargs="?", help="one model (shows each version's metrics)")
+    _registry_arg(p)
+    p = sub.add_parser("show", help="a version's metadata as JSON (verified)")
+    p.add_argument("model", help="NAME[:VERSION|STAGE]")
+    _registry_arg(p)
+    p = sub.add_parser("promote", help="put a version in a stage")
+    p.add_argument("name")
+    p.add_argument("version", help="a number, 'latest', or another stage")
+    p.add_argument("stage", help="e.g. staging or production")
+    _registry_arg(p)
+    p = sub.add_parser("rollback", help="put back the version a stage held before")
+    p.add_argument("name")
+    p.add_argument("stage")
+    _registry_arg(p)
+    parser.set_defaults(func=run_registry, _parser=parser)
+
+
+def resolve_model(spec: str, root: str | None = None) -> Any:
+    """The :class:`ModelVersion` that ``spec`` names: a version folder, or NAME[:VERSION|STAGE]."""
+    from .registry import METADATA_FILE, ModelRegistry, ModelVersion
+    if os.path.isdir(spec) and os.path.isfile(os.path.join(spec, METADATA_FILE)):
+        return ModelVersion.from_dir(spec)
+    name, _, ref = spec.partition(":")
+    return ModelRegistry(root).get(name, ref or "latest")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run ``tito serve``; returns the exit code."""
+    from .hashing import IntegrityError
+    from .registry import RegistryError
+    from .server import ModelServer
+    try:
+        version = resolve_model(args.model, args.registry)
+    except (RegistryError, IntegrityError, ValueError) as err:
+        print(f"tito serve: {err}", file=sys.stderr)
+        return 2
+    kwargs: dict = {"host": args.host, "port": args.port, "log_requests": args.access_log}
+    if args.max_batch is not None:
+        kwargs["max_batch"] = args.max_batch
+    if args.max_body is not None:
+        kwargs["max_body_bytes"] = args.max_body
+    try:
+        server = ModelServer.from_version(version, monitor=not args.no_monitor, **kwargs)
+    except OSError as err:
+        print(f"tito serve: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    monitor = "drift monitored" if server.monitor is not None else "no drift monitoring"
+    print(f"serving {version.name} v{version.version} (input shape {list(version.input_shape)}, "
+          f"{monitor}) on {server.url}", flush=True)
+    print("  POST /predict  POST /feedback  GET /health  GET /metrics   (Ctrl+C stops)", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        print("shutting down: finishing requests in progress ...", flush=True)
+        clean = server.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("stopped" + ("" if clean else " (some requests did not finish in time)"), flush=True)
+    return 0
+
+
+def run_registry(args: argparse.Namespace) -> int:
+    """Run ``tito registry ...``; returns the exit code."""
+    from .hashing import IntegrityError
+    from .registry import ModelRegistry, RegistryError
+    if not getattr(args, "registry_command", None):
+        args._parser.print_help()
+        return 2
+    registry = ModelRegistry(args.registry)
+    try:
+        if args.registry_command == "list":
+            names = [args.name] if args.name else registry.models()
+            if not names:
+                print(f"no models in {registry.root}")
+            for name in names:
+                stages = registry.stages(name)
+                print(f"{name}: versions {registry.versions(name)}; stages "
+                      + (", ".join(f"{s}=v{v}" for s, v in stages.items()) or "none"))
+                if args.name:
+                    for v in registry.versions(name):
+                        meta = registry.get(name, v, verify=False).metadata
+                        print(f"  v{v}  {meta.get('created', '')}  metrics "
+                              f"{json.dumps(meta.get('metrics', {}))}")
+        elif args.registry_command == "show":
+            version = resolve_model(args.model, args.registry)
+            print(json.dumps(version.metadata, indent=1, sort_keys=True))
+        elif args.registry_command == "promote":
+            v = registry.promote(args.name, args.version, args.stage)
+            print(f"{args.name}: {args.stage} = v{v}")
+        elif args.registry_command == "rollback":
+            v = registry.rollback(args.name, args.stage)
+            print(f"{args.name}: {args.stage} rolled back to v{v}")
+    except (RegistryError, IntegrityError, ValueError) as err:
+        print(f"tito registry: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tinytorch.core.mlops serve|registry ...``: the same commands without tito."""
+    parser = argparse.ArgumentParser(prog="python -m tinytorch.core.mlops",
+                                     description="tito serve / tito registry, standalone.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register(sub)
+    register_registry(sub)
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)

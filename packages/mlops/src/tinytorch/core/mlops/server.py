@@ -1,0 +1,464 @@
+"""Serving a model over HTTP with nothing but the standard library.
+
+    server = ModelServer.from_registry("cifar-cnn", "production", port=8000).start()
+    # ... POST http://127.0.0.1:8000/predict  {"inputs": [[[[...]]]]}
+    server.shutdown()
+
+or from the command line: ``tito serve cifar-cnn:production``.
+
+Endpoints:
+
+``POST /predict``
+    ``{"inputs": [sample, ...]}`` → ``{"predictions": [3, 8, ...], "probabilities": [[...], ...],
+    "labels": ["cat", "ship", ...] (with class names), "model": {...}, "id": "..."}``.
+    The body is validated before the model runs (:mod:`tinytorch.core.mlops.validation`); a
+    bad one gets a 4xx with ``{"error": "<what was wrong>", "status": 4xx, "reason": ...}``.
+``POST /feedback``
+    ``{"id": "<id of an earlier prediction>", "labels": [true class per sample]}``: feeds the
+    accuracy tracker (labels often arrive long after the prediction).
+``GET /health``
+    ``{"status": "ok", "model": ...}`` (503 ``"shutting down"`` while draining).
+``GET /metrics``
+    Prometheus text: requests by endpoint and status, errors by reason, a latency histogram,
+    predicted-class counts, and with a monitor the drift statistics and accuracy as gauges.
+
+The server is :class:`http.server.ThreadingHTTPServer` — one thread per connection — with
+HTTP/1.1 keep-alive. Model calls go through a :class:`Predictor` (one forward pass at a time,
+under ``no_grad``; see there why). It binds to 127.0.0.1 unless told otherwise: a model
+server should not be reachable from the network by accident.
+
+Shutdown is graceful: :meth:`ModelServer.shutdown` stops accepting connections, closes idle
+keep-alive connections, lets requests in progress finish (their responses carry
+``Connection: close``), then returns.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import numpy as np
+
+from .metrics import ServerMetrics
+from .monitoring import Monitor
+from .predictor import Predictor
+from .validation import RequestError, parse_predict_request
+
+__all__ = ["ModelServer", "DEFAULT_MAX_BODY", "DEFAULT_MAX_BATCH"]
+
+DEFAULT_MAX_BODY = 8 * 1024 * 1024   # bytes: a batch of ~250 CIFAR images as JSON text
+DEFAULT_MAX_BATCH = 256              # samples per request
+ENDPOINTS = {"/predict": "POST", "/feedback": "POST", "/health": "GET", "/metrics": "GET"}
+_FEEDBACK_MEMORY = 10000             # predictions remembered for /feedback
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True        # a stuck connection never keeps the process alive ...
+    block_on_close = False       # ... and ModelServer.shutdown waits for requests itself
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple, app: "ModelServer") -> None:
+        self.app = app
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tinytorch-serve/0.1"
+    timeout = 30  # seconds a connection may sit silent (idle keep-alive, a stalled body)
+
+    # ------------------------------------------------------------------ connection bookkeeping
+    def setup(self) -> None:
+        super().setup()
+        self.busy = False
+        self._linger = False
+        self.server.app._connection_opened(self)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+            if self._linger:
+                self._lingering_close()
+        finally:
+            self.server.app._connection_closed(self)
+
+    def _lingering_close(self) -> None:
+        """After refusing a body without reading it: stop sending, then discard what the client
+        is still sending for a moment, so that closing does not reset the connection before the
+        client has read the error (what web servers call a lingering close)."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(0.5)
+            deadline, budget = time.monotonic() + 1.0, 1 << 20
+            while budget > 0 and time.monotonic() < deadline:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                budget -= len(chunk)
+        except OSError:
+            pass
+
+    def parse_request(self) -> bool:
+        self.busy = True  # a request line has arrived: this connection is now in a request
+        self._start = time.perf_counter()
+        return super().parse_request()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.app.log_requests:
+            super().log_message(format, *args)
+
+    # ------------------------------------------------------------------ dispatch
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def _dispatch(self, method: str) -> None:
+        app = self.server.app
+        path = self.path.split("?", 1)[0]
+        endpoint = path if path in ENDPOINTS else "other"
+        extra: dict = {}
+        error = None
+        try:
+            if path not in ENDPOINTS:
+                raise RequestError(404, f"no endpoint {path!r} (endpoints: "
+                                        f"{', '.join(f'{m} {p}' for p, m in ENDPOINTS.items())})",
+                                   "not_found")
+            if method != ENDPOINTS[path]:
+                extra["Allow"] = ENDPOINTS[path]
+                raise RequestError(405, f"{path} takes {ENDPOINTS[path]}, not {method}",
+                                   "method_not_allowed")
+            if path == "/health":
+                status, body, ctype = app._health()
+            elif path == "/metrics":
+                status, body, ctype = 200, app._metrics_text().encode(), \
+                    "text/plain; version=0.0.4; charset=utf-8"
+            else:
+                payload = self._read_body(app.max_body_bytes)
+                if path == "/predict":
+                    status, body, ctype = 200, app._predict(payload), "application/json"
+                else:
+                    status, body, ctype = 200, app._feedback(payload), "application/json"
+        except RequestError as err:
+            status, body, ctype = err.status, _json(err.to_json()), "application/json"
+            error = err.reason
+        except Exception as err:  # a bug or a model failure: answer 500, keep serving
+            status = 500
+            body = _json({"error": f"internal error: {type(err).__name__}: {err}",
+                          "status": 500, "reason": "internal"})
+            ctype, error = "application/json", "internal"
+        if app.draining:
+            self.close_connection = True
+        # counted before the response is written: a client that has its answer always finds
+        # its request in /metrics
+        app.metrics.observe_request(endpoint, status, time.perf_counter() - self._start, error)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the client went away
+            self.close_connection = True
+        finally:
+            self.busy = False
+            app._request_done()
+
+    def _read_body(self, limit: int) -> bytes:
+        """The request body, refused (411/413/400) from its headers before reading it."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            raise RequestError(411, "chunked request bodies are not accepted: send a "
+                                    "Content-Length", "length_required")
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            self.close_connection = True
+            raise RequestError(411, "a Content-Length header is required", "length_required")
+        try:
+            length = int(length_text)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            raise RequestError(400, f"Content-Length {length_text!r} is not a non-negative "
+                                    "integer", "bad_length") from None
+        if length > limit:
+            self.close_connection = True
+            self._linger = True
+            raise RequestError(413, f"the body is {length} bytes; the limit is {limit} bytes "
+                                    "(send fewer samples per request)", "too_large")
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            raise RequestError(400, f"the body ended after {len(body)} of the {length} bytes "
+                                    "announced by Content-Length", "truncated")
+        return body
+
+
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj, allow_nan=False, separators=(",", ":")).encode()
+
+
+class ModelServer:
+    """An HTTP server for a classifier.
+
+    Args:
+        model: a model, or a :class:`Predictor` wrapping one.
+        input_shape: the shape of one input sample (requests are checked against it).
+        classes: class names, in output order (reported as ``labels``).
+        host: interface to bind; 127.0.0.1 (this machine only) by default.
+        port: TCP port; 0 picks a free one (see :attr:`port` after construction).
+        max_body_bytes: larger bodies are refused (413) from their Content-Length.
+        max_batch: most samples per request (422 beyond).
+        monitor: a :class:`Monitor` fed with every served batch (drift in ``/metrics``).
+        info: labels for ``tinytorch_model_info`` and ``/health`` (name, version...).
+        output: what the model returns (``"logits"``, ``"probabilities"``...), when ``model``
+            is not already a Predictor.
+        log_requests: print an access log line per request to stderr.
+    """
+
+    def __init__(self, model: Any, input_shape: tuple | None = None, classes: list | None = None,
+                 host: str = "127.0.0.1", port: int = 8000,
+                 max_body_bytes: int = DEFAULT_MAX_BODY, max_batch: int = DEFAULT_MAX_BATCH,
+                 monitor: Monitor | None = None, info: dict | None = None,
+                 output: str = "logits", log_requests: bool = False) -> None:
+        self.predictor = model if isinstance(model, Predictor) else Predictor(model, output)
+        self.input_shape = None if input_shape is None else tuple(int(n) for n in input_shape)
+        self.classes = list(classes) if classes else None
+        self.max_body_bytes = int(max_body_bytes)
+        self.max_batch = int(max_batch)
+        self.monitor = monitor
+        self.info = dict(info or {})
+        self.log_requests = log_requests
+        self.metrics = ServerMetrics()
+        self.draining = False
+        self.started = time.time()
+        self._recent: OrderedDict = OrderedDict()  # prediction id -> predicted classes
+        self._recent_lock = threading.Lock()
+        self._connections: set = set()
+        self._active = 0
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._serving = False
+        self.httpd = _HTTPServer((host, int(port)), self)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_version(cls, version: Any, monitor: bool = True, **kwargs: Any) -> "ModelServer":
+        """A server for a registered :class:`~tinytorch.core.mlops.registry.ModelVersion`
+        (verified on load); with ``monitor``, drift is tracked against its saved reference."""
+        from .drift import DriftDetector
+        model = version.load_model()
+        mon = None
+        if monitor and version.reference() is not None:
+            baseline = next((v for k, v in version.metrics.items()
+                             if "acc" in k.lower() and isinstance(v, float)), None)
+            mon = Monitor(DriftDetector.from_version(version), baseline_accuracy=baseline,
+                          name=f"{version.name} v{version.version}")
+        info = {"name": version.name, "version": version.version, **kwargs.pop("info", {})}
+        return cls(model, version.input_shape, version.classes, monitor=mon, info=info,
+                   output=version.metadata.get("output", "logits"), **kwargs)
+
+    @classmethod
+    def from_registry(cls, name: str, ref: int | str = "latest", root: str | None = None,
+                      **kwargs: Any) -> "ModelServer":
+        """A server for version ``ref`` (number, ``"latest"`` or stage) of ``name``."""
+        from .registry import ModelRegistry
+        return cls.from_version(ModelRegistry(root).get(name, ref), **kwargs)
+
+    # ------------------------------------------------------------------ address
+    @property
+    def host(self) -> str:
+        """The bound interface."""
+        return self.httpd.server_address[0]
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when constructed with port 0)."""
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # ------------------------------------------------------------------ running
+    def serve_forever(self) -> None:
+        """Serve on this thread until :meth:`shutdown` is called from another."""
+        if self._stopped:
+            raise RuntimeError("this ModelServer has been shut down; make a new one")
+        self._serving = True
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> "ModelServer":
+        """Serve on a background thread; returns self."""
+        if self._stopped:
+            raise RuntimeError("this ModelServer has been shut down; make a new one")
+        if self._thread is None:
+            self._serving = True  # before the thread runs: shutdown() must wait for it
+            self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.2,),
+                                            name="tinytorch-serve", daemon=True)
+            self._thread.start()
+        return self
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Stop gracefully: refuse new connections, close idle ones, let requests in progress
+        finish (up to ``timeout`` seconds). Returns True if every request finished."""
+        if self._stopped:
+            return True
+        self._stopped = True
+        self.draining = True
+        if self._serving:
+            self.httpd.shutdown()    # serve_forever returns: no new connections are accepted
+        self.httpd.server_close()    # and the port is free
+        with self._cond:
+            idle = [h for h in self._connections if not h.busy]
+        for handler in idle:  # wake connections waiting for their next request
+            try:
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._connections and time.monotonic() < deadline:
+                for h in list(self._connections):  # went idle after finishing a request
+                    if not h.busy:
+                        try:
+                            h.connection.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                self._cond.wait(0.1)
+            clean = not self._connections
+        if self._thread is not None:
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        return clean
+
+    def __enter__(self) -> "ModelServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+
+    # ------------------------------------------------------------------ bookkeeping (handlers)
+    def _connection_opened(self, handler: Any) -> None:
+        with self._cond:
+            self._connections.add(handler)
+
+    def _connection_closed(self, handler: Any) -> None:
+        with self._cond:
+            self._connections.discard(handler)
+            self._cond.notify_all()
+
+    def _request_done(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ endpoints
+    def _health(self) -> tuple[int, bytes, str]:
+        status = "shutting down" if self.draining else "ok"
+        body = {"status": status, "model": self.info,
+                "input_shape": None if self.input_shape is None else list(self.input_shape),
+                "uptime_seconds": round(time.time() - self.started, 3)}
+        return (503 if self.draining else 200), _json(body), "application/json"
+
+    def _predict(self, body: bytes) -> bytes:
+        x = parse_predict_request(body, self.input_shape, self.max_batch)
+        classes, probabilities = self.predictor.predict(x)
+        labels = ([self.classes[c] if c < len(self.classes) else str(c) for c in classes]
+                  if self.classes else None)
+        self.metrics.observe_predictions(labels if labels else [str(int(c)) for c in classes])
+        if self.monitor is not None:
+            self.monitor.observe(x, probabilities)
+        request_id = uuid.uuid4().hex
+        with self._recent_lock:
+            self._recent[request_id] = classes
+            while len(self._recent) > _FEEDBACK_MEMORY:
+                self._recent.popitem(last=False)
+        out = {"predictions": classes.tolist(),
+               "probabilities": np.round(probabilities, 6).tolist(),
+               "model": self.info, "id": request_id}
+        if labels:
+            out["labels"] = labels
+        return _json(out)
+
+    def _feedback(self, body: bytes) -> bytes:
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise RequestError(400, f"malformed JSON: {err}", "bad_json") from None
+        if not isinstance(payload, dict) or "id" not in payload or "labels" not in payload:
+            raise RequestError(400, "the body must be {\"id\": <prediction id>, \"labels\": "
+                                    "[class per sample]}", "missing_field")
+        with self._recent_lock:
+            predicted = self._recent.pop(str(payload["id"]), None)
+        if predicted is None:
+            raise RequestError(404, f"no recent prediction with id {payload['id']!r} (ids are "
+                                    f"kept for the last {_FEEDBACK_MEMORY} predictions, once)",
+                               "unknown_id")
+        labels = payload["labels"]
+        if self.classes:
+            index = {name: i for i, name in enumerate(self.classes)}
+            labels = [index.get(v, v) if isinstance(v, str) else v for v in labels]
+        if (not isinstance(labels, list) or len(labels) != len(predicted)
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in labels)):
+            with self._recent_lock:
+                self._recent[str(payload["id"])] = predicted
+            raise RequestError(422, f"'labels' must be a list of {len(predicted)} class "
+                                    "indices (or class names), one per predicted sample",
+                               "bad_labels")
+        tracker = self.monitor.accuracy if self.monitor is not None else None
+        if tracker is not None:
+            tracker.update(predicted, np.asarray(labels))
+        correct = int(np.sum(predicted == np.asarray(labels)))
+        return _json({"accepted": len(labels), "correct": correct,
+                      "window_accuracy": None if tracker is None else tracker.accuracy})
+
+    def _metrics_text(self) -> str:
+        if self.monitor is not None:
+            self._update_monitor_gauges()
+        return self.metrics.render(self.info)
+
+    def _update_monitor_gauges(self) -> None:
+        report = self.monitor.check()
+        m = self.metrics
+        if report.drift is not None:
+            for f in report.drift.features:
+                m.set_gauge("tinytorch_drift_psi", "Population stability index of a monitored "
+                            "feature, recent window vs training reference.",
+                            (("feature", f.feature),), f.psi)
+                if f.ks_pvalue is not None:
+                    m.set_gauge("tinytorch_drift_ks_pvalue", "Two-sample Kolmogorov-Smirnov "
+                                "p-value of a monitored feature, recent window vs reference.",
+                                (("feature", f.feature),), f.ks_pvalue)
+        if report.accuracy is not None:
+            m.set_gauge("tinytorch_window_accuracy", "Accuracy over the recent labelled "
+                        "predictions (POST /feedback).", (), report.accuracy)
+        kinds = {"input_drift": 0, "prediction_drift": 0, "accuracy_drop": 0}
+        for alert in report.alerts:
+            kinds[alert.kind] = kinds.get(alert.kind, 0) + 1
+        for kind, n in kinds.items():
+            m.set_gauge("tinytorch_alerts", "Alerts firing now, by kind.", (("kind", kind),), n)
