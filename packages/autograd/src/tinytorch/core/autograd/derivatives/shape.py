@@ -47,11 +47,31 @@ def _is_advanced(key):
     return any(isinstance(k, np.ndarray) and k.dtype != np.bool_ for k in parts)
 
 
+def _scatter_rows(g, index, shape):
+    """Gradient of ``x[index]`` for one integer array (an embedding lookup, a batch gather).
+
+    Equal to ``np.add.at(out, index, g)`` but sorts the rows instead: duplicates become
+    neighbours, ``np.add.reduceat`` sums each run, and one assignment writes the sums. This is
+    an order of magnitude faster than ``np.add.at`` for embedding-sized gathers.
+    """
+    flat = np.where(index < 0, index + shape[0], index).reshape(-1)
+    rows = g.reshape((flat.size,) + tuple(shape[1:]))
+    order = np.argsort(flat, kind="stable")
+    sorted_idx = flat[order]
+    starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]]) if flat.size else flat
+    out = np.zeros(shape, dtype=g.dtype)
+    if flat.size:
+        out[sorted_idx[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    return out
+
+
 @register_derivative("getitem")
 def getitem_backward(g, node):
     """scatter the gradient back to where the elements came from (repeated indices add)"""
     a = node.inputs[0]
     key = node.saved
+    if isinstance(key, np.ndarray) and key.dtype.kind in "iu":
+        return (_scatter_rows(g, key, a.shape),)
     ### BEGIN SOLUTION
     out = np.zeros(a.shape, dtype=g.dtype)
     if _is_advanced(key):
