@@ -12,7 +12,7 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.compression import (INT32_MAX, FLOAT32_EXACT, Observer, QParams,
                                         QuantizedConv2d, QuantizedLinear, QuantizedSequential,
                                         calibrate_qparams, dequantize_per_channel, exact_chunks,
-                                        float_state_nbytes, fold_batchnorm, fold_conv_bn,
+                                        float_state_nbytes, fold_batchnorm, fold_batchnorms, fold_conv_bn,
                                         int_matmul, quantize_model, quantize_per_channel,
                                         quantize_tensor, requantize)
 from tinytorch.core.dense import Sequential
@@ -131,6 +131,16 @@ def test_fold_conv_bn_is_exact_in_float(make_cnn):
         np.testing.assert_allclose(folded, reference, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="channels"):
         fold_batchnorm(np.ones((3, 1), np.float32), None, BatchNorm2d(2))
+
+
+def test_fold_batchnorms_of_a_whole_model(make_cnn):
+    rng = np.random.default_rng(12)
+    model = make_cnn(rng)
+    folded = fold_batchnorms(model)
+    assert [type(layer).__name__ for layer in folded].count("BatchNorm2d") == 0
+    assert len(folded) == len(model) - 2 and folded[3].bias is not None
+    x = rng.normal(size=(4, 3, 8, 8)).astype(np.float32)
+    np.testing.assert_allclose(_float(folded, x), _float(model, x), rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------------ exact integer matmul

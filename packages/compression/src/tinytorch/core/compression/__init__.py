@@ -24,7 +24,7 @@ from .pruning import (MaskedOptimizer, PruningCallback, PruningMasks, SparsityRe
 from .quantization import (BACKENDS, FLOAT32_EXACT, INT32_MAX, QParams, QuantizedConv2d, QuantizedLinear,
                            QuantizedSequential, Observer, calibrate_qparams,
                            dequantize_per_channel, exact_chunks, float_state_nbytes,
-                           fold_batchnorm, fold_conv_bn, int_matmul, quantize_model,
+                           fold_batchnorm, fold_batchnorms, fold_conv_bn, int_matmul, quantize_model,
                            quantize_per_channel, quantize_tensor, requantize)
 from .structured import (FlopCount, count_flops, layer_flops, prune_structured, prune_units,
                          unit_importance)
@@ -38,7 +38,8 @@ __all__ = [
     "FlopCount",
     # quantization
     "QParams", "quantize_per_channel", "dequantize_per_channel", "quantize_tensor",
-    "calibrate_qparams", "Observer", "fold_batchnorm", "fold_conv_bn", "exact_chunks",
+    "calibrate_qparams", "Observer", "fold_batchnorm", "fold_conv_bn", "fold_batchnorms",
+    "exact_chunks",
     "int_matmul", "requantize", "QuantizedLinear", "QuantizedConv2d", "QuantizedSequential",
     "quantize_model", "float_state_nbytes", "BACKENDS", "INT32_MAX", "FLOAT32_EXACT",
     # distillation

@@ -41,6 +41,7 @@ integer; the GEMM operand is not — that is the price of using BLAS from numpy)
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ from tinytorch.core.spatial.workspace import WORKSPACE
 from tinytorch.core.tensor import Tensor
 
 __all__ = ["QParams", "quantize_per_channel", "dequantize_per_channel", "quantize_tensor",
-           "calibrate_qparams", "Observer", "fold_batchnorm", "fold_conv_bn", "exact_chunks",
+           "calibrate_qparams", "Observer", "fold_batchnorm", "fold_conv_bn", "fold_batchnorms",
+           "exact_chunks",
            "int_matmul", "requantize", "QuantizedLinear", "QuantizedConv2d",
            "QuantizedSequential", "quantize_model", "float_state_nbytes", "BACKENDS", "INT32_MAX", "FLOAT32_EXACT"]
 
@@ -266,6 +268,26 @@ def fold_conv_bn(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
     new.weight.data[...] = w
     new.bias.data[...] = b
     return new.eval()
+
+
+def fold_batchnorms(model: Sequential) -> Sequential:
+    """A copy of ``model`` (eval mode) with every BatchNorm2d folded into the Conv2d before it.
+
+    The float32 twin of what :func:`quantize_model` does first: same outputs (to float
+    rounding), one pass less per conv.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"fold_batchnorms folds a Sequential, got {type(model).__name__}")
+    layers: list = []
+    conv_before = False  # the last layer kept is a Conv2d with no BatchNorm folded in yet
+    for layer in model:
+        if isinstance(layer, BatchNorm2d) and conv_before:
+            layers[-1] = fold_conv_bn(layers[-1], layer)
+            conv_before = False
+        else:
+            layers.append(copy.deepcopy(layer))
+            conv_before = isinstance(layer, Conv2d)
+    return Sequential(layers).eval()
 
 
 # --------------------------------------------------------------------------- integer GEMM
