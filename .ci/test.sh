@@ -13,7 +13,12 @@ cd "$repo_dir"
 
 stage "tools (.ci/.venv: tox, uv)"
 make_venv .ci/.venv
-.ci/.venv/bin/python -m pip install --quiet --disable-pip-version-check "tox>=4.20,<5" "uv>=0.4" numpy Pillow
+tools=("tox>=4.20,<5" numpy Pillow)
+if .ci/.venv/bin/python -m pip install --quiet --disable-pip-version-check "uv>=0.4" && [ -x .ci/.venv/bin/uv ]; then
+    .ci/.venv/bin/uv pip install --quiet --python .ci/.venv/bin/python "${tools[@]}"
+else
+    .ci/.venv/bin/python -m pip install --quiet --disable-pip-version-check "${tools[@]}"
+fi
 .ci/.venv/bin/tox --version
 
 stage "CIFAR-10 in $TINYTORCH_DATA"
