@@ -166,8 +166,8 @@ def test_nll_of_log_softmax_is_cross_entropy():
 
 
 # --------------------------------------------------------------------------- BCE with logits
-X_BCE = np.array([[2.0, -1.0, 0.0], [0.5, -3.0, 4.0]], dtype=np.float32)
-T_BCE = np.array([[1.0, 0.0, 1.0], [0.3, 1.0, 0.0]], dtype=np.float32)
+X_BCE = np.array([[2.0, -1.0, 0.0], [0.0, -3.0, 4.0], [0.0, 1.5, -0.5]], dtype=np.float32)
+T_BCE = np.array([[1.0, 0.0, 1.0], [0.3, 1.0, 0.0], [0.0, 0.5, 1.0]], dtype=np.float32)
 
 
 def np_bce(x, t, w=1.0):
@@ -196,10 +196,12 @@ def test_bce_pos_weight_weighs_the_positive_term():
 
 
 def test_bce_gradient_is_sigmoid_minus_target_including_at_zero():
-    x = Tensor(X_BCE, requires_grad=True)  # X_BCE holds an exact 0: the gradient is σ(0) - t = -0.5
+    x = Tensor(X_BCE, requires_grad=True)  # exact zeros: the gradient there is σ(0) - t = 0.5 - t
     binary_cross_entropy_with_logits(x, T_BCE, reduction="sum").backward()
     np.testing.assert_allclose(x.grad.data, np_sigmoid(X_BCE) - T_BCE, rtol=1e-5, atol=1e-7)
-    assert x.grad.data[0, 2] == pytest.approx(-0.5)
+    assert x.grad.data[0, 2] == pytest.approx(-0.5)  # t = 1
+    assert x.grad.data[1, 0] == pytest.approx(0.2)   # t = 0.3
+    assert x.grad.data[2, 0] == pytest.approx(0.5)   # t = 0
 
 
 def test_bce_huge_logits_are_exact_and_silent():
@@ -217,7 +219,7 @@ def test_bce_huge_logits_are_exact_and_silent():
 
 
 def test_bce_shape_mismatch_is_an_error():
-    with pytest.raises(ValueError, match=r"logits \(2, 3\) != target \(3,\)"):
+    with pytest.raises(ValueError, match=r"logits \(3, 3\) != target \(3,\)"):
         binary_cross_entropy_with_logits(X_BCE, np.zeros(3))
 
 

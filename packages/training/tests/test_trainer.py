@@ -192,6 +192,18 @@ def test_scheduler_steps_per_epoch_or_per_step(interval):
         Trainer(model, opt, CrossEntropyLoss(), scheduler=sched, scheduler_interval="batch")
 
 
+def test_each_step_starts_from_fresh_gradients():
+    manual_seed(0)
+    model = mlp()
+    trainer = Trainer(model, SGD(model.parameters(), lr=0.0), CrossEntropyLoss(), progress=False)
+    x, y = blobs(16)
+    trainer.train_step(Tensor(x), y)
+    first = [p.grad.data.copy() for p in model.parameters()]
+    trainer.train_step(Tensor(x), y)  # lr 0: same weights, same batch -> the same gradient
+    for p, g in zip(model.parameters(), first):
+        np.testing.assert_allclose(p.grad.data, g, rtol=1e-6)  # not 2·g: zero_grad was called
+
+
 def update_norm(grad_clip):
     manual_seed(0)
     model = mlp()
