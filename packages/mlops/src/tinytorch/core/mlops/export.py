@@ -86,10 +86,43 @@ def _f32(t: Any) -> np.ndarray:
     return np.asarray(getattr(t, "data", t), dtype=np.float32)
 
 
+_SUPPORTED = (Dense, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d,
+              ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Flatten, Dropout,
+              Identity)
+
+
+def _adaptive_size(layer: Any, shape: tuple) -> tuple[int, int]:
+    size = layer.output_size
+    size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
+    return (shape[2] if size[0] is None else size[0]), (shape[3] if size[1] is None else size[1])
+
+
+def _check(layer: Any, shape: tuple, path: str) -> None:
+    """Refuse, naming the layer, what ONNX (or this exporter) cannot express."""
+    kind = type(layer)
+    if kind not in _SUPPORTED:
+        raise TypeError(f"export_onnx: layer '{path}' is a {kind.__name__}, which the ONNX "
+                        "exporter does not support (Dense, Conv2d, MaxPool2d, AvgPool2d, "
+                        "AdaptiveAvgPool2d, BatchNorm1d/2d, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, "
+                        "Softmax, LogSoftmax, Flatten, Dropout, Identity)")
+    if kind is AdaptiveAvgPool2d:
+        oh, ow = _adaptive_size(layer, shape)
+        if (oh, ow) != (1, 1) and (shape[2] % oh or shape[3] % ow):
+            raise ValueError(f"export_onnx: layer '{path}' AdaptiveAvgPool2d({layer.output_size}) "
+                             f"on a {shape[2]}×{shape[3]} input has unequal windows, which ONNX "
+                             "cannot express; only output sizes that divide the input are "
+                             "exported")
+    if kind in (BatchNorm1d, BatchNorm2d) and not layer.track_running_stats:
+        raise ValueError(f"export_onnx: layer '{path}' ({kind.__name__} with "
+                         "track_running_stats=False) normalises with each batch's own "
+                         "statistics, which has no inference-time equivalent")
+    if kind is Flatten and layer.start_dim % len(shape) == 0:
+        raise ValueError(f"export_onnx: layer '{path}' Flatten(start_dim=0) merges the batch "
+                         "axis, which a batch-size-independent graph cannot express")
+
+
 def _emit(g: _Graph, layer: Any, x: str, shape: tuple, path: str) -> str:
     """Emit ONNX nodes computing ``layer`` on tensor ``x`` (of ``shape``); return the output."""
-    if isinstance(layer, Sequential) and type(layer).forward is Sequential.forward:
-        raise AssertionError("nested Sequentials are flattened by the caller")  # pragma: no cover
     kind = type(layer)
     if kind in (Dropout, Identity):
         return x
@@ -119,23 +152,12 @@ def _emit(g: _Graph, layer: Any, x: str, shape: tuple, path: str) -> str:
                       strides=list(layer.stride), pads=[ph, pw, ph, pw],
                       count_include_pad=int(layer.count_include_pad))
     if kind is AdaptiveAvgPool2d:
-        size = layer.output_size
-        size = tuple(size) if isinstance(size, (tuple, list)) else (size, size)
-        h, w = shape[2], shape[3]
-        oh, ow = (h if size[0] is None else size[0]), (w if size[1] is None else size[1])
+        oh, ow = _adaptive_size(layer, shape)
         if (oh, ow) == (1, 1):
             return g.node("GlobalAveragePool", [x], path)
-        if h % oh or w % ow:
-            raise ValueError(f"export_onnx: layer '{path}' AdaptiveAvgPool2d({layer.output_size}) "
-                             f"on a {h}×{w} input has unequal windows, which ONNX cannot express; "
-                             "only output sizes that divide the input are exported")
-        return g.node("AveragePool", [x], path, kernel_shape=[h // oh, w // ow],
-                      strides=[h // oh, w // ow])
+        kh, kw = shape[2] // oh, shape[3] // ow
+        return g.node("AveragePool", [x], path, kernel_shape=[kh, kw], strides=[kh, kw])
     if kind in (BatchNorm1d, BatchNorm2d):
-        if not layer.track_running_stats:
-            raise ValueError(f"export_onnx: layer '{path}' ({kind.__name__} with "
-                             "track_running_stats=False) normalises with each batch's own "
-                             "statistics, which has no inference-time equivalent")
         c = layer.num_features
         gamma = _f32(layer.weight) if layer.affine else np.ones(c, np.float32)
         beta = _f32(layer.bias) if layer.affine else np.zeros(c, np.float32)
@@ -179,15 +201,9 @@ def _emit(g: _Graph, layer: Any, x: str, shape: tuple, path: str) -> str:
         end = layer.end_dim % rank
         if start == 1 and end == rank - 1:
             return g.node("Flatten", [x], path, axis=1)
-        if start == 0:
-            raise ValueError(f"export_onnx: layer '{path}' Flatten(start_dim=0) merges the batch "
-                             "axis, which a batch-size-independent graph cannot express")
         target = [0] + list(shape[1:start]) + [-1] + list(shape[end + 1:])
         return g.node("Reshape", [x, g.const(f"{path}.shape", np.array(target, np.int64))], path)
-    raise TypeError(f"export_onnx: layer '{path}' is a {type(layer).__name__}, which the ONNX "
-                    "exporter does not support (Dense, Conv2d, MaxPool2d, AvgPool2d, "
-                    "AdaptiveAvgPool2d, BatchNorm1d/2d, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, "
-                    "Softmax, LogSoftmax, Flatten, Dropout, Identity)")
+    raise AssertionError(f"unhandled layer {kind.__name__}")  # pragma: no cover (see _check)
 
 
 def _flat_layers(model: Any, prefix: str = "") -> list:
@@ -220,26 +236,30 @@ def export_onnx(model: Any, example_input: Any, path: str | os.PathLike,
     Returns:
         the path written.
     """
-    onnx = _import_onnx()
-    helper = onnx.helper
     layers = _flat_layers(model)
     x = np.asarray(getattr(example_input, "data", example_input), dtype=np.float32)
     if x.ndim < 2:
         raise ValueError(f"export_onnx: example_input must be a batch (N, ...), got shape {x.shape}")
     was_training = bool(getattr(model, "training", False))
     model.eval()
-    g = _Graph(onnx)
-    current, shape = input_name, x.shape
+    traced = []  # (path, layer, input shape): shapes first, so refusals need no onnx
     try:
         with no_grad():
             value = Tensor(x)
             for layer_path, layer in layers:
-                current = _emit(g, layer, current, shape, layer_path)
+                _check(layer, tuple(value.shape), layer_path)
+                traced.append((layer_path, layer, tuple(value.shape)))
                 value = layer(value)
-                shape = tuple(value.shape)
+            shape = tuple(value.shape)
     finally:
         if was_training:
             model.train()
+    onnx = _import_onnx()
+    helper = onnx.helper
+    g = _Graph(onnx)
+    current = input_name
+    for layer_path, layer, in_shape in traced:
+        current = _emit(g, layer, current, in_shape, layer_path)
     g.nodes.append(helper.make_node("Identity", [current], [output_name], name=output_name))
     dims_in = ["batch", *x.shape[1:]]
     dims_out = ["batch", *shape[1:]]
