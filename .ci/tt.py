@@ -18,8 +18,8 @@ Commands (``python .ci/tt.py --help``):
     envs                the per-package tox env list (comma separated) for .ci/tox
     contract [--dist D] check the contract (sources, metadata, and the built wheels in D)
     build [--outdir D]  build every sdist, then every wheel from its sdist, into D (default dist/)
-    requirements X      the third-party requirements (not ours) needed to test package X (or --all)
-    install [--for X]   install those (and/or the requirements given), with uv when available
+    install [--for X]   install the third-party requirements (not ours) needed to test package X
+                        (--for-all: every package), plus any given, with uv when available
     test-installed X    run the tests shipped inside the installed wheel of package X
     check-installed     check that the installed tinytorch distributions are exactly the expected set
     uninstall-ours      uninstall every installed tinytorch distribution (before installing fresh wheels)
@@ -916,10 +916,6 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--dist", type=Path, help="also check the wheels and sdists in this folder")
     b = sub.add_parser("build", help="build every sdist and wheel")
     b.add_argument("--outdir", type=Path, default=REPO / "dist")
-    r = sub.add_parser("requirements", help="third-party requirements to test a package")
-    r.add_argument("folder", nargs="?")
-    r.add_argument("--all", action="store_true")
-    r.add_argument("--output", type=Path)
     ins = sub.add_parser("install", help="install third-party requirements (uv if available, else pip)")
     ins.add_argument("--for", dest="for_", metavar="FOLDER", help="what testing this package needs")
     ins.add_argument("--for-all", action="store_true", help="what testing every package needs")
@@ -967,16 +963,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {len(load_packages()) - failed} package(s) into {args.outdir} in "
               f"{time.perf_counter() - t0:.1f}s; {failed} failed")
         return 1 if failed else 0
-    if args.cmd == "requirements":
-        pkgs = load_packages()
-        chosen = [p for p in pkgs if not p.is_meta] if args.all else [get_package(args.folder, pkgs)]
-        text = "\n".join(requirements_for(chosen, pkgs)) + "\n"
-        if args.output:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            args.output.write_text(text)
-        else:
-            print(text, end="")
-        return 0
     if args.cmd == "install":
         reqs = list(args.reqs)
         if args.for_ or args.for_all:
