@@ -504,7 +504,9 @@ class QuantizedConv2d:
         weight_q: (C_out, C_in, kh, kw) int8.
         weight_scale: (C_out,) float32.
         bias: (C_out,) float32 or None.
-        stride, padding, dilation: (h, w) pairs.
+        stride: (h, w) step between windows.
+        padding: (h, w) zeros added on each side (0 is a code, so this is exact).
+        dilation: (h, w) spacing between kernel taps.
         input_qparams: how the input is quantized.
         output_qparams: requantize to these, or None for floats.
         backend: ``"float32"`` or ``"int32"``.

@@ -39,7 +39,7 @@ from tinytorch.core.training.cifar10 import cifar10_loaders, small_cnn, train_ci
 
 from .distillation import distill, evaluate_accuracy
 from .pruning import MaskedOptimizer, prune_magnitude, sparsity_report
-from .quantization import fold_batchnorms, quantize_model
+from .quantization import float_state_nbytes, fold_batchnorms, quantize_model
 from .structured import count_flops, prune_structured
 
 __all__ = ["main", "machine_description", "median_latency", "LATENCY_SETTINGS"]
@@ -239,6 +239,9 @@ def main(argv: list | None = None) -> dict:
         ["", "float32", "int8 (" + best["method"] + " calibration)", "change"],
         [["file size (.npz)", _kb(float_bytes), _kb(best["bytes"]),
           f"{1 - best['bytes'] / float_bytes:.1%} smaller"],
+         ["array bytes in the file (without zip/.npy headers and layout JSON)",
+          f"{float_state_nbytes(model):,} B", f"{qmodel.nbytes():,} B",
+          f"{1 - qmodel.nbytes() / float_state_nbytes(model):.1%} smaller"],
          ["test accuracy (10,000 images)", f"{float_acc:.2%}", f"{best['accuracy']:.2%}",
           f"{(best['accuracy'] - float_acc) * 100:+.2f} points"]])
     latency_table = _table(
