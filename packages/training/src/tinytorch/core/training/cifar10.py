@@ -25,7 +25,7 @@ from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.dataloader import (CIFAR10, Compose, DataLoader, Normalize, RandomCrop,
                                        RandomHorizontalFlip, ToTensor)
 from tinytorch.core.dense import Sequential
-from tinytorch.core.layers import Dense, Flatten, Module
+from tinytorch.core.layers import Dense, Flatten
 from tinytorch.core.optimizers import SGD, OneCycleLR
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor, manual_seed
@@ -57,27 +57,13 @@ def small_cnn(num_classes: int = 10, widths: tuple = (32, 64, 128)) -> Sequentia
     return Sequential(layers)
 
 
-class Scale(Module):
-    """Multiply by a constant (airbench scales its logits down by 1/9)."""
-
-    def __init__(self, factor: float) -> None:
-        super().__init__()
-        self.factor = float(factor)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.factor
-
-    def extra_repr(self) -> str:
-        return f"factor={self.factor}"
-
-
 def _conv_block(c_in: int, c_out: int, act: Any) -> list:
     return [Conv2d(c_in, c_out, 3, padding=1, bias=False), MaxPool2d(2), BatchNorm2d(c_out), act(),
             Conv2d(c_out, c_out, 3, padding=1, bias=False), BatchNorm2d(c_out), act()]
 
 
 def airbench_net(widths: tuple = (64, 256, 256), num_classes: int = 10,
-                 activation: str = "gelu") -> Sequential:
+                 activation: str = "relu") -> Sequential:
     """An airbench94-shaped network: a 2×2 stem conv, three conv-pool-BN blocks, a 3×3 max.
 
     Shape: (N, 3, 32, 32) → stem (N, 24, 31, 31) → blocks (N, w, 15|7|3, ...) → (N, 10).
@@ -88,7 +74,7 @@ def airbench_net(widths: tuple = (64, 256, 256), num_classes: int = 10,
     for c_out in widths:
         layers += _conv_block(c_in, c_out, act)
         c_in = c_out
-    layers += [MaxPool2d(3), Flatten(), Dense(c_in, num_classes, bias=False), Scale(1 / 9)]
+    layers += [MaxPool2d(3), Flatten(), Dense(c_in, num_classes, bias=False)]
     return Sequential(layers)
 
 
