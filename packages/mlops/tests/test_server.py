@@ -211,12 +211,12 @@ def test_metrics_count_what_was_served(serve, http, make_mlp, tabular):
 
 
 def test_load_eight_concurrent_clients_nothing_lost(serve, make_cnn):
-    """8 clients × 200 requests of 1-4 images each, in parallel, on a CNN with batch norm (the
+    """8 clients × 300 requests of 1-4 images each, in parallel, on a CNN with batch norm (the
     fused kernels and their shared buffers under concurrent requests). Every answer must be
     the right one, and the server must count exactly the requests the clients made."""
     model = make_cnn()
     server = serve(model, input_shape=(3, 8, 8))
-    clients, per_client = 8, 200
+    clients, per_client = 8, 300
     rng = np.random.default_rng(0)
     pool_x = rng.normal(size=(64, 3, 8, 8)).astype(np.float32)
     want_classes, want_probs = expected(model, pool_x)
@@ -353,12 +353,29 @@ def test_served_model_is_monitored_for_drift(registry, http, make_mlp, tabular):
         server.shutdown()
 
 
-def test_predictor_serialises_calls_and_restores_nothing_it_should_not(make_mlp):
+def test_predictor_runs_in_eval_mode_without_grad_and_one_blas_thread(make_mlp):
+    from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads
     from tinytorch.core.tensor import is_grad_enabled
     model = make_mlp()
     model.train()
-    p = Predictor(model)
+    seen = {}
+
+    def probe(x):
+        seen.update(grad=is_grad_enabled(), blas=get_blas_threads())
+        return model(x)
+
+    p = Predictor(probe)
+    Predictor(model)
     assert model.training is False  # served models run in eval mode
-    classes, probs = p.predict(np.ones((2, 4), np.float32))
-    assert classes.dtype == np.int64 and np.allclose(probs.sum(axis=1), 1)
-    assert is_grad_enabled()  # no_grad was only for the call
+    before = get_blas_threads()
+    if before is not None and before < 2:
+        set_blas_threads(2)  # so that the switch to one thread is visible
+    try:
+        start = get_blas_threads()
+        classes, probs = p.predict(np.ones((2, 4), np.float32))
+        assert classes.dtype == np.int64 and np.allclose(probs.sum(axis=1), 1)
+        assert seen["grad"] is False and is_grad_enabled()  # no_grad only for the call
+        assert seen["blas"] in (None, 1) and get_blas_threads() == start  # restored
+    finally:
+        if before is not None:
+            set_blas_threads(before)

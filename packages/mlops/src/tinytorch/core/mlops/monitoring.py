@@ -131,6 +131,7 @@ class MonitorReport:
     model: str = ""
     _ref: Any = field(default=None, repr=False)
     _cur: Any = field(default=None, repr=False)
+    _threshold: float | None = field(default=None, repr=False)
 
     def to_markdown(self) -> str:
         """The report as Markdown: alerts, per-feature drift table, accuracy."""
@@ -164,7 +165,7 @@ class MonitorReport:
                          f"samples{base}.")
         return "\n".join(lines) + "\n"
 
-    def plot(self, path: str, max_features: int = 6) -> str:
+    def plot(self, path: str, max_features: int = 5) -> str:
         """Reference vs current histograms of the most drifted features and a PSI bar chart, as
         a PNG. Needs matplotlib (``pip install 'tinytorch-mlops[plot]'``)."""
         try:
@@ -178,20 +179,29 @@ class MonitorReport:
             raise ValueError("MonitorReport.plot: no drift was computed (not enough samples)")
         features = [f for f in self.drift.features if f.feature in self._ref]
         features = sorted(features, key=lambda f: -f.psi)[:max_features]
-        fig, axes = plt.subplots(1, len(features) + 1, figsize=(3.2 * (len(features) + 1), 3))
-        axes = np.atleast_1d(axes)
+        cols = 3
+        rows = (len(features) + 1 + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+        axes = axes.ravel()
         names = [f.feature for f in self.drift.features]
         values = [f.psi for f in self.drift.features]
         colors = ["tab:red" if f.drifted else "tab:blue" for f in self.drift.features]
         axes[0].barh(names, values, color=colors)
-        axes[0].set_title("PSI per feature")
+        if self.drift.features and self._threshold is not None:
+            axes[0].axvline(self._threshold, color="black", linestyle="--", linewidth=1)
+        axes[0].set_title("PSI per feature (red: drift)", fontsize=10)
+        axes[0].tick_params(labelsize=7)
         for ax, f in zip(axes[1:], features):
             ref, cur = self._ref[f.feature], self._cur[f.feature]
             edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=30)
             ax.hist(ref, bins=edges, density=True, alpha=0.5, label="reference")
             ax.hist(cur, bins=edges, density=True, alpha=0.5, label="current")
-            ax.set_title(f"{f.feature}\nPSI {f.psi:.2f}", fontsize=9)
-        axes[-1].legend(fontsize=8)
+            p = "" if f.ks_pvalue is None else f", KS p {f.ks_pvalue:.1e}"
+            ax.set_title(f"{f.feature}: PSI {f.psi:.2f}{p}", fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.legend(fontsize=7)
+        for ax in axes[len(features) + 1:]:
+            ax.axis("off")
         fig.tight_layout()
         fig.savefig(path, dpi=80)
         plt.close(fig)
@@ -293,4 +303,5 @@ class Monitor:
             alerts.append(acc_alert)
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         return MonitorReport(drift, self.accuracy.accuracy, self.accuracy.samples,
-                             self.accuracy.baseline, alerts, created, self.name, ref, cur)
+                             self.accuracy.baseline, alerts, created, self.name, ref, cur,
+                             None if d is None else d.psi_threshold)

@@ -17,8 +17,16 @@ run on several threads at the same time:
 The scratch buffers (``spatial.workspace``) are safe on their own — the pool takes a lock and
 only hands out an array that nobody else references — but the points above are not. So a
 Predictor runs one forward pass at a time, behind a lock, in eval mode, under ``no_grad``.
-That costs nothing in throughput on a small machine: each forward pass already uses every
+That costs little in throughput on a small machine: each forward pass already uses every
 core through the kernels' own threads.
+
+One more setting matters for serving: numpy's BLAS threads. Requests are small batches, often
+one image, and a batch of one is not split across the kernels' threads — so the kernels leave
+BLAS multi-threaded, and a multi-threaded BLAS on tiny matrices spends its time waking and
+synchronising threads. Measured on the 2-core course machine under load, one CIFAR image
+through the small CNN took 28 ms of CPU with two BLAS threads and 0.9 ms with one. A Predictor
+therefore runs its forward passes with BLAS on one thread (``blas_threads=1``; restored after
+each call) — the kernels' own data parallelism still splits batches of two or more.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
+from tinytorch.core.spatial.parallel import get_num_threads, threads
 from tinytorch.core.tensor import Tensor
 
 __all__ = ["Predictor", "probabilities_from"]
@@ -57,20 +66,26 @@ class Predictor:
             eval mode if it has ``eval()``.
         output: what the model returns: ``"logits"`` (default), ``"probabilities"`` or
             ``"log_probabilities"``.
+        blas_threads: numpy BLAS threads during a forward pass (None: leave them alone).
     """
 
-    def __init__(self, model: Any, output: str = "logits") -> None:
+    def __init__(self, model: Any, output: str = "logits", blas_threads: int | None = 1) -> None:
         if hasattr(model, "eval"):
             model.eval()
         self.model = model
         self.output = output
+        self.blas_threads = blas_threads
         self._lock = threading.Lock()
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
         """The model's raw outputs for the batch ``x`` (one forward pass at a time)."""
         batch = Tensor(np.ascontiguousarray(x, dtype=np.float32))
         with self._lock, no_grad():
-            out = self.model(batch)
+            if self.blas_threads is None:
+                out = self.model(batch)
+            else:
+                with threads(get_num_threads(), blas=self.blas_threads):
+                    out = self.model(batch)
             return np.array(getattr(out, "data", out), dtype=np.float32)  # a copy: buffers get reused
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

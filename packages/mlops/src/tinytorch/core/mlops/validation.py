@@ -69,8 +69,12 @@ def check_inputs(inputs: Any, input_shape: tuple | None, max_batch: int,
             silently turned into numbers by numpy, so they must be looked for explicitly).
     """
     ### BEGIN SOLUTION
-    ### HINT: a list, not empty, at most max_batch samples; np.asarray raises on ragged lists;
-    ### HINT: the dtype kind must be integer or float; then the shape; then np.isfinite
+    ### HINT: in this order, each failure a RequestError(422, message, reason) (the table in the
+    ### HINT: module docstring; tests/test_validation.py lists the words each message needs):
+    ### HINT: a list ("bad_type"), not empty ("empty_batch"), at most max_batch ("batch_too_large"),
+    ### HINT: np.asarray raises on ragged lists ("bad_shape"); if the dtype kind is not integer or
+    ### HINT: float, or has_bools, _first_non_number finds the culprit ("bad_dtype"); then the
+    ### HINT: sample shape ("bad_shape"); then float32 and np.isfinite ("not_finite")
     if not isinstance(inputs, list):
         raise RequestError(422, f"'inputs' must be a list of samples, got {_describe(inputs)}",
                            "bad_type")
