@@ -103,7 +103,8 @@ class MathOps:
     def relu(self) -> Any:
         """max(self, 0); its derivative is 0 at 0, as in PyTorch."""
         ### BEGIN SOLUTION
-        return self._make(np.maximum(self.data, 0), "relu", (self,))
+        # 0 in the tensor's own dtype: numpy 1.x promotes a 0-d float32 with a Python 0 to float64
+        return self._make(np.maximum(self.data, self.data.dtype.type(0)), "relu", (self,))
         ### END SOLUTION
 
     # ------------------------------------------------------------------ min / max / clip
