@@ -162,6 +162,17 @@ def test_a_failed_registration_leaves_nothing_behind(registry, monkeypatch, make
     assert sorted(os.listdir(os.path.join(registry.root, "m"))) == ["v1"]
 
 
+def test_metrics_must_be_json_numbers_or_strings(registry, make_mlp):
+    with pytest.raises(ValueError, match="metric 'loss' is nan"):
+        registry.register("m", make_mlp(), metrics={"loss": float("nan")})
+    with pytest.raises(TypeError, match="metric 'cm' is a ndarray"):
+        registry.register("m", make_mlp(), metrics={"cm": np.eye(2)})
+    v = registry.register("m", make_mlp(), metrics={"acc": np.float32(0.5), "note": "ok",
+                                                    "best": True})
+    assert v.metrics == {"acc": 0.5, "note": "ok", "best": True}
+    assert registry.versions("m") == [1]
+
+
 def test_an_unsupported_model_is_refused_before_writing(registry):
     from tinytorch.core.layers import Dense
     with pytest.raises(TypeError, match="expected a Sequential"):
@@ -169,7 +180,8 @@ def test_an_unsupported_model_is_refused_before_writing(registry):
     assert registry.versions("m") == []
 
 
-def test_input_shape_comes_from_the_data_or_the_first_layer(registry, tabular, make_mlp, make_cnn):
+def test_input_shape_comes_from_the_data_or_the_first_layer(registry, tabular, make_mlp,
+                                                             make_cnn):
     x, y = tabular
     assert registry.register("a", make_mlp()).input_shape == (4,)
     with pytest.raises(ValueError, match="cannot tell the input shape"):

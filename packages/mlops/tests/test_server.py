@@ -144,6 +144,26 @@ def test_missing_length_chunked_and_truncated_bodies(serve, http, make_mlp):
     assert http(server.url + "/predict", {"inputs": [[1, 2, 3, 4]]})[0] == 200
 
 
+def test_protocol_errors_are_json_and_unread_bodies_never_leak(serve, make_mlp):
+    server = serve(make_mlp(), input_shape=(4,))
+    many = b"".join(b"X-H%d: 1\r\n" % i for i in range(120))
+    status, out = raw_request(server, b"GET /health HTTP/1.1\r\n" + many + b"\r\n")
+    assert status == 431 and out["reason"] == "protocol" and "Too many headers" in out["error"]
+    status, out = raw_request(server, b"OPTIONS /predict HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 501 and "method OPTIONS is not supported" in out["error"]
+    # a body sent with a refused request must not be read as the next request
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
+    conn.request("POST", "/health", body=b'GET /health HTTP/1.1\r\n\r\n')
+    resp = conn.getresponse()
+    assert resp.status == 405 and resp.getheader("Connection") == "close"
+    resp.read()
+    conn.request("GET", "/health")  # http.client reconnects after Connection: close
+    assert conn.getresponse().status == 200
+    conn.close()
+    assert metric(server.url, "tinytorch_request_errors_total", endpoint="other",
+                  reason="protocol") == 2
+
+
 def test_a_failing_model_is_a_500_and_the_server_survives(serve, http):
     calls = []
 

@@ -275,11 +275,13 @@ class DriftDetector:
         ref = version.reference()
         if ref is None:
             raise ValueError(f"{version.name} v{version.version} was registered without data, so "
-                             "it has no monitoring reference; register it with data=(inputs, labels)")
+                             "it has no monitoring reference; register it with "
+                             "data=(inputs, labels)")
         return cls(ref["inputs"], ref.get("probabilities"), ref["feature_names"], summarized=True,
                    **kwargs)
 
-    def _feature(self, name: str, ref: np.ndarray, cur: np.ndarray, ks: bool = True) -> FeatureDrift:
+    def _feature(self, name: str, ref: np.ndarray, cur: np.ndarray,
+                 ks: bool = True) -> FeatureDrift:
         value = psi(ref, cur, self.bins)
         d, p = ks_2samp(ref, cur) if ks else (None, None)
         return FeatureDrift(name, value, d, p, value > self.psi_threshold,
@@ -296,9 +298,9 @@ class DriftDetector:
             else:
                 features, names = summarize_features(inputs)
                 if names != self.feature_names:
-                    raise ValueError(f"DriftDetector.check: inputs summarise to features {names[:4]}"
-                                     f"..., the reference to {self.feature_names[:4]}... (shapes "
-                                     "differ)")
+                    raise ValueError(f"DriftDetector.check: inputs summarise to features "
+                                     f"{names[:4]}..., the reference to "
+                                     f"{self.feature_names[:4]}... (shapes differ)")
             result.samples = len(features)
             for i, name in enumerate(self.feature_names):
                 result.features.append(self._feature(name, self.reference[:, i], features[:, i]))

@@ -239,7 +239,8 @@ def export_onnx(model: Any, example_input: Any, path: str | os.PathLike,
     layers = _flat_layers(model)
     x = np.asarray(getattr(example_input, "data", example_input), dtype=np.float32)
     if x.ndim < 2:
-        raise ValueError(f"export_onnx: example_input must be a batch (N, ...), got shape {x.shape}")
+        raise ValueError(f"export_onnx: example_input must be a batch (N, ...), got shape "
+                         f"{x.shape}")
     was_training = bool(getattr(model, "training", False))
     model.eval()
     traced = []  # (path, layer, input shape): shapes first, so refusals need no onnx

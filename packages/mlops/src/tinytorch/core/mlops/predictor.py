@@ -86,7 +86,8 @@ class Predictor:
             else:
                 with threads(get_num_threads(), blas=self.blas_threads):
                     out = self.model(batch)
-            return np.array(getattr(out, "data", out), dtype=np.float32)  # a copy: buffers get reused
+            # a copy: the kernels' output buffers are reused by the next call
+            return np.array(getattr(out, "data", out), dtype=np.float32)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Predicted class per sample (int64) and class probabilities (float64, rows sum to 1)."""

@@ -61,11 +61,11 @@ _VERSION_DIR = re.compile(r"^v([0-9]+)$")
 
 
 class RegistryError(LookupError):
-    """A model, version or stage that does not exist, or a registry operation that cannot be done."""
+    """A model, version or stage that does not exist, or an operation that cannot be done."""
 
 
 def default_root() -> str:
-    """``$TINYTORCH_REGISTRY``, else ``runs/registry`` (next to ``tito train``'s ``runs/cifar10``)."""
+    """``$TINYTORCH_REGISTRY``, else ``runs/registry`` (beside ``tito train``'s ``runs/cifar10``)."""
     return os.environ.get("TINYTORCH_REGISTRY") or os.path.join("runs", "registry")
 
 
@@ -99,10 +99,26 @@ def _write_json_atomic(path: str, obj: Any) -> None:
         raise
 
 
+def _clean_metrics(name: str, metrics: dict | None) -> dict:
+    """Numbers as floats; anything JSON cannot hold (NaN, objects) refused by name."""
+    out = {}
+    for key, value in (metrics or {}).items():
+        if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+            value = float(value)
+            if not np.isfinite(value):
+                raise ValueError(f"register({name!r}): metric {key!r} is {value}; metrics must "
+                                 "be finite numbers (or strings)")
+        elif not (value is None or isinstance(value, (str, bool))):
+            raise TypeError(f"register({name!r}): metric {key!r} is a {type(value).__name__}; "
+                            "metrics must be numbers, strings, booleans or None")
+        out[str(key)] = value
+    return out
+
+
 def _output_kind(model: Any) -> str:
     """What the model's last layer returns: probabilities, log-probabilities or logits."""
     last = model
-    while hasattr(last, "_modules") and len(getattr(last, "_modules")) and hasattr(last, "__getitem__"):
+    while getattr(last, "_modules", None) and hasattr(last, "__getitem__"):
         last = last[-1]
     if isinstance(last, Softmax):
         return "probabilities"
@@ -114,7 +130,7 @@ def _output_kind(model: Any) -> str:
 def _infer_input_shape(model: Any) -> tuple | None:
     """The per-sample input shape when the first layer fixes it (a Dense: (in_features,))."""
     first = model
-    while hasattr(first, "_modules") and len(first._modules) and hasattr(first, "__getitem__"):
+    while getattr(first, "_modules", None) and hasattr(first, "__getitem__"):
         first = first[0]
     in_features = getattr(first, "in_features", None)
     return (int(in_features),) if isinstance(in_features, int) else None
@@ -153,7 +169,8 @@ class ModelVersion:
         except (OSError, ValueError) as err:
             raise IntegrityError(f"{meta_path}: cannot read the metadata ({err})") from None
         if not isinstance(metadata, dict) or metadata.get("format") != METADATA_FORMAT:
-            found = metadata.get("format") if isinstance(metadata, dict) else type(metadata).__name__
+            found = (metadata.get("format") if isinstance(metadata, dict)
+                     else type(metadata).__name__)
             raise RegistryError(f"{meta_path}: unsupported metadata format {found!r} "
                                 f"(this version reads format {METADATA_FORMAT})")
         version = cls(str(metadata.get("name")), int(metadata.get("version", 0)), path, metadata)
@@ -172,7 +189,8 @@ class ModelVersion:
         for role, entry in sorted(self.metadata.get("files", {}).items()):
             file_path = os.path.join(self.path, entry["path"])
             if not os.path.isfile(file_path):
-                raise IntegrityError(f"{file_path} ({role} of {self.name} v{self.version}) is missing")
+                raise IntegrityError(f"{file_path} ({role} of {self.name} v{self.version}) is "
+                                     "missing")
             actual = sha256_file(file_path)
             if actual != entry["sha256"]:
                 raise IntegrityError(
@@ -284,15 +302,15 @@ class ModelRegistry:
             seed: which inputs are sampled for the reference.
         """
         directory = self._model_dir(name)
-        metrics = {str(k): (float(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else v)
-                   for k, v in (metrics or {}).items()}
+        metrics = _clean_metrics(name, metrics)
         spec = model_to_spec(model)  # refuse an unsupported model before writing anything
         inputs = None
         if data is not None:
             inputs = data[0] if isinstance(data, (tuple, list)) else data
             inputs = np.asarray(getattr(inputs, "data", inputs))
         if input_shape is None:
-            input_shape = tuple(inputs.shape[1:]) if inputs is not None else _infer_input_shape(model)
+            input_shape = (tuple(inputs.shape[1:]) if inputs is not None
+                           else _infer_input_shape(model))
         if input_shape is None:
             raise ValueError(f"register({name!r}): cannot tell the input shape of this model; pass "
                              "data=(inputs, labels) or input_shape=(C, H, W)")
@@ -379,7 +397,8 @@ class ModelRegistry:
         versions = self.versions(name)
         if not versions:
             known = ", ".join(self.models()) or "none"
-            raise RegistryError(f"no model named {name!r} in registry {self.root} (models: {known})")
+            raise RegistryError(f"no model named {name!r} in registry {self.root} "
+                                f"(models: {known})")
         if isinstance(ref, str) and ref.lstrip("v").isdigit():
             ref = int(ref.lstrip("v"))
         if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):

@@ -109,7 +109,35 @@ class _Handler(BaseHTTPRequestHandler):
     def parse_request(self) -> bool:
         self.busy = True  # a request line has arrived: this connection is now in a request
         self._start = time.perf_counter()
+        self._body_read = False
         return super().parse_request()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the base class detects itself (a garbled request line, headers too long, an
+        unsupported method or HTTP version): a JSON body like every other error, and counted."""
+        self.close_connection = True
+        app = self.server.app
+        text = message or explain or self.responses.get(code, ("error",))[0]
+        if code == 501 and getattr(self, "command", None):
+            text = f"method {self.command} is not supported (use GET or POST)"
+        start = getattr(self, "_start", None)
+        app.metrics.observe_request("other", code, 0.0 if start is None else
+                                    time.perf_counter() - start, "protocol")
+        body = _json({"error": text, "status": code, "reason": "protocol"})
+        try:
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.end_headers()
+        except OSError:
+            pass
+        finally:
+            self.busy = False
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.app.log_requests:
@@ -167,6 +195,9 @@ class _Handler(BaseHTTPRequestHandler):
             ctype, error = "application/json", "internal"
         if app.draining:
             self.close_connection = True
+        if not self._body_read and (self.headers.get("Content-Length", "0").strip() != "0"
+                                    or "Transfer-Encoding" in self.headers):
+            self.close_connection = True  # an unread body would be taken for the next request
         # counted before the response is written: a client that has its answer always finds
         # its request in /metrics
         app.metrics.observe_request(endpoint, status, time.perf_counter() - self._start, error)
@@ -210,6 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(413, f"the body is {length} bytes; the limit is {limit} bytes "
                                     "(send fewer samples per request)", "too_large")
         body = self.rfile.read(length)
+        self._body_read = True
         if len(body) < length:
             self.close_connection = True
             raise RequestError(400, f"the body ended after {len(body)} of the {length} bytes "

@@ -146,9 +146,9 @@ def parse_predict_request(body: bytes, input_shape: tuple | None = None,
         raise RequestError(400, f"malformed JSON: {err.msg} at line {err.lineno} column "
                                 f"{err.colno}", "bad_json") from None
     if not isinstance(payload, dict):
+        what = "a list" if isinstance(payload, list) else _describe(payload)
         raise RequestError(400, f"the body must be a JSON object like {{\"inputs\": [[...]]}}, "
-                                f"got {_describe(payload) if not isinstance(payload, list) else 'a list'}",
-                           "bad_json")
+                                f"got {what}", "bad_json")
     if "inputs" not in payload:
         fields = ", ".join(repr(k) for k in payload) or "none"
         raise RequestError(400, f"missing field 'inputs' (fields given: {fields})",
