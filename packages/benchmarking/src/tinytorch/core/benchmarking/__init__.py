@@ -19,7 +19,7 @@ Every figure this module prints is measured on the machine it runs on; nothing i
 * :mod:`.report` — Markdown, JSON and a plot; :mod:`.cli` — ``tito benchmark``.
 """
 
-from .compare import ABResult, ab_compare
+from .compare import VERSIONS, ABResult, ABSuite, ab_compare, compare_versions
 from .flops import (ACTIVATION_FLOPS, activation_flops, adaptive_avg_pool2d_flops,
                     attention_flops, avg_pool2d_flops, conv2d_flops, count_parameters,
                     dense_flops, max_pool2d_flops, module_flops, norm_flops, register_flop_rule)
@@ -47,6 +47,7 @@ __all__ = [
     # statistics and comparisons
     "percentile", "percentiles", "t_cdf", "t_quantile", "t_interval", "bootstrap_interval",
     "Interval", "relative_change", "verdict", "Change", "VERDICTS", "ab_compare", "ABResult",
+    "ABSuite", "compare_versions", "VERSIONS",
     # models, PyTorch
     "LayerSpec", "ModelSpec", "layer", "build_tinytorch", "MODELS", "get_model_spec",
     "sample_batch", "tinytorch_train_step",

@@ -14,15 +14,22 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
+from tinytorch.core.autograd import no_grad
 from tinytorch.core.kernels import Comparison, compare, format_seconds
+from tinytorch.core.spatial import fused_kernels
+from tinytorch.core.tensor import from_numpy
 
 from .format import format_rate, markdown_table
+from .models import ModelSpec, build_tinytorch, sample_batch, tinytorch_train_step
 from .stats import Change, relative_change
 
-__all__ = ["ABResult", "ab_compare"]
+__all__ = ["ABResult", "ab_compare", "ABSuite", "compare_versions", "VERSIONS"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +121,83 @@ def ab_compare(contenders: Mapping[str, Callable[[], Any]], title: str = "A/B",
     change = relative_change(a, b, level=level, paired=True, threshold=threshold,
                              labels=(names[0], names[1]), metric=metric)
     return ABResult(title, cmp, change, work)
+
+
+@dataclass(frozen=True)
+class ABSuite:
+    """Several A/B results on one model (one per mode), as one report section.
+
+    Attributes:
+        title: what was compared.
+        results: mode -> :class:`ABResult`.
+    """
+
+    title: str
+    results: dict
+
+    def to_dict(self) -> dict:
+        """Plain values, for JSON."""
+        return {"kind": "ab_suite", "title": self.title,
+                "results": {mode: r.to_dict() for mode, r in self.results.items()}}
+
+    def to_markdown(self) -> str:
+        """One row per mode: both medians, B/A, CI, verdict; then each verdict sentence."""
+        first = next(iter(self.results.values()))
+        head = ["mode", f"{first.a} median", f"{first.b} median", "B/A time", "95% CI of change",
+                "verdict"]
+        rows = [r.row() for r in self.results.values()]
+        sentences = "\n".join(f"- {r.title}: {r.change.message()}" for r in self.results.values())
+        return (f"**{self.title}**\n\n" + markdown_table(head, rows, "lrrrrl") + "\n\n"
+                + sentences + "\n")
+
+
+VERSIONS = {
+    "composite": ("TinyTorch fused", "TinyTorch composite",
+                  "fused kernels (default) vs the composite Tensor-op path of module 06"),
+    "same": ("TinyTorch (A)", "TinyTorch (B)",
+             "an A/A test: the same code twice (a fair comparison finds no difference)"),
+}
+"""What :func:`compare_versions` can put against the default TinyTorch model."""
+
+
+def compare_versions(spec: ModelSpec, against: str = "composite", batch: int = 64,
+                     modes: tuple = ("latency", "throughput", "train"), rounds: int = 9,
+                     min_time: float = 0.05, seed: int = 0, level: float = 0.95,
+                     threshold: float = 0.02) -> ABSuite:
+    """Two versions of TinyTorch on the same model, per mode, with a regression verdict each.
+
+    ``against="composite"`` runs B with ``fused_kernels(False)`` (module 06's composite path:
+    convolution and pooling from Tensor ops), a real slower version to detect;
+    ``against="same"`` runs A twice — an A/A test, which should find no difference.
+    """
+    if against not in VERSIONS:
+        raise ValueError(f"compare_versions: against must be one of {list(VERSIONS)}, got {against!r}")
+    label_a, label_b, what = VERSIONS[against]
+    model = build_tinytorch(spec, seed)
+    x, y = sample_batch(spec, batch, seed)
+    results = {}
+    for mode in modes:
+        data = x[:1] if mode == "latency" else x
+        if mode == "train":
+            step = tinytorch_train_step(model, x, y)
+            run = step
+        elif mode in ("latency", "throughput"):
+            inputs = from_numpy(np.ascontiguousarray(data))
+
+            def run(inputs: Any = inputs) -> Any:
+                with no_grad():
+                    return model(inputs)
+            model.eval()
+        else:
+            raise ValueError(f"compare_versions: unknown mode {mode!r}")
+
+        def b(run: Callable = run) -> Any:
+            with (fused_kernels(False) if against == "composite" else nullcontext()):
+                return run()
+        title = {"latency": "latency, 1 sample", "throughput": f"forward, batch {batch}",
+                 "train": f"training step, batch {batch}"}[mode]
+        results[mode] = ab_compare({label_a: run, label_b: b}, title=title, rounds=rounds,
+                                   min_time=min_time, level=level, threshold=threshold,
+                                   work=data.shape[0],
+                                   metric="step time" if mode == "train" else "time")
+    return ABSuite(f"{label_b} vs {label_a} on {spec.name}: {what}", results)

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tinytorch.core.spatial.parallel import get_blas_threads
+
 from .format import markdown_table
 
 __all__ = ["Report", "machine_info", "PlotUnavailable"]
@@ -50,6 +52,9 @@ def machine_info() -> dict:
         "load_average": _load_average(),
         "time": _dt.datetime.now().isoformat(timespec="seconds"),
     }
+    blas = get_blas_threads()
+    if blas is not None:
+        info["blas_threads"] = blas
     torch = sys.modules.get("torch")  # only if something already imported it
     if torch is not None:
         info["torch"] = str(getattr(torch, "__version__", "?"))
@@ -155,6 +160,10 @@ class Report:
                 for label, lat in data:
                     xs = np.sort(np.asarray(lat)) * 1e3
                     ax.plot(xs, np.arange(1, xs.size + 1) / xs.size, label=label)
+                lows = [np.min(lat) for _, lat in data if len(lat)]
+                highs = [np.max(lat) for _, lat in data if len(lat)]
+                if lows and min(lows) > 0 and max(highs) / min(lows) > 20:
+                    ax.set_xscale("log")  # e.g. single-stream and a queued server together
                 ax.set_xlabel("latency (ms)")
                 ax.set_ylabel("fraction of queries")
                 ax.set_title("Latency CDF")
@@ -201,7 +210,7 @@ def _plot_data(sections: list) -> tuple:
         elif kind == "ab":
             c = d["change"]
             changes.append((f"{d['title']}", c["estimate"], c["low"], c["high"]))
-        elif kind == "torch_comparison":
+        elif kind in ("torch_comparison", "ab_suite"):
             for r in d["results"].values():
                 visit(label, r)
         elif kind == "repeated":

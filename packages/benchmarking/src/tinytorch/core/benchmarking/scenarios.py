@@ -378,12 +378,12 @@ def _run_server(predict: Predictor, data: np.ndarray, arrivals: np.ndarray, max_
     origin = clock()
     i = 0
     ### BEGIN SOLUTION
-    ### HINT: loop: now = clock() - origin; idle -> sleep until arrivals[i]; else take the queue
+    ### HINT: now = clock() - origin; if idle, sleep until arrivals[i]; then serve the queue
     while i < n:
         now = clock() - origin
         if arrivals[i] > now:
             sleep(arrivals[i] - now)
-            continue
+            now = max(clock() - origin, arrivals[i])  # no busy loop on rounding errors
         j = i + 1
         while j < n and j - i < max_batch and arrivals[j] <= now:
             j += 1
