@@ -97,7 +97,7 @@ class Client:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (8)")
-    parser.add_argument("--requests", type=int, default=100, help="requests per client (100)")
+    parser.add_argument("--requests", type=int, default=200, help="requests per client (200)")
     parser.add_argument("--batch", type=int, default=1, help="images per request (1)")
     parser.add_argument("--warmup", type=int, default=20, help="requests before timing (20)")
     parser.add_argument("--new-connections", action="store_true",

@@ -62,6 +62,7 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True        # a stuck connection never keeps the process alive ...
     block_on_close = False       # ... and ModelServer.shutdown waits for requests itself
     allow_reuse_address = True
+    request_queue_size = 128     # listen backlog (socketserver: 5, which drops SYNs in bursts)
 
     def __init__(self, address: tuple, app: "ModelServer") -> None:
         self.app = app
@@ -74,9 +75,13 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tinytorch-serve/0.1"
     timeout = 30  # seconds a connection may sit silent (idle keep-alive, a stalled body)
+    # The headers and the body go out in two writes; with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK of the headers (~40 ms on Linux) on a keep-alive connection.
+    disable_nagle_algorithm = True
 
     # ------------------------------------------------------------------ connection bookkeeping
     def setup(self) -> None:
+        self.timeout = self.server.app.idle_timeout
         super().setup()
         self.busy = False
         self._linger = False
@@ -269,13 +274,16 @@ class ModelServer:
         output: what the model returns (``"logits"``, ``"probabilities"``...), when ``model``
             is not already a Predictor.
         log_requests: print an access log line per request to stderr.
+        idle_timeout: seconds a connection may stay silent (between keep-alive requests, or
+            in the middle of a body) before the server closes it.
     """
 
     def __init__(self, model: Any, input_shape: tuple | None = None, classes: list | None = None,
                  host: str = "127.0.0.1", port: int = 8000,
                  max_body_bytes: int = DEFAULT_MAX_BODY, max_batch: int = DEFAULT_MAX_BATCH,
                  monitor: Monitor | None = None, info: dict | None = None,
-                 output: str = "logits", log_requests: bool = False) -> None:
+                 output: str = "logits", log_requests: bool = False,
+                 idle_timeout: float = 30.0) -> None:
         self.predictor = model if isinstance(model, Predictor) else Predictor(model, output)
         self.input_shape = None if input_shape is None else tuple(int(n) for n in input_shape)
         self.classes = list(classes) if classes else None
@@ -284,6 +292,7 @@ class ModelServer:
         self.monitor = monitor
         self.info = dict(info or {})
         self.log_requests = log_requests
+        self.idle_timeout = float(idle_timeout)
         self.metrics = ServerMetrics()
         self.draining = False
         self.started = time.time()
