@@ -1,0 +1,7 @@
+"""``python -m tinytorch.capstone``: the same as ``tito capstone``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

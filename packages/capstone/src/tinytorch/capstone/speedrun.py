@@ -1,0 +1,379 @@
+"""Track 1 — performance engineering: the CIFAR-10 speed-run harness.
+
+How long does TinyTorch take, on this CPU, to reach 90 % (and 94 %) accuracy on the real
+CIFAR-10 test set? The harness trains one of module 11's recipes
+(:mod:`tinytorch.core.training.cifar10`: its network, data pipeline, optimizer and schedule),
+evaluates the 10,000 test images after every epoch, and records — the first time each
+threshold is crossed — the epoch, the training time so far (evaluations excluded) and the wall
+time so far (evaluations included). It stops once every threshold is reached, or after the
+recipe's epochs.
+
+With PyTorch installed it runs the same recipe in PyTorch, side by side: the same
+architecture built in ``torch.nn`` with the *same initial weights* (copied), the same batches
+from the same TinyTorch data loader (so data loading costs both the same), the same SGD
+(Nesterov momentum, weight decay on weights only), the same one-cycle schedule and label
+smoothing. PyTorch is never a dependency: it is imported only when asked for.
+
+    python -m tinytorch.capstone.speedrun --recipe full                     # the real run (hours)
+    python -m tinytorch.capstone.speedrun --recipe quick --epochs 1 \\
+        --limit-train 512 --limit-test 500 --thresholds 0.1,0.2            # a check (a minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict
+from typing import Any, Sequence
+
+import numpy as np
+
+from tinytorch.core.benchmarking import import_torch
+from tinytorch.core.dense import Sequential
+from tinytorch.core.optimizers import SGD, OneCycleLR
+from tinytorch.core.tensor import manual_seed
+from tinytorch.core.training import CrossEntropyLoss, Trainer
+from tinytorch.core.training.cifar10 import RECIPES, Recipe, build_model, cifar10_loaders
+
+__all__ = ["DEFAULT_THRESHOLDS", "first_crossings", "recipe_named", "torch_twin", "run_tinytorch",
+           "run_torch", "run_speedrun", "speedrun_markdown", "add_arguments", "main"]
+
+DEFAULT_THRESHOLDS = (0.90, 0.94)
+
+
+def first_crossings(history: Sequence[dict], thresholds: Sequence[float],
+                    key: str = "test_acc") -> dict:
+    """For each threshold, the first epoch row whose ``key`` reaches it (``>=``), or None.
+
+    ``history`` rows are in epoch order and hold ``epoch``, ``train_seconds`` and
+    ``wall_seconds`` (cumulative) and ``key``. The result maps ``"0.90"`` (the threshold with
+    two decimals) to ``{"epoch", "train_seconds", "wall_seconds", key}`` of that row.
+    """
+    out: dict = {}
+    ### BEGIN SOLUTION
+    for threshold in thresholds:
+        hit = next((row for row in history if row.get(key) is not None and row[key] >= threshold), None)
+        out[f"{threshold:.2f}"] = None if hit is None else {
+            "epoch": hit["epoch"], "train_seconds": hit["train_seconds"],
+            "wall_seconds": hit["wall_seconds"], key: hit[key]}
+    ### END SOLUTION
+    return out
+
+
+def recipe_named(name: str | Recipe, epochs: int | None = None) -> Recipe:
+    """A recipe of module 11 by name (``quick``, ``full``), its epochs optionally changed."""
+    recipe = name if isinstance(name, Recipe) else RECIPES.get(name)
+    if recipe is None:
+        raise ValueError(f"unknown recipe {name!r}; choose from {sorted(RECIPES)}")
+    if epochs is not None:
+        recipe = Recipe(**{**asdict(recipe), "epochs": int(epochs)})
+    return recipe
+
+
+def _optimizer(model: Sequential, recipe: Recipe) -> SGD:
+    decay = [p for _, p in model.named_parameters() if p.ndim > 1]
+    rest = [p for _, p in model.named_parameters() if p.ndim <= 1]
+    return SGD([{"params": decay, "weight_decay": recipe.weight_decay},
+                {"params": rest, "weight_decay": 0.0}],
+               lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
+
+
+def _load() -> list | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+class _Run:
+    """The clock and the per-epoch history of one framework's run."""
+
+    def __init__(self, thresholds: Sequence[float], stop_when_reached: bool, progress: bool,
+                 name: str) -> None:
+        self.thresholds = tuple(thresholds)
+        self.stop = stop_when_reached
+        self.progress = progress
+        self.name = name
+        self.history: list = []
+        self.train_seconds = 0.0
+        self.start = time.perf_counter()
+
+    def record(self, epoch: int, epoch_seconds: float, images: int, train_loss: float,
+               test_acc: float, test_loss: float) -> bool:
+        """Add one epoch; True when training should stop (every threshold reached)."""
+        self.train_seconds += epoch_seconds
+        row = {"epoch": epoch, "train_seconds": self.train_seconds,
+               "wall_seconds": time.perf_counter() - self.start, "train_loss": train_loss,
+               "test_acc": test_acc, "test_loss": test_loss,
+               "img_per_s": images / max(epoch_seconds, 1e-9), "load": _load()}
+        self.history.append(row)
+        if self.progress:
+            print(f"[{self.name}] epoch {epoch}: test acc {test_acc * 100:.2f}%, train loss "
+                  f"{train_loss:.4f}, {row['img_per_s']:.0f} img/s, {self.train_seconds:.0f}s "
+                  f"training, {row['wall_seconds']:.0f}s wall", flush=True)
+        crossed = first_crossings(self.history, self.thresholds)
+        return self.stop and all(v is not None for v in crossed.values())
+
+    def result(self, framework: str, recipe: Recipe, extra: dict) -> dict:
+        return {"framework": framework, "recipe": asdict(recipe), "thresholds": list(self.thresholds),
+                "crossings": first_crossings(self.history, self.thresholds),
+                "history": self.history, "train_seconds": self.train_seconds,
+                "wall_seconds": time.perf_counter() - self.start,
+                "final_test_acc": self.history[-1]["test_acc"] if self.history else None, **extra}
+
+
+def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+                  epochs: int | None = None, root: str | None = None, seed: int = 0,
+                  limit_train: int | None = None, limit_test: int | None = None,
+                  stop_when_reached: bool = True, progress: bool = True) -> dict:
+    """Train module 11's recipe with TinyTorch, measuring test accuracy after every epoch."""
+    recipe = recipe_named(recipe, epochs)
+    manual_seed(seed)
+    train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
+                                     limit_train=limit_train, limit_test=limit_test)
+    model = build_model(recipe)
+    optimizer = _optimizer(model, recipe)
+    scheduler = OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * len(train),
+                           pct_start=recipe.warmup_fraction, anneal_strategy="linear",
+                           cycle_momentum=False, div_factor=10.0, final_div_factor=100.0)
+    trainer = Trainer(model, optimizer, CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
+                      scheduler=scheduler, scheduler_interval="step", progress=False)
+    run = _Run(thresholds, stop_when_reached, progress, "TinyTorch")
+    for epoch in range(1, recipe.epochs + 1):
+        stats = trainer.train_epoch(train)
+        trainer.epoch = epoch
+        metrics = trainer.evaluate(test)
+        if run.record(epoch, stats["time"], len(train) * recipe.batch_size, stats["loss"],
+                      metrics["acc"], metrics["loss"]):
+            break
+    return run.result("TinyTorch", recipe, {
+        "parameters": int(sum(p.data.size for p in model.parameters())),
+        "train_images": len(train.dataset), "test_images": len(test.dataset), "seed": seed})
+
+
+# ---------------------------------------------------------------------------- PyTorch
+def torch_twin(model: Sequential, torch: Any = None) -> Any:
+    """The same network in ``torch.nn``, with a copy of ``model``'s weights and buffers.
+
+    Supports the layers module 11's recipes use (Conv2d, BatchNorm2d, ReLU, GELU, MaxPool2d,
+    AvgPool2d, AdaptiveAvgPool2d, Flatten, Dense, Dropout); state-dict keys match PyTorch's.
+
+    Raises:
+        TypeError: a layer with no PyTorch counterpart here.
+    """
+    torch = torch or import_torch()
+    nn = torch.nn
+    layers = []
+    for name, layer in model.named_children():
+        kind = type(layer).__name__
+        if kind == "Conv2d":
+            twin = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride,
+                             layer.padding, layer.dilation, layer.groups, bias=layer.bias is not None)
+        elif kind == "BatchNorm2d":
+            twin = nn.BatchNorm2d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+        elif kind == "ReLU":
+            twin = nn.ReLU()
+        elif kind == "GELU":
+            twin = nn.GELU(approximate=layer.approximate)
+        elif kind == "MaxPool2d":
+            twin = nn.MaxPool2d(layer.kernel_size, layer.stride, layer.padding, layer.dilation)
+        elif kind == "AvgPool2d":
+            twin = nn.AvgPool2d(layer.kernel_size, layer.stride, layer.padding,
+                                count_include_pad=layer.count_include_pad)
+        elif kind == "AdaptiveAvgPool2d":
+            twin = nn.AdaptiveAvgPool2d(layer.output_size)
+        elif kind == "Flatten":
+            twin = nn.Flatten(layer.start_dim, layer.end_dim)
+        elif kind in ("Dense", "Linear"):
+            twin = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
+        elif kind == "Dropout":
+            twin = nn.Dropout(layer.p)
+        else:
+            raise TypeError(f"torch_twin: no PyTorch counterpart for layer {name} ({kind})")
+        layers.append(twin)
+    net = nn.Sequential(*layers)
+    state = {k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()}
+    net.load_state_dict(state)
+    return net
+
+
+def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+              epochs: int | None = None, root: str | None = None, seed: int = 0,
+              limit_train: int | None = None, limit_test: int | None = None,
+              stop_when_reached: bool = True, progress: bool = True,
+              threads: int | None = None) -> dict:
+    """The same recipe in PyTorch CPU (same weights, batches, optimizer and schedule).
+
+    Raises:
+        TorchNotInstalled: without torch (pip install torch==2.13.0, the CPU wheel).
+    """
+    torch = import_torch()
+    if threads:
+        torch.set_num_threads(int(threads))
+    recipe = recipe_named(recipe, epochs)
+    manual_seed(seed)
+    train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
+                                     limit_train=limit_train, limit_test=limit_test)
+    net = torch_twin(build_model(recipe), torch)
+    decay = [p for _, p in net.named_parameters() if p.ndim > 1]
+    rest = [p for _, p in net.named_parameters() if p.ndim <= 1]
+    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": recipe.weight_decay},
+                                 {"params": rest, "weight_decay": 0.0}], lr=recipe.lr,
+                                momentum=recipe.momentum, nesterov=recipe.nesterov)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * len(train),
+        pct_start=recipe.warmup_fraction, anneal_strategy="linear", cycle_momentum=False,
+        div_factor=10.0, final_div_factor=100.0)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    run = _Run(thresholds, stop_when_reached, progress, "PyTorch")
+    for epoch in range(1, recipe.epochs + 1):
+        net.train()
+        t0 = time.perf_counter()
+        loss_sum, seen = 0.0, 0
+        for x, y in train:
+            xb = torch.from_numpy(np.ascontiguousarray(x.data))
+            yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
+            loss = loss_fn(net(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += float(loss.detach()) * xb.shape[0]
+            seen += xb.shape[0]
+        epoch_seconds = time.perf_counter() - t0
+        net.eval()
+        correct, total, test_loss = 0, 0, 0.0
+        with torch.no_grad():
+            for x, y in test:
+                out = net(torch.from_numpy(np.ascontiguousarray(x.data)))
+                yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
+                test_loss += float(loss_fn(out, yb)) * yb.shape[0]
+                correct += int((out.argmax(1) == yb).sum())
+                total += yb.shape[0]
+        if run.record(epoch, epoch_seconds, seen, loss_sum / seen, correct / total, test_loss / total):
+            break
+    return run.result("PyTorch", recipe, {
+        "parameters": int(sum(p.numel() for p in net.parameters())),
+        "train_images": len(train.dataset), "test_images": len(test.dataset), "seed": seed,
+        "torch_version": str(torch.__version__), "torch_threads": int(torch.get_num_threads())})
+
+
+# ---------------------------------------------------------------------------- both, reported
+def run_speedrun(recipe: str = "full", frameworks: Sequence[str] = ("tinytorch", "torch"),
+                 thresholds: Sequence[float] = DEFAULT_THRESHOLDS, epochs: int | None = None,
+                 root: str | None = None, seed: int = 0, limit_train: int | None = None,
+                 limit_test: int | None = None, stop_when_reached: bool = True,
+                 torch_threads: int | None = None, out_dir: str | None = None,
+                 progress: bool = True) -> dict:
+    """Run the recipe in each framework (PyTorch skipped, with a note, when not installed)."""
+    runs, notes = [], []
+    common = dict(recipe=recipe, thresholds=thresholds, epochs=epochs, root=root, seed=seed,
+                  limit_train=limit_train, limit_test=limit_test,
+                  stop_when_reached=stop_when_reached, progress=progress)
+    result = {"track": "performance", "recipe": recipe, "runs": runs, "notes": notes,
+              "load_before": _load(), "cpus": os.cpu_count()}
+    for fw in frameworks:
+        if fw == "tinytorch":
+            runs.append(run_tinytorch(**common))
+        elif fw == "torch":
+            try:
+                runs.append(run_torch(threads=torch_threads, **common))
+            except ImportError as exc:
+                notes.append(f"PyTorch not run: {exc}")
+        else:
+            raise ValueError(f"unknown framework {fw!r} (tinytorch, torch)")
+        result["load_after"] = _load()
+        _save(result, out_dir)
+    return result
+
+
+def _save(result: dict, out_dir: str | None) -> None:
+    if not out_dir:
+        return
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "result.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    with open(os.path.join(out_dir, "report.md"), "w") as f:
+        f.write(speedrun_markdown(result))
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def speedrun_markdown(result: dict) -> str:
+    """A table: per framework and threshold, the epoch and times of the first crossing."""
+    lines = []
+    for run in result["runs"]:
+        r = run["recipe"]
+        lines.append(f"**{run['framework']}** — recipe `{r['name']}` ({r['model']} {tuple(r['widths'])}, "
+                     f"{run['parameters']:,} parameters), {run['train_images']:,} training / "
+                     f"{run['test_images']:,} test images, seed {run['seed']}"
+                     + (f", torch {run['torch_version']} ({run['torch_threads']} threads)"
+                        if "torch_version" in run else "") + ".")
+        lines.append("")
+        lines.append("| threshold | epoch | training time | wall time (with evaluations) |")
+        lines.append("|---:|---:|---:|---:|")
+        for thr, hit in run["crossings"].items():
+            if hit is None:
+                lines.append(f"| {float(thr) * 100:.0f}% | not reached | — | — |")
+            else:
+                lines.append(f"| {float(thr) * 100:.0f}% | {hit['epoch']} | "
+                             f"{_fmt_time(hit['train_seconds'])} | {_fmt_time(hit['wall_seconds'])} |")
+        accs = ", ".join(f"{row['test_acc'] * 100:.2f}%" for row in run["history"])
+        lines.append("")
+        lines.append(f"Test accuracy after each epoch: {accs}. Training throughput "
+                     f"{np.median([row['img_per_s'] for row in run['history']]):.0f} img/s (median epoch).")
+        lines.append("")
+    lines += [f"Load average (1/5/15 min) before: {result.get('load_before')}, after: "
+              f"{result.get('load_after')}; {result.get('cpus')} CPUs."] + result.get("notes", [])
+    return "\n".join(lines) + "\n"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the performance track."""
+    parser.add_argument("--recipe", default="full", help=f"module 11's recipe: {', '.join(sorted(RECIPES))}")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--thresholds", default=",".join(f"{t:.2f}" for t in DEFAULT_THRESHOLDS),
+                        help="test accuracies to time, comma-separated (default 0.90,0.94)")
+    parser.add_argument("--frameworks", default="tinytorch,torch",
+                        help="tinytorch, torch or both (default both; torch skipped if absent)")
+    parser.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--limit-test", type=int, default=None, help="use only the first N test images")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-stop", action="store_true",
+                        help="train every epoch even after all thresholds are reached")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads (default: PyTorch's own)")
+    parser.add_argument("--data", default=None, help="CIFAR-10 root (default $TINYTORCH_DATA)")
+    parser.add_argument("--out", default="runs/capstone/performance", help="results folder")
+
+
+def run_from_args(args: argparse.Namespace) -> dict:
+    """Run the speed-run the parsed options ask for, and print its report."""
+    result = run_speedrun(args.recipe, [f.strip() for f in args.frameworks.split(",") if f.strip()],
+                          tuple(float(t) for t in args.thresholds.split(",")), args.epochs,
+                          args.data, args.seed, args.limit_train, args.limit_test,
+                          not args.no_stop, args.torch_threads, args.out)
+    print(speedrun_markdown(result))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tinytorch.capstone.speedrun``."""
+    parser = argparse.ArgumentParser(description="CIFAR-10 speed-run: time to 90% and 94% test "
+                                                 "accuracy, TinyTorch and PyTorch side by side.")
+    add_arguments(parser)
+    run_from_args(parser.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

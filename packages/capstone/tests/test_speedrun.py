@@ -1,0 +1,65 @@
+"""Track 1: the speed-run harness (first crossings, the TinyTorch run on a tiny CIFAR-10).
+
+The same recipe in PyTorch is checked in ``integration/test_capstone_torch.py`` (PyTorch is
+never a dependency of a package's own tests).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tinytorch.capstone.speedrun import (first_crossings, recipe_named, run_speedrun, run_tinytorch,
+                                         speedrun_markdown)
+
+
+def _history(accs):
+    return [{"epoch": i + 1, "train_seconds": 10.0 * (i + 1), "wall_seconds": 12.0 * (i + 1),
+             "test_acc": a} for i, a in enumerate(accs)]
+
+
+def test_first_crossings():
+    hist = _history([0.5, 0.91, 0.899, 0.94, 0.95])
+    out = first_crossings(hist, (0.90, 0.94, 0.99))
+    assert out["0.90"] == {"epoch": 2, "train_seconds": 20.0, "wall_seconds": 24.0, "test_acc": 0.91}
+    assert out["0.94"]["epoch"] == 4  # reaching the threshold exactly counts
+    assert out["0.99"] is None
+    assert first_crossings([], (0.9,)) == {"0.90": None}
+    hist[0]["test_acc"] = None  # an epoch without a measurement is skipped
+    assert first_crossings(hist, (0.1,))["0.10"]["epoch"] == 2
+
+
+def test_recipes():
+    assert recipe_named("quick").model == "small_cnn"
+    assert recipe_named("full", epochs=3).epochs == 3
+    with pytest.raises(ValueError, match="unknown recipe"):
+        recipe_named("turbo")
+
+
+def test_tinytorch_run_stops_when_every_threshold_is_reached(tiny_cifar):
+    result = run_tinytorch("quick", thresholds=(0.0,), epochs=3, root=tiny_cifar,
+                           limit_train=256, limit_test=60, progress=False)
+    assert len(result["history"]) == 1  # 0% is reached after the first epoch: stop
+    hit = result["crossings"]["0.00"]
+    assert hit["epoch"] == 1 and 0 < hit["train_seconds"] <= hit["wall_seconds"]
+    assert result["framework"] == "TinyTorch" and result["train_images"] == 256
+    row = result["history"][0]
+    assert 0 <= row["test_acc"] <= 1 and row["img_per_s"] > 0
+
+
+def test_speedrun_writes_its_report(tiny_cifar, tmp_path):
+    result = run_speedrun("quick", ("tinytorch",), thresholds=(0.0, 1.01), epochs=2, root=tiny_cifar,
+                          limit_train=128, limit_test=60, out_dir=str(tmp_path), progress=False)
+    run = result["runs"][0]
+    assert len(run["history"]) == 2  # 101% is never reached: every epoch runs
+    assert run["crossings"]["1.01"] is None and run["crossings"]["0.00"]["epoch"] == 1
+    assert run["history"][1]["train_seconds"] > run["history"][0]["train_seconds"]
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["runs"][0]["crossings"] == run["crossings"]
+    report = (tmp_path / "report.md").read_text()
+    assert "| 101% | not reached |" in report and "| 0% | 1 |" in report
+    assert report == speedrun_markdown(result)
+    with pytest.raises(ValueError, match="unknown framework"):
+        run_speedrun("quick", ("jax",), root=tiny_cifar, limit_train=128, limit_test=60,
+                     progress=False)
