@@ -327,8 +327,10 @@ class Change:
         else:
             words = ("larger", "smaller")
         word = words[0] if self.estimate >= 0 else words[1]
-        return (f"{self.b} is {abs(self.estimate):.1%} {word} than {self.a} ({self.metric}), "
-                f"{self.level:.0%} CI [{self.low:+.1%}, {self.high:+.1%}]: {self.verdict}")
+        times = f" ({self.ratio:.2f}x)" if not 2 / 3 < self.ratio < 1.5 else ""
+        return (f"{self.b} is {abs(self.estimate):.1%} {word}{times} than {self.a} "
+                f"({self.metric}), {self.level:.0%} CI [{self.low:+.1%}, {self.high:+.1%}]: "
+                f"{self.verdict}")
 
     def to_dict(self) -> dict:
         """Plain values, for JSON."""
@@ -385,7 +387,7 @@ def relative_change(a: Sequence[float], b: Sequence[float], level: float = 0.95,
     Example:
         >>> change = relative_change([10, 10.2, 9.9, 10.1], [11.2, 11.3, 11.0, 11.4])
         >>> change.verdict, round(change.estimate, 2)
-        ('regression', 0.11)
+        ('regression', 0.12)
     """
     _check_level(level)
     xa = np.asarray(a, dtype=np.float64).ravel()

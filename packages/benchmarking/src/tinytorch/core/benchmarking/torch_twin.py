@@ -187,15 +187,17 @@ class TorchComparison:
             c = r.change
             rate_a, rate_b = r.rate(c.a), r.rate(c.b)
             rows.append([mode, f"{r.median(c.a) * 1e3:.3f}", f"{r.median(c.b) * 1e3:.3f}",
-                         "--" if rate_a is None else format_rate(rate_a, "/s"),
-                         "--" if rate_b is None else format_rate(rate_b, "/s"),
+                         "--" if rate_a is None else format_rate(rate_a, "").strip(),
+                         "--" if rate_b is None else format_rate(rate_b, "").strip(),
                          f"{c.ratio:.2f}x", f"[{1 + c.low:.2f}, {1 + c.high:.2f}]", c.verdict])
-        head = ["mode", "PyTorch ms", "TinyTorch ms", "PyTorch samples", "TinyTorch samples",
-                "TinyTorch/PyTorch time", "95% CI", "verdict (TinyTorch vs PyTorch)"]
+        head = ["mode", "PyTorch ms", "TinyTorch ms", "PyTorch samples/s", "TinyTorch samples/s",
+                "TinyTorch/PyTorch time (per round)", "95% CI", "verdict (TinyTorch vs PyTorch)"]
         return (f"TinyTorch vs PyTorch {self.torch_version} ({self.torch_threads} threads), "
                 f"model **{self.spec.name}** ({self.spec.description}); batch {self.batch} "
                 f"for throughput and training, 1 for latency.\n\n"
-                f"Checked before timing: {self.verification}.\n\n"
+                f"Checked before timing: {self.verification}. Medians over alternated rounds; "
+                f"the time ratio is the geometric mean of the per-round ratios, with its "
+                f"t-interval.\n\n"
                 + markdown_table(head, rows, "lrrrrrrl") + "\n")
 
 
