@@ -174,8 +174,18 @@ def test_repeat_runs_intervals(clock):
     assert ci.estimate == pytest.approx(0.02)
     assert ci.low < 0.01 and ci.high > 0.03
     assert rep.to_dict()["runs"] == 3 and "repeated 3 times" in rep.to_markdown()
+    assert "| mean_service | 20 ms |" in rep.to_markdown()
+    batches = repeat_runs(run_batches(clock), runs=2, metrics=["mean_batch"])
+    assert "| mean_batch | 1 |" in batches.to_markdown()  # a count, not seconds
     with pytest.raises(ValueError):
         repeat_runs(run, runs=1)
+
+
+def run_batches(clock):
+    def run():
+        return server(fixed_service(clock, 0.01), np.zeros((1, 1), np.float32), target_qps=1,
+                      queries=3, warmup=0, clock=clock, sleep=clock.sleep)
+    return run
 
 
 def test_real_model_predictor_smoke():

@@ -437,6 +437,9 @@ def server(predict: Predictor, samples: Any, target_qps: float, queries: int = 2
 
 
 # --------------------------------------------------------------------------- repeated runs
+_SECONDS_METRICS = {"p50", "p90", "p99", "mean", "mean_queue_wait", "mean_service"}
+
+
 @dataclass(frozen=True)
 class Repeated:
     """The same scenario run several times, with a t confidence interval per metric.
@@ -460,8 +463,8 @@ class Repeated:
         first = self.results[0]
         rows = []
         for key, ci in self.intervals.items():
-            scale = 1e3 if key.startswith("p") or key.startswith("mean") else 1.0
-            unit = " ms" if scale == 1e3 else ""
+            seconds = key in _SECONDS_METRICS
+            scale, unit = (1e3, " ms") if seconds else (1.0, "")
             rows.append([key, f"{ci.estimate * scale:.4g}{unit}",
                          f"[{ci.low * scale:.4g}, {ci.high * scale:.4g}]{unit}"])
         level = next(iter(self.intervals.values())).level if self.intervals else 0.95

@@ -192,7 +192,8 @@ class TorchComparison:
                          f"{c.ratio:.2f}x", f"[{1 + c.low:.2f}, {1 + c.high:.2f}]", c.verdict])
         head = ["mode", "PyTorch ms", "TinyTorch ms", "PyTorch samples/s", "TinyTorch samples/s",
                 "TinyTorch/PyTorch time (per round)", "95% CI", "verdict (TinyTorch vs PyTorch)"]
-        return (f"TinyTorch vs PyTorch {self.torch_version} ({self.torch_threads} threads), "
+        threads = f"{self.torch_threads} thread{'s' if self.torch_threads != 1 else ''}"
+        return (f"TinyTorch vs PyTorch {self.torch_version} ({threads}), "
                 f"model **{self.spec.name}** ({self.spec.description}); batch {self.batch} "
                 f"for throughput and training, 1 for latency.\n\n"
                 f"Checked before timing: {self.verification}. Medians over alternated rounds; "
