@@ -27,6 +27,14 @@ Commands (``python .ci/tt.py --help``):
     graph               print the module dependency graph as a mermaid diagram
     cifar10             prepare CIFAR-10 in $TINYTORCH_DATA (from ../shared when it is there)
     summary             summarise JUnit XML files and tox's result JSON (tests and timings)
+
+Release engineering (.ci/tt_release.py, through this command line; docs/maintainers.md):
+
+    versions            every distribution's version, release tag and CHANGELOG entry
+    tag-check TAG       does TAG (<distribution>-v<version>) match that package's version?
+    release-check       build all wheels and sdists; twine check; sdist rebuilds the same wheel;
+                        each wheel installed alone, offline, in a fresh venv, and imported
+    min-versions        each package's shipped tests at the lowest versions its ranges allow
 """
 from __future__ import annotations
 
@@ -105,6 +113,15 @@ def version_tuple(version: str) -> tuple[int, ...]:
 
 def _pad(v: tuple[int, ...], n: int = 4) -> tuple[int, ...]:
     return v + (0,) * (n - len(v))
+
+
+def lower_bound(spec: str) -> tuple[int, ...] | None:
+    """The release of the `>=` clause of a specifier ('>=0.1.2,<0.2' -> (0, 1, 2)), if any."""
+    for clause in spec.split(","):
+        clause = clause.strip()
+        if clause.startswith(">="):
+            return version_tuple(clause[2:])
+    return None
 
 
 def cap_problem(spec: str, current_version: str | None) -> str | None:
@@ -526,6 +543,16 @@ def check_meta(meta: Package, pkgs: list[Package]) -> list[Violation]:
     for name, r in reqs.items():
         if name not in modules:
             v.append(Violation(meta.folder, f"depends on {r.raw!r}, which is not a package under packages/"))
+    # A consistent set: the lowest version the meta-package admits of each module must satisfy what
+    # every other module declares for it (the current versions are checked above and in each module).
+    for user in modules.values():
+        for r in user.sibling_requirements:
+            if r.name not in reqs or r.name not in modules:
+                continue
+            meta_lo, user_lo = lower_bound(reqs[r.name].specifier), lower_bound(r.specifier)
+            if meta_lo is not None and user_lo is not None and _pad(meta_lo) < _pad(user_lo):
+                v.append(Violation(meta.folder, f"admits {r.name} {'.'.join(map(str, meta_lo))}, but {user.name} "
+                                                f"needs {r.specifier}: raise the floor (`python .ci/tt.py sync-meta`)"))
     if (meta.path / "src").exists():
         v.append(Violation(meta.folder, "the meta-package has a src/ folder; it ships no code of its own"))
     return v
@@ -765,12 +792,25 @@ def run_installed_tests(folder: str, pytest_args: list[str]) -> int:
 # --------------------------------------------------------------------------------------------
 
 def meta_requirements(pkgs: list[Package]) -> list[str]:
+    """The meta-package's dependencies: every module, from its minor series (`>=0.1`) — or from the
+    highest floor another module declares for it, when that is higher — to the next minor (`<0.2`).
+    Ranges, not exact pins: a module's bug-fix release reaches `pip install` of the meta-package
+    without a new meta release (docs/maintainers.md explains the choice)."""
+    floors: dict[str, tuple[int, ...]] = {}
+    for p in pkgs:
+        for r in p.sibling_requirements if not p.is_meta else []:
+            lo = lower_bound(r.specifier)
+            if lo is not None and _pad(lo) > _pad(floors.get(r.name, ())):
+                floors[r.name] = lo
     out = []
     for p in pkgs:
         if p.is_meta:
             continue
         v = version_tuple(p.version)
         lo, hi = (f"{v[0]}.{v[1]}", f"{v[0]}.{v[1] + 1}") if v[0] == 0 else (f"{v[0]}.0", f"{v[0] + 1}")
+        declared = floors.get(p.name)
+        if declared is not None and _pad(declared) > _pad(version_tuple(lo)):
+            lo = ".".join(map(str, declared))
         out.append(f"{p.name}>={lo},<{hi}")
     return out
 
@@ -929,6 +969,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("graph", help="mermaid dependency graph")
     d = sub.add_parser("cifar10", help="prepare CIFAR-10 in $TINYTORCH_DATA")
     d.add_argument("target", nargs="?", type=Path)
+    import tt_release  # release engineering: versions, tag-check, release-check, min-versions
+    tt_release.add_commands(sub)
     s = sub.add_parser("summary", help="summarise test counts and timings")
     s.add_argument("junit_dir", type=Path)
     s.add_argument("--result-json", type=Path)
@@ -995,7 +1037,8 @@ def main(argv: list[str] | None = None) -> int:
         return prepare_cifar10(args.target)
     if args.cmd == "summary":
         return summarize(args.junit_dir, args.result_json)
-    return 2
+    done = tt_release.run_command(args)
+    return 2 if done is None else done
 
 
 if __name__ == "__main__":
