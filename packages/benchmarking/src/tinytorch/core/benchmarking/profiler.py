@@ -107,11 +107,14 @@ class _Call:
 class _Record:
     """Everything measured about one module so far."""
 
-    def __init__(self, name: str, module: Any, depth: int, type_name: str) -> None:
+    def __init__(self, name: str, module: Any, depth: int, hook_target: Module,
+                 generation: int) -> None:
         self.name = name
-        self.module = module
+        self.module = module  # what the FLOP rules see (the activation, not its probe)
         self.depth = depth
-        self.type_name = type_name
+        self.type_name = type(module).__name__
+        self.hook_target = hook_target  # where the hooks go (the probe, for an activation)
+        self.generation = generation  # measurements of older generations are ignored
         self.params = count_parameters(module)
         self.stack: list = []  # (call, start time) of calls in progress (recursion-safe)
         self.reset()
@@ -146,7 +149,7 @@ class _ActivationProbe(Module):
 def _layer_output_derivative(grad: np.ndarray, node: Any) -> tuple:
     """The gradient of a layer's output is complete: its backward starts now."""
     call, clock = node.saved
-    if call.generation == call.record.generation_seen:
+    if call.generation == call.record.generation:
         call.backward_started(clock())
     return (grad,)
 
@@ -155,7 +158,7 @@ def _layer_output_derivative(grad: np.ndarray, node: Any) -> tuple:
 def _layer_input_derivative(grad: np.ndarray, node: Any) -> tuple:
     """The gradient has reached a layer's input: its backward is done."""
     call, clock = node.saved
-    if call.generation == call.record.generation_seen:
+    if call.generation == call.record.generation:
         call.backward_finished(clock())
     return (grad, None)  # the anchor gets no gradient
 
@@ -250,6 +253,8 @@ class Profiler:
         self._records: list = []
         self._removers: list = []
         self._swapped: list = []  # (parent, name, original activation)
+        self._probes: list = []  # (parent, name, probe, activation) for every activation slot
+        self._children: dict = {}  # id(record) -> the records of its direct children
         self._anchor: Tensor | None = None
         self._generation = 0
         self.attached = False
@@ -301,25 +306,18 @@ class Profiler:
         self._generation += 1
         for record in self._records:
             record.reset()
-            record.generation_seen = self._generation
+            record.generation = self._generation
 
     def _build_records(self) -> None:
         """One record per module (parents first), probes planned for activation children."""
         self._probes = []
         probes_by_id: dict = {}
-        by_id: dict = {}
         for name, m in self.model.named_modules():
             depth = 0 if name == "" else name.count(".") + 1
-            record = _Record(name, m, depth, type(m).__name__)
-            record.generation_seen = self._generation
+            target = m
             if isinstance(m, Activation):
-                probe = _ActivationProbe(m)
-                probes_by_id[id(m)] = probe
-                record.hook_target = probe
-            else:
-                record.hook_target = m
-            by_id[id(m)] = record
-            self._records.append(record)
+                target = probes_by_id[id(m)] = _ActivationProbe(m)
+            self._records.append(_Record(name, m, depth, target, self._generation))
         # every slot holding an activation gets that activation's (single) probe
         for m in self.model.modules():
             if not isinstance(m, Module):
