@@ -161,6 +161,8 @@ def test_global_batches_are_sharded_consistently(tiny_cifar):
 def test_train_single_process():
     result = train(SingleProcess(), "mlp", "synthetic", steps=3, warmup=1, global_batch=16)
     assert result["ranks"] == 1 and len(result["losses"]) == 4
+    assert result["cpu_seconds"] > 0 and result["images_per_cpu_s"] > 0
+    assert 0 <= result["comm_seconds"] <= result["seconds"]
     assert all(np.isfinite(result["losses"])) and result["images_per_s"] > 0
     assert get_communicator("single").size == 1
     with pytest.raises(ValueError):
@@ -185,8 +187,10 @@ def test_scaling_markdown():
     result = {"model": "cnn", "data": "cifar10", "global_batch": 128, "steps": 20, "threads_per_rank": 1,
               "cpus": 2, "repeats": 2, "runs": [{"load_before": [1.0, 1.0, 1.0]}],
               "scaling": [{"ranks": 1, "images_per_s": 100.0, "all_images_per_s": [100.0, 90.0],
-                           "speedup": 1.0, "efficiency": 1.0},
+                           "speedup": 1.0, "efficiency": 1.0, "images_per_cpu_s": 110.0,
+                           "cpu_efficiency": 1.0, "comm_fraction": 0.01},
                           {"ranks": 2, "images_per_s": 180.0, "all_images_per_s": [180.0, 170.0],
-                           "speedup": 1.8, "efficiency": 0.9}]}
+                           "speedup": 1.8, "efficiency": 0.9, "images_per_cpu_s": 99.0,
+                           "cpu_efficiency": 0.9, "comm_fraction": 0.12}]}
     text = scaling_markdown(result)
-    assert "| 2 | 180.0 | 1.80x | 90% | 180.0, 170.0 |" in text
+    assert "| 2 | 180.0 | 1.80x | 90% | 180.0, 170.0 | 99.0 | 90% | 12% |" in text

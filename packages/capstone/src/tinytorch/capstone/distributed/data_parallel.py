@@ -20,6 +20,7 @@ keeps their running statistics in step.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable
 
 import numpy as np
@@ -142,6 +143,7 @@ class DataParallel:
         self.params = list(model.parameters())
         self._bucket: np.ndarray | None = None
         self._loss = np.zeros(2, dtype=np.float64)
+        self.comm_seconds = 0.0  # wall time inside the collectives of step() (for reports)
         broadcast_state(model, comm)
 
     def local_batch(self, x: Any, y: Any) -> tuple:
@@ -156,9 +158,10 @@ class DataParallel:
         if local:
             xl, yl = x, y
             n_local = x.shape[0]
-            self._loss[1] = n_local
-            counts = self._loss[1:2].copy()
+            counts = np.array([n_local], dtype=np.float64)
+            t0 = time.perf_counter()
             self.comm.allreduce_sum(counts)
+            self.comm_seconds += time.perf_counter() - t0
             n_global = float(counts[0])
         else:
             n_global = float(x.shape[0])
@@ -168,10 +171,14 @@ class DataParallel:
         loss = self.loss_fn(self.model(xl), yl)
         self.optimizer.zero_grad()
         loss.backward()
+        t0 = time.perf_counter()
         self._bucket = allreduce_gradients(self.params, self.comm, n_local / n_global, self._bucket)
+        self.comm_seconds += time.perf_counter() - t0
         self.optimizer.step()
         summed = np.array([float(loss.item()) * n_local], dtype=np.float64)
+        t0 = time.perf_counter()
         self.comm.allreduce_sum(summed)
+        self.comm_seconds += time.perf_counter() - t0
         return float(summed[0] / n_global)
 
 

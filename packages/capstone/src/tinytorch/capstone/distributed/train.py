@@ -87,7 +87,13 @@ def train(comm: Communicator, model_name: str = "cnn", data: str = "synthetic", 
           seed: int = 0, root: str | None = None, limit_train: int | None = None) -> dict:
     """Train ``model_name`` (a module-14 benchmark model) for ``warmup + steps`` steps on
     ``comm.size`` ranks; the last ``steps`` are timed. Returns the result (every rank) and
-    the model under ``"model"``."""
+    the model under ``"model_obj"``.
+
+    Besides wall time (images/s) it records the CPU seconds of all ranks together (images
+    per CPU-second: steadier than wall time on a shared machine, and it charges the
+    parallel version for every cycle it spends, waiting in MPI included) and the wall time
+    spent inside the collectives (the slowest rank's).
+    """
     spec = get_model_spec(model_name)
     model = build_tinytorch(spec, seed=seed + comm.rank)  # differs per rank until the broadcast
     optimizer = SGD(model.parameters(), lr=lr, momentum=momentum)
@@ -95,17 +101,25 @@ def train(comm: Communicator, model_name: str = "cnn", data: str = "synthetic", 
     losses, t0 = [], None
     batches = global_batches(data, warmup + steps, global_batch, seed, spec.input_shape,
                              comm.rank, comm.size, root, limit_train)
+    cpu0 = 0.0
     for step, (x, y) in enumerate(batches):
         if step == warmup:
             comm.barrier()
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            dp.comm_seconds = 0.0
         losses.append(dp.step(x, y, local=True))
     comm.barrier()
     elapsed = time.perf_counter() - (t0 if t0 is not None else time.perf_counter())
+    cpu = np.array([time.process_time() - cpu0 if t0 is not None else 0.0])
+    comm_seconds = comm.allreduce_max(dp.comm_seconds)
+    comm.allreduce_sum(cpu)  # CPU seconds of every rank together
     elapsed = comm.allreduce_max(elapsed)
     return {"ranks": comm.size, "communicator": comm.name, "model": model_name, "data": data,
             "global_batch": global_batch, "steps": steps, "warmup": warmup, "seconds": elapsed,
             "images_per_s": steps * global_batch / elapsed if elapsed > 0 else None,
+            "cpu_seconds": float(cpu[0]),
+            "images_per_cpu_s": steps * global_batch / float(cpu[0]) if cpu[0] > 0 else None,
+            "comm_seconds": comm_seconds,
             "losses": losses, "lr": lr, "momentum": momentum, "seed": seed,
             "host": socket.gethostname(), "model_obj": model}
 
