@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tinytorch.capstone.distributed import (DataParallel, SingleProcess, ThreadGroup,
                                             allreduce_gradients, average_buffers, broadcast_state,
                                             get_communicator, shard_slice)
-from tinytorch.capstone.distributed.scaling import mpiexec_command, scaling_markdown
+from tinytorch.capstone.distributed.scaling import mpiexec_command, scaling_markdown, scaling_table
 from tinytorch.capstone.distributed.train import global_batches, train
 from tinytorch.core.benchmarking import build_tinytorch, get_model_spec
 from tinytorch.core.optimizers import SGD
@@ -183,14 +183,20 @@ def test_mpiexec_command(tmp_path, monkeypatch):
         mpiexec_command(2, [])
 
 
-def test_scaling_markdown():
-    result = {"model": "cnn", "data": "cifar10", "global_batch": 128, "steps": 20, "threads_per_rank": 1,
-              "cpus": 2, "repeats": 2, "runs": [{"load_before": [1.0, 1.0, 1.0]}],
-              "scaling": [{"ranks": 1, "images_per_s": 100.0, "all_images_per_s": [100.0, 90.0],
-                           "speedup": 1.0, "efficiency": 1.0, "images_per_cpu_s": 110.0,
-                           "cpu_efficiency": 1.0, "comm_fraction": 0.01},
-                          {"ranks": 2, "images_per_s": 180.0, "all_images_per_s": [180.0, 170.0],
-                           "speedup": 1.8, "efficiency": 0.9, "images_per_cpu_s": 99.0,
-                           "cpu_efficiency": 0.9, "comm_fraction": 0.12}]}
+def test_scaling_table_and_markdown():
+    runs = [{"ranks": k, "images_per_s": ips, "images_per_cpu_s": cpu, "comm_seconds": comm,
+             "seconds": 10.0, "load_before": [1.0, 1.0, 1.0]}
+            for k, ips, cpu, comm in [(1, 100.0, 110.0, 0.1), (2, 150.0, 90.0, 1.0),
+                                      (1, 80.0, 100.0, 0.1), (2, 190.0, 99.0, 1.2),
+                                      (1, 90.0, 105.0, 0.1), (2, 170.0, 95.0, 2.0)]]
+    table = scaling_table(runs, (1, 2))
+    one, two = table
+    assert one["speedup"] == 1.0 and one["median_images_per_s"] == 90.0
+    assert two["images_per_s"] == 190.0 and two["speedup"] == pytest.approx(1.9)
+    assert two["efficiency"] == pytest.approx(0.95)
+    assert two["median_speedup"] == pytest.approx(170 / 90)
+    assert two["cpu_efficiency"] == pytest.approx(0.9) and two["comm_fraction"] == pytest.approx(0.12)
+    result = {"model": "cnn", "data": "cifar10", "global_batch": 128, "steps": 20,
+              "threads_per_rank": 1, "cpus": 2, "repeats": 3, "runs": runs, "scaling": table}
     text = scaling_markdown(result)
-    assert "| 2 | 180.0 | 1.80x | 90% | 180.0, 170.0 | 99.0 | 90% | 12% |" in text
+    assert "| 2 | 190.0 | 170.0 | 150.0, 190.0, 170.0 | 1.90x / 1.89x | 95% / 94% | 99.0 | 90% | 12% |" in text
