@@ -9,6 +9,7 @@ environments layered over it (see :func:`make_sandbox`).
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -165,6 +166,13 @@ class Sandbox:
     site-packages), but installs go into the sandbox, whose site-packages comes first — so a
     package installed here shadows the parent's copy and the parent is never modified. Its
     processes run without ``PYTHONPATH``, which would otherwise come before the sandbox.
+
+    The ``.pth`` leaves out the standard library (every entry the sandbox's interpreter has
+    before ``site`` runs). pip's build isolation treats whatever the ``.pth`` files of the
+    environment's site-packages add as the environment's packages and removes it from the
+    build subprocess's ``sys.path``; since pip 26.2 it finds those paths starting from an empty
+    ``sys.path``, so a stdlib folder listed here would be removed too and the build backend
+    would fail with ``No module named 'json'``.
     """
 
     def __init__(self, root: Path) -> None:
@@ -174,7 +182,11 @@ class Sandbox:
         self.python = str(root / bindir / ("python.exe" if os.name == "nt" else "python"))
         self.site = Path(sysconfig.get_path("purelib", vars={"base": str(root),
                                                              "platbase": str(root)}))
-        parents = [p for p in dict.fromkeys(sys.path) if p and os.path.isdir(p)]
+        own = subprocess.run([self.python, "-I", "-S", "-c", "import sys; print(repr(sys.path))"],
+                             capture_output=True, text=True, check=True).stdout
+        stdlib = {os.path.normcase(os.path.realpath(p)) for p in ast.literal_eval(own)}
+        parents = [p for p in dict.fromkeys(sys.path) if p and os.path.isdir(p)
+                   and os.path.normcase(os.path.realpath(p)) not in stdlib]
         lines = [f"import site; site.addsitedir({p!r})" for p in parents]
         (self.site / "_tinytorch_parent_env.pth").write_text("\n".join(lines) + "\n")
 
