@@ -79,7 +79,7 @@ def analysis_markdown(rows: list, machine: dict, notes: Sequence[str] = ()) -> s
 
 
 def plot_ratios(rows: list, path: str) -> str:
-    """A horizontal bar per row: the time ratio, log scale, with its interval. Needs matplotlib.
+    """One point per row: the time ratio on a log scale, with its interval. Needs matplotlib.
 
     Raises:
         ImportError: matplotlib is not installed (pip install 'tinytorch-capstone[plot]').
@@ -98,8 +98,9 @@ def plot_ratios(rows: list, path: str) -> str:
     colors = ["#1976d2" if r["section"] == "op" else "#e65100" for r in rows]
     fig, ax = plt.subplots(figsize=(9, 0.38 * len(rows) + 1.5))
     y = list(range(len(rows)))[::-1]
-    ax.barh(y, ratios, xerr=[lo, hi], color=colors, alpha=0.85, capsize=2)
     ax.axvline(1.0, color="black", lw=0.8)
+    for yi, r, l, h, c in zip(y, ratios, lo, hi, colors):  # a point and its interval per row
+        ax.errorbar([r], [yi], xerr=[[l], [h]], fmt="o", color=c, ecolor=c, capsize=3, ms=6)
     ax.set_xscale("log")
     ax.set_yticks(y)
     ax.set_yticklabels(names, fontsize=7)
@@ -120,8 +121,9 @@ def run_analysis(out_dir: str | None = "runs/capstone/analysis", rounds: int = 7
     ops = compare_ops(rounds, min_time, scale, threads, progress)
     if progress and models:
         print("models:", flush=True)
+    failures: dict = {}
     model_results = compare_models(models, batch, rounds=rounds, min_time=min_time, threads=threads,
-                                   progress=progress) if models else []
+                                   progress=progress, failures=failures) if models else []
     rows = analysis_rows(ops, model_results)
     machine = machine_info()
     try:
@@ -131,8 +133,8 @@ def run_analysis(out_dir: str | None = "runs/capstone/analysis", rounds: int = 7
         machine["torch_threads"] = int(torch.get_num_threads())
     except ImportError:
         pass
-    notes = []
-    result = {"track": "analysis", "rows": rows, "machine": machine,
+    notes = [f"\nModel **{name}** was not timed: {message}." for name, message in failures.items()]
+    result = {"track": "analysis", "rows": rows, "machine": machine, "failures": failures,
               "ops": [{"name": o["name"], "difference": o["difference"],
                        "result": o["result"].to_dict()} for o in ops],
               "models": [m.to_dict() for m in model_results]}
