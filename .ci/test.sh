@@ -4,7 +4,9 @@
 #   2. CIFAR-10 prepared once in $TINYTORCH_DATA (default ~/.cache/tinytorch);
 #   3. tox, in parallel: `build` (every wheel and sdist, checked against the contract), one env
 #      per package (its wheel installed alone, its shipped tests), `docs` (mkdocs --strict),
-#      `integration` (all wheels + torch, CIFAR-10, integration/), `stubs` (students' versions);
+#      `integration` (all wheels + torch, CIFAR-10, integration/), `stubs` (students' versions),
+#      `minversions` (each package's tests at the lowest versions its ranges allow) and `release`
+#      (twine check, sdist -> same wheel, each wheel alone in a fresh venv: .ci/tt_release.py);
 #   4. a summary: tests per env, tox's per-env timings, and the stage timings.
 # Extra arguments go to tox (e.g. `bash .ci/test.sh -e build,tensor`).
 set -euo pipefail
@@ -26,7 +28,7 @@ stage "CIFAR-10 in $TINYTORCH_DATA"
 
 stage "tox (parallel)"
 rm -rf .tox/junit .tox/result.json
-echo "environments: build,docs,integration,$(.ci/.venv/bin/python .ci/tt.py envs)"
+echo "environments: build,docs,integration,minversions,$(.ci/.venv/bin/python .ci/tt.py envs),release"
 status=0
 # No env output unless it fails; a failing env's full output is printed by tox.
 .ci/tox p -p "${TINYTORCH_TOX_PARALLEL:-2}" --parallel-no-spinner --result-json .tox/result.json "$@" || status=$?
