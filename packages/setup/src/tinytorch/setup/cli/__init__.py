@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ..process import TitoError
 from ..registry import UnknownModuleError
-from . import dev, modules, system, testing, ui
+from . import dev, instructor, modules, system, testing, ui
 
 __all__ = ["build_parser", "main"]
 
@@ -29,6 +29,10 @@ tito: the TinyTorch course's command line.
   tito test tensor               run a module's tests on what is installed
   tito export tensor             reinstall your version after editing it
   tito module reset tensor       go back to the reference implementation
+
+for instructors:
+  tito release tensor --out DIR  the student version of a module as an archive to hand out
+  tito grade SUBMISSIONS/        run the reference tests on each submission; write a gradebook
 """
 
 
@@ -49,7 +53,7 @@ def build_parser(path: list[str] | None = None) -> tuple[argparse.ArgumentParser
     parser.add_argument("--version", action="version", version=f"tito {_version()}")
     top = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {"": top}
-    for part in (system, modules, testing, dev):
+    for part in (system, modules, testing, dev, instructor):
         groups.update(part.register(top))
     from ..plugins import register_plugins
 

@@ -1,0 +1,138 @@
+"""``tito release`` and ``tito grade``: for instructors (handing out and grading modules)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from pathlib import Path
+
+from ..process import TitoError
+from ..registry import Module, module_for_distribution, resolve_module
+from ..repo import find_repo_root
+from . import ui
+
+__all__ = ["register", "run_grade", "run_release"]
+
+_MODULE_HELP = "number (02 or 2), folder (tensor) or distribution (tinytorch-tensor)"
+
+
+def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersAction]:
+    """Add ``tito release`` and ``tito grade``."""
+    fmt = ui.formatter()
+    release = top.add_parser(
+        "release", help="write a module's student version as an archive to hand out",
+        description="Write the student version of a module (every solution block replaced by "
+                    "`raise NotImplementedError`, the module's tests included, version "
+                    "<reference>+student) as a source distribution: "
+                    "DIR/tinytorch_<name>-<version>+student.tar.gz. It holds no solution and no "
+                    "copy of the reference (checked before it is written). Students install it "
+                    "with pip, or unpack it and run `tito export <module> --dir <folder>`.",
+        epilog="example: tito release tensor --out handouts/", formatter_class=fmt)
+    release.add_argument("module", help=_MODULE_HELP)
+    release.add_argument("--out", type=Path, default=Path("student-release"),
+                         help="folder for the archive (default ./student-release)")
+    release.set_defaults(func=run_release)
+
+    grade = top.add_parser(
+        "grade", help="run the reference tests on every student submission; write a gradebook",
+        description="Grade submissions of one module: each one (a package folder, or a .tar.gz/"
+                    ".tgz/.zip of one) runs the module's REFERENCE tests on its own code, in a "
+                    "fresh folder, in a subprocess with a clean environment (no instructor "
+                    "variables), a time limit and resource limits. A submission that hangs, "
+                    "crashes or does not import gets the tests it did not pass marked with why. "
+                    "Writes OUT/gradebook.json, OUT/gradebook.csv (points and failure message per "
+                    "test), OUT/summary.csv and OUT/logs/. This is not a security sandbox: see "
+                    "the instructors' page of the docs before grading untrusted code.",
+        epilog="example: tito grade submissions/ --module tensor --out grades/ --timeout 300",
+        formatter_class=fmt)
+    grade.add_argument("submissions", type=Path,
+                       help="a folder of submissions (folders or archives), or one submission")
+    grade.add_argument("--module", help=f"the module graded ({_MODULE_HELP}); default: read "
+                                        "from the submissions' pyproject.toml")
+    grade.add_argument("--out", type=Path, default=Path("grades"),
+                       help="where the gradebook goes (default ./grades)")
+    grade.add_argument("--timeout", type=float, default=600.0,
+                       help="seconds allowed for one submission's tests (default 600)")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--points", type=Path,
+                       help='JSON file of test-id patterns to points, e.g. {"*test_add*": 2}; '
+                            "default 1 point per test")
+    grade.add_argument("--memory", type=float, default=4.0,
+                       help="address-space limit per submission, in GiB (default 4)")
+    grade.add_argument("--pytest", dest="pytest_args", default="",
+                       help="more pytest arguments, as one string (e.g. --pytest \"-m 'not slow'\")")
+    grade.set_defaults(func=run_grade)
+    return {}
+
+
+def run_release(args: argparse.Namespace) -> int:
+    """Write the student archive of a module."""
+    from ..release import release_module
+    from ..sources import find_reference
+
+    module = resolve_module(args.module)
+    reference = find_reference(module, find_repo_root())
+    result = release_module(reference, args.out.resolve())
+    out = ui.console()
+    out.print(f"Wrote the student version of [bold]{result.distribution}[/] {result.version}:\n"
+              f"  {ui.escape(str(result.archive))}\n"
+              f"  ({len(result.files)} files; reference from {ui.escape(reference.description)}; "
+              f"{len(result.blocks)} function(s) for students to write)")
+    ui.hint(f"students: pip install --no-deps --force-reinstall {result.archive.name}   "
+            f"(or unpack it, then: tito export {module.folder} --dir <folder>; tito test {module.folder})")
+    return 0
+
+
+def _module_from_submissions(found: list[tuple[str, Path]]) -> Module:
+    from ..grading import package_root, submission_distribution
+
+    for _, path in found:
+        if path.is_dir():
+            name = submission_distribution(package_root(path))
+            module = module_for_distribution(name) if name else None
+            if module is not None:
+                return module
+    raise TitoError("cannot tell which module the submissions are for",
+                    hint="pass --module (e.g. --module tensor)")
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    """Grade the submissions and write the gradebook."""
+    from ..grading import DEFAULT_LIMITS, find_submissions, grade, write_gradebook
+    from ..sources import find_reference
+
+    found = find_submissions(args.submissions.resolve())
+    if not found:
+        raise TitoError(f"no submission in {args.submissions} (folders or .tar.gz/.tgz/.zip archives)")
+    module = resolve_module(args.module) if args.module else _module_from_submissions(found)
+    reference = find_reference(module, find_repo_root())
+    points = None
+    if args.points:
+        try:
+            points = json.loads(args.points.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TitoError(f"cannot read the points file {args.points}: {exc}") from None
+        if not isinstance(points, dict) or not all(isinstance(v, (int, float)) for v in points.values()):
+            raise TitoError(f"{args.points} must be a JSON object of pattern -> number")
+    extra = shlex.split(args.pytest_args)
+    limits = dict(DEFAULT_LIMITS, RLIMIT_AS=int(args.memory * (1 << 30)))
+    out = ui.console()
+    out.print(f"Grading {len(found)} submission(s) of [bold]{module.distribution}[/] with the reference "
+              f"tests from {ui.escape(reference.description)} (timeout {args.timeout:g} s each)")
+
+    def progress(result) -> None:
+        style = "green" if result.status == "graded" else "yellow"
+        out.print(f"  {ui.escape(result.name):<30} [{style}]{result.status:<12}[/] "
+                  f"{result.score:g}/{result.max_score:g}  {result.seconds:.1f}s  "
+                  f"{ui.escape(result.detail)}")
+
+    work = args.out.resolve() / "work"
+    book = grade(found, module, reference, work, timeout=args.timeout, points=points,
+                 jobs=args.jobs, limits=limits, pytest_args=extra, progress=progress)
+    paths = write_gradebook(book, args.out.resolve())
+    ref = book.reference
+    out.print(f"reference: {ref.score:g}/{ref.max_score:g} ({len(book.tests)} tests; "
+              f"{sum(1 for t in ref.tests if t.outcome == 'not graded')} not graded)")
+    ui.success(f"gradebook: {paths['csv']}, {paths['summary']}, {paths['json']}")
+    return 0
