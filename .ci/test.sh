@@ -6,7 +6,8 @@
 #      per package (its wheel installed alone, its shipped tests), `docs` (mkdocs --strict),
 #      `integration` (all wheels + torch, CIFAR-10, integration/), `stubs` (students' versions),
 #      `minversions` (each package's tests at the lowest versions its ranges allow) and `release`
-#      (twine check, sdist -> same wheel, each wheel alone in a fresh venv: .ci/tt_release.py);
+#      (twine check, sdist -> same wheel, each wheel alone in a fresh venv: .ci/tt_release.py),
+#      `getting-started` (the README's setup command, .ci/setup.sh, in its quick form);
 #   4. a summary: tests per env, tox's per-env timings, and the stage timings.
 # Extra arguments go to tox (e.g. `bash .ci/test.sh -e build,tensor`).
 set -euo pipefail
@@ -28,7 +29,7 @@ stage "CIFAR-10 in $TINYTORCH_DATA"
 
 stage "tox (parallel)"
 rm -rf .tox/junit .tox/result.json
-echo "environments: build,docs,integration,minversions,$(.ci/.venv/bin/python .ci/tt.py envs),release"
+echo "environments: build,docs,integration,minversions,$(.ci/.venv/bin/python .ci/tt.py envs),release,getting-started"
 status=0
 # No env output unless it fails; a failing env's full output is printed by tox.
 .ci/tox p -p "${TINYTORCH_TOX_PARALLEL:-2}" --parallel-no-spinner --result-json .tox/result.json "$@" || status=$?

@@ -62,7 +62,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 REPO = Path(__file__).resolve().parent.parent
-META = "tinytorch"  # the meta-package's folder and distribution name
+META = "tinytorch"  # the meta-package's folder (its distribution is tinytorch-framework: docs/maintainers.md)
 STUBS_ENV = "stubs"  # tox env running `tito dev check-stubs all`, present once packages/setup exists
 CLI_PACKAGE = "setup"  # the one package whose runtime may depend on its CLI tools
 TEST_TOOLS = {"pytest", "_pytest", "hypothesis"}

@@ -13,7 +13,7 @@ Weights are saved as a plain ``.npz`` (numpy arrays only, no pickle): every para
 vocabulary, so ``--load`` needs nothing but the file.
 
 Needs tinytorch-attention, tinytorch-autograd (for ``backward``) and tinytorch-optimizers
-(Adam) — ``pip install tinytorch`` brings everything.
+(Adam) — ``pip install tinytorch-framework`` brings everything.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def test_from_installed_reads_requires_dist(tmp_path, dist):
     dist(site, "tinytorch-layers", "0.1.0+student",
          ("numpy>=1.24", "tinytorch-tensor<0.2,>=0.1", 'tinytorch-kernels; extra == "fast"'),
          "TinyTorch module 04: layers")
-    dist(site, "tinytorch", "0.1.0", ("tinytorch-tensor", "tinytorch-layers"), "meta")
+    dist(site, "tinytorch-framework", "0.1.0", ("tinytorch-tensor", "tinytorch-layers"), "meta")
+    dist(site, "tinytorch", "0.1.0", (), "the unrelated project of that name on PyPI")
     dist(site, "unrelated", "1.0", ("tinytorch-tensor",))
     g = from_installed([str(site)])
     assert sorted(g.nodes) == ["tinytorch-layers", "tinytorch-tensor"]  # no meta, no others

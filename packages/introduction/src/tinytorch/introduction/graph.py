@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: The meta-package that depends on every module and ships no code; not a node of the graph.
-META_DISTRIBUTION = "tinytorch"
+META_DISTRIBUTION = "tinytorch-framework"  # ("tinytorch" on PyPI is an unrelated project)
 #: The local version label of a student's version of a module (``0.1.0+student``).
 STUDENT_LABEL = "student"
 
@@ -345,7 +345,7 @@ def _node_from_pyproject(path: Path) -> ModuleNode | None:
         return None
     project = data.get("project", {})
     name = normalize(project.get("name", ""))
-    if not name.startswith(_PREFIX):
+    if not name.startswith(_PREFIX) or name == META_DISTRIBUTION:
         return None
     number = data.get("tool", {}).get("tinytorch", {}).get("module")
     requires = tuple(r for r in (requirement_name(x) for x in project.get("dependencies", []))
@@ -379,7 +379,7 @@ def _installed(path: list | None = None) -> dict:
     dists = metadata.distributions(path=path) if path is not None else metadata.distributions()
     for dist in dists:
         name = normalize((dist.metadata["Name"] if dist.metadata else None) or "")
-        if name.startswith(_PREFIX) and name not in found:
+        if name.startswith(_PREFIX) and name != META_DISTRIBUTION and name not in found:
             found[name] = dist
     return found
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlparse
 
 from packaging.version import InvalidVersion, Version
 
-from .registry import META_DISTRIBUTION, Module, canonical_name, module_for_distribution
+from .registry import NAMESPACE, Module, canonical_name, module_for_distribution
 
 __all__ = [
     "STUDENT_LABEL",
@@ -121,7 +121,7 @@ def tinytorch_distributions(path: list[str] | None = None) -> list[InstalledDist
         name = _name_of(dist)
         if name is None or name in seen:
             continue
-        if name == META_DISTRIBUTION or name.startswith(META_DISTRIBUTION + "-"):
+        if name == NAMESPACE or name.startswith(NAMESPACE + "-"):
             seen[name] = InstalledDist(name, dist.version, dist)
 
     def order(item: InstalledDist) -> tuple[int, str]:

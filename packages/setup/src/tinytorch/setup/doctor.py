@@ -188,7 +188,7 @@ def run_checks(path: list[str] | None = None, data: Path | None = None) -> list[
     installed = tinytorch_distributions(path)
     if not installed:
         results.append(CheckResult("tinytorch modules", "warn", "no tinytorch-* distribution found",
-                                   "python -m pip install tinytorch"))
+                                   "python -m pip install tinytorch-framework"))
     results.extend(check_dependency_chain(installed))
     for problem in plugin_problems(path):
         results.append(CheckResult("tito plugin", "warn", problem,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 __all__ = [
     "META_DISTRIBUTION",
     "MODULES",
+    "NAMESPACE",
     "Module",
     "UnknownModuleError",
     "canonical_name",
@@ -20,8 +21,12 @@ __all__ = [
     "resolve_module",
 ]
 
-#: The meta-package that depends on all seventeen modules and ships no code.
-META_DISTRIBUTION = "tinytorch"
+#: The meta-package that depends on all seventeen modules and ships no code. It is not called
+#: ``tinytorch``: that name on PyPI belongs to an unrelated project.
+META_DISTRIBUTION = "tinytorch-framework"
+
+#: Every TinyTorch distribution is called ``tinytorch-<something>``.
+NAMESPACE = "tinytorch"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..dists import tinytorch_distributions
+from ..registry import META_DISTRIBUTION
 from . import ui
 
 __all__ = ["register", "run_doctor", "run_info"]
@@ -87,7 +88,7 @@ def run_info(args: argparse.Namespace) -> int:
         module = dist.module
         style = "yellow" if dist.is_student else "green"
         installed.add_row(dist.name, dist.version, f"[{style}]{dist.kind}[/]",
-                          module.label if module else "meta-package" if dist.name == "tinytorch"
+                          module.label if module else "meta-package" if dist.name == META_DISTRIBUTION
                           else "—")
     if not dists:
         installed.add_row("(none)", "", "", "")

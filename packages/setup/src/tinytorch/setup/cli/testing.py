@@ -54,7 +54,7 @@ def _all(extra: list[str]) -> int:
             results.append((module, exc.message))
     if not results:
         raise TitoError("no TinyTorch module is installed",
-                        hint="python -m pip install tinytorch   (or one module, e.g. "
+                        hint="python -m pip install tinytorch-framework   (or one module, e.g. "
                              "tinytorch-tensor)")
     summary = ui.table("tito test all", "module", "result")
     for module, code in results:
