@@ -132,13 +132,18 @@ def _uv() -> str | None:
     return None if os.environ.get("TINYTORCH_NO_UV") else shutil.which("uv")
 
 
-def make_venv(path: Path) -> Path:
-    """A fresh virtual environment at `path` (uv when available: ~0.1 s; else venv with pip); its python."""
+def make_venv(path: Path, seed: bool = False) -> Path:
+    """A fresh virtual environment at `path` (uv when available: ~0.1 s; else venv with pip); its python.
+    With `seed`, it has pip even when uv makes it (as tox's envs do: some tests run pip); pip only,
+    not uv's --seed, whose setuptools/wheel would bring their own (newer) packaging."""
     if path.exists():
         shutil.rmtree(path)
     uv = _uv()
     if uv:
         res = _run([uv, "venv", "--quiet", "--python", sys.executable, path], env=_clean_env())
+        if res.returncode == 0 and seed:
+            res = _run([uv, "pip", "install", "--quiet", "--python", path / "bin" / "python", "pip"],
+                       env=_clean_env())
     else:
         res = _run([sys.executable, "-m", "venv", path])
     if res.returncode:
@@ -456,7 +461,7 @@ def min_versions(folders: list[str], dist: Path, work: Path, pytest_args: list[s
     for number, (reqs, members) in enumerate(groups.items()):
         t0 = time.perf_counter()
         venv = work / f"min-{number}"
-        python = make_venv(venv)
+        python = make_venv(venv, seed=True)
         res = _run([uv, "pip", "install", "--quiet", "--python", python, "--resolution", "lowest-direct", *reqs],
                    env=_clean_env())
         closure = {p.name: p for m in members for p in tt.sibling_closure(m, pkgs)}

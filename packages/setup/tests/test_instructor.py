@@ -82,6 +82,7 @@ def _tar(folder: Path, archive: Path, prefix: str) -> Path:
 # tito release
 # --------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_release_writes_an_installable_student_sdist(toy_package, tmp_path, sandbox):
     result = release_module(layout_from_folder(toy_package), tmp_path / "out")
     assert result.archive.name == "tinytorch_toy-0.1.0+student.tar.gz"
@@ -148,6 +149,7 @@ def test_unpack_refuses_paths_outside_and_links(tmp_path):
         unpack(zipped, tmp_path / "dest3")
 
 
+@pytest.mark.slow
 def test_grade_every_kind_of_submission(make_toy, toy_module, tmp_path, monkeypatch):
     monkeypatch.setenv("TT_GRADER_SECRET", "do-not-leak")
     reference = make_toy("reference", **{"tests/test_toy.py": GRADE_TESTS})
@@ -216,6 +218,7 @@ def test_grade_every_kind_of_submission(make_toy, toy_module, tmp_path, monkeypa
     assert (tmp_path / "grades" / "logs" / "carol.log").is_file()
 
 
+@pytest.mark.slow
 def test_tito_grade_command_writes_the_gradebook(make_toy, toy_module, tmp_path, monkeypatch, capsys):
     from tinytorch.setup.cli import instructor
 
