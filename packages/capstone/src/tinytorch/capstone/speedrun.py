@@ -32,10 +32,9 @@ import numpy as np
 
 from tinytorch.core.benchmarking import import_torch
 from tinytorch.core.dense import Sequential
-from tinytorch.core.optimizers import SGD, OneCycleLR
 from tinytorch.core.tensor import manual_seed
 from tinytorch.core.training import CrossEntropyLoss, Trainer
-from tinytorch.core.training.cifar10 import RECIPES, Recipe, build_model, cifar10_loaders
+from tinytorch.core.training.cifar10 import RECIPES, Recipe, evaluate_tta, prepare_run
 
 __all__ = ["DEFAULT_THRESHOLDS", "first_crossings", "recipe_named", "torch_twin", "run_tinytorch",
            "run_torch", "run_speedrun", "speedrun_markdown", "add_arguments", "main"]
@@ -70,14 +69,6 @@ def recipe_named(name: str | Recipe, epochs: int | None = None) -> Recipe:
     if epochs is not None:
         recipe = Recipe(**{**asdict(recipe), "epochs": int(epochs)})
     return recipe
-
-
-def _optimizer(model: Sequential, recipe: Recipe) -> SGD:
-    decay = [p for _, p in model.named_parameters() if p.ndim > 1]
-    rest = [p for _, p in model.named_parameters() if p.ndim <= 1]
-    return SGD([{"params": decay, "weight_decay": recipe.weight_decay},
-                {"params": rest, "weight_decay": 0.0}],
-               lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
 
 
 def _load() -> list | None:
@@ -131,13 +122,9 @@ def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = D
     """Train module 11's recipe with TinyTorch, measuring test accuracy after every epoch."""
     recipe = recipe_named(recipe, epochs)
     manual_seed(seed)
-    train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
-                                     limit_train=limit_train, limit_test=limit_test)
-    model = build_model(recipe)
-    optimizer = _optimizer(model, recipe)
-    scheduler = OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=recipe.epochs * len(train),
-                           pct_start=recipe.warmup_fraction, anneal_strategy="linear",
-                           cycle_momentum=False, div_factor=10.0, final_div_factor=100.0)
+    parts = prepare_run(recipe, root, seed, limit_train, limit_test)
+    model, optimizer, scheduler, train, test = (parts.model, parts.optimizer, parts.scheduler,
+                                                parts.train, parts.test)
     trainer = Trainer(model, optimizer, CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
                       scheduler=scheduler, scheduler_interval="step", progress=False)
     run = _Run(thresholds, stop_when_reached, progress, "TinyTorch")
@@ -145,6 +132,8 @@ def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = D
         stats = trainer.train_epoch(train)
         trainer.epoch = epoch
         metrics = trainer.evaluate(test)
+        if recipe.tta:  # the recipe's own measure: logits of x and of mirrored x, averaged
+            metrics["acc"] = evaluate_tta(model, test)
         if run.record(epoch, stats["time"], len(train) * recipe.batch_size, stats["loss"],
                       metrics["acc"], metrics["loss"]):
             break
@@ -214,11 +203,13 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
         torch.set_num_threads(int(threads))
     recipe = recipe_named(recipe, epochs)
     manual_seed(seed)
-    train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
-                                     limit_train=limit_train, limit_test=limit_test)
-    net = torch_twin(build_model(recipe), torch)
-    decay = [p for _, p in net.named_parameters() if p.ndim > 1]
-    rest = [p for _, p in net.named_parameters() if p.ndim <= 1]
+    parts = prepare_run(recipe, root, seed, limit_train, limit_test)  # same init, same batches
+    train, test = parts.train, parts.test
+    net = torch_twin(parts.model, torch)
+    for (_, ours), theirs in zip(parts.model.named_parameters(), net.parameters()):
+        theirs.requires_grad_(ours.requires_grad)  # the frozen whitening stem stays frozen
+    decay = [p for _, p in net.named_parameters() if p.requires_grad and p.ndim > 1]
+    rest = [p for _, p in net.named_parameters() if p.requires_grad and p.ndim <= 1]
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": recipe.weight_decay},
                                  {"params": rest, "weight_decay": 0.0}], lr=recipe.lr,
                                 momentum=recipe.momentum, nesterov=recipe.nesterov)
@@ -250,6 +241,9 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
                 out = net(torch.from_numpy(np.ascontiguousarray(x.data)))
                 yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
                 test_loss += float(loss_fn(out, yb)) * yb.shape[0]
+                if recipe.tta:
+                    mirrored = np.ascontiguousarray(x.data[..., ::-1])
+                    out = out + net(torch.from_numpy(mirrored))
                 correct += int((out.argmax(1) == yb).sum())
                 total += yb.shape[0]
         if run.record(epoch, epoch_seconds, seen, loss_sum / seen, correct / total, test_loss / total):

@@ -25,7 +25,7 @@ from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.dataloader import (CIFAR10, Compose, DataLoader, Normalize, RandomCrop,
                                        RandomHorizontalFlip, ToTensor)
 from tinytorch.core.dense import Sequential
-from tinytorch.core.layers import Dense, Flatten
+from tinytorch.core.layers import Dense, Flatten, Module
 from tinytorch.core.optimizers import SGD, OneCycleLR
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor, manual_seed
@@ -78,6 +78,52 @@ def airbench_net(widths: tuple = (64, 256, 256), num_classes: int = 10,
     return Sequential(layers)
 
 
+def whitening_filters(images: np.ndarray, kernel: int = 2, eps: float = 5e-4) -> np.ndarray:
+    """Conv filters that whiten ``kernel``×``kernel`` patches of ``images`` (N, C, H, W floats).
+
+    The patches' covariance Σ = V diag(λ) Vᵀ; the filters V / √(λ + eps) make the patch
+    features uncorrelated with unit variance, so the first layer starts out seeing "edges and
+    colours" instead of raw, highly correlated pixels (the trick behind airbench's speed).
+    Each filter is paired with its negative so a following ReLU keeps both signs.
+    Returns (2·C·k², C, k, k) float32 weights.
+    """
+    c = images.shape[1]
+    windows = np.lib.stride_tricks.sliding_window_view(images, (kernel, kernel), axis=(2, 3))
+    patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, c * kernel * kernel).astype(np.float64)
+    patches = patches - patches.mean(axis=0)
+    cov = patches.T @ patches / len(patches)
+    eigenvalues, eigenvectors = np.linalg.eigh(cov)
+    filters = (eigenvectors / np.sqrt(eigenvalues + eps)).T.reshape(-1, c, kernel, kernel)
+    return np.concatenate([filters, -filters]).astype(np.float32)
+
+
+def init_whitening(model: Sequential, images: np.ndarray) -> None:
+    """Set the stem conv (``model[0]``) to whitening filters of ``images`` and freeze it."""
+    stem = model[0]
+    weights = whitening_filters(images, stem.weight.shape[-1])
+    if weights.shape != stem.weight.shape:
+        raise ValueError(f"init_whitening: the stem conv has weight shape {stem.weight.shape}, "
+                         f"whitening gives {weights.shape}")
+    stem.weight.data[...] = weights
+    stem.weight.requires_grad = False  # fixed, like a preprocessing step
+
+
+def evaluate_tta(model: Module, loader: Any) -> float:
+    """Test accuracy with flip test-time augmentation: average the logits of x and mirrored x."""
+    from tinytorch.core.autograd import no_grad
+
+    model.eval()
+    correct = total = 0
+    with no_grad():
+        for x, y in loader:
+            flipped = Tensor(np.ascontiguousarray(x.data[..., ::-1]))
+            logits = model(x).data + model(flipped).data
+            labels = y.data if isinstance(y, Tensor) else np.asarray(y)
+            correct += int((logits.argmax(axis=1) == labels).sum())
+            total += len(labels)
+    return correct / max(total, 1)
+
+
 # --------------------------------------------------------------------------- data
 def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: bool = True,
                     seed: int = 0, test_batch_size: int = 500, prefetch: int = 2,
@@ -128,13 +174,16 @@ class Recipe:
     augment: bool = True
     widths: tuple = field(default_factory=tuple)
     activation: str = "relu"
+    whiten: bool = False
+    tta: bool = False
 
 
 RECIPES = {
     "quick": Recipe("quick", "small_cnn", epochs=4, batch_size=128, lr=0.1, weight_decay=5e-4,
                     label_smoothing=0.0, widths=(32, 64, 128)),
-    "full": Recipe("full", "airbench", epochs=16, batch_size=256, lr=0.2, weight_decay=5e-4,
-                   label_smoothing=0.2, widths=(64, 256, 256), activation="relu"),
+    "full": Recipe("full", "airbench", epochs=14, batch_size=512, lr=0.4, weight_decay=5e-4,
+                   label_smoothing=0.2, widths=(64, 256, 256), activation="relu", whiten=True,
+                   tta=True),
 }
 
 
@@ -145,6 +194,51 @@ def build_model(recipe: Recipe) -> Sequential:
     if recipe.model == "airbench":
         return airbench_net(widths=recipe.widths, activation=recipe.activation)
     raise ValueError(f"unknown model '{recipe.model}' (small_cnn, airbench)")
+
+
+@dataclass
+class RunParts:
+    """What a recipe trains: the network, its optimizer and schedule, and the data."""
+
+    model: Sequential
+    optimizer: SGD
+    scheduler: OneCycleLR
+    train: DataLoader
+    test: DataLoader
+
+
+def recipe_optimizer(model: Module, recipe: Recipe) -> SGD:
+    """Nesterov SGD with weight decay on weights only (not on batch-norm or bias vectors)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:  # the whitening stem is frozen
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    return SGD([{"params": decay, "weight_decay": recipe.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0}],
+               lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
+
+
+def recipe_scheduler(optimizer: SGD, recipe: Recipe, steps: int) -> OneCycleLR:
+    """One cycle: linear warm-up to ``recipe.lr`` over ``warmup_fraction``, then linear decay."""
+    return OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps,
+                      pct_start=recipe.warmup_fraction, anneal_strategy="linear",
+                      cycle_momentum=False, div_factor=10.0, final_div_factor=100.0)
+
+
+def prepare_run(recipe: Recipe, root: str | None = None, seed: int = 0,
+                limit_train: int | None = None, limit_test: int | None = None) -> RunParts:
+    """Build everything a recipe trains (seed the generators first with ``manual_seed``)."""
+    train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
+                                     limit_train=limit_train, limit_test=limit_test)
+    model = build_model(recipe)
+    if recipe.whiten:
+        sample = train.dataset.data[:5000].astype(np.float32) / 255.0
+        mean = np.asarray(CIFAR10_MEAN, np.float32)[:, None, None]
+        std = np.asarray(CIFAR10_STD, np.float32)[:, None, None]
+        init_whitening(model, (sample - mean) / std)
+    optimizer = recipe_optimizer(model, recipe)
+    scheduler = recipe_scheduler(optimizer, recipe, recipe.epochs * len(train))
+    return RunParts(model, optimizer, scheduler, train, test)
 
 
 def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_dir: str = "runs/cifar10",
@@ -164,20 +258,10 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
     if epochs is not None:
         recipe = Recipe(**{**asdict(recipe), "epochs": int(epochs)})
     manual_seed(seed)
-    train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
-                                     limit_train=limit_train, limit_test=limit_test)
-    model = build_model(recipe)
+    parts = prepare_run(recipe, root, seed, limit_train, limit_test)
+    model, optimizer, scheduler, train, test = (parts.model, parts.optimizer, parts.scheduler,
+                                                parts.train, parts.test)
     params = sum(p.data.size for p in model.parameters())
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)  # no weight decay on BN and biases
-    optimizer = SGD([{"params": decay, "weight_decay": recipe.weight_decay},
-                     {"params": no_decay, "weight_decay": 0.0}],
-                    lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov)
-    steps = recipe.epochs * len(train)
-    scheduler = OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps,
-                           pct_start=recipe.warmup_fraction, anneal_strategy="linear",
-                           cycle_momentum=False, div_factor=10.0, final_div_factor=100.0)
     trainer = Trainer(model, optimizer, CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
                       scheduler=scheduler, scheduler_interval="step", checkpoint_dir=out_dir,
                       log_dir=out_dir, progress=progress)
@@ -191,10 +275,14 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
     if not os.path.exists(checkpoint):  # nothing left to train (a finished run resumed)
         trainer.save(checkpoint, train)
     test_metrics = trainer.evaluate(test)
+    if recipe.tta:
+        test_metrics["acc_plain"] = test_metrics["acc"]
+        test_metrics["acc"] = evaluate_tta(model, test)
     total_time = time.perf_counter() - start
     summary = {
         "recipe": asdict(recipe), "seed": seed, "parameters": params,
         "test_accuracy": test_metrics["acc"], "test_loss": test_metrics["loss"],
+        "test_accuracy_without_tta": test_metrics.get("acc_plain"),
         "test_images": len(test.dataset), "train_images": len(train.dataset),
         "train_seconds": train_time, "total_seconds": total_time,
         "history": trainer.history, "checkpoint": os.path.abspath(checkpoint),
@@ -206,8 +294,11 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
         summary["plot"] = None
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
-    print(f"test accuracy: {test_metrics['acc'] * 100:.2f}% on {len(test.dataset):,} test images "
-          f"(loss {test_metrics['loss']:.4f}); total time {format_seconds(total_time)}", flush=True)
+    tta_note = (f", with flip test-time augmentation ({test_metrics['acc_plain'] * 100:.2f}% "
+                "without)") if recipe.tta else ""
+    print(f"test accuracy: {test_metrics['acc'] * 100:.2f}% on {len(test.dataset):,} test images"
+          f"{tta_note} (loss {test_metrics['loss']:.4f}); total time {format_seconds(total_time)}",
+          flush=True)
     print(f"checkpoint: {summary['checkpoint']}", flush=True)
     print("plot: " + (summary["plot"] or "not written (pip install 'tinytorch-training[plot]' for curves.png)"),
           flush=True)
