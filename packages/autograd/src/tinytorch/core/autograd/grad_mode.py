@@ -18,6 +18,20 @@ from tinytorch.core.tensor import is_grad_enabled
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
 
+def _run_in_mode(fn: Callable, mode: bool) -> Callable:
+    """``fn`` wrapped so that it always runs with grad mode ``mode`` (restored afterwards)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        previous = _graph.set_grad_enabled(mode)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _graph.set_grad_enabled(previous)
+
+    return wrapper
+
+
 class set_grad_enabled:
     """Set grad mode to ``mode``; as a context manager, restore the old mode afterwards.
 
@@ -35,18 +49,8 @@ class set_grad_enabled:
         _graph.set_grad_enabled(self.previous)
 
     def __call__(self, fn: Callable) -> Callable:
-        mode = self.mode
         _graph.set_grad_enabled(self.previous)  # decorating must not change the current mode
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            previous = _graph.set_grad_enabled(mode)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _graph.set_grad_enabled(previous)
-
-        return wrapper
+        return _run_in_mode(fn, self.mode)
 
 
 class _ModeContext:
@@ -68,17 +72,7 @@ class _ModeContext:
         _graph.set_grad_enabled(self.previous)
 
     def __call__(self, fn: Callable) -> Callable:
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            previous = _graph.set_grad_enabled(mode)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _graph.set_grad_enabled(previous)
-
-        return wrapper
+        return _run_in_mode(fn, self.mode)
 
 
 class no_grad(_ModeContext):
