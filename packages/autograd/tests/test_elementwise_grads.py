@@ -141,6 +141,35 @@ def test_relu_and_abs_have_zero_gradient_at_zero_like_pytorch():
     np.testing.assert_array_equal(x.grad.data, [-1.0, 0.0, 2.0])
 
 
+def test_relu_gradients_in_reused_buffers_are_never_shared():
+    # ReLU's derivative writes into a pooled buffer (module 02's workspace). Chained ReLUs,
+    # gradients the caller keeps (retain_grad, grad()) and a second backward pass must each
+    # see their own values: a buffer is reused only when nothing references it.
+    from tinytorch.core.autograd import grad
+    from tinytorch.core.tensor.workspace import WORKSPACE
+
+    previous, WORKSPACE.min_bytes = WORKSPACE.min_bytes, 0  # pool these small arrays too
+    try:
+        rng = np.random.default_rng(3)
+        a = away_from(rng.standard_normal((6, 5)))
+        w = rng.standard_normal((6, 5))
+        x = Tensor(a, dtype=np.float64, requires_grad=True)
+        h = (x * 2.0).relu()
+        h.retain_grad()
+        k = (h - 0.5).relu()
+        (k * Tensor(w, dtype=np.float64)).sum().backward(retain_graph=True)
+        dk = w * (2 * np.maximum(a, 0) - 0.5 > 0)
+        np.testing.assert_array_equal(h.grad.data, dk)
+        np.testing.assert_array_equal(x.grad.data, 2 * dk * (a > 0))
+        kept = [g.data for g in grad((k * Tensor(w, dtype=np.float64)).sum(), [h, x], retain_graph=True)]
+        again = [g.data for g in grad((k * Tensor(-w, dtype=np.float64)).sum(), [h, x])]
+        np.testing.assert_array_equal(kept[0], dk)
+        np.testing.assert_array_equal(kept[1], 2 * dk * (a > 0))
+        np.testing.assert_array_equal(again[1], -kept[1])
+    finally:
+        WORKSPACE.min_bytes = previous
+
+
 def test_erf_derivative_matches_its_formula():
     x = Tensor(np.linspace(-3, 3, 13), dtype=np.float64, requires_grad=True)
     x.erf().sum().backward()

@@ -1,98 +1,12 @@
-"""Reusable scratch buffers for the fused kernels.
+"""Reusable scratch buffers for the fused kernels — the pool of module 02.
 
-A fresh 38 MB numpy array costs about 6 ms of page faults before a single number is written
-into it (see PERFORMANCE.md), and a training step of a small CNN allocates a dozen of them.
-The fused kernels therefore ask this pool for their big temporaries — the padded input, the
-im2col matrix, the output, the gradient accumulators — and get back an array from an earlier
-step when one of the right shape is free.
-
-"Free" is decided by reference counting, so a buffer can never be handed out while something
-still reads it: an array is reused only when the pool holds the last reference to it. A graph
-node that saved the im2col matrix for its backward pass, an output tensor the user kept, a
-view of either — each keeps its buffer busy, and the pool simply makes another one. At most
-``max_per_key`` buffers are kept per (tag, shape, dtype); beyond that, arrays are allocated
-normally and forgotten.
-
-``clear_workspace()`` drops every cached buffer (e.g. after evaluating with a huge batch).
+The pool started here, for the fused kernels' big temporaries. ReLU (module 02) and its
+derivative (module 09) need the same thing, and they come before this module, so the pool now
+lives in :mod:`tinytorch.core.tensor.workspace`; this module names the same objects, so the
+kernels, ReLU and ``clear_workspace()`` all share one pool. How buffers are reused — only when
+the pool holds the last reference — is explained there.
 """
 
-from __future__ import annotations
-
-import sys
-import threading
-from typing import Any
-
-import numpy as np
+from tinytorch.core.tensor.workspace import WORKSPACE, Workspace, clear_workspace
 
 __all__ = ["Workspace", "WORKSPACE", "clear_workspace"]
-
-
-def _refcount_baseline() -> int:
-    """References to a pooled buffer that is free, counted exactly the way :meth:`get` counts."""
-    pool = [np.empty(1)]
-    for buf in pool:
-        return sys.getrefcount(buf)
-    return 0  # pragma: no cover
-
-
-class Workspace:
-    """A pool of scratch arrays keyed by (tag, shape, dtype, initial fill).
-
-    Args:
-        max_per_key: how many buffers of one kind are kept at most.
-        min_bytes: smaller arrays are not worth pooling; they are allocated normally.
-    """
-
-    def __init__(self, max_per_key: int = 4, min_bytes: int = 1 << 18) -> None:
-        self.max_per_key = int(max_per_key)
-        self.min_bytes = int(min_bytes)
-        self._pool: dict = {}
-        self._lock = threading.Lock()
-        self._baseline = _refcount_baseline() if hasattr(sys, "getrefcount") else None
-
-    def get(self, tag: str, shape: tuple, dtype: Any, fill: float | None = None) -> np.ndarray:
-        """An array of ``shape`` and ``dtype`` that nobody else references.
-
-        Its contents are whatever the last user left, except that a buffer made with ``fill``
-        starts out filled with that value — callers that only ever write the same region of a
-        ``tag`` (e.g. the inside of a zero-padded image) can rely on the rest staying ``fill``.
-        """
-        dtype = np.dtype(dtype)
-        shape = tuple(int(n) for n in shape)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if self._baseline is None or nbytes < self.min_bytes:
-            return self._new(shape, dtype, fill)
-        key = (tag, shape, dtype.str, fill)
-        with self._lock:
-            pool = self._pool.setdefault(key, [])
-            for buf in pool:
-                if sys.getrefcount(buf) <= self._baseline:
-                    return buf
-            buf = self._new(shape, dtype, fill)
-            if len(pool) < self.max_per_key:
-                pool.append(buf)
-            return buf
-
-    @staticmethod
-    def _new(shape: tuple, dtype: np.dtype, fill: float | None) -> np.ndarray:
-        if fill is None:
-            return np.empty(shape, dtype=dtype)
-        return np.full(shape, fill, dtype=dtype)
-
-    def clear(self) -> None:
-        """Forget every cached buffer (arrays still in use stay valid)."""
-        with self._lock:
-            self._pool.clear()
-
-    def nbytes(self) -> int:
-        """Bytes held by the pool."""
-        with self._lock:
-            return sum(b.nbytes for pool in self._pool.values() for b in pool)
-
-
-WORKSPACE = Workspace()
-
-
-def clear_workspace() -> None:
-    """Release the scratch buffers the fused kernels keep between calls."""
-    WORKSPACE.clear()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .validation import broadcast_error
+from .workspace import WORKSPACE
 
 __all__ = ["MathOps", "erf_array"]
 
@@ -102,9 +103,13 @@ class MathOps:
 
     def relu(self) -> Any:
         """max(self, 0); its derivative is 0 at 0, as in PyTorch."""
+        # A CNN applies ReLU to every conv output, every step: write it into a reused buffer
+        # laid out like the input (a fresh 16 MB array costs more in page faults than the
+        # arithmetic). The buffer is free only when nothing references it (workspace.py).
+        out = WORKSPACE.like("relu.out", self.data)
         ### BEGIN SOLUTION
         # 0 in the tensor's own dtype: numpy 1.x promotes a 0-d float32 with a Python 0 to float64
-        return self._make(np.maximum(self.data, self.data.dtype.type(0)), "relu", (self,))
+        return self._make(np.maximum(self.data, self.data.dtype.type(0), out=out), "relu", (self,))
         ### END SOLUTION
 
     # ------------------------------------------------------------------ min / max / clip

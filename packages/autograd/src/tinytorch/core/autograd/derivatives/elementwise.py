@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.tensor import register_derivative, sum_to_shape
+from tinytorch.core.tensor.workspace import WORKSPACE
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
@@ -148,8 +149,13 @@ def erf_backward(g, node):
 @register_derivative("relu")
 def relu_backward(g, node):
     """d max(a, 0) = 1 where a > 0, else 0"""
+    a = node.inputs[0].data
+    # A reused buffer, as in the forward (module 02's workspace): it is handed out only when
+    # nothing references it, so the engine owns the gradient returned in it. Same dtype as
+    # g * mask would give, laid out like a (channels-last stays channels-last).
+    out = WORKSPACE.like("relu.grad", a, np.result_type(g.dtype, np.bool_))
     ### BEGIN SOLUTION
-    return (g * (node.inputs[0].data > 0),)
+    return (np.multiply(g, a > 0, out=out),)
     ### END SOLUTION
 
 

@@ -1,0 +1,79 @@
+"""The scratch-buffer pool (workspace.py) and the ops that return pooled arrays (ReLU)."""
+
+import numpy as np
+import pytest
+
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.workspace import WORKSPACE, Workspace
+
+
+@pytest.fixture
+def pool_everything():
+    """Pool arrays of every size, so the tests' small tensors exercise buffer reuse."""
+    previous = WORKSPACE.min_bytes
+    WORKSPACE.min_bytes = 0
+    yield
+    WORKSPACE.min_bytes = previous
+
+
+def test_a_buffer_is_handed_out_only_when_nobody_holds_it():
+    ws = Workspace(max_per_key=2, min_bytes=0)
+    a = ws.get("t", (100,), np.float32)
+    assert ws.get("t", (100,), np.float32) is not a  # a is still held
+    view = a[10:20]
+    del a
+    c = ws.get("t", (100,), np.float32)
+    assert c is not view.base  # a view keeps its buffer busy
+    pooled = {id(view.base), id(c)}
+    del view, c
+    # both free again: the next two requests reuse them, nothing new is allocated
+    d, e = ws.get("t", (100,), np.float32), ws.get("t", (100,), np.float32)
+    assert {id(d), id(e)} == pooled and ws.nbytes() == 2 * 400
+
+
+def test_like_keeps_the_memory_layout():
+    ws = Workspace(min_bytes=0)
+    nhwc = np.zeros((2, 4, 5, 3), np.float32)
+    nchw_view = nhwc.transpose(0, 3, 1, 2)  # channels-last memory, NCHW shape
+    buf = ws.like("t", nchw_view)
+    assert buf.shape == nchw_view.shape and buf.strides == nchw_view.strides
+    assert ws.like("t", nhwc).flags.c_contiguous
+    assert ws.like("t", nhwc, np.float64).dtype == np.float64
+    # not dense in any axis order (a strided slice): a plain empty_like
+    sliced = np.zeros((8, 8), np.float32)[:, ::2]
+    assert ws.like("t", sliced).shape == (8, 4)
+
+
+def test_relu_output_is_never_overwritten_while_it_is_held(pool_everything):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 8)).astype(np.float32)
+    first = Tensor(a).relu()
+    kept = first.data.copy()
+    second = Tensor(-a).relu()  # same shape and dtype: must get another buffer
+    assert not np.shares_memory(first.data, second.data)
+    np.testing.assert_array_equal(first.data, kept)
+    np.testing.assert_array_equal(second.data, np.maximum(-a, 0))
+    raw = first.data  # holding only the array (the tensor gone) keeps it busy too
+    del first
+    third = Tensor(a * 2).relu()
+    assert not np.shares_memory(raw, third.data)
+    np.testing.assert_array_equal(raw, kept)
+
+
+def test_relu_keeps_a_channels_last_layout_and_values(pool_everything):
+    rng = np.random.default_rng(1)
+    nhwc = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
+    x = Tensor(nhwc).permute(0, 3, 1, 2)  # (N, C, H, W) view of channels-last memory
+    y = x.relu()
+    assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous
+    np.testing.assert_array_equal(y.data, np.maximum(x.data, 0))
+
+
+def test_relu_never_returns_negative_zero():
+    # The max-pool / ReLU reordering (module 06) relies on this: every non-positive input,
+    # -0.0 included, becomes +0.0, whatever the layout or dtype.
+    for dtype in (np.float32, np.float64):
+        a = np.array([-0.0, 0.0, -1.0, 2.0] * 64, dtype=dtype)
+        for data in (a, a.reshape(16, 16).T, a[::2]):
+            out = Tensor(data, dtype=dtype).relu().data
+            assert not np.signbit(out).any()
