@@ -155,3 +155,48 @@ def test_records_a_graph():
     model = seed_model()
     out = model(Tensor(np.ones((1, 784))))
     assert out.grad_fn is not None
+
+
+class _Halve(Module):
+    """A stand-in for a layer that commutes with ReLU (like module 06's MaxPool2d): it keeps
+    every second column, so it records the order it ran in by what it received."""
+
+    relu_commutes = True
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def forward(self, x):
+        self.log.append(("halve", float(x.data.min())))
+        return x[:, ::2]
+
+
+def test_relu_before_a_commuting_layer_runs_after_it_with_the_same_result():
+    log = []
+    model = Sequential(Dense(4, 6), ReLU(), _Halve(log))
+    text, keys = repr(model), list(model.state_dict())
+    x = Tensor(np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32))
+    out = model(x)
+    assert log[0][1] < 0  # the halving saw the Dense output, before the ReLU
+    written = x
+    for layer in model:  # the order as written
+        written = layer(written)
+    assert out.data.tobytes() == written.data.tobytes()
+    assert repr(model) == text and list(model.state_dict()) == keys
+    assert [type(m) for m in model][1:] == [ReLU, _Halve]
+
+
+def test_relu_stays_in_place_next_to_layers_that_make_no_promise_or_have_hooks():
+    log = []
+    halve = _Halve(log)
+    assert Sequential(Dense(2, 2), ReLU(), Tanh())._run_order()[1].__class__ is ReLU
+    model = Sequential(Dense(4, 6), ReLU(), halve)
+    assert model._run_order()[1] is halve
+    halve.register_forward_hook(lambda m, args, out: None)
+    assert model._run_order()[2] is halve  # a hook would see a different tensor: no swap
+
+    class MyReLU(ReLU):  # a subclass may do anything in forward
+        pass
+
+    assert Sequential(Dense(4, 6), MyReLU(), _Halve(log))._run_order()[1].__class__ is MyReLU

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from tinytorch.core.activations import Activation
+from tinytorch.core.activations import Activation, ReLU
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
 
@@ -66,13 +66,40 @@ class Sequential(Module):
 
     # ------------------------------------------------------------------ running
     def forward(self, x: Tensor) -> Tensor:
-        """Feed ``x`` through every layer in order (an empty Sequential returns ``x``)."""
+        """Feed ``x`` through every layer in order (an empty Sequential returns ``x``).
+
+        One reordering, invisible from outside: a ``ReLU()`` directly followed by a layer that
+        declares ``relu_commutes = True`` (``MaxPool2d`` does) runs after that layer instead
+        of before it — see :meth:`_run_order`.
+        """
+        layers = self._run_order()
         ### BEGIN SOLUTION
         ### HINT: each layer's output is the next layer's input
-        for layer in self._modules.values():
+        for layer in layers:
             x = layer(x)
         return x
         ### END SOLUTION
+
+    def _run_order(self) -> list:
+        """The layers in the order ``forward`` runs them.
+
+        That is their order, except that ``[ReLU(), pool]`` runs as ``[pool, ReLU()]`` when
+        ``pool`` declares ``relu_commutes = True``: a layer for which ``layer(relu(x))`` and
+        ``relu(layer(x))`` are the same numbers and give the same gradients. A 2×2 max-pool
+        is one (the largest of four ReLU outputs is the ReLU of the largest input, and the
+        gradient reaches the same element either way), and after it ReLU touches a quarter
+        of the values — 4× less ReLU work, forward and backward. The layers, their names,
+        ``repr`` and ``state_dict`` stay exactly as built. Layers with forward hooks are left
+        in place, since a hook would see a different tensor.
+        """
+        layers = list(self._modules.values())
+        for i in range(len(layers) - 1):
+            first, second = layers[i], layers[i + 1]
+            if (type(first) is ReLU and getattr(second, "relu_commutes", False) is True
+                    and not getattr(second, "_forward_hooks", None)
+                    and not getattr(second, "_forward_pre_hooks", None)):
+                layers[i], layers[i + 1] = second, first
+        return layers
 
     # ------------------------------------------------------------------ list behaviour
     def _position(self, index: Any) -> int:

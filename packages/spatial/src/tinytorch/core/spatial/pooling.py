@@ -12,6 +12,7 @@ from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
 
 from .composite import adaptive_avg_pool2d
+from .config import fused_kernels_enabled
 from .functional import avg_pool2d, max_pool2d
 from .geometry import pair
 
@@ -58,6 +59,28 @@ class MaxPool2d(Module):
         """Pool the batch ``x``."""
         return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                           label=self._label)
+
+    @property
+    def relu_commutes(self) -> bool:
+        """True: ``pool(relu(x))`` and ``relu(pool(x))`` are the same numbers with the same
+        gradients, so ``Sequential`` may run a ReLU placed before this layer after it, on a
+        k²-times smaller tensor.
+
+        Why it holds: ReLU is non-decreasing, so the largest of a window's ReLU outputs is the
+        ReLU of its largest input; and ReLU maps every non-positive input to +0.0 (never -0.0),
+        so even an all-negative window gives the same bits. The gradient: when a window's
+        maximum is positive, the same element wins in both orders (ReLU keeps the order of
+        positive values, and ties go to the first in both) and ReLU passes its gradient;
+        when it is not, both orders give that window's gradient 0. The tests check every case
+        (ties, all-negative windows, padding, overlapping windows) for equality of outputs and
+        gradients.
+
+        False for a subclass that overrides ``forward`` (it makes no such promise), and on the
+        composite path (``fused_kernels(False)``): that path is the plain reference, and the
+        layout of the gradients it builds from Tensor ops — hence the order in which a later
+        sum adds them — would depend on where the ReLU ran.
+        """
+        return type(self).forward is MaxPool2d.forward and fused_kernels_enabled()
 
     def extra_repr(self) -> str:
         return (f"kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)}, "
