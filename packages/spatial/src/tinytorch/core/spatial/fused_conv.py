@@ -110,14 +110,28 @@ def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
         # part of the key: (H=10, pad 1) and (H=8, pad 2) give the same shape, other borders.
         padded = WORKSPACE.get(f"conv.padded{geo.ph},{geo.pw}",
                                (n, h + 2 * geo.ph, w + 2 * geo.pw, geo.c), dtype, fill=0.0)
-    cols = WORKSPACE.get("conv.cols", (g, n, geo.h_out, geo.w_out, geo.kh, geo.kw, geo.c_group),
-                         dtype)
-    cols3 = cols.reshape(g, m, -1)
+    patch_shape = (g, n, geo.h_out, geo.w_out, geo.kh, geo.kw, geo.c_group)
+    k = geo.kh * geo.kw * geo.c_group
     wmat = _weight_matrix(weight.data, geo, dtype)
+    b = None if bias is None else bias.data.astype(dtype, copy=False)
+    # A layer with few patch columns (a first layer: 3·3·3 = 27) spends as long adding its
+    # bias to the output as on the GEMM. So it gets a column of ones after its patches and
+    # the bias as an extra row of the weight matrix: the GEMM adds the bias, and in the
+    # backward pass Pᵀg yields dbias as its extra row. (Wide layers keep the separate add:
+    # an odd K+1 makes their big GEMMs slower.)
+    ones_column = b is not None and g == 1 and k <= _SKINNY_COLUMNS
+    if ones_column:
+        # filled with ones once; only the first k columns are ever written, so the last stays 1
+        cols3 = WORKSPACE.get("conv.cols+ones", (1, m, k + 1), dtype, fill=1.0)
+        cols = cols3[..., :k].reshape(patch_shape)  # a view: the patches go straight in
+        gemm_w = np.concatenate([wmat[0], b[None, :]])[None]
+    else:
+        cols = WORKSPACE.get("conv.cols", patch_shape, dtype)
+        cols3 = cols.reshape(g, m, -1)
+        gemm_w = wmat
     out = WORKSPACE.get("conv.out", (n, geo.h_out, geo.w_out, c_out), dtype)
     out2 = out.reshape(m, c_out)
     per_group = WORKSPACE.get("conv.out_groups", (g, m, cog), dtype) if g > 1 else None
-    b = None if bias is None else bias.data.astype(dtype, copy=False)
 
     def work(n0: int, n1: int) -> None:
         part = src[n0:n1]
@@ -127,19 +141,20 @@ def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
         np.copyto(cols[:, n0:n1], _patch_view(part, geo), casting="unsafe")  # im2col
         r0, r1 = n0 * per_image, n1 * per_image
         if g == 1:
-            np.matmul(cols3[0, r0:r1], wmat[0], out=out2[r0:r1])
+            np.matmul(cols3[0, r0:r1], gemm_w[0], out=out2[r0:r1])
         else:
             for gi in range(g):
                 np.matmul(cols3[gi, r0:r1], wmat[gi], out=per_group[gi, r0:r1])
             out2[r0:r1].reshape(r1 - r0, g, cog)[...] = per_group[:, r0:r1].transpose(1, 0, 2)
-        if b is not None:
+        if b is not None and not ones_column:
             out2[r0:r1] += b
 
     parallel_for(n, work)
     y = out.transpose(0, 3, 1, 2)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    saved = (geo, cols3 if weight.requires_grad else None, wmat if x.requires_grad else None,
-             dtype)
+    keep_cols = weight.requires_grad or (ones_column and bias.requires_grad)
+    saved = (geo, cols3 if keep_cols else None, wmat if x.requires_grad else None, dtype,
+             ones_column)
     return make_result(y, CONV2D_OP, inputs, saved)
 
 
@@ -197,7 +212,7 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
     """
     x, weight = node.inputs[0], node.inputs[1]
     bias = node.inputs[2] if len(node.inputs) > 2 else None
-    geo, cols3, wmat, dtype = node.saved
+    geo, cols3, wmat, dtype, ones_column = node.saved
     n, g, cg, cog = geo.n, geo.groups, geo.c_group, geo.c_out_group
     per_image = geo.h_out * geo.w_out
     m, c_out = n * per_image, geo.c_out
@@ -219,17 +234,21 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
             np.copyto(g_buf[n0:n1], g_nhwc[n0:n1], casting="unsafe")
         r0, r1 = n0 * per_image, n1 * per_image
         rows = g2[r0:r1]
-        gb = None
-        if need_b:
-            # Σ over rows as a matrix-vector product: numpy's sum along axis 0 walks the rows
-            # one at a time; BLAS does the same additions ~4× faster (measured on a first
-            # layer's 65,536 × 32 gradient)
-            ones = WORKSPACE.get("conv.ones", (r1 - r0,), dtype, fill=1.0)
-            gb = ones @ rows
-        gw = None
-        if need_w:
-            gw = np.stack([_weight_grad(cols3[gi, r0:r1], rows[:, gi * cog:(gi + 1) * cog])
-                           for gi in range(g)])
+        gb = gw = None
+        if ones_column and cols3 is not None:
+            # [P, 1]ᵀ g: dweight, and Σ_rows g = dbias as the last row
+            full = _weight_grad(cols3[0, r0:r1], rows)
+            gw, gb = full[None, :-1], full[-1]
+        else:
+            if need_b:
+                # Σ over rows as a matrix-vector product: numpy's sum along axis 0 walks the
+                # rows one at a time; BLAS does the same additions ~4× faster (measured on a
+                # 65,536 × 32 gradient)
+                ones = WORKSPACE.get("conv.ones", (r1 - r0,), dtype, fill=1.0)
+                gb = ones @ rows
+            if need_w:
+                gw = np.stack([_weight_grad(cols3[gi, r0:r1], rows[:, gi * cog:(gi + 1) * cog])
+                               for gi in range(g)])
         if need_x:
             _input_grad(rows, w_taps, geo, grad_padded, n0, n1, dtype)
         return gb, gw
