@@ -259,3 +259,20 @@ def test_sliding_window_backward_is_vectorised():
     large = lines_for((4, 3, 40, 40))  # ~160× the pixels
     assert small == large
     assert small < 100  # a handful of lines per tap of the 3×3 window
+
+
+def test_reshape_gradient_comes_back_in_the_input_memory_order():
+    # flattening a channels-last (N, C, H, W) view: the gradient has the input's shape and
+    # values, and runs through memory in the input's order (so later elementwise ops see
+    # matching layouts)
+    rng = np.random.default_rng(0)
+    nhwc = rng.standard_normal((2, 3, 4, 5))
+    x = Tensor(nhwc, dtype=np.float64).permute(0, 3, 1, 2).detach().requires_grad_()
+    assert not x.data.flags.c_contiguous
+    w = rng.standard_normal((2, 5 * 3 * 4))
+    (x.flatten(1) * Tensor(w, dtype=np.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, w.reshape(2, 5, 3, 4))
+    assert x.grad.data.transpose(0, 2, 3, 1).flags.c_contiguous  # channels-last, like x
+    y = Tensor(np.ones((3, 4)), requires_grad=True)  # a plain array: the reshape's own view
+    (y.reshape(12) * 2.0).sum().backward()
+    np.testing.assert_array_equal(y.grad.data, 2.0)
