@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, make_result, register_derivative
+from tinytorch.core.tensor import Tensor, is_grad_enabled, make_result, register_derivative
 
 from .geometry import PoolGeometry, pool_geometry
 from .parallel import parallel_for
@@ -100,17 +100,21 @@ def max_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any 
         h2, w2 = 2 * geo.h_out, 2 * geo.w_out
         half = (geo.n, h2, geo.w_out, geo.c)
         cols = WORKSPACE.get("maxpool.cols", half, src.dtype)
-        right_won = WORKSPACE.get("maxpool.mask_w", half, np.bool_)
-        bottom_won = WORKSPACE.get("maxpool.mask_h", shape, np.bool_)
+        # the masks only serve the backward pass: none when no graph is being recorded
+        masks = is_grad_enabled() and x.requires_grad
+        right_won = WORKSPACE.get("maxpool.mask_w", half, np.bool_) if masks else None
+        bottom_won = WORKSPACE.get("maxpool.mask_h", shape, np.bool_) if masks else None
 
         def work(n0: int, n1: int) -> None:
             for c0, c1 in _chunks(n0, n1, cols):
                 left, right = src[c0:c1, :h2, 0:w2:2, :], src[c0:c1, :h2, 1:w2:2, :]
                 np.maximum(left, right, out=cols[c0:c1])
-                np.greater(right, left, out=right_won[c0:c1])
+                if masks:
+                    np.greater(right, left, out=right_won[c0:c1])
                 top, bottom = cols[c0:c1, 0::2], cols[c0:c1, 1::2]
                 np.maximum(top, bottom, out=out[c0:c1])
-                np.greater(bottom, top, out=bottom_won[c0:c1])
+                if masks:
+                    np.greater(bottom, top, out=bottom_won[c0:c1])
 
         parallel_for(geo.n, work)
         saved = (geo, "2x2", (right_won, bottom_won))
