@@ -181,7 +181,7 @@ class Recipe:
 RECIPES = {
     "quick": Recipe("quick", "small_cnn", epochs=4, batch_size=128, lr=0.1, weight_decay=5e-4,
                     label_smoothing=0.0, widths=(32, 64, 128)),
-    "full": Recipe("full", "airbench", epochs=14, batch_size=512, lr=0.4, weight_decay=5e-4,
+    "full": Recipe("full", "airbench", epochs=18, batch_size=512, lr=0.4, weight_decay=5e-4,
                    label_smoothing=0.2, widths=(64, 256, 256), activation="relu", whiten=True,
                    tta=True),
 }
