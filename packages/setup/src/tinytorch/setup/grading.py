@@ -176,51 +176,48 @@ def unpack(archive: Path, dest: Path) -> None:
         TitoError: naming what was refused.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    total = 0
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            if len(infos) > MAX_MEMBERS:
-                raise TitoError(f"{archive.name}: more than {MAX_MEMBERS} files")
-            for info in infos:
-                if not _safe_member(info.filename):
-                    raise TitoError(f"{archive.name}: refused member {info.filename!r}")
-                if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise TitoError(f"{archive.name}: refused symbolic link {info.filename!r}")
-                total += info.file_size
-                if total > MAX_UNPACKED_BYTES:
-                    raise TitoError(f"{archive.name}: unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
-            for info in infos:
-                target = dest / info.filename
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+            # A zip symlink is a file whose mode bits (high 16 of external_attr) say S_IFLNK.
+            members = [(i.filename, i.file_size, i.is_dir(),
+                        "refused symbolic link" if (i.external_attr >> 16) & 0o170000 == 0o120000 else None,
+                        lambda i=i: zf.open(i))
+                       for i in zf.infolist()]
+            _extract(archive.name, members, dest)
         return
     try:
         with tarfile.open(archive, "r:*") as tf:
-            members = tf.getmembers()
-            if len(members) > MAX_MEMBERS:
-                raise TitoError(f"{archive.name}: more than {MAX_MEMBERS} files")
-            for member in members:
-                if not (member.isfile() or member.isdir()) or not _safe_member(member.name):
-                    raise TitoError(f"{archive.name}: refused member {member.name!r}")
-                total += member.size
-                if total > MAX_UNPACKED_BYTES:
-                    raise TitoError(f"{archive.name}: unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
-            for member in members:
-                target = dest / member.name
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                src = tf.extractfile(member)
-                with open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+            members = [(m.name, m.size, m.isdir(), "refused member" if not (m.isfile() or m.isdir()) else None,
+                        lambda m=m: tf.extractfile(m)) for m in tf.getmembers()]
+            _extract(archive.name, members, dest)
     except tarfile.TarError as exc:
         raise TitoError(f"{archive.name} is not a readable archive: {exc}") from None
+
+
+def _extract(archive_name: str, members: list, dest: Path) -> None:
+    """Check every (name, size, is_dir, refusal, open) member first, then write them.
+
+    ``refusal`` is the error's wording for a member whose kind is refused (a link, a device),
+    else None."""
+    if len(members) > MAX_MEMBERS:
+        raise TitoError(f"{archive_name}: more than {MAX_MEMBERS} files")
+    total = 0
+    for name, size, _, refusal, _ in members:
+        if not _safe_member(name):
+            raise TitoError(f"{archive_name}: refused member {name!r}")
+        if refusal:
+            raise TitoError(f"{archive_name}: {refusal} {name!r}")
+        total += size
+        if total > MAX_UNPACKED_BYTES:
+            raise TitoError(f"{archive_name}: unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
+    for name, _, is_dir, _, open_member in members:
+        target = dest / name
+        if is_dir:
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_member() as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
 
 
 def package_root(folder: Path) -> Path:
