@@ -34,7 +34,7 @@ from tinytorch.core.benchmarking import import_torch
 from tinytorch.core.dense import Sequential
 from tinytorch.core.tensor import manual_seed
 from tinytorch.core.training import CrossEntropyLoss, Trainer
-from tinytorch.core.training.cifar10 import RECIPES, Recipe, evaluate_tta, prepare_run
+from tinytorch.core.training.cifar10 import RECIPES, Recipe, evaluate_tta, prepare_run, tta_logits
 
 __all__ = ["DEFAULT_THRESHOLDS", "first_crossings", "recipe_named", "torch_twin", "run_tinytorch",
            "run_torch", "run_speedrun", "speedrun_markdown", "add_arguments", "main"]
@@ -132,8 +132,8 @@ def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = D
         stats = trainer.train_epoch(train)
         trainer.epoch = epoch
         metrics = trainer.evaluate(test)
-        if recipe.tta:  # the recipe's own measure: logits of x and of mirrored x, averaged
-            metrics["acc"] = evaluate_tta(model, test)
+        if recipe.tta:  # the recipe's own measure: logits averaged over mirrored/shifted views
+            metrics["acc"] = evaluate_tta(model, test, int(recipe.tta))
         if run.record(epoch, stats["time"], len(train) * recipe.batch_size, stats["loss"],
                       metrics["acc"], metrics["loss"]):
             break
@@ -241,10 +241,11 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
                 out = net(torch.from_numpy(np.ascontiguousarray(x.data)))
                 yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
                 test_loss += float(loss_fn(out, yb)) * yb.shape[0]
-                if recipe.tta:
-                    mirrored = np.ascontiguousarray(x.data[..., ::-1])
-                    out = out + net(torch.from_numpy(mirrored))
-                correct += int((out.argmax(1) == yb).sum())
+                logits = out.numpy()
+                if recipe.tta:  # the same views, weights and helper as the TinyTorch run
+                    logits = tta_logits(lambda a: net(torch.from_numpy(a)).numpy(), x.data,
+                                        int(recipe.tta))
+                correct += int((logits.argmax(1) == yb.numpy()).sum())
                 total += yb.shape[0]
         if run.record(epoch, epoch_seconds, seen, loss_sum / seen, correct / total, test_loss / total):
             break
