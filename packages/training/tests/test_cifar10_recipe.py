@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import pickle
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ import pytest
 from tinytorch.core.tensor import Tensor, manual_seed
 from tinytorch.core.training import cli, load_checkpoint
 from tinytorch.core.training.cifar10 import (RECIPES, Recipe, airbench_net, build_model,
-                                             cifar10_loaders, small_cnn, train_cifar10)
+                                             cifar10_loaders, prepare_run, small_cnn, train_cifar10)
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -78,6 +79,20 @@ def test_loaders_limit_and_batch(tiny_cifar):
     assert abs(float(x.data.mean())) < 0.5  # normalised
     with pytest.raises(ValueError, match="no full batch of 128"):
         cifar10_loaders(tiny_cifar, batch_size=128, limit_train=100)
+
+
+def test_crop_padding_reaches_the_training_crops(tiny_cifar):
+    def crop_padding(loader):
+        return [t for t in loader.transform.transforms if type(t).__name__ == "RandomCrop"][0].padding
+
+    train, _, _ = cifar10_loaders(tiny_cifar, batch_size=16, prefetch=0)
+    assert crop_padding(train) == 4  # the usual CIFAR-10 default
+    train, _, _ = cifar10_loaders(tiny_cifar, batch_size=16, prefetch=0, crop_padding=2)
+    assert crop_padding(train) == 2
+    full = RECIPES["full"]
+    assert full.crop_padding == 2 and full.tta == 2  # airbench's shifts of 2 px, multi-view TTA
+    tiny_full = Recipe(**{**asdict(full), "batch_size": 16, "widths": (4, 8, 8)})
+    assert crop_padding(prepare_run(tiny_full, tiny_cifar).train) == 2
 
 
 def test_train_cifar10_writes_a_loadable_checkpoint_and_a_summary(tiny_cifar, tmp_path, capsys):

@@ -163,10 +163,12 @@ def evaluate_tta(model: Module, loader: Any, level: int = 2) -> float:
 # --------------------------------------------------------------------------- data
 def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: bool = True,
                     seed: int = 0, test_batch_size: int = 500, prefetch: int = 2,
-                    limit_train: int | None = None, limit_test: int | None = None) -> tuple:
+                    limit_train: int | None = None, limit_test: int | None = None,
+                    crop_padding: int = 4) -> tuple:
     """(train_loader, test_loader, classes) over the real CIFAR-10 files in ``root``.
 
-    Training batches are flipped and cropped (4-pixel padding) when ``augment``; both splits
+    Training batches are flipped and cropped (``crop_padding`` pixels of padding, so shifts of
+    up to that many pixels) when ``augment``; both splits
     are normalised with the training set's per-channel mean and std. ``limit_train`` and
     ``limit_test`` keep only the first images of each split (for quick checks).
     """
@@ -182,7 +184,7 @@ def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: boo
     # Crop and flip the uint8 pixels (4× less memory traffic), then scale to [0, 1] and normalise.
     normalize = Compose([ToTensor(), Normalize(CIFAR10_MEAN, CIFAR10_STD)])
     if augment:
-        train_tf = Compose([RandomCrop(32, padding=4, seed=seed), RandomHorizontalFlip(seed=seed + 1),
+        train_tf = Compose([RandomCrop(32, padding=crop_padding, seed=seed), RandomHorizontalFlip(seed=seed + 1),
                             normalize])
     else:
         train_tf = normalize
@@ -208,6 +210,7 @@ class Recipe:
     label_smoothing: float = 0.0
     warmup_fraction: float = 0.2
     augment: bool = True
+    crop_padding: int = 4  # random crops shift the image by up to this many pixels
     widths: tuple = field(default_factory=tuple)
     activation: str = "relu"
     whiten: bool = False
@@ -218,7 +221,7 @@ RECIPES = {
     "quick": Recipe("quick", "small_cnn", epochs=4, batch_size=128, lr=0.1, weight_decay=5e-4,
                     label_smoothing=0.0, widths=(32, 64, 128)),
     "full": Recipe("full", "airbench", epochs=18, batch_size=512, lr=0.4, weight_decay=5e-4,
-                   label_smoothing=0.2, widths=(64, 256, 256), activation="relu", whiten=True,
+                   label_smoothing=0.2, crop_padding=2, widths=(64, 256, 256), activation="relu", whiten=True,
                    tta=2),
 }
 
@@ -265,7 +268,8 @@ def prepare_run(recipe: Recipe, root: str | None = None, seed: int = 0,
                 limit_train: int | None = None, limit_test: int | None = None) -> RunParts:
     """Build everything a recipe trains (seed the generators first with ``manual_seed``)."""
     train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
-                                     limit_train=limit_train, limit_test=limit_test)
+                                     limit_train=limit_train, limit_test=limit_test,
+                                     crop_padding=recipe.crop_padding)
     model = build_model(recipe)
     if recipe.whiten:
         sample = train.dataset.data[:5000].astype(np.float32) / 255.0
