@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ torch = pytest.importorskip("torch")
 from tinytorch.capstone.analysis import check_case, op_cases  # noqa: E402
 from tinytorch.capstone.speedrun import run_tinytorch, run_torch, torch_twin  # noqa: E402
 from tinytorch.core.tensor import Tensor, manual_seed  # noqa: E402
-from tinytorch.core.training.cifar10 import RECIPES, build_model  # noqa: E402
+from tinytorch.core.training.cifar10 import RECIPES, Recipe, build_model, tta_logits  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -33,6 +35,11 @@ def test_twin_computes_the_same(recipe):
     with torch.no_grad():
         theirs = twin(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4)
+    # test-time augmentation: both frameworks measured through the same views and weights
+    with torch.no_grad():
+        theirs = tta_logits(lambda a: twin(torch.from_numpy(a)).numpy(), x, 2)
+    ours = tta_logits(lambda a: model(Tensor(a)).data, x, 2)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4)
 
 
 def test_same_recipe_same_first_epoch():
@@ -42,8 +49,9 @@ def test_same_recipe_same_first_epoch():
     except DatasetNotFoundError:
         pytest.skip("CIFAR-10 is not prepared (python .ci/tt.py cifar10)")
     common = dict(thresholds=(0.0,), epochs=1, limit_train=512, limit_test=200, progress=False)
-    ours = run_tinytorch("quick", **common)
-    theirs = run_torch("quick", threads=1, **common)
+    recipe = Recipe(**{**asdict(RECIPES["quick"]), "tta": 2})  # measured with flips and shifts
+    ours = run_tinytorch(recipe, **common)
+    theirs = run_torch(recipe, threads=1, **common)
     a, b = ours["history"][0], theirs["history"][0]
     assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-3)
     assert abs(a["test_acc"] - b["test_acc"]) <= 0.02
