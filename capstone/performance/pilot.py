@@ -25,10 +25,10 @@ from dataclasses import asdict, replace
 import numpy as np
 
 from tinytorch.core.spatial import Conv2d
-from tinytorch.core.tensor import Tensor, manual_seed
+from tinytorch.core.tensor import manual_seed
 from tinytorch.core.training import CrossEntropyLoss, Trainer
 from tinytorch.core.training.callbacks import Callback
-from tinytorch.core.training.cifar10 import RECIPES, prepare_run, tta_logits
+from tinytorch.core.training.cifar10 import RECIPES, evaluate_tta, prepare_run
 
 
 def dirac_init(model) -> None:
@@ -94,16 +94,7 @@ def main(argv=None) -> dict:
     trainer.fit(parts.train, None, epochs=recipe.epochs)
     train_seconds = time.perf_counter() - start
 
-    from tinytorch.core.autograd import no_grad
-
-    parts.model.eval()
-    correct = np.zeros(3)
-    with no_grad():
-        for x, y in parts.test:
-            for level in range(3):
-                logits = tta_logits(lambda a: parts.model(Tensor(a)).data, x.data, level)
-                correct[level] += (logits.argmax(axis=1) == np.asarray(y.data)).sum()
-    accuracy = correct / len(parts.test.dataset) * 100
+    accuracy = [evaluate_tta(parts.model, parts.test, level) * 100 for level in range(3)]
     result = {"recipe": asdict(recipe), "dirac": args.dirac, "lookahead": args.lookahead,
               "seed": args.seed, "train_seconds": round(train_seconds),
               "last_epoch_train_acc": trainer.history[-1]["train_acc"],

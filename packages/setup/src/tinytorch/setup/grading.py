@@ -53,6 +53,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from .checkstubs import _write_dist_info
 from .metadata_toml import tomllib
@@ -179,44 +180,54 @@ def unpack(archive: Path, dest: Path) -> None:
     if archive.name.endswith(".zip"):
         with zipfile.ZipFile(archive) as zf:
             # A zip symlink is a file whose mode bits (high 16 of external_attr) say S_IFLNK.
-            members = [(i.filename, i.file_size, i.is_dir(),
-                        "refused symbolic link" if (i.external_attr >> 16) & 0o170000 == 0o120000 else None,
-                        lambda i=i: zf.open(i))
+            members = [_Member(i.filename, i.file_size, i.is_dir(),
+                               "refused symbolic link"
+                               if (i.external_attr >> 16) & 0o170000 == 0o120000 else None,
+                               lambda i=i: zf.open(i))
                        for i in zf.infolist()]
             _extract(archive.name, members, dest)
         return
     try:
         with tarfile.open(archive, "r:*") as tf:
-            members = [(m.name, m.size, m.isdir(), "refused member" if not (m.isfile() or m.isdir()) else None,
-                        lambda m=m: tf.extractfile(m)) for m in tf.getmembers()]
+            members = [_Member(m.name, m.size, m.isdir(),
+                               None if m.isfile() or m.isdir() else "refused member",
+                               lambda m=m: tf.extractfile(m))
+                       for m in tf.getmembers()]
             _extract(archive.name, members, dest)
     except tarfile.TarError as exc:
         raise TitoError(f"{archive.name} is not a readable archive: {exc}") from None
 
 
-def _extract(archive_name: str, members: list, dest: Path) -> None:
-    """Check every (name, size, is_dir, refusal, open) member first, then write them.
+class _Member(NamedTuple):
+    """One archive entry, whatever the archive format."""
 
-    ``refusal`` is the error's wording for a member whose kind is refused (a link, a device),
-    else None."""
+    name: str
+    size: int
+    is_dir: bool
+    refusal: str | None  # the error's wording for a refused kind (a link, a device), else None
+    open: Callable[[], Any]  # opens the member's bytes for reading
+
+
+def _extract(archive_name: str, members: list[_Member], dest: Path) -> None:
+    """Check every member first (names, kinds, count, total size), then write them."""
     if len(members) > MAX_MEMBERS:
         raise TitoError(f"{archive_name}: more than {MAX_MEMBERS} files")
     total = 0
-    for name, size, _, refusal, _ in members:
-        if not _safe_member(name):
-            raise TitoError(f"{archive_name}: refused member {name!r}")
-        if refusal:
-            raise TitoError(f"{archive_name}: {refusal} {name!r}")
-        total += size
+    for member in members:
+        if not _safe_member(member.name):
+            raise TitoError(f"{archive_name}: refused member {member.name!r}")
+        if member.refusal:
+            raise TitoError(f"{archive_name}: {member.refusal} {member.name!r}")
+        total += member.size
         if total > MAX_UNPACKED_BYTES:
             raise TitoError(f"{archive_name}: unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB")
-    for name, _, is_dir, _, open_member in members:
-        target = dest / name
-        if is_dir:
+    for member in members:
+        target = dest / member.name
+        if member.is_dir:
             target.mkdir(parents=True, exist_ok=True)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        with open_member() as src, open(target, "wb") as dst:
+        with member.open() as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst)
 
 

@@ -169,8 +169,8 @@ def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: boo
     """(train_loader, test_loader, classes) over the real CIFAR-10 files in ``root``.
 
     Training batches are flipped and cropped (``crop_padding`` pixels of padding, so shifts of
-    up to that many pixels) when ``augment``; both splits
-    are normalised with the training set's per-channel mean and std. ``limit_train`` and
+    up to that many pixels) when ``augment``; both splits are normalised with the training
+    set's per-channel mean and std. ``limit_train`` and
     ``limit_test`` keep only the first images of each split (for quick checks).
     """
     train_set = CIFAR10(root, train=True)
@@ -185,8 +185,8 @@ def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: boo
     # Crop and flip the uint8 pixels (4× less memory traffic), then scale to [0, 1] and normalise.
     normalize = Compose([ToTensor(), Normalize(CIFAR10_MEAN, CIFAR10_STD)])
     if augment:
-        train_tf = Compose([RandomCrop(32, padding=crop_padding, seed=seed), RandomHorizontalFlip(seed=seed + 1),
-                            normalize])
+        train_tf = Compose([RandomCrop(32, padding=crop_padding, seed=seed),
+                            RandomHorizontalFlip(seed=seed + 1), normalize])
     else:
         train_tf = normalize
     train = DataLoader(train_set, batch_size=batch_size, shuffle=True, drop_last=True, seed=seed,
@@ -222,8 +222,8 @@ RECIPES = {
     "quick": Recipe("quick", "small_cnn", epochs=4, batch_size=128, lr=0.1, weight_decay=5e-4,
                     label_smoothing=0.0, widths=(32, 64, 128)),
     "full": Recipe("full", "airbench", epochs=18, batch_size=512, lr=0.4, weight_decay=5e-4,
-                   label_smoothing=0.2, crop_padding=2, widths=(64, 256, 256), activation="relu", whiten=True,
-                   tta=2),
+                   label_smoothing=0.2, crop_padding=2, widths=(64, 256, 256), activation="relu",
+                   whiten=True, tta=2),
 }
 
 
