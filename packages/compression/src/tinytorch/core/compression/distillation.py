@@ -47,6 +47,11 @@ def distillation_loss(student_logits: Tensor, teacher_logits: Any, targets: Any,
         targets: (N,) integer class labels.
         temperature: T > 0; higher T gives softer teacher probabilities.
         alpha: weight of the soft (teacher) term in [0, 1]; 1 - alpha weights the labels.
+
+    Returns:
+        a scalar Tensor of the student's dtype, differentiable with respect to
+        ``student_logits``. ``KL(p‖q) = Σ_c p_c (log p_c - log q_c)``, summed over classes and
+        averaged over the batch; ``alpha == 1`` leaves out the cross-entropy term entirely.
     """
     if not isinstance(student_logits, Tensor):
         student_logits = Tensor(student_logits)
@@ -165,6 +170,8 @@ def distill(teacher: Module, student: Module, train_loader: Iterable, epochs: in
             if max_steps is not None and steps >= max_steps:
                 break
             ### BEGIN SOLUTION
+            ### HINT: teacher logits under no_grad() (a constant: .data); the student's with a graph
+            ### HINT: then loss_fn(student_logits, teacher_logits, y), zero_grad, backward, step
             with no_grad():
                 teacher_logits = teacher(x).data
             student_logits = student(x)

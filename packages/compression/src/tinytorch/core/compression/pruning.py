@@ -140,9 +140,16 @@ class PruningMasks:
         self.threshold = threshold
 
     def apply(self, grads: bool = False) -> None:
-        """Zero the pruned weights in place (and their gradients too, with ``grads=True``)."""
+        """Zero the pruned weights in place (and their gradients too, with ``grads=True``).
+
+        For every ``(param, keep_mask)``: ``param.data *= keep_mask`` in place (same array, so
+        an optimizer holding it sees the zeros); with ``grads=True`` and a gradient present,
+        ``param.grad.data *= keep_mask`` too.
+        """
         for param, mask in self.params.values():
             ### BEGIN SOLUTION
+            ### HINT: in place (out=param.data): the optimizer holds this very array; a bool mask is 0/1
+            ### HINT: with grads=True do the same to param.grad.data — when there is a gradient
             np.multiply(param.data, mask, out=param.data, casting="unsafe")
             if grads and param.grad is not None:
                 np.multiply(param.grad.data, mask, out=param.grad.data, casting="unsafe")
@@ -298,6 +305,10 @@ def sparsity_report(model: Module, all_parameters: bool = False) -> SparsityRepo
     Args:
         model: any Module.
         all_parameters: count every parameter (biases, BN...), not only prunable weights.
+
+    Returns:
+        a :class:`SparsityReport` with one ``(name, shape, zeros, size)`` row per parameter,
+        ``zeros`` being the number of entries exactly equal to 0.
     """
     if all_parameters:
         params = list(model.named_parameters())
@@ -306,6 +317,7 @@ def sparsity_report(model: Module, all_parameters: bool = False) -> SparsityRepo
     report = SparsityReport()
     for name, p in params:
         ### BEGIN SOLUTION
+        ### HINT: count what is really in the weights (np.count_nonzero), not what a mask intended
         zeros = int(p.data.size - np.count_nonzero(p.data))
         ### END SOLUTION
         report.layers.append((name, tuple(p.shape), zeros, int(p.data.size)))

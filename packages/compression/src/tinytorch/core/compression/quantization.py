@@ -126,6 +126,9 @@ def quantize_per_channel(weight: Any, axis: int = 0) -> tuple:
     moved = np.moveaxis(w, axis, 0)
     flat = moved.reshape(moved.shape[0], -1)
     ### BEGIN SOLUTION
+    ### HINT: flat is (channels, everything else): one peak per row with np.abs(...).max(axis=1)
+    ### HINT: an all-zero row would divide by zero; np.where(peak > 0, ..., 1.0) gives it scale 1
+    ### HINT: np.rint, then np.clip to [-127, 127], then .astype(np.int8); scale[:, None] broadcasts
     peak = np.abs(flat).max(axis=1) if flat.shape[1] else np.zeros(flat.shape[0], np.float32)
     scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
     q = np.clip(np.rint(flat / scale[:, None]), -127, 127).astype(np.int8)
@@ -149,8 +152,13 @@ def calibrate_qparams(low: float, high: float) -> QParams:
     Args:
         low: smallest value to represent (e.g. the observed minimum).
         high: largest value to represent.
+
+    Returns:
+        ``QParams(scale, signed)`` with ``scale`` rounded to float32 (the dtype it is used in).
     """
     ### BEGIN SOLUTION
+    ### HINT: two cases: low >= 0 → 255 unsigned steps up to high; else 127 steps up to max(|low|, |high|)
+    ### HINT: peak == 0 must not give scale 0 (quantizing would divide by zero)
     if low >= 0:
         peak, levels, signed = high, 255.0, False
     else:
@@ -253,6 +261,8 @@ def fold_batchnorm(weight: np.ndarray, bias: np.ndarray | None, bn: Any) -> tupl
     beta = bn.bias.data.astype(np.float64) if bn.bias is not None else np.zeros(c)
     b = np.zeros(c) if bias is None else np.asarray(bias, np.float64)
     ### BEGIN SOLUTION
+    ### HINT: factor = γ/√(var + ε) has shape (C,); reshape it to (C, 1, 1, 1) (or (C, 1)) to scale W
+    ### HINT: name the results w_folded and b_folded (float64; the line after the block casts them)
     factor = gamma / np.sqrt(var + bn.eps)
     w_folded = weight.astype(np.float64) * factor.reshape((c,) + (1,) * (weight.ndim - 1))
     b_folded = (b - mean) * factor + beta
@@ -338,8 +348,12 @@ def int_matmul(x_int: np.ndarray, w_int: np.ndarray) -> np.ndarray:
     Args:
         x_int: (M, K) integers.
         w_int: (K, N) integers.
+
+    Returns:
+        (M, N) int32: ``acc[m, n] = Σ_k x[m, k]·w[k, n]``, exact.
     """
     ### BEGIN SOLUTION
+    ### HINT: int8 @ int8 accumulates in int8 and wraps around (100·100 does not fit); widen both first
     return np.matmul(x_int.astype(np.int32), w_int.astype(np.int32))
     ### END SOLUTION
 

@@ -104,9 +104,15 @@ def unit_importance(layer: Any, norm: Any = None) -> np.ndarray:
     Args:
         layer: a Dense or Conv2d.
         norm: the BatchNorm1d/BatchNorm2d right after it, or None.
+
+    Returns:
+        float64 array of shape (units,): ``score[u] = Σ |W[u, ...]|`` (times
+        ``|γ_u| / √(var_u + ε)`` with a norm).
     """
     w = layer.weight.data
     ### BEGIN SOLUTION
+    ### HINT: reshape w to (units, -1) and sum |w| along axis 1 (in float64): one score per unit
+    ### HINT: with a norm, multiply by |γ| / √(running_var + ε); a missing γ or variance counts as 1
     score = np.abs(w).reshape(w.shape[0], -1).sum(axis=1, dtype=np.float64)
     if norm is not None:
         gamma = norm.weight.data if norm.weight is not None else np.ones(w.shape[0])
@@ -121,7 +127,12 @@ def _set(param: Any, values: np.ndarray) -> None:
 
 
 def _rebuild_out(layer: Any, idx: np.ndarray) -> Any:
-    """A copy of ``layer`` with only the output units ``idx``."""
+    """A copy of ``layer`` with only the output units ``idx``.
+
+    ``idx`` (sorted int array) selects rows of the weight — (out, in) for a Dense,
+    (C_out, C_in, kh, kw) for a Conv2d — and entries of the bias. The new layer is built
+    above the block with the right shape; the block fills in its values.
+    """
     has_bias = layer.bias is not None
     if isinstance(layer, Dense):
         new = Dense(layer.in_features, len(idx), bias=has_bias)
@@ -129,6 +140,8 @@ def _rebuild_out(layer: Any, idx: np.ndarray) -> Any:
         new = Conv2d(layer.in_channels, len(idx), layer.kernel_size, layer.stride, layer.padding,
                      layer.dilation, 1, bias=has_bias)
     ### BEGIN SOLUTION
+    ### HINT: output units are the first axis of a Dense or Conv2d weight (and the bias's only axis)
+    ### HINT: _set(param, values) copies values into the new layer's parameter
     _set(new.weight, layer.weight.data[idx])
     if has_bias:
         _set(new.bias, layer.bias.data[idx])
@@ -138,7 +151,13 @@ def _rebuild_out(layer: Any, idx: np.ndarray) -> Any:
 
 
 def _rebuild_in(layer: Any, idx: np.ndarray, flatten: bool, channels_before: int) -> Any:
-    """A copy of ``layer`` that reads only the input units ``idx`` of the previous layer."""
+    """A copy of ``layer`` that reads only the input units ``idx`` of the previous layer.
+
+    A Conv2d keeps input channels ``idx`` (axis 1 of its weight). A Dense keeps the weight
+    columns those units feed: column ``u`` itself, or behind a Flatten of
+    ``channels_before`` channels of H·W values each, the block ``u·HW ... u·HW + HW - 1``.
+    The block computes ``columns``, the int array of Dense weight columns to keep, in order.
+    """
     has_bias = layer.bias is not None
     if isinstance(layer, Conv2d):
         new = Conv2d(len(idx), layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
@@ -264,6 +283,8 @@ def layer_flops(layer: Any, input_shape: tuple, output_shape: tuple) -> int:
         output_shape: the shape of its output.
     """
     ### BEGIN SOLUTION
+    ### HINT: each output value costs one multiply-add per input it reads: in_features for a Dense
+    ### HINT: for a Conv2d: (in_channels / groups) · kh · kw; FLOPs = 2 · outputs · that
     if isinstance(layer, Dense):
         return 2 * int(np.prod(output_shape)) * layer.in_features
     kh, kw = layer.kernel_size
