@@ -36,6 +36,12 @@ class Dropout(Module):
         self.generator = generator
 
     def forward(self, x: Tensor) -> Tensor:
+        """In training: ``x * mask / (1 - p)``, with mask ~ Bernoulli(1 - p) of ``x.shape``.
+
+        The cases p = 0, p = 1 and evaluation mode are handled before the block; the block
+        draws the mask from ``g`` (a numpy Generator) and returns a Tensor of ``x``'s shape and
+        dtype, made with Tensor ops so autograd sees the multiplication.
+        """
         if not isinstance(x, Tensor):
             x = Tensor(x)
         if not self.training or self.p == 0.0:
@@ -44,6 +50,8 @@ class Dropout(Module):
             return x * 0  # every element dropped (1/(1-p) would divide by zero)
         g = self.generator or default_generator()
         ### BEGIN SOLUTION
+        ### HINT: g.random(x.shape, dtype=np.float32) is uniform in [0, 1); keep where it is >= p
+        ### HINT: multiply x by a Tensor holding keep · 1/(1-p) in x's dtype (float64 would leak in)
         keep = g.random(x.shape, dtype=np.float32) >= self.p
         scale = np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
         return x * Tensor(keep.astype(x.dtype) * scale, dtype=x.dtype)

@@ -83,18 +83,36 @@ def ones_(t: Tensor) -> Tensor:
 
 
 def xavier_uniform_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
-    """U(-b, b) with b = gain · √(6 / (fan_in + fan_out))."""
+    """Xavier/Glorot uniform: fill ``t`` with U(-b, b), b = gain · √(6 / (fan_in + fan_out)).
+
+    Args:
+        t: a weight of at least 2 dimensions, (out, in) or (out, in, kh, kw); filled in place.
+        gain: the nonlinearity's factor (:func:`calculate_gain`).
+
+    Returns:
+        ``t``. Its variance is b²/3 = gain² · 2 / (fan_in + fan_out).
+    """
     fan_in, fan_out = fan_in_and_out(t.shape)
     ### BEGIN SOLUTION
+    ### HINT: U(-b, b) has variance b²/3; choose b so that b²/3 = gain² · 2 / (fan_in + fan_out)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     ### END SOLUTION
     return uniform_(t, -bound, bound, generator)
 
 
 def xavier_normal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
-    """N(0, std²) with std = gain · √(2 / (fan_in + fan_out))."""
+    """Xavier/Glorot normal: fill ``t`` with N(0, std²), std = gain · √(2 / (fan_in + fan_out)).
+
+    Args:
+        t: a weight of at least 2 dimensions; filled in place.
+        gain: the nonlinearity's factor (:func:`calculate_gain`).
+
+    Returns:
+        ``t``.
+    """
     fan_in, fan_out = fan_in_and_out(t.shape)
     ### BEGIN SOLUTION
+    ### HINT: the standard deviation is the square root of the variance you want (math.sqrt)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     ### END SOLUTION
     return normal_(t, 0.0, std, generator)
@@ -102,9 +120,21 @@ def xavier_normal_(t: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
 def kaiming_uniform_(t: Tensor, a: float = 0.0, nonlinearity: str = "leaky_relu",
                      mode: str = "fan_in", generator=None) -> Tensor:
-    """U(-b, b) with b = gain · √(3 / fan). PyTorch's Linear/Conv default is a = √5."""
+    """Kaiming/He uniform: fill ``t`` with U(-b, b), b = gain · √(3 / fan).
+
+    Args:
+        t: a weight of at least 2 dimensions; filled in place.
+        a: negative slope of the leaky ReLU (the ``param`` of :func:`calculate_gain`).
+            PyTorch's Linear/Conv default is a = √5, which gives b = 1/√fan_in.
+        nonlinearity: name looked up by :func:`calculate_gain`.
+        mode: "fan_in" (keeps the forward activations' variance) or "fan_out" (the gradients').
+
+    Returns:
+        ``t``. Its variance is b²/3 = gain² / fan (2 / fan for ReLU).
+    """
     fan = _fan(t.shape, mode)
     ### BEGIN SOLUTION
+    ### HINT: gain = calculate_gain(nonlinearity, a); fan is already the one ``mode`` asks for
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     ### END SOLUTION
     return uniform_(t, -bound, bound, generator)
@@ -112,9 +142,20 @@ def kaiming_uniform_(t: Tensor, a: float = 0.0, nonlinearity: str = "leaky_relu"
 
 def kaiming_normal_(t: Tensor, a: float = 0.0, nonlinearity: str = "relu",
                     mode: str = "fan_in", generator=None) -> Tensor:
-    """N(0, std²) with std = gain / √fan."""
+    """Kaiming/He normal: fill ``t`` with N(0, std²), std = gain / √fan.
+
+    Args:
+        t: a weight of at least 2 dimensions; filled in place.
+        a: negative slope of the leaky ReLU (passed to :func:`calculate_gain`).
+        nonlinearity: name looked up by :func:`calculate_gain` (default "relu": gain √2).
+        mode: "fan_in" or "fan_out".
+
+    Returns:
+        ``t``. For ReLU its variance is 2 / fan.
+    """
     fan = _fan(t.shape, mode)
     ### BEGIN SOLUTION
+    ### HINT: the same gain as kaiming_uniform_; variance gain²/fan, so std is gain over √fan
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     ### END SOLUTION
     return normal_(t, 0.0, std, generator)

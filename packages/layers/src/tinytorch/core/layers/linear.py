@@ -69,7 +69,16 @@ class Dense(Module):
             initialisers.uniform_(self.bias, -bound, bound, generator)
 
     def forward(self, x: Any) -> Tensor:
-        """Apply the layer to the last dimension of ``x``."""
+        """Apply the layer to the last dimension of ``x``: ``y = x @ weight.T + bias``.
+
+        Args:
+            x: (*, in_features); by the block, inputs of more than 2 dimensions are already
+                reshaped to (N, in_features).
+
+        Returns:
+            (*, out_features). Written with Tensor ops (``@``, ``.T``, ``+``), so the result
+            records the graph autograd (module 09) differentiates.
+        """
         if not isinstance(x, Tensor):
             x = Tensor(x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
@@ -82,6 +91,8 @@ class Dense(Module):
         if x.ndim > 2:  # (batch, seq, in): one big GEMM beats a stack of small ones
             x = x.reshape(-1, self.in_features)
         ### BEGIN SOLUTION
+        ### HINT: weight is (out, in): (N, in) @ (in, out) needs its transpose, ``self.weight.T``
+        ### HINT: the bias (out,) broadcasts over the rows; ``self.bias`` is None when bias=False
         y = x @ self.weight.T
         if self.bias is not None:
             y = y + self.bias

@@ -95,6 +95,14 @@ class Module:
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
+        """``self.name = value``, registering ``value`` by its type.
+
+        A :class:`Parameter` goes into ``self._parameters``, a ``Module`` or an ``Activation``
+        into ``self._modules``, anything else into no registry; in every case ``name`` leaves the
+        registries it no longer belongs to. (The guards above the block handle ``None``,
+        assigning a non-Parameter to a parameter's name, and a new value for a buffer.) The
+        attribute itself is always set after the block, so reading ``self.fc1`` is plain.
+        """
         if "_parameters" not in self.__dict__:
             raise AttributeError(
                 f"cannot assign '{name}' before Module.__init__() ran: call super().__init__() "
@@ -120,6 +128,8 @@ class Module:
             return
         ### BEGIN SOLUTION
         ### HINT: a name lives in at most one registry; replacing a value keeps its position
+        ### HINT: isinstance(value, Parameter) first — a Parameter is also a Tensor
+        ### HINT: dict.pop(name, None) removes a name from a registry if it is there
         if isinstance(value, Parameter):
             modules.pop(name, None)
             buffers.pop(name, None)
@@ -236,6 +246,9 @@ class Module:
         """(dotted name, module) for this module and every descendant, parents first.
 
         A module reachable under two names is listed once, unless ``remove_duplicate=False``.
+        A child's name is ``"<parent name>.<child name>"`` (just the child's when the parent's
+        is ""); children come in registration order. An Activation is a leaf: it has no
+        ``named_children``.
         """
         seen: set = set()
         stack = [(prefix, self)]
@@ -265,10 +278,17 @@ class Module:
                 yield name, m
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
-        """(dotted name, parameter) pairs, e.g. ``fc1.weight``; a shared parameter appears once."""
+        """(dotted name, parameter) pairs, e.g. ``fc1.weight``; a shared parameter appears once.
+
+        ``modules`` (given) holds (dotted module name, module) pairs: every descendant with
+        ``recurse``, else just this one. Yield ``("<module name>.<param name>", p)`` for each
+        entry of each module's ``_parameters`` — no leading dot when the module name is "" —
+        skipping ``None`` entries (e.g. ``bias=False``) and any parameter already yielded.
+        """
         seen: set = set()
         modules = self._stateful_modules(prefix) if recurse else [(prefix, self)]
         ### BEGIN SOLUTION
+        ### HINT: remember parameters by id(p) in ``seen``: tied weights are one object, two names
         for mod_name, m in modules:
             for name, p in m._parameters.items():
                 if p is None or id(p) in seen:
@@ -301,10 +321,16 @@ class Module:
 
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> "Module":
-        """Training mode (dropout active, batch norm uses batch statistics); returns self."""
+        """Training mode (dropout active, batch norm uses batch statistics); returns self.
+
+        Sets ``training = mode`` on this module and every descendant (activations included).
+        """
         if not isinstance(mode, (bool, np.bool_)):
             raise TypeError(f"train(mode) takes a bool, got {type(mode).__name__}")
         ### BEGIN SOLUTION
+        ### HINT: self.modules() walks the whole tree; set the flag with object.__setattr__
+        ### HINT: (a plain ``m.training = ...`` goes through Module.__setattr__, and an
+        ### HINT: Activation is not a Module)
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         ### END SOLUTION
@@ -395,6 +421,8 @@ class Module:
                 f"load_state_dict into {type(self).__name__}: " + "; ".join(mismatched)
             )
         ### BEGIN SOLUTION
+        ### HINT: ``own`` maps each key to the model's Tensor, ``values`` to the checked array;
+        ### HINT: write into the existing array (``.data[...] =``) — never rebind ``.data``
         for key, value in values.items():
             own[key].data[...] = value  # in place: optimizers keep pointing at the same arrays
         ### END SOLUTION
