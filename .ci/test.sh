@@ -29,7 +29,7 @@ stage "CIFAR-10 in $TINYTORCH_DATA"
 
 stage "tox (parallel)"
 rm -rf .tox/junit .tox/result.json
-echo "environments: build,docs,integration,minversions,$(.ci/.venv/bin/python .ci/tt.py envs),release,getting-started"
+echo "environments: build,docs,integration,lessons,minversions,$(.ci/.venv/bin/python .ci/tt.py envs),release,getting-started"
 status=0
 # No env output unless it fails; a failing env's full output is printed by tox.
 .ci/tox p -p "${TINYTORCH_TOX_PARALLEL:-2}" --parallel-no-spinner --result-json .tox/result.json "$@" || status=$?

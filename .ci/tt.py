@@ -203,6 +203,18 @@ class Package:
         return target.strip("/") if isinstance(target, str) else None
 
     @property
+    def lesson_target(self) -> str | None:
+        """Where the wheel puts lesson/ (its force-include target), e.g. tinytorch/core/tensor/lesson."""
+        wheel = self.pyproject.get("tool", {}).get("hatch", {}).get("build", {}).get("targets", {}).get("wheel", {})
+        target = wheel.get("force-include", {}).get("lesson")
+        return target.strip("/") if isinstance(target, str) else None
+
+    @property
+    def lesson_file(self) -> str | None:
+        """The lesson notebook's source, relative to the package folder: lesson/<NN>_<folder>.py."""
+        return None if self.module is None else f"lesson/{self.module:02d}_{self.folder}.py"
+
+    @property
     def import_roots(self) -> list[str]:
         """Dotted import paths this package owns, read from src/ (e.g. ['tinytorch.core.tensor']).
 
@@ -421,6 +433,17 @@ def check_sources(pkg: Package, pkgs: list[Package]) -> list[Violation]:
     if same:
         bad(f"module number {pkg.module} is also used by {', '.join(same)}")
 
+    # --- the lesson notebook (jupytext percent source), shipped beside the tests
+    if pkg.lesson_file:
+        if not (pkg.path / pkg.lesson_file).is_file():
+            bad(f"{pkg.lesson_file} is missing (the module's lesson notebook, jupytext percent format)")
+        expected = f"{Path(pkg.tests_target).parent.as_posix()}/lesson" if pkg.tests_target else None
+        if expected and pkg.lesson_target != expected:
+            bad(f'[tool.hatch.build.targets.wheel.force-include] should have "lesson" = "{expected}"')
+        sdist = pkg.pyproject.get("tool", {}).get("hatch", {}).get("build", {}).get("targets", {}).get("sdist", {})
+        if "lesson" not in sdist.get("include", []):
+            bad('[tool.hatch.build.targets.sdist] include should list "lesson"')
+
     # --- declared dependencies
     for req in pkg.sibling_requirements:
         sib = names.get(req.name)
@@ -600,14 +623,24 @@ def check_wheel(pkg: Package, wheel: Path) -> list[Violation]:
         prefix = root.replace(".", "/")
         if not any(n == prefix + ".py" or n.startswith(prefix + "/") for n in names):
             bad(f"does not contain {root}")
+    if pkg.lesson_file and (pkg.path / pkg.lesson_file).is_file():
+        # the lesson notebook ships beside the tests, so `tito module start` finds it in the wheel
+        shipped = f"{pkg.lesson_target}/{Path(pkg.lesson_file).name}" if pkg.lesson_target else None
+        if shipped is None:
+            bad("lesson/ is not force-included into the wheel ([tool.hatch.build.targets.wheel.force-include])")
+        elif shipped not in names:
+            bad(f"does not ship its lesson at {shipped}")
     return v
 
 
 def check_sdist(pkg: Package, sdist: Path) -> list[Violation]:
     with tarfile.open(sdist) as tf:
         members = {m.split("/", 1)[1] for m in tf.getnames() if "/" in m}
+    required = REQUIRED_FILES + ("pyproject.toml",)
+    if pkg.lesson_file and (pkg.path / pkg.lesson_file).is_file():
+        required += (pkg.lesson_file,)
     return [Violation(pkg.folder, f"{sdist.name}: does not contain {f}")
-            for f in REQUIRED_FILES + ("pyproject.toml",) if f not in members]
+            for f in required if f not in members]
 
 
 def check_dist(dist_dir: Path, pkgs: list[Package] | None = None, require_sdist: bool = True) -> list[Violation]:
@@ -959,6 +992,9 @@ def main(argv: list[str] | None = None) -> int:
     ins = sub.add_parser("install", help="install third-party requirements (uv if available, else pip)")
     ins.add_argument("--for", dest="for_", metavar="FOLDER", help="what testing this package needs")
     ins.add_argument("--for-all", action="store_true", help="what testing every package needs")
+    ins.add_argument("--extra", action="append", default=[], metavar="NAME",
+                     help="also the third-party requirements of this optional extra (e.g. lab), "
+                          "of every package that declares it")
     ins.add_argument("reqs", nargs="*", help="more requirements")
     t = sub.add_parser("test-installed", help="run the tests shipped in an installed wheel")
     t.add_argument("folder")
@@ -1011,6 +1047,9 @@ def main(argv: list[str] | None = None) -> int:
             pkgs = load_packages()
             chosen = [p for p in pkgs if not p.is_meta] if args.for_all else [get_package(args.for_, pkgs)]
             reqs = requirements_for(chosen, pkgs) + reqs
+        for name in args.extra:
+            reqs += [r.raw for p in load_packages() for r in p.extras.get(name, [])
+                     if not r.name.startswith("tinytorch")]
         return install_third_party(reqs)
     if args.cmd == "test-installed":
         extra = args.pytest_args[1:] if args.pytest_args[:1] == ["--"] else args.pytest_args
