@@ -66,7 +66,15 @@ class Adam(Optimizer):
             self._update(p.data, p.grad.data, self._state(p), group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
-        """One Adam step of the array ``p`` (in place) given its gradient ``g``."""
+        """One Adam step of the array ``p`` (in place) given its gradient ``g``.
+
+        ``state`` holds ``step`` (t, already incremented for this step), ``exp_avg`` (m) and
+        ``exp_avg_sq`` (v), plus ``max_exp_avg_sq`` with amsgrad; update m, v and ``p`` in
+        place. Two pieces to write: AdamW's decoupled decay ``p *= 1 - lr · weight_decay``,
+        and the step itself (this file's docstring has the equations):
+        ``m = β₁ m + (1 - β₁) g``, ``v = β₂ v + (1 - β₂) g²``,
+        ``p -= lr / (1 - β₁ᵗ) · m / (√v / √(1 - β₂ᵗ) + ε)``.
+        """
         if not state:
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(p)

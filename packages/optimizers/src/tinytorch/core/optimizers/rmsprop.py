@@ -60,7 +60,14 @@ class RMSprop(Optimizer):
             self._update(p.data, p.grad.data, self._state(p), group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
-        """One RMSprop step of the array ``p`` (in place) given its gradient ``g``."""
+        """One RMSprop step of the array ``p`` (in place) given its gradient ``g``.
+
+        ``state`` already holds ``square_avg`` (s, zeros at first), ``grad_avg`` (a, when
+        centered) and ``momentum_buffer`` (b, when momentum > 0), all shaped like ``p``; update
+        them in place. The equations are in this file's docstring:
+        ``s = α s + (1 - α) g²``, ``d = √s + ε`` (centered: ``√(s - a²) + ε`` with
+        ``a = α a + (1 - α) g``), then ``p -= lr · g / d`` (or through ``b = momentum · b + g / d``).
+        """
         if not state:
             state["step"] = 0
             state["square_avg"] = np.zeros_like(p)

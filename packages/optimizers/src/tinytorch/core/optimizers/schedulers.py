@@ -129,7 +129,13 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, i: int, t: int) -> float:
+        """The rate of group ``i`` after ``t`` steps: ``base_lrs[i] · gamma^⌊t / step_size⌋``.
+
+        ``t`` is an int >= 0; the result is a Python float. With step_size 3 and gamma 0.1 the
+        rates of steps 0, 1, 2 are the base rate, steps 3, 4, 5 a tenth of it, and so on.
+        """
         ### BEGIN SOLUTION
+        ### HINT: integer division t // self.step_size counts the decays done so far
         return self.base_lrs[i] * self.gamma ** (t // self.step_size)
         ### END SOLUTION
 
@@ -157,7 +163,15 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, i: int, t: int) -> float:
+        """The rate of group ``i`` after ``t`` steps, on half a cosine:
+
+        ``eta_min + (base_lrs[i] - eta_min) · (1 + cos(π t / T_max)) / 2``
+
+        so ``lr_at(i, 0)`` is the base rate and ``lr_at(i, T_max)`` is ``eta_min`` (a float).
+        """
         ### BEGIN SOLUTION
+        ### HINT: (1 + cos(π t / T_max)) / 2 falls from 1 to 0 as t goes from 0 to T_max;
+        ### HINT: use it to blend between eta_min and the base rate (math.cos, math.pi)
         cosine = (1 + math.cos(math.pi * t / self.T_max)) / 2
         return self.eta_min + (self.base_lrs[i] - self.eta_min) * cosine
         ### END SOLUTION
@@ -198,9 +212,17 @@ class LinearWarmup(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, i: int, t: int) -> float:
+        """The rate of group ``i`` after ``t`` steps.
+
+        During the ramp (``t < W``): ``base_lrs[i] · (s + (1 - s) · t / W)`` with ``s`` the
+        start factor and ``W`` the warm-up steps; from ``t = W`` on, the base rate (or, with
+        ``after``, that schedule's rate at its own step ``t - W``, handled above for you).
+        """
         if t >= self.warmup_steps and self.after is not None:
             return self.after.lr_at(i, t - self.warmup_steps)
         ### BEGIN SOLUTION
+        ### HINT: progress = t / warmup_steps, capped at 1; the factor goes linearly from
+        ### HINT: start_factor (progress 0) to 1 (progress 1); multiply the base rate by it
         progress = min(t, self.warmup_steps) / self.warmup_steps
         return self.base_lrs[i] * (self.start_factor + (1 - self.start_factor) * progress)
         ### END SOLUTION
@@ -335,7 +357,14 @@ class OneCycleLR(LRScheduler):
         ]
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
+        """The value ``pct`` (0 → 1) of the way from ``start`` to ``end``.
+
+        ``"linear"``: ``start + (end - start) · pct``. ``"cos"``: the same endpoints joined by
+        half a cosine, ``end + (start - end) · (1 + cos(π pct)) / 2`` — flat at both ends, so the
+        rate eases into the peak and out of it. Used for the rate and the momentum alike.
+        """
         ### BEGIN SOLUTION
+        ### HINT: check self.anneal_strategy; at pct = 0 both give start, at pct = 1 both give end
         if self.anneal_strategy == "cos":
             return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
         return start + (end - start) * pct

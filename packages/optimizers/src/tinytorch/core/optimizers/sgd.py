@@ -61,7 +61,19 @@ class SGD(Optimizer):
             self._update(p.data, p.grad.data, self._state(p), group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
-        """One SGD step of the array ``p`` (in place) given its gradient ``g``."""
+        """One SGD step of the array ``p`` (in place) given its gradient ``g``.
+
+        ``p`` and ``g`` are numpy arrays of the same shape and dtype; ``p`` must change in place
+        (the Tensor keeps its array). ``state`` is this parameter's own dict, empty on the first
+        step: keep the momentum buffer there as ``state["momentum_buffer"]``. With
+        ``d = g + weight_decay · p``:
+
+            b = d (first step)   or   b = momentum · b + (1 - dampening) · d
+            d = d + momentum · b (nesterov)   or   d = b          (only when momentum ≠ 0)
+            p = p - lr · d
+
+        ``lr``, ``momentum`` ... are already cast to ``p``'s dtype, so float32 stays float32.
+        """
         t = p.dtype.type  # hyper-parameters in the parameter's dtype: float32 stays float32
         lr, momentum = t(group["lr"]), t(group["momentum"])
         dampening, weight_decay = t(group["dampening"]), t(group["weight_decay"])
