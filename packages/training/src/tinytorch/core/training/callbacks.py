@@ -85,8 +85,18 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict) -> None:
+        """Count the epochs without improvement; stop the trainer after ``patience`` of them.
+
+        ``value`` is this epoch's monitored metric. It improves on ``self.best`` when
+        ``_better(self.mode, value, self.best, self.min_delta)``: then it becomes the new best
+        and the count ``self.bad_epochs`` restarts at 0. Otherwise the count grows, and when it
+        reaches ``self.patience`` set ``trainer.stop_training = True`` and remember the epoch in
+        ``self.stopped_epoch``.
+        """
         value = _monitored(logs, self.monitor, "EarlyStopping")
         ### BEGIN SOLUTION
+        ### HINT: two branches on _better(...): update best and reset the count, or count one
+        ### HINT: more bad epoch and compare it with patience (>=: patience=2 stops on the 2nd)
         if _better(self.mode, value, self.best, self.min_delta):
             self.best = value
             self.bad_epochs = 0

@@ -74,7 +74,16 @@ def unflatten_state(obj: Any, arrays: Any) -> Any:
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> str:
-    """Atomically write ``state`` (a nested dict) to ``path`` as an .npz; returns the path."""
+    """Atomically write ``state`` (a nested dict) to ``path`` as an .npz; returns the path.
+
+    Given: the path gets its ``.npz`` suffix and its directory is created; ``arrays`` is the
+    dict that :func:`flatten_state` fills with the state's arrays. To write: the .npz holds
+    those arrays plus one entry ``__structure__``, a 0-d string array with the JSON of
+    ``{"format": FORMAT_VERSION, "state": <the flattened state>}``. Write it to a temporary
+    file *in the same directory* (``tempfile.mkstemp(dir=...)``), flush and ``os.fsync`` it,
+    then ``os.replace`` it over ``path``: the old file is either intact or fully replaced. If
+    anything fails (even KeyboardInterrupt), delete the temporary file and re-raise.
+    """
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
@@ -82,6 +91,9 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> str:
     os.makedirs(directory, exist_ok=True)
     arrays: dict = {}
     ### BEGIN SOLUTION
+    ### HINT: structure = {"format": FORMAT_VERSION, "state": flatten_state(state, arrays)};
+    ### HINT: arrays[_STRUCTURE_KEY] = np.array(json.dumps(structure)); np.savez(f, **arrays)
+    ### HINT: into os.fdopen(fd, "wb") of mkstemp; try/except BaseException to clean up
     structure = {"format": FORMAT_VERSION, "state": flatten_state(state, arrays)}
     arrays[_STRUCTURE_KEY] = np.array(json.dumps(structure))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)

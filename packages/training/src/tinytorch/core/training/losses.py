@@ -64,21 +64,36 @@ def _class_targets(logits: Tensor, target: Any, name: str) -> np.ndarray:
 
 
 def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Mean squared error: mean((prediction - target)²)."""
+    """Mean squared error: mean((prediction - target)²).
+
+    ``prediction`` and ``target`` are Tensors of the same shape (checked for you). With
+    ``reduction="mean"`` the result is a 0-d Tensor, the mean over *every* entry; ``"sum"`` adds
+    them up; ``"none"`` keeps the per-entry squared errors (same shape as the inputs). Written in
+    Tensor ops, so ``loss.backward()`` gives ``2 (prediction - target) / n`` per entry.
+    """
     prediction, target = _as_tensor(prediction), _as_tensor(target)
     if prediction.shape != target.shape:
         raise ValueError(f"mse_loss: prediction shape {prediction.shape} != target shape {target.shape}")
     ### BEGIN SOLUTION
+    ### HINT: Tensor ops only (-, *), so autograd sees them; _reduce(per_entry, reduction)
+    ### HINT: applies the reduction after _check_reduction(reduction) has validated it
     diff = prediction - target
     return _reduce(diff * diff, _check_reduction(reduction))
     ### END SOLUTION
 
 
 def nll_loss(log_probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood: -log_probs[i, target[i]], averaged over the batch."""
+    """Negative log-likelihood: -log_probs[i, target[i]], averaged over the batch.
+
+    ``log_probs`` is an (N, C) Tensor of log-probabilities; ``labels`` (checked and converted
+    for you) is an int64 array (N,) of class indices. Per sample the loss is minus the entry of
+    its true class; ``reduction`` is "mean" (0-d Tensor), "sum" or "none" (shape (N,)).
+    """
     log_probs = _as_tensor(log_probs)
     labels = _class_targets(log_probs, target, "nll_loss")
     ### BEGIN SOLUTION
+    ### HINT: pick one entry per row with fancy indexing: rows np.arange(N), columns labels;
+    ### HINT: indexing a Tensor is recorded for autograd; then negate and _reduce
     picked = log_probs[np.arange(labels.shape[0]), labels]
     return _reduce(-picked, _check_reduction(reduction))
     ### END SOLUTION
@@ -88,9 +103,11 @@ def cross_entropy(logits: Tensor, target: Any, label_smoothing: float = 0.0,
                   reduction: str = "mean") -> Tensor:
     """Cross-entropy from raw logits (the softmax is inside, computed stably).
 
-    ``target`` holds class indices (N,) or class probabilities (N, C) (e.g. from mixup).
-    With label smoothing ε the target becomes (1 - ε)·one_hot + ε/C, so
-    loss = (1 - ε)·nll + ε·mean_c(-log p_c) — PyTorch's definition.
+    ``logits`` is an (N, C) Tensor; ``target`` holds class indices (N,) or class probabilities
+    (N, C) (e.g. from mixup; that case is given). Per sample, with ``logp = log_softmax(logits)``,
+    the loss is ``-logp[target]``. With label smoothing ε the target becomes
+    (1 - ε)·one_hot + ε/C, so loss = (1 - ε)·nll + ε·mean_c(-log p_c) — PyTorch's definition.
+    ``reduction``: "mean" (0-d Tensor), "sum" or "none" (shape (N,)).
     """
     logits = _as_tensor(logits)
     if not 0.0 <= label_smoothing <= 1.0:
@@ -107,6 +124,8 @@ def cross_entropy(logits: Tensor, target: Any, label_smoothing: float = 0.0,
         return _reduce(-(logp * Tensor(q, dtype=logits.dtype)).sum(axis=1), reduction)
     labels = _class_targets(logits, t, "cross_entropy")
     ### BEGIN SOLUTION
+    ### HINT: logp (log_softmax, computed stably above) gives nll = -logp[rows, labels];
+    ### HINT: with smoothing ε mix in the mean over classes of -logp: (1 - ε)·nll + ε·that
     nll = -logp[np.arange(labels.shape[0]), labels]
     if label_smoothing:
         smooth = -logp.mean(axis=1)

@@ -85,6 +85,12 @@ class Trainer:
     def train_step(self, x: Any, y: Any) -> tuple:
         """One optimisation step on a batch; returns (loss value, outputs array).
 
+        ``x`` is a batch of inputs (a Tensor, e.g. (N, features) or (N, C, H, W)) and ``y`` its
+        targets. Two pieces to write, around the given nan check: the forward pass (``out``,
+        the model's output Tensor, and ``loss``, a 0-d Tensor), then the update — forget the
+        previous gradients, backpropagate, clip the global gradient norm to ``self.grad_clip``
+        when it is set (``clip_grad_norm_``), and let the optimizer move the weights.
+
         Raises:
             FloatingPointError: the loss is nan or inf; raised before the update, so the
                 weights stay those of the last good step.
