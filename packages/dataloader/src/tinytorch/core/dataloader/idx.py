@@ -38,7 +38,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     """The array stored in the IDX bytes ``raw`` (in native byte order).
 
-    ``name`` only appears in error messages (the file the bytes came from).
+    An IDX file (MNIST's format) is: two zero bytes, a dtype code (see ``IDX_DTYPES``), the
+    number of dimensions ``ndim``, then ``ndim`` sizes as big-endian uint32, then the values,
+    row-major, big-endian. The header checks are given; write the part that reads the sizes,
+    checks that exactly ``prod(sizes)`` values follow, and returns them as an array of that
+    shape in native byte order (a copy that owns its memory). ``name`` only appears in error
+    messages (the file the bytes came from).
     """
     if raw[:2] == _GZIP_MAGIC:
         raw = gzip.decompress(raw)

@@ -166,7 +166,14 @@ class DataLoader:
         return np.random.default_rng([self.seed, epoch])
 
     def batch_indices(self, epoch: int | None = None) -> list:
-        """The index arrays of the batches of ``epoch`` (default: the next one), in order."""
+        """The index arrays of the batches of ``epoch`` (default: the next one), in order.
+
+        The sample order is ``0, 1, ..., n-1``, or with ``shuffle`` a permutation drawn from
+        ``self._generator(epoch)`` (a generator seeded by ``(seed, epoch)``: the same epoch gives
+        the same order, the next epoch another). Cut it into consecutive 1-D integer arrays of
+        ``batch_size``; the last one is shorter when ``batch_size`` does not divide ``n``, and
+        with ``drop_last`` it is left out. Every index appears at most once per epoch.
+        """
         epoch = self.epoch if epoch is None else int(epoch)
         n, bs = len(self.dataset), self.batch_size
         ### BEGIN SOLUTION

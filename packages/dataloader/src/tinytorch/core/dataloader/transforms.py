@@ -245,6 +245,12 @@ class Normalize(Transform):
         return mean, std
 
     def _apply(self, x: Any, channel_axis: int | None, who: str) -> Any:
+        """``(x - mean) / std`` per channel, for one sample or a batch; float32, a new array.
+
+        ``self._params`` has already shaped ``mean`` and ``std`` to broadcast along the channel
+        axis (``(C, 1, 1)``, which lines up with the last three axes of ``(C, H, W)`` and of
+        ``(N, C, H, W)`` alike) or made them scalars when there is no channel axis.
+        """
         arr, was_tensor = _unwrap(x)
         if arr.dtype.kind != "f":
             raise TypeError(f"{who}: expects floating-point pixels (apply ToTensor first), got "
@@ -347,6 +353,12 @@ class RandomCrop(_RandomTransform):
         return out
 
     def __call__(self, x: Any) -> Any:
+        """One random ``size`` window of the image padded by ``padding`` on every side.
+
+        ``(C, H, W)`` or ``(H, W)`` in, ``(C, h, w)`` or ``(h, w)`` out (a new array). The offset
+        ``(top, left)`` into the padded image is drawn for you (one draw per call, so the batch
+        version can draw the same numbers); ``self._pad`` adds the ``fill`` border.
+        """
         arr, was_tensor = _unwrap(x)
         if arr.ndim not in (2, 3):
             raise ValueError(f"RandomCrop: a sample must be (C, H, W) or (H, W); got shape {arr.shape}")
@@ -361,7 +373,12 @@ class RandomCrop(_RandomTransform):
         return _rewrap(out, was_tensor)
 
     def apply_batch(self, batch: Any) -> Any:
-        """Crop each image of ``(N, C, H, W)`` / ``(N, H, W)`` at its own random offset."""
+        """Crop each image of ``(N, C, H, W)`` / ``(N, H, W)`` at its own random offset.
+
+        ``offsets`` (N, 2) holds image i's ``(top, left)``, the same numbers N calls of
+        ``__call__`` would draw; the result ``(N, C, h, w)`` equals those N crops stacked,
+        computed without a Python loop over the images.
+        """
         arr, was_tensor = _unwrap(batch)
         if arr.ndim not in (3, 4):
             raise ValueError(f"RandomCrop.apply_batch: a batch must be (N, C, H, W) or (N, H, W); "
@@ -399,6 +416,11 @@ class RandomHorizontalFlip(_RandomTransform):
         self.p = float(p)
 
     def __call__(self, x: Any) -> Any:
+        """The image mirrored left-right (its last axis reversed) when the coin ``flip`` says so.
+
+        Any shape ``(..., W)``; the output has the same shape and is always a new array (the
+        input may be a view into the dataset, which must never change).
+        """
         arr, was_tensor = _unwrap(x)
         if arr.ndim < 1:
             raise ValueError("RandomHorizontalFlip: needs an image, got a scalar")
@@ -410,7 +432,11 @@ class RandomHorizontalFlip(_RandomTransform):
         return _rewrap(out, was_tensor)
 
     def apply_batch(self, batch: Any) -> Any:
-        """Flip each image of the batch with probability ``p`` (one coin per image)."""
+        """Flip each image of the batch with probability ``p`` (one coin per image).
+
+        ``flip`` is a boolean array (N,), drawn for you; image i of the result is image i of
+        ``batch`` mirrored when ``flip[i]``, unchanged otherwise (one new array, no loop).
+        """
         arr, was_tensor = _unwrap(batch)
         if arr.ndim < 2:
             raise ValueError(f"RandomHorizontalFlip.apply_batch: needs a batch of images, got shape "
