@@ -1,15 +1,21 @@
 """The activation functions, written with Tensor ops only.
 
-Every function here is a composition of Tensor primitives (``relu``, ``exp``, ``tanh``,
-``erf``, ``where``, the fused ``softmax`` / ``log_softmax``, arithmetic). Module 02 records
-each primitive in the graph, and module 09 knows each primitive's derivative, so these
-functions become differentiable the moment tinytorch-autograd is installed — nothing here
-computes on raw numpy arrays.
+Every function here is a composition of Tensor primitives (``where``, ``exp``, ``erf``,
+``tanh``, ``max``, ``sum``, ``log``, ``detach``, arithmetic). Module 02 records each primitive
+in the graph, and module 09 knows each primitive's derivative, so these functions become
+differentiable the moment tinytorch-autograd is installed — nothing here computes on raw
+numpy arrays.
 
 Numerical stability is part of the job:
 
 * ``sigmoid`` only ever exponentiates -|x|, so ``exp`` never overflows, however large |x|.
-* ``softmax`` / ``log_softmax`` use the fused primitives, which subtract the row maximum first.
+* ``softmax`` / ``log_softmax`` subtract the maximum of each slice first, so the largest
+  exponent taken is e⁰ = 1.
+
+``tanh`` is the one activation taken whole from Tensor: written from ``exp`` it loses its
+precision near 0 (``1 - e^(-2|x|)`` cancels), which Tensor's ``tanh`` (numpy's) does not.
+Losses and attention use Tensor's fused ``softmax`` / ``log_softmax`` primitives (the same
+maths in one op, with a compact derivative); the functions here spell that maths out.
 """
 
 from __future__ import annotations
@@ -64,14 +70,22 @@ def _check_axis(x: Tensor, axis: int, op: str) -> None:
 def relu(x: Any) -> Tensor:
     """Rectified linear unit: ``max(x, 0)`` elementwise.
 
+    Args:
+        x: a Tensor (or array / list) of any shape and dtype.
+
+    Returns:
+        A Tensor of the same shape and dtype: ``x`` where x > 0, else 0. NaN stays NaN, and
+        the slope at exactly 0 is 0 (PyTorch's choice), so ``relu'(x) = 1 if x > 0 else 0``.
+
     Example:
         >>> relu(Tensor([-1.0, 0.0, 2.0])).tolist()
         [0.0, 0.0, 2.0]
     """
     x = _tensor(x)
     ### BEGIN SOLUTION
-    ### HINT: Tensor has a primitive for exactly this.
-    return x.relu()
+    ### HINT: where(condition, value_if_true, value_if_false) picks elementwise; a plain 0 broadcasts.
+    ### HINT: choose the condition so that x == 0 takes the constant branch (slope 0 there, like PyTorch) and NaN (every comparison False) keeps x.
+    return where(x <= 0, 0, x)
     ### END SOLUTION
 
 
@@ -81,13 +95,20 @@ def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     The slope at exactly 0 is ``negative_slope`` (PyTorch's choice), which is why this uses
     ``where(x > 0, ...)`` rather than ``maximum(x, slope * x)`` (a tie there would split it).
 
+    Args:
+        x: a Tensor (or array / list) of any shape; integers become float32.
+        negative_slope: the factor applied to inputs <= 0.
+
+    Returns:
+        A float Tensor of the same shape: ``x`` where x > 0, else ``negative_slope · x``.
+
     Example:
         >>> leaky_relu(Tensor([-2.0, 3.0]), 0.1).tolist()
         [-0.2, 3.0]
     """
     x = _float_tensor(x)
     ### BEGIN SOLUTION
-    ### HINT: where(condition, value_if_true, value_if_false)
+    ### HINT: where(condition, value_if_true, value_if_false); the scaled branch is x * negative_slope.
     return where(x > 0, x, x * negative_slope)
     ### END SOLUTION
 
@@ -99,13 +120,20 @@ def sigmoid(x: Any) -> Tensor:
     be written with ``e = exp(-|x|)``, which lies in (0, 1]:
     x >= 0 gives ``1 / (1 + e)`` and x < 0 gives ``e / (1 + e)``.
 
+    Args:
+        x: a Tensor (or array / list) of any shape; integers become float32.
+
+    Returns:
+        A float Tensor of the same shape with values in [0, 1], finite for any finite x.
+
     Example:
         >>> sigmoid(Tensor([0.0])).item()
         0.5
     """
     x = _float_tensor(x)
     ### BEGIN SOLUTION
-    ### HINT: build -|x| with where (so its slope is ±1 even at 0), exponentiate, then pick a branch
+    ### HINT: build -|x| with where(x >= 0, -x, x), not -x.abs(): abs has slope 0 at 0, which would make sigmoid'(0) = 0 instead of 1/4.
+    ### HINT: e = exp(-|x|) lies in (0, 1]; compute r = 1 / (1 + e) once and pick r or e * r with the same condition.
     positive = x >= 0
     neg_abs = where(positive, -x, x)
     e = neg_abs.exp()
@@ -115,25 +143,30 @@ def sigmoid(x: Any) -> Tensor:
 
 
 def tanh(x: Any) -> Tensor:
-    """Hyperbolic tangent, elementwise (output in (-1, 1)).
+    """Hyperbolic tangent, elementwise (output in (-1, 1)): Tensor's own ``tanh``.
+
+    Given, not an exercise: ``tanh(x) = 2·sigmoid(2x) - 1`` is exact maths, but in floating
+    point the subtraction cancels near 0 (tanh(1e-5) comes out with a relative error near
+    1e-3 in float32), while numpy's tanh is accurate everywhere.
 
     Example:
         >>> tanh(Tensor([0.0])).item()
         0.0
     """
-    x = _float_tensor(x)
-    ### BEGIN SOLUTION
-    return x.tanh()
-    ### END SOLUTION
+    return _float_tensor(x).tanh()
 
 
 def gelu(x: Any, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit: ``x · Φ(x)``, with Φ the standard normal CDF.
 
     Args:
-        x: input tensor.
+        x: input tensor (or array / list) of any shape; integers become float32.
         approximate: ``"none"`` for the exact form ``x/2 · (1 + erf(x/√2))``, or ``"tanh"``
             for ``x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`` (as in BERT/GPT-2).
+
+    Returns:
+        A float Tensor of the same shape (0 far left of 0, x far right, slightly negative
+        just left of 0).
 
     Example:
         >>> round(gelu(Tensor([1.0])).item(), 4)
@@ -144,11 +177,13 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
     x = _float_tensor(x)
     if approximate == "tanh":
         ### BEGIN SOLUTION
+        ### HINT: constants _SQRT_TWO_OVER_PI and _GELU_CUBIC are defined above; x³ as x * x * x stays finite at ±1e4.
+        ### HINT: Tensor has tanh(); the result is x * 0.5 * (1 + tanh(inner)).
         inner = x * (x * x * _GELU_CUBIC + 1) * _SQRT_TWO_OVER_PI
         return x * 0.5 * (inner.tanh() + 1)
         ### END SOLUTION
     ### BEGIN SOLUTION
-    ### HINT: Φ(x) = (1 + erf(x / √2)) / 2, and Tensor has erf()
+    ### HINT: Φ(x) = (1 + erf(x / √2)) / 2, and Tensor has erf(); 1/√2 is _SQRT_HALF above.
     return x * 0.5 * ((x * _SQRT_HALF).erf() + 1)
     ### END SOLUTION
 
@@ -156,10 +191,16 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
 def softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim`` (default: the last axis); slices sum to 1.
 
+    Computed stably: softmax(x) = softmax(x - c) for any constant c, so subtract each slice's
+    maximum first; the largest exponent is then e⁰ = 1 and nothing overflows.
+
     Args:
-        x: input tensor.
+        x: input tensor (or array / list) of any shape; integers become float32.
         dim: the axis to normalise over (PyTorch's name).
         axis: the same, under numpy's name.
+
+    Returns:
+        A float Tensor of ``x``'s shape whose slices along ``dim`` are non-negative and sum to 1.
 
     Example:
         >>> softmax(Tensor([[0.0, 0.0]])).tolist()
@@ -171,18 +212,28 @@ def softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Tenso
     if x.ndim == 0:
         return softmax(x.reshape(1), 0).reshape(())
     ### BEGIN SOLUTION
-    ### HINT: the fused Tensor primitive shifts by the maximum for you
-    return x.softmax(axis)
+    ### HINT: x.max(axis=axis, keepdims=True) keeps the reduced axis, so it broadcasts back against x.
+    ### HINT: the shift is a constant (softmax does not depend on it): .detach() it so no gradient flows through the max.
+    ### HINT: then exp, and divide by the sum along the same axis (keepdims=True again).
+    shifted = x - x.max(axis=axis, keepdims=True).detach()
+    e = shifted.exp()
+    return e / e.sum(axis=axis, keepdims=True)
     ### END SOLUTION
 
 
 def log_softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
     """``log(softmax(x))`` along ``dim``, computed stably (finite for any finite input).
 
+    With s = x - max(x) along ``dim``: ``log_softmax(x) = s - log(sum(exp(s)))``. Never the
+    log of a softmax, which would give log(0) = -inf for a very unlikely class.
+
     Args:
-        x: input tensor.
+        x: input tensor (or array / list) of any shape; integers become float32.
         dim: the axis to normalise over (PyTorch's name).
         axis: the same, under numpy's name.
+
+    Returns:
+        A float Tensor of ``x``'s shape, every value <= 0, finite for any finite input.
 
     Example:
         >>> round(log_softmax(Tensor([0.0, 0.0])).tolist()[0], 4)
@@ -194,5 +245,8 @@ def log_softmax(x: Any, dim: int | None = None, *, axis: int | None = None) -> T
     if x.ndim == 0:
         return log_softmax(x.reshape(1), 0).reshape(())
     ### BEGIN SOLUTION
-    return x.log_softmax(axis)
+    ### HINT: shift by the detached maximum exactly as in softmax; every exp(shifted) is then in (0, 1].
+    ### HINT: the sum of those exponentials is >= 1 (the maximum contributes e⁰), so its log is finite.
+    shifted = x - x.max(axis=axis, keepdims=True).detach()
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
     ### END SOLUTION
