@@ -24,7 +24,7 @@ def _by_hand(s, t, y, T, alpha):
     return alpha * T * T * kl + (1 - alpha) * ce
 
 
-def test_loss_on_a_worked_example():
+def test_distill_loss_on_a_worked_example():
     # one sample, two classes, T = 1, alpha = 1: KL((0.5, 0.5) ‖ softmax(0, ln 3)) = ln 2 ... by hand
     s = np.array([[0.0, np.log(3.0)]])   # student: (1/4, 3/4)
     t = np.array([[0.0, 0.0]])           # teacher: (1/2, 1/2)
@@ -38,7 +38,7 @@ def test_loss_on_a_worked_example():
 
 @pytest.mark.parametrize("T", [1.0, 2.0, 4.0, 10.0])
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.9, 1.0])
-def test_loss_matches_hand_computation(T, alpha):
+def test_distill_loss_matches_hand_computation(T, alpha):
     rng = np.random.default_rng(int(T * 10 + alpha * 100))
     s, t = rng.normal(size=(6, 5)) * 3, rng.normal(size=(6, 5)) * 3
     y = rng.integers(0, 5, 6)
@@ -49,20 +49,20 @@ def test_loss_matches_hand_computation(T, alpha):
         pytest.approx(_by_hand(s, t, y, T, alpha), rel=1e-4)
 
 
-def test_loss_is_zero_kl_when_student_copies_teacher():
+def test_distill_loss_is_zero_kl_when_student_copies_teacher():
     t = np.random.default_rng(0).normal(size=(4, 3))
     got = distillation_loss(Tensor(t.copy(), dtype=np.float64), t, [0, 1, 2, 0], 3.0, 1.0)
     assert abs(float(got.item())) < 1e-12
 
 
-def test_float32_loss_stays_float32_even_with_extreme_teacher():
+def test_distill_loss_stays_float32_even_with_extreme_teacher():
     t = np.array([[1000.0, -1000.0, 0.0]], np.float32)  # softmax(t/T) underflows to exact zeros
     loss = distillation_loss(Tensor(np.zeros((1, 3), np.float32)), t, [0], 1.0, 0.5)
     assert loss.dtype == np.float32 and np.isfinite(loss.item())
 
 
 @pytest.mark.parametrize("T,alpha", [(1.0, 0.5), (4.0, 0.9), (2.0, 1.0)])
-def test_gradient_matches_the_closed_form(T, alpha):
+def test_distill_loss_gradient_matches_the_closed_form(T, alpha):
     rng = np.random.default_rng(3)
     s, t = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
     y = rng.integers(0, 4, 5)
@@ -77,13 +77,13 @@ def test_gradient_matches_the_closed_form(T, alpha):
     assert teacher.grad is None  # the teacher is a constant
 
 
-def test_gradcheck_through_the_loss():
+def test_distill_loss_gradcheck():
     rng = np.random.default_rng(4)
     t, y = rng.normal(size=(3, 4)), np.array([0, 3, 1])
     assert gradcheck(lambda s: distillation_loss(s, t, y, 2.5, 0.7), [rng.normal(size=(3, 4))])
 
 
-def test_loss_validates_arguments():
+def test_distill_loss_validates_arguments():
     s = Tensor(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="batch, classes"):
         distillation_loss(s, np.zeros((2, 4)), [0, 1])
@@ -100,7 +100,7 @@ def _task(n=256, seed=0):
     return x
 
 
-def test_distill_makes_the_student_imitate_the_teacher():
+def test_distill_step_makes_the_student_imitate_the_teacher():
     teacher = Sequential([Dense(10, 32), ReLU(), Dense(32, 4)]).eval()
     teacher[2].weight.data *= 5  # confident enough that its soft targets carry information
     x = _task()
@@ -118,7 +118,7 @@ def test_distill_makes_the_student_imitate_the_teacher():
     assert teacher.training is False
 
 
-def test_distill_respects_max_steps_and_custom_optimizer():
+def test_distill_step_respects_max_steps_and_custom_optimizer():
     from tinytorch.core.optimizers import SGD
 
     teacher = Sequential([Dense(10, 4)])

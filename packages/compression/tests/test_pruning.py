@@ -55,7 +55,7 @@ def test_magnitude_mask_rejects_bad_sparsity(bad):
 
 
 # ------------------------------------------------------------------ global vs per layer
-def test_global_threshold_spans_layers():
+def test_global_masks_threshold_spans_layers():
     small = np.linspace(0.01, 0.99, 50).astype(np.float32)   # all below 1
     large = np.linspace(10.0, 20.0, 50).astype(np.float32)   # all above 10
     masks, threshold = global_magnitude_masks([small, large], 0.5)
@@ -167,7 +167,7 @@ def test_fine_tuning_without_masks_revives_pruned_weights():
     lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3),
     lambda ps: Adam(ps, lr=0.01),
 ])
-def test_masked_optimizer_keeps_zeros(make_opt):
+def test_apply_masks_in_masked_optimizer_keeps_zeros(make_opt):
     model = Sequential([Dense(6, 10), ReLU(), Dense(10, 3)])
     masks = prune_magnitude(model, 0.6)
     zeros_before = {n: ~m for n, m in masks.masks().items()}
@@ -196,7 +196,7 @@ def test_apply_masks_gradients_too():
     assert np.any(param.grad.data[mask] != 0)
 
 
-def test_pruning_callback_keeps_zeros_in_trainer():
+def test_apply_masks_in_pruning_callback_keeps_zeros():
     model = Sequential([Dense(6, 10), ReLU(), Dense(10, 3)])
     masks = prune_magnitude(model, 0.75, scope="layer")
     x, y = _data(64)

@@ -28,7 +28,7 @@ def _zero_units_mlp(model):
     return model
 
 
-def test_mlp_neurons_removed_outputs_equal(make_mlp):
+def test_prune_units_mlp_neurons_removed_outputs_equal(make_mlp):
     model = _zero_units_mlp(make_mlp())
     x = np.random.default_rng(1).normal(size=(10, 8)).astype(np.float32)
     before = _run(model, x)
@@ -61,7 +61,7 @@ def _zero_channels(model, conv_index, channels):
     bn.running_mean.data[channels] = 0.0
 
 
-def test_cnn_channels_removed_through_bn_and_flatten(make_cnn):
+def test_prune_units_cnn_channels_through_bn_and_flatten(make_cnn):
     model = make_cnn()
     _zero_channels(model, 0, [2, 5])
     _zero_channels(model, 4, [1])
@@ -81,7 +81,7 @@ def test_cnn_channels_removed_through_bn_and_flatten(make_cnn):
                                   model[9].weight.data[:, [0, 1, 2, 3] + list(range(8, 24))])
 
 
-def test_removing_live_units_changes_outputs(make_cnn):
+def test_prune_units_removing_live_units_changes_outputs(make_cnn):
     model = make_cnn()
     x = np.random.default_rng(3).normal(size=(2, 3, 8, 8)).astype(np.float32)
     pruned = prune_structured(model, 0.5)
@@ -115,7 +115,7 @@ def test_pruned_model_still_trains(make_cnn):
     assert all(p.grad is not None and p.grad.shape == p.shape for p in pruned.parameters())
 
 
-def test_flops_counted_by_hand_and_shrink(make_cnn):
+def test_layer_flops_counted_by_hand_and_shrink(make_cnn):
     model = make_cnn()
     flops = count_flops(model, (3, 8, 8))
     conv1 = 2 * (8 * 8 * 8) * (3 * 3 * 3)
@@ -167,7 +167,7 @@ def test_structured_pruning_errors(make_mlp, make_cnn):
         prune_units(bad_flatten, {0: [0]})
 
 
-def test_maxpool_and_relu_between_are_per_channel():
+def test_prune_units_through_maxpool_and_relu():
     model = Sequential([Conv2d(2, 4, 1), ReLU(), MaxPool2d(2), Conv2d(4, 3, 1)]).eval()
     model[0].weight.data[1] = 0.0
     model[0].bias.data[1] = 0.0
