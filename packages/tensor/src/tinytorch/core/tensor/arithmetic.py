@@ -3,6 +3,10 @@
 Each differentiable op hands its output to ``_make(data, op_name, inputs, saved)``, which
 records a graph node when gradients are wanted. The derivative of each op name lives in
 module 09 (tinytorch-autograd).
+
+You write :meth:`ArithmeticOps._binary` once; ``+ - * /`` (and their reflected forms) are
+given as one-line calls of it. Likewise :meth:`ArithmeticOps._compare` serves every
+comparison and ``// % & |``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,37 @@ class ArithmeticOps:
     __slots__ = ()
 
     def _binary(self, other: Any, op: str, ufunc: np.ufunc) -> Any:
-        """Apply ``ufunc(self, other)`` elementwise and record ``op``."""
+        """Apply ``ufunc(self, other)`` elementwise, with numpy broadcasting, and record ``op``.
+
+        Every differentiable two-operand operator (``+ - * /``) is one call of this method.
+
+        Args:
+            other: the second operand: a Tensor, a Python or numpy scalar, a list or an array.
+                ``self._lift(other)`` turns it into a Tensor (scalars take this tensor's
+                float dtype, so ``x * 0.5`` stays float32).
+            op: the op's name in the graph ("add", "sub", "mul", "div"); module 09 looks
+                up its derivative by this name.
+            ufunc: the numpy function that computes it (``np.add``, ...).
+
+        Returns:
+            A new Tensor ``out`` with ``out.data == ufunc(self.data, other.data)`` and shape
+            ``np.broadcast_shapes(self.shape, other.shape)``, recorded with
+            ``self._make(data, op, (self, other))`` — inputs in that order, nothing saved.
+
+        Rules:
+            * shapes that cannot broadcast raise ``broadcast_error(op, self.shape,
+              other.shape)`` (a ValueError naming both shapes), not numpy's message;
+            * if numpy's answer is float64 although neither operand was float64 (int64 with
+              float32, or int / int), it is cast to float32: float32 is the default dtype and
+              a silent float64 doubles memory and halves speed.
+
+        Example: ``Tensor([[1.0], [2.0]]) + Tensor([10.0, 20.0, 30.0])`` has shape (2, 3).
+        """
+        ### BEGIN SOLUTION
+        ### HINT: lift first (other = self._lift(other)); then call ufunc on the two .data arrays
+        ### HINT: numpy raises ValueError when shapes don't broadcast: catch it and
+        ### HINT: `raise broadcast_error(op, ...) from None`
+        ### HINT: compare data.dtype with np.float64 and with the two input dtypes; end with self._make
         other = self._lift(other)
         try:
             data = ufunc(self.data, other.data)
@@ -32,49 +66,54 @@ class ArithmeticOps:
             # numpy gives float64 for int64 with float32 (and for int / int); keep float32
             data = data.astype(np.float32)
         return self._make(data, op, (self, other))
+        ### END SOLUTION
 
     def _compare(self, other: Any, op: str, ufunc: np.ufunc) -> Any:
-        """Elementwise comparison: a bool tensor, never part of the graph."""
+        """Elementwise op outside the graph: comparisons, ``//``, ``%``, ``&``, ``|``.
+
+        Like :meth:`_binary` (lift ``other``, apply ``ufunc`` to the two arrays, turn a
+        broadcasting ValueError into ``broadcast_error(op, ...)``), but the result is never
+        part of the graph: it is recorded with no inputs, ``self._make(data, op, ())``, so it
+        never requires grad. A comparison's result is a bool tensor; ``x > 0`` is a step
+        function whose derivative is zero almost everywhere, so there is nothing to send back.
+        The dtype is numpy's (bool for comparisons, no float32 fix-up).
+        """
+        ### BEGIN SOLUTION
+        ### HINT: the same three steps as _binary without the dtype fix-up;
+        ### HINT: the inputs you record are an empty tuple
         other = self._lift(other)
         try:
             data = ufunc(self.data, other.data)
         except ValueError:
             raise broadcast_error(op, self.data.shape, other.data.shape) from None
         return self._make(data, op, ())
+        ### END SOLUTION
 
     # ------------------------------------------------------------------ + - * /
     def __add__(self, other: Any) -> Any:
-        """``self + other``."""
-        ### BEGIN SOLUTION
+        """``self + other``: given, one call of :meth:`_binary` (which you write)."""
         return self._binary(other, "add", np.add)
-        ### END SOLUTION
 
     def __radd__(self, other: Any) -> Any:
         return self._lift(other).__add__(self)
 
     def __sub__(self, other: Any) -> Any:
-        """``self - other``."""
-        ### BEGIN SOLUTION
+        """``self - other``: given, one call of :meth:`_binary` (which you write)."""
         return self._binary(other, "sub", np.subtract)
-        ### END SOLUTION
 
     def __rsub__(self, other: Any) -> Any:
         return self._lift(other).__sub__(self)
 
     def __mul__(self, other: Any) -> Any:
-        """``self * other``."""
-        ### BEGIN SOLUTION
+        """``self * other``: given, one call of :meth:`_binary` (which you write)."""
         return self._binary(other, "mul", np.multiply)
-        ### END SOLUTION
 
     def __rmul__(self, other: Any) -> Any:
         return self._lift(other).__mul__(self)
 
     def __truediv__(self, other: Any) -> Any:
-        """``self / other`` (true division; integer tensors give float)."""
-        ### BEGIN SOLUTION
+        """``self / other`` (true division; integer tensors give float): given, one call of :meth:`_binary` (which you write)."""
         return self._binary(other, "div", np.true_divide)
-        ### END SOLUTION
 
     def __rtruediv__(self, other: Any) -> Any:
         return self._lift(other).__truediv__(self)
@@ -94,8 +133,17 @@ class ArithmeticOps:
         return self._lift(other).__mod__(self)
 
     def __pow__(self, exponent: Any) -> Any:
-        """``self ** exponent``; the exponent may itself be a tensor that requires grad."""
+        """``self ** exponent``, elementwise with broadcasting; the exponent may be a tensor.
+
+        Like :meth:`_binary` (lift, ``np.power``, ``broadcast_error("pow", ...)`` on shapes
+        that don't broadcast, record inputs ``(self, exponent)``), but the node also saves the
+        *output*: module 09 needs it for both derivatives, d/dbase = exponent·out/base and
+        d/dexponent = out·log(base), and saving it spares recomputing a power in backward.
+        Integer exponents keep the base's dtype (``x ** 2`` of float32 stays float32).
+        """
         ### BEGIN SOLUTION
+        ### HINT: the lifted exponent is an input like any operand: self._lift(exponent)
+        ### HINT: the 4th argument of self._make is what the node saves: pass the result array
         other = self._lift(exponent)
         try:
             data = np.power(self.data, other.data)
@@ -108,8 +156,13 @@ class ArithmeticOps:
         return self._lift(base).__pow__(self)
 
     def __neg__(self) -> Any:
-        """``-self``."""
+        """``-self``: every element negated, same shape and dtype; recorded as op "neg".
+
+        The pattern of every one-input op: compute the new array from ``self.data`` with
+        numpy, then ``self._make(array, op_name, (self,))``.
+        """
         ### BEGIN SOLUTION
+        ### HINT: np.negative (or -self.data); one input, nothing to save
         return self._make(np.negative(self.data), "neg", (self,))
         ### END SOLUTION
 
@@ -121,7 +174,15 @@ class ArithmeticOps:
         """Matrix product with numpy's rules: 1-D operands are vectors; leading dims broadcast.
 
         Shape:
-            (..., n, k) @ (..., k, m) -> (..., n, m)
+            (..., n, k) @ (..., k, m) -> (..., n, m);  out[..., i, j] = sum_k a[..., i, k]·b[..., k, j]
+            A 1-D first operand acts as a (1, k) row, a 1-D second as a (k, 1) column, and
+            that dimension is dropped from the result.
+
+        The shape checks (inner dimensions, at least 1-D) are given. What is left: the
+        product itself, a clear error when the *batch* dimensions don't broadcast (numpy's
+        ValueError → ``broadcast_error("matmul (batch dimensions)", a.shape[:-2],
+        b.shape[:-2])``), and the record: inputs ``(self, other)``, nothing saved (the
+        derivatives grad @ b.T and a.T @ grad only need the inputs).
         """
         other = self._lift(other)
         a, b = self.data, other.data
@@ -139,6 +200,7 @@ class ArithmeticOps:
                 f"second ({k_b})"
             )
         ### BEGIN SOLUTION
+        ### HINT: np.matmul does the arithmetic and the batch broadcasting; wrap it in try/except
         try:
             data = np.matmul(a, b)
         except ValueError:
@@ -160,17 +222,13 @@ class ArithmeticOps:
         return self._compare(other, "ne", np.not_equal)
 
     def __lt__(self, other: Any) -> Any:
-        ### BEGIN SOLUTION
         return self._compare(other, "lt", np.less)
-        ### END SOLUTION
 
     def __le__(self, other: Any) -> Any:
         return self._compare(other, "le", np.less_equal)
 
     def __gt__(self, other: Any) -> Any:
-        ### BEGIN SOLUTION
         return self._compare(other, "gt", np.greater)
-        ### END SOLUTION
 
     def __ge__(self, other: Any) -> Any:
         return self._compare(other, "ge", np.greater_equal)

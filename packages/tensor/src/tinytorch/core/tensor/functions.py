@@ -23,7 +23,12 @@ def _tensors(items: Sequence, op: str) -> list:
 
 
 def cat(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Join tensors along an existing dimension; all other dimensions must match."""
+    """Join tensors along an existing dimension; all other dimensions must match; op "cat".
+
+    Shapes (2, 3) and (2, 4) along axis 1 give (2, 7). The checks are given. Every tensor
+    is an input of the node, which saves ``(axis, sizes)`` — each input's size along the
+    axis — so the backward pass can split the gradient back into pieces.
+    """
     ts = _tensors(tensors, "cat")
     axis = axis if dim is None else dim
     nd = ts[0].ndim
@@ -37,6 +42,7 @@ def cat(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor:
                 f"tensor 0's shape {ts[0].shape} outside that axis"
             )
     ### BEGIN SOLUTION
+    ### HINT: np.concatenate of the .data arrays; make_result(data, "cat", tuple(ts), saved)
     data = np.concatenate([t.data for t in ts], axis=axis)
     sizes = [t.shape[axis] for t in ts]
     return make_result(data, "cat", tuple(ts), (axis, sizes))
@@ -47,7 +53,10 @@ concatenate = cat
 
 
 def stack(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor:
-    """Join same-shaped tensors along a new dimension."""
+    """Join same-shaped tensors along a new dimension; op "stack", saving ``axis``.
+
+    k tensors of shape (2, 3) stacked at axis 0 give (k, 2, 3); at axis -1, (2, 3, k).
+    """
     ts = _tensors(tensors, "stack")
     axis = axis if dim is None else dim
     for i, t in enumerate(ts[1:], 1):
@@ -58,13 +67,20 @@ def stack(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor
         raise ValueError(f"stack: axis {axis} is out of range for the result's {nd} dimensions")
     axis %= nd
     ### BEGIN SOLUTION
+    ### HINT: np.stack of the .data arrays; all tensors are inputs
     data = np.stack([t.data for t in ts], axis=axis)
     return make_result(data, "stack", tuple(ts), axis)
     ### END SOLUTION
 
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
-    """Elementwise ``x if condition else y`` (all three broadcast together)."""
+    """Elementwise ``x if condition else y`` (all three broadcast together); op "where".
+
+    Lifting is given: ``cond`` is a bool array, ``a`` and ``b`` are tensors (a scalar takes
+    the other operand's dtype). Shapes that don't broadcast raise ValueError naming all
+    three shapes. The inputs are ``(a, b)`` (the condition gets no gradient) and the node
+    saves ``cond``: the gradient goes to a where it is True, to b where it is False.
+    """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
@@ -73,6 +89,7 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     a = x if isinstance(x, Tensor) else y._lift(x)
     b = y if isinstance(y, Tensor) else a._lift(y)
     ### BEGIN SOLUTION
+    ### HINT: np.where(cond, a.data, b.data); catch ValueError for shapes that don't broadcast
     try:
         data = np.where(cond, a.data, b.data)
     except ValueError:

@@ -40,13 +40,23 @@ class IndexingOps:
     __slots__ = ()
 
     def __getitem__(self, key: Any) -> Any:
-        """Select elements exactly as numpy would."""
+        """Select elements exactly as numpy would: ``x[key].numpy()`` equals ``x.numpy()[key]``.
+
+        ``key`` (normalised for you: tensors and lists inside it become numpy arrays) may hold
+        ints, slices, ``None``, ``...``, integer arrays and boolean masks. Slices give views;
+        integer arrays and masks give copies. An invalid key raises IndexError naming the key
+        and the tensor's shape ("index 5 is invalid for a tensor of shape (2, 3): ...").
+        Op "getitem", saving the key: the derivative scatter-adds the gradient back to the
+        positions the key picked (an index that picks an element twice sends it both).
+        """
         key = normalize_key(key)
+        ### BEGIN SOLUTION
+        ### HINT: self.data[key] does the selecting; catch its IndexError and re-raise ours
+        ### HINT: x[1, 2] gives a numpy scalar, not an array: np.asarray makes it 0-d
         try:
             data = self.data[key]
         except IndexError as err:
             raise IndexError(f"index {key!r} is invalid for a tensor of shape {self.shape}: {err}") from None
-        ### BEGIN SOLUTION
         return self._make(np.asarray(data), "getitem", (self,), key)
         ### END SOLUTION
 

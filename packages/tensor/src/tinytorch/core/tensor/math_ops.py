@@ -47,15 +47,25 @@ class MathOps:
         raise TypeError(f"{op} needs a numeric tensor, got dtype {self.data.dtype}")
 
     def exp(self) -> Any:
-        """e ** self."""
+        """e ** self, elementwise; integer tensors give float32. Saves its output.
+
+        Recorded as op "exp" with inputs ``(self,)``; the node saves the output array because
+        the derivative of exp is exp itself (module 09 multiplies the gradient by it).
+        """
         ### BEGIN SOLUTION
+        ### HINT: self._float_data("exp") gives float data (ints promoted); np.exp of it
+        ### HINT: the 4th argument of self._make is what the node saves
         out = np.exp(self._float_data("exp"))
         return self._make(out, "exp", (self,), out)
         ### END SOLUTION
 
     def log(self) -> Any:
-        """Natural logarithm (-inf at 0, nan below, like numpy)."""
+        """Natural logarithm, elementwise (-inf at 0, nan below, like numpy); op "log".
+
+        Integer tensors give float32. Nothing saved: the derivative 1/x needs only the input.
+        """
         ### BEGIN SOLUTION
+        ### HINT: np.log of self._float_data("log"); record with self._make(..., "log", (self,))
         return self._make(np.log(self._float_data("log")), "log", (self,))
         ### END SOLUTION
 
@@ -64,15 +74,24 @@ class MathOps:
         return self._make(np.log1p(self._float_data("log1p")), "log1p", (self,))
 
     def sqrt(self) -> Any:
-        """Square root."""
+        """Square root, elementwise; integer tensors give float32; op "sqrt".
+
+        Saves its output: the derivative 1/(2·sqrt(x)) is cheapest from sqrt(x) itself.
+        """
         ### BEGIN SOLUTION
+        ### HINT: same shape as exp: float data, numpy function, save the output
         out = np.sqrt(self._float_data("sqrt"))
         return self._make(out, "sqrt", (self,), out)
         ### END SOLUTION
 
     def abs(self) -> Any:
-        """Absolute value (derivative sign(x); 0 at 0, as in PyTorch)."""
+        """|x| elementwise, op "abs" (derivative sign(x); 0 at 0, as in PyTorch).
+
+        Unlike exp/log, abs keeps integer tensors integer (|−3| is an int): use ``self.data``
+        as it is. Nothing saved.
+        """
         ### BEGIN SOLUTION
+        ### HINT: np.abs on self.data (not _float_data: ints stay ints)
         return self._make(np.abs(self.data), "abs", (self,))
         ### END SOLUTION
 
@@ -83,8 +102,12 @@ class MathOps:
         return self._make(np.sign(self.data), "sign", ())
 
     def tanh(self) -> Any:
-        """Hyperbolic tangent."""
+        """Hyperbolic tangent, elementwise; integer tensors give float32; op "tanh".
+
+        Saves its output: the derivative is 1 - tanh(x)².
+        """
         ### BEGIN SOLUTION
+        ### HINT: like exp: float data, np.tanh, save the output for module 09
         out = np.tanh(self._float_data("tanh"))
         return self._make(out, "tanh", (self,), out)
         ### END SOLUTION
@@ -102,27 +125,35 @@ class MathOps:
         return self._make(erf_array(self._float_data("erf")), "erf", (self,))
 
     def relu(self) -> Any:
-        """max(self, 0); its derivative is 0 at 0, as in PyTorch."""
+        """max(x, 0) elementwise, op "relu"; same dtype as the input (ints stay ints).
+
+        Its derivative is 0 at 0, as in PyTorch. Nothing saved (module 09 reads the sign of the
+        input). The result must be +0.0 for every non-positive input, -0.0
+        included, and is written into ``out``, a reused buffer shaped like the input.
+        """
         # A CNN applies ReLU to every conv output, every step: write it into a reused buffer
         # laid out like the input (a fresh 16 MB array costs more in page faults than the
         # arithmetic). The buffer is free only when nothing references it (workspace.py).
         out = WORKSPACE.like("relu.out", self.data)
         ### BEGIN SOLUTION
+        ### HINT: np.maximum(a, b, out=out) writes into the buffer and returns it
+        ### HINT: compare with a zero of the tensor's own dtype: self.data.dtype.type(0)
         # 0 in the tensor's own dtype: numpy 1.x promotes a 0-d float32 with a Python 0 to float64
         return self._make(np.maximum(self.data, self.data.dtype.type(0), out=out), "relu", (self,))
         ### END SOLUTION
 
     # ------------------------------------------------------------------ min / max / clip
     def maximum(self, other: Any) -> Any:
-        """Elementwise larger of self and other (ties share the gradient, as in PyTorch)."""
-        ### BEGIN SOLUTION
+        """Elementwise larger of self and other (ties share the gradient, as in PyTorch).
+
+        Given: the same pattern as the ``_binary`` you wrote (no float32 fix-up).
+        """
         other = self._lift(other)
         try:
             data = np.maximum(self.data, other.data)
         except ValueError:
             raise broadcast_error("maximum", self.shape, other.shape) from None
         return self._make(data, "maximum", (self, other))
-        ### END SOLUTION
 
     def minimum(self, other: Any) -> Any:
         """Elementwise smaller of self and other (ties share the gradient)."""
@@ -134,12 +165,19 @@ class MathOps:
         return self._make(data, "minimum", (self, other))
 
     def clip(self, min: Any = None, max: Any = None) -> Any:  # noqa: A002 - numpy's names
-        """Limit values to [min, max]; the gradient passes where min <= x <= max."""
+        """Limit values to [min, max] elementwise; op "clip"; the gradient passes where
+        min <= x <= max.
+
+        ``min`` or ``max`` may be None (no limit on that side), not both. The bounds are
+        converted to the tensor's dtype (given, as ``lo`` and ``hi``); the node saves the pair
+        ``(lo, hi)`` so module 09 can tell which elements were clipped.
+        """
         if min is None and max is None:
             raise ValueError("clip needs at least one of min and max")
         lo = None if min is None else np.asarray(min, dtype=self.data.dtype)
         hi = None if max is None else np.asarray(max, dtype=self.data.dtype)
         ### BEGIN SOLUTION
+        ### HINT: np.clip accepts None for a missing bound; save the tuple (lo, hi)
         data = np.clip(self.data, lo, hi)
         return self._make(data, "clip", (self,), (lo, hi))
         ### END SOLUTION
@@ -150,19 +188,31 @@ class MathOps:
     def log_softmax(self, axis: int = -1) -> Any:
         """log(softmax(self)) along ``axis``, computed stably as x - max - log(sum(exp(x - max))).
 
-        Finite for any finite input, however large: the largest exponent taken is 0.
+        Same shape as the input, float32 for float32 input. Finite for any finite input,
+        however large: the largest exponent taken is 0 (log(sum) >= 0, never log(0)). The
+        node saves ``(out, axis)``: the derivative is grad - softmax·sum(grad), with
+        softmax = exp(out).
         """
         x = self._float_data("log_softmax")
         ### BEGIN SOLUTION
+        ### HINT: keepdims=True keeps the reduced axis as size 1, so it broadcasts back over x
+        ### HINT: never compute log(softmax): exp can underflow to 0, and log(0) = -inf
         shifted = x - x.max(axis=axis, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         return self._make(out, "log_softmax", (self,), (out, axis))
         ### END SOLUTION
 
     def softmax(self, axis: int = -1) -> Any:
-        """exp(x) / sum(exp(x)) along ``axis``, computed stably (shifted by the max)."""
+        """exp(x) / sum(exp(x)) along ``axis``, computed stably (shifted by the max).
+
+        softmax(x) = softmax(x - c) for any c; with c = max along the axis every exponent is
+        <= 0, so nothing overflows, and the largest term is exp(0) = 1, so the sum is >= 1.
+        Same shape as the input; each slice along ``axis`` sums to 1. The node saves
+        ``(out, axis)`` (the derivative is out·(grad - sum(grad·out))).
+        """
         x = self._float_data("softmax")
         ### BEGIN SOLUTION
+        ### HINT: subtract x.max(axis=axis, keepdims=True) before np.exp
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
         return self._make(out, "softmax", (self,), (out, axis))

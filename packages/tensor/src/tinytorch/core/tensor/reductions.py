@@ -33,30 +33,52 @@ class ReductionOps:
 
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
             keepdim: Any = None) -> Any:
-        """Sum of elements over ``axis``."""
+        """Sum of elements over ``axis``; op "sum".
+
+        ``axis`` None sums everything (a 0-d result); an int or tuple sums those axes;
+        ``keepdims`` keeps them as size 1. Parsing both spellings (numpy's axis/keepdims,
+        PyTorch's dim/keepdim) is given: ``axes`` is None or a sorted tuple of non-negative
+        ints, ``keep`` a bool. Integer tensors stay integer. The node saves ``(axes, keep)``:
+        the backward pass broadcasts the gradient back over the summed axes.
+        Example: ones((2, 3)).sum(axis=0) -> [2., 2., 2.], shape (3,).
+        """
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "sum")
         ### BEGIN SOLUTION
+        ### HINT: np.sum takes a tuple of axes; a full sum returns a numpy scalar, so wrap it
+        ### HINT: in np.asarray (a Tensor always holds an ndarray, 0-d included)
         data = np.sum(self.data, axis=axes, keepdims=keep)
         return self._make(np.asarray(data), "sum", (self,), (axes, keep))
         ### END SOLUTION
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
              keepdim: Any = None) -> Any:
-        """Arithmetic mean over ``axis`` (integer tensors give float32)."""
+        """Arithmetic mean over ``axis`` (integer tensors give float32); op "mean".
+
+        Same axes rules as :meth:`sum`; ``x`` (given) is the data as float. The result keeps
+        x's dtype (np.mean of float32 may compute in float32 but returns a numpy scalar for a
+        full reduction). Saves ``(axes, keep)``: the gradient is grad / n over those axes.
+        """
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "mean")
         x = self.data if self.data.dtype.kind == "f" else self.data.astype(np.float32)
         ### BEGIN SOLUTION
+        ### HINT: np.mean, then np.asarray(..., dtype=x.dtype) so the result is an array of x's dtype
         data = np.mean(x, axis=axes, keepdims=keep)
         return self._make(np.asarray(data, dtype=x.dtype), "mean", (self,), (axes, keep))
         ### END SOLUTION
 
     def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
             keepdim: Any = None) -> Any:
-        """Largest element over ``axis`` (the gradient is shared equally among ties)."""
+        """Largest element over ``axis``; op "max" (the gradient is shared equally among ties).
+
+        Same axes rules as :meth:`sum`; integers stay integer. The node saves
+        ``(axes, keep, out)`` — the result array — so module 09 can find which inputs equal
+        the maximum (and share the gradient among ties).
+        """
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "max")
         if self.data.size == 0:
             raise ValueError("max of an empty tensor")
         ### BEGIN SOLUTION
+        ### HINT: np.max, wrapped in np.asarray; the saved tuple has three parts
         data = np.asarray(np.max(self.data, axis=axes, keepdims=keep))
         return self._make(data, "max", (self,), (axes, keep, data))
         ### END SOLUTION
@@ -72,12 +94,18 @@ class ReductionOps:
 
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
             keepdim: Any = None, unbiased: bool | None = None) -> Any:
-        """Variance over ``axis``: mean((x - mean)²) · n / (n - ddof)."""
+        """Variance over ``axis``: sum((x - mean)²) / (n - ddof); op "var".
+
+        n is the number of elements reduced. ``ddof=0`` (numpy's default) is the population
+        variance, ``ddof=1`` (or ``unbiased=True``, PyTorch's default) the sample variance.
+        Float result of x's dtype. Saves ``(axes, keep, ddof)``.
+        """
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "var")
         if unbiased is not None:
             ddof = 1 if unbiased else 0
         x = self.data if self.data.dtype.kind == "f" else self.data.astype(np.float32)
         ### BEGIN SOLUTION
+        ### HINT: np.var takes ddof; keep the dtype with np.asarray(..., dtype=x.dtype)
         data = np.asarray(np.var(x, axis=axes, keepdims=keep, ddof=ddof), dtype=x.dtype)
         return self._make(data, "var", (self,), (axes, keep, ddof))
         ### END SOLUTION
@@ -89,12 +117,17 @@ class ReductionOps:
 
     def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
                keepdim: Any = None) -> Any:
-        """Index of the largest element (of the flattened tensor when axis is None)."""
+        """Index of the largest element (of the flattened tensor when axis is None).
+
+        An int64 tensor; ties: the first index wins (numpy's rule). Not differentiable (an
+        index has no gradient): recorded with no inputs, ``self._make(data, "argmax", ())``.
+        """
         if dim is not None:
             axis = dim
         if keepdim is not None:
             keepdims = keepdim
         ### BEGIN SOLUTION
+        ### HINT: np.argmax takes axis and keepdims; np.asarray for the 0-d case; no inputs
         return self._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)),
                           "argmax", ())
         ### END SOLUTION

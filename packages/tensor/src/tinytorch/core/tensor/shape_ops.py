@@ -28,8 +28,18 @@ class ShapeOps:
     __slots__ = ()
 
     def reshape(self, *shape: Any) -> Any:
-        """The same elements in a new shape; one dimension may be -1 (inferred)."""
+        """The same elements in a new shape; one dimension may be -1 (inferred); op "reshape".
+
+        ``shape`` (parsed for you from ``reshape(2, 3)`` or ``reshape((2, 3))``) must hold as
+        many elements as the tensor. The result is a numpy *view* when the memory allows (no
+        data copied). A shape that does not fit raises ValueError naming both shapes and the
+        element count: "reshape: cannot view a tensor of shape (2, 3) (6 elements) as shape
+        (4, 2)". Nothing saved: the derivative reshapes the gradient back to the input's shape.
+        """
         shape = _shape_arg(shape)
+        ### BEGIN SOLUTION
+        ### HINT: ndarray.reshape does the work and raises ValueError when the count is wrong
+        ### HINT: re-raise with the message above (`from None` hides numpy's)
         try:
             data = self.data.reshape(shape)
         except ValueError:
@@ -37,7 +47,6 @@ class ShapeOps:
                 f"reshape: cannot view a tensor of shape {self.shape} ({self.data.size} "
                 f"elements) as shape {shape}"
             ) from None
-        ### BEGIN SOLUTION
         return self._make(data, "reshape", (self,))
         ### END SOLUTION
 
@@ -75,7 +84,12 @@ class ShapeOps:
     expand_dims = unsqueeze
 
     def permute(self, *axes: Any) -> Any:
-        """Reorder the dimensions: ``x.permute(0, 2, 3, 1)`` turns NCHW into NHWC."""
+        """Reorder the dimensions: ``x.permute(0, 2, 3, 1)`` turns NCHW into NHWC; op "permute".
+
+        out.shape[i] == self.shape[axes[i]]. A view (only the strides change). The checks and
+        the normalisation of negative axes are given; the node saves ``axes`` (the backward
+        pass applies the inverse permutation). transpose, swapaxes and .T all end here.
+        """
         axes = _shape_arg(axes)
         nd = self.data.ndim
         if any(not -nd <= a < nd for a in axes) or sorted(a % nd for a in axes) != list(range(nd)):
@@ -85,6 +99,7 @@ class ShapeOps:
             )
         axes = tuple(a % self.data.ndim for a in axes)
         ### BEGIN SOLUTION
+        ### HINT: numpy's ndarray.transpose(axes) is exactly a permutation
         return self._make(self.data.transpose(axes), "permute", (self,), axes)
         ### END SOLUTION
 
@@ -145,13 +160,17 @@ class ShapeOps:
 
         An int pads every side of every dimension; a single (before, after) pair applies to
         every dimension. Example: ``x.pad(((0, 0), (0, 0), (1, 1), (1, 1)))`` pads H and W of
-        an NCHW batch by one pixel.
+        an NCHW batch by one pixel: (N, C, H, W) -> (N, C, H + 2, W + 2).
+
+        ``widths`` (given) is the normalised tuple of (before, after) pairs, one per dimension.
+        Op "pad", saving ``widths`` (the derivative slices the padding off again).
         """
         widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.data.ndim, 2))
         if (widths < 0).any():
             raise ValueError(f"pad: widths must be >= 0, got {pad_width}")
         widths = tuple((int(a), int(b)) for a, b in widths)
         ### BEGIN SOLUTION
+        ### HINT: np.pad with mode="constant" and constant_values=value
         data = np.pad(self.data, widths, mode="constant", constant_values=value)
         return self._make(data, "pad", (self,), widths)
         ### END SOLUTION

@@ -47,6 +47,11 @@ class WindowOps:
         Shape:
             (*lead, D1..Dk) -> (*lead, O1..Ok, W1..Wk) with
             Oi = (Di - dilation_i·(Wi - 1) - 1) // stride_i + 1.
+
+        ``out[..., i, j, p, q] == x[..., i·stride + p·dilation, j·stride + q·dilation]``
+        (2-D case). The argument checks are given (``window``, ``stride``, ``dilation`` are
+        tuples of k positive ints; ``extent`` is the span of one dilated window). Op
+        "sliding_window", saving ``(window, stride, dilation)``.
         """
         window = (window_shape,) if isinstance(window_shape, (int, np.integer)) else tuple(window_shape)
         k = len(window)
@@ -65,6 +70,9 @@ class WindowOps:
                 f"larger than the input's trailing dimensions {spatial} (shape {self.shape})"
             )
         ### BEGIN SOLUTION
+        ### HINT: sliding_window_view(self.data, extent, axis=axes) gives every position of a
+        ### HINT: window of size `extent` (stride 1); then slice with steps: [::stride] over
+        ### HINT: the position axes and [::dilation] over the window axes — still a view
         axes = tuple(range(self.data.ndim - k, self.data.ndim))
         view = sliding_window_view(self.data, extent, axis=axes)
         # view: (*lead, D1-E1+1, ..., E1, ...). Stride picks window positions; dilation picks taps.
