@@ -52,7 +52,17 @@ def _sample(values: Any, what: str) -> np.ndarray:
 
 
 def _psi_from_proportions(p: np.ndarray, q: np.ndarray, eps: float) -> float:
-    """Σ (q − p) ln(q / p) over bins, with both proportions floored at ``eps``."""
+    """PSI from bin proportions: ``Σ_i (q_i − p_i) · ln(q_i / p_i)``.
+
+    Args:
+        p: (B,) reference proportions per bin (they sum to 1; some may be 0).
+        q: (B,) current proportions per bin, same bins.
+        eps: floor applied to both ``p`` and ``q`` before the sum, so an empty bin gives a
+            large but finite term instead of ``ln 0``.
+
+    Returns:
+        The index as a Python float, ``>= 0`` (0 exactly when ``p == q``).
+    """
     ### BEGIN SOLUTION
     ### HINT: np.maximum(p, eps) keeps empty bins from dividing by zero
     p = np.maximum(p, eps)
@@ -66,6 +76,12 @@ def psi(reference: Any, current: Any, bins: int = 10, eps: float = PSI_EPS) -> f
 
     Bins are cut at the reference's quantiles (so each holds about 1/bins of it); the first
     and last bins are open-ended, so every current value falls into one.
+
+    The cut points are the ``bins - 1`` interior quantiles of the reference, at probabilities
+    ``1/bins, 2/bins, ..., (bins-1)/bins``, with repeats removed (a reference with ties may
+    give fewer bins). A value ``v`` falls into bin ``i`` = the number of cut points ``<= v``.
+    ``p`` and ``q`` are the fractions of the reference and of the current sample in each bin,
+    and the result is :func:`_psi_from_proportions` of them (a float ``>= 0``).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -108,6 +124,11 @@ def psi_categorical(reference: Any, current: Any, num_classes: int | None = None
 def ks_statistic(a: Any, b: Any) -> float:
     """``max |F_a(x) − F_b(x)|`` over all x: the largest gap between the empirical CDFs.
 
+    ``F_a(x)`` is the fraction of ``a`` that is ``<= x`` (a step function that jumps only at
+    values of ``a``). ``a`` and ``b`` are 1-D samples of any sizes; the result is a float in
+    [0, 1]: 0 for identical samples, 1 when every value of one lies below every value of the
+    other.
+
     Example:
         >>> ks_statistic([1, 2, 3, 4], [3, 4, 5, 6])
         0.5
@@ -126,6 +147,9 @@ def ks_statistic(a: Any, b: Any) -> float:
 
 def kolmogorov_sf(x: Any) -> Any:
     """``P(K > x)`` for the Kolmogorov distribution (the limit of sqrt(n)·D).
+
+    ``x`` is a number or an array of any shape; the result has the same shape (a float for a
+    scalar), each value in [0, 1]: 1 for ``x <= 0``, falling towards 0 as ``x`` grows.
 
     For x ≥ 1 the alternating series ``2 Σ (−1)^(k−1) exp(−2k²x²)`` converges in a few terms;
     for small x it does not, and the equivalent (Jacobi theta) form of the CDF,

@@ -70,6 +70,10 @@ def fingerprint_data(data: Any) -> str:
     """A SHA-256 fingerprint of a data set: the same numbers in the same order, shape and dtype
     give the same fingerprint; changing one value, the order, a shape or a dtype changes it.
 
+    For each array, in the order :func:`_arrays` yields them, the digest is fed a header —
+    the dtype string, the shape tuple and a semicolon, e.g. ``b"<i4(2,);"`` — then the
+    array's values as raw bytes in C order (so a non-contiguous view hashes like its copy).
+
     Args:
         data: an array or Tensor, or a tuple / list / dict of them (e.g. ``(images, labels)``).
 

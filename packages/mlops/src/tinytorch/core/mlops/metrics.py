@@ -70,6 +70,12 @@ def render_metrics(families: list[MetricFamily]) -> str:
     """The text exposition format of ``families``: for each, a ``# HELP`` line, a ``# TYPE``
     line, then one line per sample; the text ends with a newline.
 
+    A sample ``(suffix, labels, value)`` is printed as
+    ``<name><suffix>{k1="v1",k2="v2"} <value>`` — labels in the given order, each value passed
+    through :func:`escape_label_value`, no braces at all when there are no labels — and the
+    value through ``_format_value`` (``3``, ``0.25``, ``+Inf``, ``NaN``). In the help text a
+    backslash becomes ``\\\\`` and a newline ``\\n``.
+
     Example:
         >>> fam = MetricFamily("requests_total", "counter", "Requests.",
         ...                    [("", [("endpoint", "/predict")], 3)])
