@@ -26,7 +26,7 @@ def test_psi_by_hand_two_bins():
     assert psi(ref, cur, bins=2) == pytest.approx(want, rel=1e-12)  # 0.415888...
 
 
-def test_empty_bins_are_floored_at_eps():
+def test_psi_empty_bins_are_floored_at_eps():
     ref = np.arange(10.0)
     cur = np.full(10, 100.0)           # everything in the upper bin: q = [0, 1]
     eps = 1e-4
@@ -34,7 +34,7 @@ def test_empty_bins_are_floored_at_eps():
     assert psi(ref, cur, bins=2) == pytest.approx(want, rel=1e-12)
 
 
-def test_bins_are_the_reference_quantiles_not_equal_widths():
+def test_psi_bins_are_the_reference_quantiles_not_equal_widths():
     ref = np.arange(1000.0) ** 2        # skewed: equal-width bins would hold unequal shares
     cur = ref[:100]                     # exactly the reference's lowest decile
     eps = 1e-4
@@ -103,11 +103,11 @@ def test_ks_statistic_examples():
 # Critical values of the Kolmogorov distribution: P(K > x) = alpha (standard tables).
 @pytest.mark.parametrize("x,alpha", [(1.22385, 0.10), (1.35810, 0.05), (1.48022, 0.025),
                                      (1.62762, 0.01), (1.94947, 0.001), (0.82757, 0.50)])
-def test_kolmogorov_survival_function_matches_the_tables(x, alpha):
+def test_ks_pvalue_kolmogorov_survival_function_matches_the_tables(x, alpha):
     assert kolmogorov_sf(x) == pytest.approx(alpha, rel=2e-4)
 
 
-def test_kolmogorov_survival_function_limits_and_both_formulas_agree():
+def test_ks_pvalue_kolmogorov_limits_and_both_formulas_agree():
     assert kolmogorov_sf(0.0) == 1.0 and kolmogorov_sf(-1.0) == 1.0
     assert kolmogorov_sf(10.0) < 1e-80
     # P(K <= 1) = 0.7300003283 (e.g. Marsaglia, Tsang & Wang 2003)
@@ -120,7 +120,7 @@ def test_kolmogorov_survival_function_limits_and_both_formulas_agree():
     assert np.all(np.diff(values[5:]) < 0)
 
 
-def test_ks_2samp_by_hand():
+def test_ks_pvalue_2samp_by_hand():
     d, p = ks_2samp([1, 2, 3, 4], [5, 6, 7, 8])
     # D = 1, n·m/(n+m) = 2, lambda = sqrt(2): Q = 2 (e^-4 - e^-16 + e^-36 - ...)
     want = 2 * (math.exp(-4) - math.exp(-16) + math.exp(-36))
@@ -131,7 +131,7 @@ def test_ks_2samp_by_hand():
                                       for k in range(1, 10)), rel=1e-10)  # lambda = sqrt(50)·0.2
 
 
-def test_ks_same_distribution_no_drift_shifted_drift():
+def test_ks_pvalue_same_distribution_no_drift_shifted_drift():
     rng = np.random.default_rng(0)
     ref = rng.normal(size=2000)
     d, p = ks_2samp(ref, rng.normal(size=1000))
@@ -142,7 +142,7 @@ def test_ks_same_distribution_no_drift_shifted_drift():
     assert p < 0.01
 
 
-def test_ks_p_values_are_roughly_uniform_without_drift():
+def test_ks_pvalue_roughly_uniform_without_drift():
     rng = np.random.default_rng(3)
     ps = np.array([ks_2samp(rng.normal(size=200), rng.normal(size=200))[1] for _ in range(200)])
     # under no drift, about 10% of p-values fall below 0.1 (the asymptotic p is slightly

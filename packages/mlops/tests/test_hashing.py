@@ -12,14 +12,14 @@ from tinytorch.core.mlops import fingerprint_data, sha256_file
 from tinytorch.core.tensor import Tensor
 
 
-def test_sha256_of_known_bytes(tmp_path):
+def test_sha256_file_of_known_bytes(tmp_path):
     path = tmp_path / "abc"
     path.write_bytes(b"abc")
     # FIPS 180-2's test vector for "abc"
     assert sha256_file(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
-def test_empty_file(tmp_path):
+def test_sha256_file_of_an_empty_file(tmp_path):
     path = tmp_path / "empty"
     path.write_bytes(b"")
     assert sha256_file(path) == hashlib.sha256(b"").hexdigest()
@@ -27,13 +27,13 @@ def test_empty_file(tmp_path):
 
 @settings(max_examples=25, deadline=None)
 @given(data=st.binary(max_size=5000), chunk=st.integers(1, 700))
-def test_chunked_reading_hashes_every_byte(tmp_path_factory, data, chunk):
+def test_sha256_file_chunked_reading_hashes_every_byte(tmp_path_factory, data, chunk):
     path = tmp_path_factory.mktemp("h") / "f"
     path.write_bytes(data)
     assert sha256_file(path, chunk_size=chunk) == hashlib.sha256(data).hexdigest()
 
 
-def test_one_flipped_bit_changes_the_hash(tmp_path):
+def test_sha256_file_one_flipped_bit_changes_the_hash(tmp_path):
     data = bytearray(np.random.default_rng(0).bytes(100_000))
     path = tmp_path / "f"
     path.write_bytes(bytes(data))
@@ -64,12 +64,12 @@ def test_fingerprint_of_non_contiguous_views_hashes_the_values():
     assert fingerprint_data(x[:, ::2]) == fingerprint_data(np.ascontiguousarray(x[:, ::2]))
 
 
-def test_same_bytes_other_dtype_differ():
+def test_fingerprint_same_bytes_other_dtype_differ():
     a = np.zeros(4, dtype=np.int32)
     assert fingerprint_data(a) != fingerprint_data(a.view(np.float32))
 
 
-def test_known_fingerprint():
+def test_fingerprint_known_value():
     # written out by hand: dtype and shape header, then the raw bytes
     x = np.array([1, 2], dtype="<i4")
     expected = hashlib.sha256(b"<i4(2,);" + x.tobytes()).hexdigest()

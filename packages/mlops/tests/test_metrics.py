@@ -9,7 +9,7 @@ import pytest
 from tinytorch.core.mlops import MetricFamily, ServerMetrics, parse_metrics, render_metrics
 
 
-def test_render_exact_text():
+def test_render_metrics_exact_text():
     families = [
         MetricFamily("requests_total", "counter", "Requests by status.",
                      [("", [("endpoint", "/predict"), ("status", "200")], 3),
@@ -37,7 +37,7 @@ def test_render_exact_text():
     )
 
 
-def test_label_values_are_escaped_and_read_back():
+def test_render_metrics_escapes_label_values_and_reads_back():
     fam = MetricFamily("x_total", "counter", "X.",
                        [("", [("class", 'a "quoted"\\path\nline')], 2),
                         ("", [("class", "inf")], float("inf"))])
@@ -55,7 +55,7 @@ def test_parse_refuses_garbage():
         parse_metrics("ok 1\nthis is not a sample\n")
 
 
-def test_server_metrics_histogram_is_cumulative():
+def test_render_metrics_of_server_histogram_is_cumulative():
     m = ServerMetrics(buckets=(0.01, 0.1, 1.0))
     for seconds in (0.005, 0.05, 0.05, 0.5, 5.0):
         m.observe_request("/predict", 200, seconds)
@@ -82,7 +82,7 @@ def test_server_metrics_histogram_is_cumulative():
     assert parsed[("# TYPE", "tinytorch_request_latency_seconds")] == "histogram"
 
 
-def test_server_metrics_count_every_update_from_many_threads():
+def test_render_metrics_of_server_counts_every_update_from_many_threads():
     m = ServerMetrics()
 
     def hammer():

@@ -22,7 +22,7 @@ def refused(raw: bytes, shape=(2,), max_batch=4) -> RequestError:
     return err.value
 
 
-def test_a_good_batch_becomes_float32():
+def test_check_inputs_good_batch_becomes_float32():
     x = parse_predict_request(body({"inputs": [[1, 2.5], [-3, 4e3]]}), (2,))
     assert x.dtype == np.float32 and x.shape == (2, 2)
     np.testing.assert_array_equal(x, [[1, 2.5], [-3, 4000]])
@@ -64,7 +64,7 @@ BAD = [
 
 @pytest.mark.parametrize("raw,status,reason,words", BAD,
                          ids=[f"{i}-{b[3]}" for i, b in enumerate(BAD)])
-def test_each_bad_request_is_named(raw, status, reason, words):
+def test_check_inputs_names_each_bad_request(raw, status, reason, words):
     err = refused(raw)
     assert (err.status, err.reason) == (status, reason), err.message
     for word in words:
@@ -72,7 +72,7 @@ def test_each_bad_request_is_named(raw, status, reason, words):
     assert err.to_json() == {"error": err.message, "status": status, "reason": reason}
 
 
-def test_the_word_true_inside_a_key_does_not_fool_the_check():
+def test_check_inputs_word_true_inside_a_key_does_not_fool_the_check():
     # "true" appears in the text (in a field name), but the inputs are all numbers
     x = parse_predict_request(body({"inputs": [[1, 2]], "truelabel": "false"}), (2,))
     assert x.tolist() == [[1, 2]]
@@ -81,7 +81,7 @@ def test_the_word_true_inside_a_key_does_not_fool_the_check():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.floats(-1e6, 1e6, width=32), min_size=3, max_size=3),
                 min_size=1, max_size=4))
-def test_any_finite_batch_of_the_right_shape_is_accepted(rows):
+def test_check_inputs_accepts_any_finite_batch_of_the_right_shape(rows):
     x = parse_predict_request(body({"inputs": rows}), (3,), max_batch=4)
     np.testing.assert_array_equal(x, np.asarray(rows, dtype=np.float32))
 
@@ -89,6 +89,6 @@ def test_any_finite_batch_of_the_right_shape_is_accepted(rows):
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.floats(-10, 10), min_size=1, max_size=4), min_size=1, max_size=4)
        .filter(lambda rows: any(len(r) != 3 for r in rows)))
-def test_any_batch_with_a_wrong_sample_is_refused(rows):
+def test_check_inputs_refuses_any_batch_with_a_wrong_sample(rows):
     err = refused(body({"inputs": rows}), shape=(3,))
     assert err.status == 422 and err.reason == "bad_shape"
