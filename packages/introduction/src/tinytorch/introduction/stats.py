@@ -37,8 +37,16 @@ def count_code_lines(source: str) -> int:
 
     A docstring's lines count (they are part of the lesson); ``x = 1  # note`` counts;
     ``# note`` alone does not.
+
+    Args:
+        source: the text of one Python file.
+
+    Returns:
+        The number of lines that, stripped of surrounding whitespace, are non-empty and
+        do not start with ``#``. Example: ``"x = 1\\n\\n# hi\\n  y = 2  # two\\n"`` -> 2.
     """
     ### BEGIN SOLUTION
+    ### HINT: source.splitlines(), then str.strip() each line before looking at it
     count = 0
     for line in source.splitlines():
         text = line.strip()
@@ -65,6 +73,12 @@ def count_tests(source: str) -> int:
 
     Top-level functions named ``test*``, and methods named ``test*`` of top-level classes
     named ``Test*`` (``async def`` included). Parametrised cases count once.
+
+    Args:
+        source: the text of one test file (it must parse).
+
+    Returns:
+        The count. Nested functions and methods of non-``Test*`` classes do not count.
     """
     tree = ast.parse(source)
     ### BEGIN SOLUTION
@@ -85,9 +99,16 @@ def count_solution_blocks(source: str) -> int:
 
     Read with ``tokenize``, so a marker inside a string (a docstring that shows a block, a
     test that builds one) is not a block.
+
+    Args:
+        source: the text of one Python file.
+
+    Returns:
+        The number of COMMENT tokens whose text, stripped, equals :data:`BEGIN_MARKER`.
     """
     tokens = tokenize.generate_tokens(io.StringIO(source).readline)
     ### BEGIN SOLUTION
+    ### HINT: each token has .type (compare with tokenize.COMMENT) and .string (the text)
     return sum(1 for tok in tokens
                if tok.type == tokenize.COMMENT and tok.string.strip() == BEGIN_MARKER)
     ### END SOLUTION
