@@ -52,6 +52,7 @@ def first_crossings(history: Sequence[dict], thresholds: Sequence[float],
     """
     out: dict = {}
     ### BEGIN SOLUTION
+    ### HINT: rows with key None (no evaluation that epoch) never count; f"{0.9:.2f}" is "0.90"
     for threshold in thresholds:
         hit = next((row for row in history if row.get(key) is not None and row[key] >= threshold), None)
         out[f"{threshold:.2f}"] = None if hit is None else {

@@ -29,9 +29,14 @@ __all__ = ["activation_stats", "classify_gradient", "LayerReport", "TrainingMoni
 
 
 def activation_stats(values: Any) -> dict:
-    """``{"mean", "std", "max_abs", "zero_fraction"}`` of an array (or Tensor), as floats."""
+    """``{"mean", "std", "max_abs", "zero_fraction"}`` of an array (or Tensor), as floats.
+
+    Over every element: the mean, the (population) standard deviation, the largest absolute
+    value and the fraction of elements exactly 0. An empty array gives 0.0 for all four.
+    """
     a = np.asarray(values.data if isinstance(values, Tensor) else values, dtype=np.float64)
     ### BEGIN SOLUTION
+    ### HINT: handle the empty array first (a.max() of nothing raises); np.mean(a == 0) is a fraction
     if a.size == 0:
         return {"mean": 0.0, "std": 0.0, "max_abs": 0.0, "zero_fraction": 0.0}
     return {"mean": float(a.mean()), "std": float(a.std()), "max_abs": float(np.abs(a).max()),
@@ -41,8 +46,12 @@ def activation_stats(values: Any) -> dict:
 
 def classify_gradient(norm: float, vanishing: float = 1e-6, exploding: float = 1e3) -> str:
     """``"ok"``, ``"vanishing"`` (norm < ``vanishing``), ``"exploding"`` (norm > ``exploding``)
-    or ``"non-finite"`` (nan or inf) for one gradient norm."""
+    or ``"non-finite"`` (nan or inf) for one gradient norm.
+
+    The bounds are strict: a norm equal to ``vanishing`` or ``exploding`` is ``"ok"``.
+    """
     ### BEGIN SOLUTION
+    ### HINT: test for nan/inf first: every comparison with nan is False
     if not math.isfinite(norm):
         return "non-finite"
     if norm > exploding:

@@ -39,10 +39,13 @@ def shard_slice(n: int, rank: int, size: int) -> slice:
 
     The parts cover 0..n exactly once, in rank order, and differ in length by at most one (the
     first ``n % size`` ranks take one more): ``shard_slice(10, r, 3)`` gives 0:4, 4:7, 7:10.
+    When ``n < size`` the last ranks get empty slices.
     """
     if not 0 <= rank < size:
         raise ValueError(f"shard_slice: rank {rank} is not in 0..{size - 1}")
     ### BEGIN SOLUTION
+    ### HINT: divmod(n, size) gives each rank's base length and how many ranks take one more;
+    ### HINT: rank r starts after r base-length parts plus the extra items of the ranks before it
     base, extra = divmod(n, size)
     start = rank * base + min(rank, extra)
     stop = start + base + (1 if rank < extra else 0)

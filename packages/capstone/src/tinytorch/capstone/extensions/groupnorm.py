@@ -27,6 +27,12 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise ``x`` (N, C, ...) over groups of ``C / num_groups`` channels, per sample.
 
+    For each sample n and group g, μ and σ² are the mean and the (biased) variance over the
+    group's ``C / G`` channels and every spatial position; ``y = (x - μ) / sqrt(σ² + eps)``.
+    Then, when given, ``weight`` (γ, shape (C,)) scales and ``bias`` (β, shape (C,)) shifts
+    each channel. Returns a Tensor of ``x``'s shape, built from Tensor ops (reshape, mean,
+    arithmetic, sqrt) so that autograd differentiates it.
+
     Raises:
         ValueError: ``x`` has fewer than 2 dimensions, or C is not divisible by ``num_groups``.
     """

@@ -38,6 +38,9 @@ def one_hot(y: Any, num_classes: int, dtype: Any = np.float32) -> np.ndarray:
 def smooth_labels(y: Any, num_classes: int, epsilon: float = 0.1) -> np.ndarray:
     """(N,) labels -> (N, C) targets: (1 - ε)·one_hot + ε / C.
 
+    Each row keeps ``1 - ε + ε/C`` on its true class and ``ε/C`` on every other class, so it
+    still sums to 1; ε = 0 gives the one-hot rows back. The result is float32.
+
     Training on these with plain cross-entropy is exactly
     ``cross_entropy(logits, y, label_smoothing=ε)`` (PyTorch's definition).
     """
@@ -45,6 +48,7 @@ def smooth_labels(y: Any, num_classes: int, epsilon: float = 0.1) -> np.ndarray:
         raise ValueError(f"smooth_labels: epsilon must be in [0, 1], got {epsilon}")
     hot = one_hot(y, num_classes)
     ### BEGIN SOLUTION
+    ### HINT: ``hot`` is already the (N, C) one-hot array: one broadcast expression, then float32
     return (hot * (1.0 - epsilon) + epsilon / num_classes).astype(np.float32)
     ### END SOLUTION
 

@@ -65,8 +65,14 @@ class ResidualBlock(Module):
         self.act = ReLU()
 
     def forward(self, x: Any) -> Tensor:
-        """``relu(body(x) + shortcut(x))`` (``relu(body(x))`` when ``residual`` is off)."""
+        """``relu(body(x) + shortcut(x))`` (``relu(body(x))`` when ``residual`` is off).
+
+        ``x`` is (N, in_channels, H, W); the result is (N, out_channels, H / stride,
+        W / stride). ``self.body``, ``self.shortcut`` (an Identity, or a 1×1 convolution when
+        the shape changes) and ``self.act`` are built in ``__init__``.
+        """
         ### BEGIN SOLUTION
+        ### HINT: the shortcut sees the block's *input* x, not the body's output
         out = self.body(x)
         if self.residual:
             out = out + self.shortcut(x)

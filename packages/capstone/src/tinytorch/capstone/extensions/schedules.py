@@ -19,8 +19,20 @@ __all__ = ["WarmupCosine", "warmup_cosine_factor"]
 
 def warmup_cosine_factor(t: int, total_steps: int, warmup_steps: int = 0,
                          min_ratio: float = 0.0) -> float:
-    """lr_t / base of the schedule above (1 at the end of the warm-up, ``min_ratio`` at T)."""
+    """lr_t / base of the schedule above (1 at the end of the warm-up, ``min_ratio`` at T).
+
+    Args:
+        t: the step, counted from 0.
+        total_steps: T.
+        warmup_steps: W (0: no warm-up, the cosine starts at 1 at t = 0).
+        min_ratio: the floor, as a fraction of the base rate.
+
+    Returns:
+        ``(t + 1) / W`` while ``t < W``; the half cosine from 1 (at t = W) down to
+        ``min_ratio`` (at t = T) for ``W <= t < T``; ``min_ratio`` from T on.
+    """
     ### BEGIN SOLUTION
+    ### HINT: three cases in order: warm-up, past the end, cosine; guard T - W against 0
     if warmup_steps and t < warmup_steps:
         return (t + 1) / warmup_steps
     if t >= total_steps:
