@@ -92,6 +92,10 @@ def pyproject_from_metadata(installed: InstalledDist, module: Module) -> str:
         "",
         "[tool.hatch.build.targets.wheel.force-include]",
         f'"tests" = {toml_string(module.tests_dir)}',
+    ]
+    if any(f.as_posix().startswith(module.import_dir + "/lesson/") for f in installed.dist.files or []):
+        lines.append(f'"lesson" = {toml_string(module.import_dir + "/lesson")}')
+    lines += [
         "",
         "[tool.tinytorch]",
         f"module = {module.number}",

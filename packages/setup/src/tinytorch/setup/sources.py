@@ -90,6 +90,7 @@ def layout_from_wheel_install(installed: InstalledDist, module: Module) -> Packa
     """Rebuild a package folder from the files a wheel installed."""
     layout = PackageLayout("installed", f"{installed.name} {installed.version} (installed)")
     tests_prefix = module.tests_dir + "/"
+    lesson_prefix = module.import_dir + "/lesson/"  # the lesson notebook ships beside the tests
     for item in installed.dist.files or []:
         rel = item.as_posix()
         if "__pycache__" in rel or rel.endswith(".pyc") or not rel.startswith("tinytorch/"):
@@ -99,6 +100,8 @@ def layout_from_wheel_install(installed: InstalledDist, module: Module) -> Packa
             continue
         if rel.startswith(tests_prefix):
             layout.files["tests/" + rel[len(tests_prefix):]] = source
+        elif rel.startswith(lesson_prefix):
+            layout.files["lesson/" + rel[len(lesson_prefix):]] = source
         else:
             layout.files["src/" + rel] = source
     if not any(rel.startswith("src/") for rel in layout.files):
