@@ -2,12 +2,17 @@
 
 1. Order the graph topologically (every tensor before the inputs it was made from) with an
    explicit stack — no recursion, so a chain of 10,000 ops is no problem.
-2. Seed the output's gradient (1 for a scalar) and visit tensors in that order. Each one's
-   gradient is complete when it is visited, because everything that used it came earlier.
-   Its op's derivative turns it into one gradient per input; those are summed per input.
+2. Seed the output's gradient (1 for a scalar) and visit tensors in that order
+   (:func:`backpropagate`). Each one's gradient is complete when it is visited, because
+   everything that used it came earlier. Its op's derivative turns it into one gradient per
+   input; those are summed per input.
 3. Leaves (tensors the user made with ``requires_grad=True``) *accumulate* into ``.grad``,
-   so gradients of several backward passes add up until ``zero_grad``.
+   so gradients of several backward passes add up until ``zero_grad`` (``_Destination``,
+   which also serves ``retain_grad`` and :func:`grad`).
 4. Unless ``retain_graph``, drop what the nodes saved: the graph's memory is freed.
+
+``topological_order`` and ``backpropagate`` are the two exercises; the seed, the checks,
+where the gradients go and the freeing are given around them (``_run``).
 """
 
 from __future__ import annotations
@@ -23,11 +28,24 @@ __all__ = ["backward", "grad", "topological_order"]
 
 
 def topological_order(root: Tensor) -> list:
-    """Non-leaf tensors reachable from ``root`` that need grad, each before its inputs."""
+    """Non-leaf tensors reachable from ``root`` that need grad, each before its inputs.
+
+    Args:
+        root: a tensor with a node (``root._node`` is not None), usually the loss.
+
+    Returns:
+        A list of tensors, ``root`` first, each exactly once (identity, not equality), every
+        tensor before all the tensors it was computed from. Leaves (``_node`` None) and
+        tensors that do not require grad are left out. A tensor's inputs are
+        ``t._node.inputs``. No recursion: a chain of 10,000 ops must work.
+    """
     order: list = []
     visited: set = set()
     stack: list = [(root, False)]
     ### BEGIN SOLUTION
+    ### HINT: a depth-first post-order with an explicit stack: push (t, True) "come back to t" before pushing t's unvisited inputs as (inp, False).
+    ### HINT: a tensor is appended only when popped with True, i.e. after all its inputs; reverse the list at the end so root comes first.
+    ### HINT: track visited tensors by id(t) (Tensor's == is elementwise, not identity).
     while stack:
         t, inputs_done = stack.pop()
         if inputs_done:
@@ -82,54 +100,109 @@ def _bad_gradient(node: Node, i: int, inp: Tensor, ig: Any) -> RuntimeError:
     )
 
 
-def _run(tensor: Tensor, seed: np.ndarray, retain_graph: bool, wanted: dict | None) -> None:
-    """The backward pass proper.
+def _paired(node: Node, input_grads: Sequence) -> list:
+    """``(input, gradient)`` for each input of ``node`` that needs a gradient and got one.
 
-    With ``wanted`` None, leaves (and tensors that ``retain_grad``) accumulate into ``.grad``.
-    Otherwise ``wanted`` maps ``id(t)`` to None for the tensors whose gradient the caller
-    wants (see :func:`grad`); their gradients are stored there and no ``.grad`` is touched.
+    Inputs that do not require grad (constants) and ``None`` gradients are skipped; a gradient
+    whose shape is not its input's is refused with an error naming the op.
     """
-    if tensor._node is None:  # backward on a leaf: its gradient is the seed itself
-        if wanted is None:
-            _accumulate_leaf(tensor, seed)
-        elif id(tensor) in wanted:
-            wanted[id(tensor)] = seed
-        return
-    order = topological_order(tensor)
-    grads: dict = {id(tensor): seed}
+    pairs = []
+    for i, (inp, ig) in enumerate(zip(node.inputs, input_grads)):
+        if ig is None or not inp.requires_grad:
+            continue
+        if getattr(ig, "shape", None) != inp.data.shape:
+            raise _bad_gradient(node, i, inp, ig)
+        pairs.append((inp, ig))
+    return pairs
+
+
+class _Destination:
+    """Where finished gradients go: into ``.grad`` (``backward``) or a dict (``grad()``).
+
+    ``wanted`` None means ``backward()``: leaves accumulate into ``.grad``, and so do
+    intermediate tensors that called ``retain_grad()``. Otherwise ``wanted`` maps ``id(t)``
+    to None for the tensors whose gradient :func:`grad` returns; their gradients are stored
+    there and no ``.grad`` is touched.
+    """
+
+    def __init__(self, wanted: dict | None) -> None:
+        self.wanted = wanted
+
+    def reached(self, t: Tensor, g: np.ndarray) -> None:
+        """The walk reached the non-leaf ``t``: ``g`` is its complete gradient."""
+        if self.wanted is None:
+            if t._retains_grad:
+                _accumulate_leaf(t, g)
+        elif id(t) in self.wanted:
+            self.wanted[id(t)] = g  # complete: everything that used t came earlier in the order
+
+    def leaf(self, t: Tensor, g: np.ndarray) -> None:
+        """One path's share ``g`` of the leaf ``t``'s gradient arrived: add it."""
+        if self.wanted is None:
+            _accumulate_leaf(t, g)
+        elif id(t) in self.wanted:
+            prev = self.wanted[id(t)]
+            self.wanted[id(t)] = g if prev is None else prev + g
+
+
+def backpropagate(order: list, grads: dict, dest: _Destination) -> None:
+    """The reverse walk: the chain rule applied once per tensor, in topological order.
+
+    Args:
+        order: the non-leaf tensors of the graph, each before the inputs it was made from
+            (:func:`topological_order`); its first element is the output.
+        grads: ``id(tensor) -> np.ndarray``, the gradients that have arrived so far at
+            non-leaf tensors. On entry it holds the output's seed only. When a tensor is
+            visited its entry is complete (every tensor that used it came earlier).
+        dest: receives finished gradients: ``dest.reached(t, g)`` for each visited tensor,
+            ``dest.leaf(inp, ig)`` for each share that reaches a leaf.
+
+    For each tensor ``t`` (made by ``t._node.op`` from ``t._node.inputs``) with gradient
+    ``g = d out / d t``, the op's derivative gives ``d out / d input`` for every input; an
+    input reached along several paths receives the sum of their shares.
+    """
     ### BEGIN SOLUTION
+    ### HINT: take (pop) each tensor's gradient out of grads by id(t); a tensor with no entry never reached the output: skip it.
+    ### HINT: get_derivative(node.op)(g, node) returns one array (or None) per input; _paired(node, ...) keeps those that matter.
+    ### HINT: a leaf (inp._node is None) goes to dest.leaf; any other input adds its share into grads[id(inp)].
     for t in order:
         g = grads.pop(id(t), None)
         if g is None:
             continue  # nothing downstream of this tensor reached the output
+        dest.reached(t, g)
         node: Node = t._node
-        if node.freed:
+        input_grads = get_derivative(node.op)(g, node)
+        for inp, ig in _paired(node, input_grads):
+            if inp._node is None:
+                dest.leaf(inp, ig)
+            else:
+                key = id(inp)
+                grads[key] = ig if key not in grads else grads[key] + ig
+    ### END SOLUTION
+
+
+def _check_not_freed(order: list) -> None:
+    for t in order:
+        if t._node.freed:
             raise RuntimeError(
-                f"backward() through a graph that was already freed (op '{node.op}'); pass "
+                f"backward() through a graph that was already freed (op '{t._node.op}'); pass "
                 "retain_graph=True to the first backward() to go through it twice"
             )
-        if wanted is None:
-            if t._retains_grad:
-                _accumulate_leaf(t, g)
-        elif id(t) in wanted:
-            wanted[id(t)] = g  # complete: everything that used t came earlier in the order
-        input_grads = get_derivative(node.op)(g, node)
-        for i, (inp, ig) in enumerate(zip(node.inputs, input_grads)):
-            if ig is None or not inp.requires_grad:
-                continue
-            if getattr(ig, "shape", None) != inp.data.shape:
-                raise _bad_gradient(node, i, inp, ig)
-            key = id(inp)
-            if inp._node is None:
-                if wanted is None:
-                    _accumulate_leaf(inp, ig)
-                elif key in wanted:
-                    prev = wanted[key]
-                    wanted[key] = ig if prev is None else prev + ig
-            else:
-                prev = grads.get(key)
-                grads[key] = ig if prev is None else prev + ig
-    ### END SOLUTION
+
+
+def _run(tensor: Tensor, seed: np.ndarray, retain_graph: bool, wanted: dict | None) -> None:
+    """The backward pass: order the graph, walk it (:func:`backpropagate`), free it.
+
+    ``wanted`` is None for ``backward()``; for :func:`grad` it maps ``id(t)`` to None for the
+    tensors whose gradients are wanted (see :class:`_Destination`).
+    """
+    dest = _Destination(wanted)
+    if tensor._node is None:  # backward on a leaf: its gradient is the seed itself
+        dest.leaf(tensor, seed)
+        return
+    order = topological_order(tensor)
+    _check_not_freed(order)
+    backpropagate(order, {id(tensor): seed}, dest)
     if not retain_graph:
         for t in order:
             t._node.saved = None

@@ -2,6 +2,9 @@
 
 Binary ops broadcast, so each input's share is summed back to that input's shape
 (``sum_to_shape``). An input that does not require grad gets ``None`` and costs nothing.
+
+Each rule follows the contract in ``derivatives/__init__.py``: ``(g, node)`` in, one
+gradient array (or None) per input out, each of its input's shape.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ def add_backward(g, node):
     """d(a + b) = (1, 1)"""
     a, b = node.inputs
     ### BEGIN SOLUTION
+    ### HINT: each input's share is g itself; if an input was broadcast, sum_to_shape(g, input.shape) folds the copies back
+    ### HINT: an input that does not require grad gets None (saves the work)
     return (sum_to_shape(g, a.shape) if a.requires_grad else None,
             sum_to_shape(g, b.shape) if b.requires_grad else None)
     ### END SOLUTION
@@ -33,6 +38,7 @@ def sub_backward(g, node):
     """d(a - b) = (1, -1)"""
     a, b = node.inputs
     ### BEGIN SOLUTION
+    ### HINT: like add, but b enters with a minus sign; still sum each share to its input's shape
     return (sum_to_shape(g, a.shape) if a.requires_grad else None,
             sum_to_shape(-g, b.shape) if b.requires_grad else None)
     ### END SOLUTION
@@ -43,6 +49,7 @@ def mul_backward(g, node):
     """d(a * b) = (b, a)"""
     a, b = node.inputs
     ### BEGIN SOLUTION
+    ### HINT: the product rule: a's share is g times b's values (b.data), and the other way round; broadcasting means sum_to_shape again
     return (sum_to_shape(g * b.data, a.shape) if a.requires_grad else None,
             sum_to_shape(g * a.data, b.shape) if b.requires_grad else None)
     ### END SOLUTION
@@ -53,6 +60,7 @@ def div_backward(g, node):
     """d(a / b) = (1 / b, -a / b²)"""
     a, b = node.inputs
     ### BEGIN SOLUTION
+    ### HINT: d(a/b)/da = 1/b and d(a/b)/db = -a/b²; multiply each by g, sum to the input's shape, None when not needed
     ga = sum_to_shape(g / b.data, a.shape) if a.requires_grad else None
     gb = sum_to_shape(-g * a.data / (b.data * b.data), b.shape) if b.requires_grad else None
     return ga, gb
@@ -65,6 +73,8 @@ def pow_backward(g, node):
     a, e = node.inputs
     out = node.saved
     ### BEGIN SOLUTION
+    ### HINT: the base: e · a^(e-1) (np.power); the exponent: a^e · ln a, and a^e is the saved output
+    ### HINT: ln a is undefined for a <= 0: replace those a by 1 (np.where) so that part of the exponent's gradient is 0, not nan
     ga = gb = None
     if a.requires_grad:
         ga = sum_to_shape(g * e.data * np.power(a.data, e.data - 1), a.shape)
@@ -86,6 +96,7 @@ def neg_backward(g, node):
 def exp_backward(g, node):
     """d(e^a) = e^a (the saved output)"""
     ### BEGIN SOLUTION
+    ### HINT: the forward saved its output e^a in node.saved: the derivative of e^a is e^a itself
     return (g * node.saved,)
     ### END SOLUTION
 
@@ -94,6 +105,7 @@ def exp_backward(g, node):
 def log_backward(g, node):
     """d(ln a) = 1 / a"""
     ### BEGIN SOLUTION
+    ### HINT: the input's values are node.inputs[0].data; return a one-element tuple
     return (g / node.inputs[0].data,)
     ### END SOLUTION
 
@@ -108,6 +120,7 @@ def log1p_backward(g, node):
 def sqrt_backward(g, node):
     """d(√a) = 1 / (2√a)"""
     ### BEGIN SOLUTION
+    ### HINT: the forward saved √a in node.saved; reuse it instead of recomputing the root
     return (g / (2 * node.saved),)
     ### END SOLUTION
 
@@ -122,6 +135,7 @@ def abs_backward(g, node):
 def tanh_backward(g, node):
     """d tanh(a) = 1 - tanh²(a)"""
     ### BEGIN SOLUTION
+    ### HINT: the forward saved its output t = tanh(a) in node.saved; 1 - t² needs no new tanh
     out = node.saved
     return (g * (1 - out * out),)
     ### END SOLUTION
@@ -155,12 +169,23 @@ def relu_backward(g, node):
     # g * mask would give, laid out like a (channels-last stays channels-last).
     out = WORKSPACE.like("relu.grad", a, np.result_type(g.dtype, np.bool_))
     ### BEGIN SOLUTION
+    ### HINT: g passes where the input was > 0 and is 0 elsewhere (also at exactly 0, like PyTorch)
+    ### HINT: write the product into the given buffer with np.multiply(..., out=out): a boolean mask multiplies as 0/1
     return (np.multiply(g, a > 0, out=out),)
     ### END SOLUTION
 
 
 def _minmax_backward(g, node, pick):
+    """The derivative of ``maximum`` (pick = np.greater) and ``minimum`` (pick = np.less).
+
+    ``pick(a, b)`` is True where a is the one chosen. The chosen input's share of ``g`` is 1,
+    the other's 0; at ties (a == b) each gets ½ (PyTorch's convention). Returns
+    ``(ga, gb)``, each summed to its input's shape, or None for an input without grad.
+    """
     a, b = node.inputs
+    ### BEGIN SOLUTION
+    ### HINT: pick(a, b) is a boolean 'a wins' array; where a == b (a tie) each side gets half of g
+    ### HINT: a's share and b's share add up to 1 everywhere; both are then summed to their inputs' shapes (sum_to_shape)
     wins_a = pick(a.data, b.data)
     tie = a.data == b.data
     # Ties split the gradient in half (PyTorch's convention for maximum/minimum).
@@ -168,14 +193,13 @@ def _minmax_backward(g, node, pick):
     ga = sum_to_shape(g * share_a, a.shape) if a.requires_grad else None
     gb = sum_to_shape(g * (np.where(tie, 0.5, 1.0 - share_a)), b.shape) if b.requires_grad else None
     return ga, gb
+    ### END SOLUTION
 
 
 @register_derivative("maximum")
 def maximum_backward(g, node):
     """d max(a, b) = (1, 0) where a > b, (0, 1) where b > a, (½, ½) at ties"""
-    ### BEGIN SOLUTION
     return _minmax_backward(g, node, np.greater)
-    ### END SOLUTION
 
 
 @register_derivative("minimum")
@@ -190,6 +214,8 @@ def clip_backward(g, node):
     a = node.inputs[0].data
     lo, hi = node.saved
     ### BEGIN SOLUTION
+    ### HINT: g passes where lo <= a <= hi (the bounds included, like PyTorch) and is 0 outside
+    ### HINT: lo or hi may be None: that side has no limit
     inside = np.ones(a.shape, dtype=bool)
     if lo is not None:
         inside &= a >= lo
@@ -217,6 +243,8 @@ def where_backward(g, node):
     a, b = node.inputs
     cond = node.saved
     ### BEGIN SOLUTION
+    ### HINT: the condition was saved in node.saved: a's share is g where it holds (0 elsewhere), b's the opposite
+    ### HINT: a or b may have been broadcast (a Python 0, say): sum_to_shape each share back
     zero = np.zeros((), dtype=g.dtype)
     ga = sum_to_shape(np.where(cond, g, zero), a.shape) if a.requires_grad else None
     gb = sum_to_shape(np.where(cond, zero, g), b.shape) if b.requires_grad else None

@@ -2,6 +2,9 @@
 
 For C = A @ B:  dA = dC @ Bᵀ  and  dB = Aᵀ @ dC. A 1-D operand is treated as a row (left) or
 column (right) matrix, and batch dimensions that were broadcast are summed back.
+
+Each rule follows the contract in ``derivatives/__init__.py``: ``(g, node)`` in, one
+gradient array (or None) per input out, each of its input's shape.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ def matmul_backward(g, node):
     a, b = A.data, B.data
     if a.ndim == 2 and b.ndim == 2:  # the common case, without reshaping
         ### BEGIN SOLUTION
+        ### HINT: C = A @ B with A (n, k), B (k, m), g (n, m): dA must be (n, k) and dB (k, m); match the shapes with a transpose
         return (g @ b.T if A.requires_grad else None, a.T @ g if B.requires_grad else None)
         ### END SOLUTION
     if a.ndim == 1 and b.ndim == 1:  # a dot product: g is a scalar

@@ -2,6 +2,9 @@
 
 A reduction's gradient has the reduced shape; ``_expand`` puts the reduced axes back (as
 size-1 dimensions) so it broadcasts over the input again.
+
+Each rule follows the contract in ``derivatives/__init__.py``: ``(g, node)`` in, one
+gradient array (or None) per input out, each of its input's shape.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def sum_backward(g, node):
     a = node.inputs[0]
     axes, keepdims = node.saved
     ### BEGIN SOLUTION
+    ### HINT: every summed element contributes with slope 1: put the reduced axes back with _expand, then np.broadcast_to the input's shape
     return (np.broadcast_to(_expand(g, axes, keepdims, a.shape), a.shape),)
     ### END SOLUTION
 
@@ -42,26 +46,36 @@ def mean_backward(g, node):
     a = node.inputs[0]
     axes, keepdims = node.saved
     ### BEGIN SOLUTION
+    ### HINT: like sum, divided by n, the number of elements averaged into each output (_count gives it)
     n = _count(a.shape, axes)
     return (np.broadcast_to(_expand(g, axes, keepdims, a.shape) / n, a.shape),)
     ### END SOLUTION
 
 
 def _extreme_backward(g, node):
+    """The derivative of the ``max`` and ``min`` reductions.
+
+    ``node.saved`` is ``(axes, keepdims, out)`` with ``out`` the reduced result. Each
+    element equal to its slice's extreme gets an equal share of that slice's ``g`` (all of
+    it when there is no tie); every other element gets 0. Returns a one-element tuple with
+    an array of the input's shape.
+    """
     a = node.inputs[0]
     axes, keepdims, out = node.saved
+    ### BEGIN SOLUTION
+    ### HINT: compare the input with the saved extreme (its reduced axes put back with _expand) to find every element that hit it
+    ### HINT: tied elements share the gradient equally: divide the hit mask by its sum along the same axes
     hit = a.data == _expand(out, axes, keepdims, a.shape)
     # Every element equal to the extreme gets an equal share (PyTorch's amax/amin rule).
     share = hit / hit.sum(axis=axes, keepdims=True)
     return (_expand(g, axes, keepdims, a.shape) * share.astype(g.dtype, copy=False),)
+    ### END SOLUTION
 
 
 @register_derivative("max")
 def max_backward(g, node):
     """d max(a) = 1 at the largest element (shared among ties), 0 elsewhere"""
-    ### BEGIN SOLUTION
     return _extreme_backward(g, node)
-    ### END SOLUTION
 
 
 @register_derivative("min")
@@ -76,6 +90,8 @@ def var_backward(g, node):
     a = node.inputs[0]
     axes, keepdims, ddof = node.saved
     ### BEGIN SOLUTION
+    ### HINT: var = Σ (x - mean)² / (n - ddof): d/dx = 2 (x - mean) / (n - ddof); the mean's own dependence on x cancels out
+    ### HINT: use _count(a.shape, axes) for n, and _expand to put g's reduced axes back
     x = a.data
     centered = x - x.mean(axis=axes, keepdims=True)
     n = _count(a.shape, axes)
@@ -88,6 +104,7 @@ def log_softmax_backward(g, node):
     """d log_softmax(a) · g = g - softmax(a) · sum(g)"""
     out, axis = node.saved
     ### BEGIN SOLUTION
+    ### HINT: the saved output is log p, so np.exp(out) is p; sum g along the saved axis with keepdims=True
     return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
     ### END SOLUTION
 
@@ -97,5 +114,6 @@ def softmax_backward(g, node):
     """d softmax(a) · g = s · (g - sum(g · s))"""
     s, axis = node.saved
     ### BEGIN SOLUTION
+    ### HINT: the saved output s = softmax(a); the Jacobian-vector product is s · (g - Σ g·s), the sum along the saved axis with keepdims=True
     return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
     ### END SOLUTION

@@ -2,6 +2,9 @@
 indexing, cat/stack, and the sliding window (whose derivative is the "fold").
 
 None of these change values, so each gradient is the same move run backwards.
+
+Each rule follows the contract in ``derivatives/__init__.py``: ``(g, node)`` in, one
+gradient array (or None) per input out, each of its input's shape.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ def reshape_backward(g, node):
     """the gradient takes the input's shape back"""
     x = node.inputs[0].data
     ### BEGIN SOLUTION
+    ### HINT: reshape moves no values: the gradient is g in the input's shape (x.shape)
     gx = np.reshape(g, x.shape)
     ### END SOLUTION
     return (_laid_out_like(gx, x),)
@@ -47,6 +51,7 @@ def _laid_out_like(g, x):
 def permute_backward(g, node):
     """undo the permutation with its inverse"""
     ### BEGIN SOLUTION
+    ### HINT: node.saved is the permutation that was applied; np.argsort of it is the inverse permutation
     return (np.transpose(g, np.argsort(node.saved)),)
     ### END SOLUTION
 
@@ -61,6 +66,7 @@ def broadcast_to_backward(g, node):
 def pad_backward(g, node):
     """the padding gets no gradient: cut it off"""
     ### BEGIN SOLUTION
+    ### HINT: node.saved holds (before, after) per axis; the input's gradient is the middle slice of g, the padding cut off
     inner = tuple(slice(before, n - after) for (before, after), n in zip(node.saved, g.shape))
     return (g[inner],)
     ### END SOLUTION
@@ -97,6 +103,8 @@ def getitem_backward(g, node):
     if isinstance(key, np.ndarray) and key.dtype.kind in "iu":
         return (_scatter_rows(g, key, a.shape),)
     ### BEGIN SOLUTION
+    ### HINT: start from zeros of the input's shape and put g back where the elements were taken from
+    ### HINT: basic slices and boolean masks pick each element at most once (plain assignment works); integer-array keys may repeat an index, so use np.add.at to add
     out = np.zeros(a.shape, dtype=g.dtype)
     if _is_advanced(key):
         np.add.at(out, key, g)  # an element picked twice receives both gradients
@@ -111,6 +119,8 @@ def cat_backward(g, node):
     """split the gradient at the joins"""
     axis, sizes = node.saved
     ### BEGIN SOLUTION
+    ### HINT: node.saved is (axis, sizes of the inputs along it): np.split g at the cumulative sizes
+    ### HINT: an input that does not require grad gets None
     pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
     return tuple(p if t.requires_grad else None for p, t in zip(pieces, node.inputs))
     ### END SOLUTION
@@ -139,6 +149,9 @@ def sliding_window_backward(g, node):
     out_sizes = g.shape[g.ndim - 2 * k: g.ndim - k]
     gx = np.zeros(x.shape, dtype=g.dtype)
     ### BEGIN SOLUTION
+    ### HINT: loop over the taps of the window (np.ndindex(*window)), not over pixels: each tap adds one strided slice of gx at once
+    ### HINT: tap offset o along an axis reads input pixels o·dilation, o·dilation + stride, ...: a slice(o·d, o·d + s·(n - 1) + 1, s) with n the output size
+    ### HINT: the gradient of that tap is g with the window axes (the last k) fixed at the offsets
     for offsets in np.ndindex(*window):
         target = (Ellipsis,) + tuple(
             slice(o * d, o * d + s * (n - 1) + 1, s)
