@@ -32,7 +32,7 @@ def test_gains_follow_pytorchs_table():
         init.calculate_gain("softsign")
 
 
-def test_xavier_uniform_bound_and_variance():
+def test_weight_init_xavier_uniform_bound_and_variance():
     manual_seed(1)
     w = init.xavier_uniform_(weight(256, 512))
     bound = math.sqrt(6 / (256 + 512))
@@ -42,14 +42,14 @@ def test_xavier_uniform_bound_and_variance():
     assert np.abs(w2.data).max() <= 2 * bound and np.abs(w2.data).max() > 1.98 * bound
 
 
-def test_xavier_normal_variance():
+def test_weight_init_xavier_normal_variance():
     manual_seed(2)
     w = init.xavier_normal_(weight(256, 512))
     assert w.data.var() == pytest.approx(2 / (256 + 512), rel=0.03)
     assert abs(w.data.mean()) < 0.01
 
 
-def test_kaiming_uniform_bound_and_variance():
+def test_weight_init_kaiming_uniform_bound_and_variance():
     manual_seed(3)
     w = init.kaiming_uniform_(weight(256, 512), nonlinearity="relu")
     bound = math.sqrt(2) * math.sqrt(3 / 512)  # gain · √(3 / fan_in)
@@ -63,7 +63,7 @@ def test_kaiming_uniform_bound_and_variance():
         init.kaiming_uniform_(weight(2, 2), mode="fan_sideways")
 
 
-def test_kaiming_normal_variance():
+def test_weight_init_kaiming_normal_variance():
     manual_seed(4)
     w = init.kaiming_normal_(weight(256, 512))
     assert w.data.var() == pytest.approx(2 / 512, rel=0.03)
@@ -81,7 +81,7 @@ def test_fill_in_place_and_keep_dtype():
     assert np.all(w.data == 5.0)
 
 
-def test_seeding_and_generators():
+def test_weight_init_seeding_and_generators():
     manual_seed(123)
     a = init.xavier_uniform_(weight(4, 4)).data.copy()
     manual_seed(123)

@@ -33,7 +33,7 @@ def test_parameters_have_pytorch_layout():
     bias=st.booleans(),
     data=st.data(),
 )
-def test_forward_matches_numpy(lead, n_in, n_out, bias, data):
+def test_dense_forward_matches_numpy(lead, n_in, n_out, bias, data):
     layer = Dense(n_in, n_out, bias=bias)
     x = data.draw(float_arrays(tuple(lead) + (n_in,), low=-5, high=5))
     y = layer(Tensor(x))
@@ -44,7 +44,7 @@ def test_forward_matches_numpy(lead, n_in, n_out, bias, data):
     assert_close(y, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_forward_on_a_batch_by_hand():
+def test_dense_forward_on_a_batch_by_hand():
     layer = Dense(3, 2)
     layer.weight.data[...] = [[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]]
     layer.bias.data[...] = [10.0, -1.0]
@@ -54,7 +54,7 @@ def test_forward_on_a_batch_by_hand():
     assert layer(np.array([1.0, 2.0, 3.0])).tolist() == [8.0, 2.0]  # arrays are accepted
 
 
-def test_without_bias():
+def test_dense_forward_without_bias():
     layer = Dense(3, 2, bias=False)
     assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
     assert list(layer.state_dict()) == ["weight"]
@@ -73,7 +73,7 @@ def test_wrong_input_size_names_the_layer_and_sizes():
         Dense(0, 3)
 
 
-def test_records_a_graph_for_autograd():
+def test_dense_forward_records_a_graph_for_autograd():
     layer = Dense(2, 2)
     y = layer(Tensor([[1.0, 2.0]]))
     assert y.grad_fn is not None  # the parameters require grad, so the ops were recorded

@@ -62,15 +62,18 @@ DEEP_PARAMS = [
 
 
 # ----------------------------------------------------------------------------- registration
-def test_assignment_registers_parameters_modules_and_activations():
+def test_registration_of_parameters_modules_and_activations():
     m = TwoLayer()
     assert list(m._modules) == ["fc1", "act", "fc2"]
-    assert [n for n, _ in m.named_parameters()] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert list(m._parameters) == [] and list(m.fc1._parameters) == ["weight", "bias"]
     assert m.fc1.weight is m.fc1._parameters["weight"]
     assert isinstance(m.fc1.weight, Parameter) and m.fc1.weight.requires_grad
+    assert m.act is m._modules["act"] and m.fc1 is m._modules["fc1"]
 
 
-def test_named_parameters_have_dotted_names_in_definition_order():
+def test_traverse_named_parameters_have_dotted_names_in_definition_order():
+    assert [n for n, _ in TwoLayer().named_parameters()] == ["fc1.weight", "fc1.bias",
+                                                             "fc2.weight", "fc2.bias"]
     m = Deep()
     assert [(n, p.shape) for n, p in m.named_parameters()] == DEEP_PARAMS
     assert [p.shape for p in m.parameters()] == [s for _, s in DEEP_PARAMS]
@@ -79,7 +82,7 @@ def test_named_parameters_have_dotted_names_in_definition_order():
     assert [n for n, _ in m.encoder.named_parameters(prefix="enc")][:1] == ["enc.fc1.weight"]
 
 
-def test_plain_values_are_not_registered():
+def test_registration_skips_plain_values():
     class M(Module):
         def __init__(self):
             super().__init__()
@@ -88,11 +91,22 @@ def test_plain_values_are_not_registered():
             self.n = 3
 
     m = M()
-    assert list(m.parameters()) == [] and list(m.children()) == []
-    assert m.n == 3
+    assert not m._parameters and not m._modules and not m._buffers
+    assert list(m.children()) == []
+    assert m.n == 3 and isinstance(m.layers, list)
 
 
-def test_reassignment_moves_and_unregisters():
+def test_traverse_finds_no_parameters_behind_plain_values():
+    class M(Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = [Dense(2, 2)]
+            self.t = Tensor([1.0])
+
+    assert list(M().parameters()) == [] and [n for n, _ in M().named_modules()] == [""]
+
+
+def test_registration_moves_on_reassignment_and_unregisters():
     m = TwoLayer()
     m.fc1 = Parameter(np.zeros(2))  # a module slot becomes a parameter
     assert "fc1" not in m._modules and "fc1" in m._parameters
@@ -107,7 +121,7 @@ def test_reassignment_moves_and_unregisters():
         m.fc2
 
 
-def test_assigning_a_tensor_to_a_parameter_is_an_error():
+def test_traverse_after_assigning_a_tensor_or_none_to_a_parameter():
     layer = Dense(2, 2)
     with pytest.raises(TypeError, match="weight"):
         layer.weight = Tensor(np.zeros((2, 2)))
@@ -122,7 +136,7 @@ def test_assigning_a_tensor_to_a_parameter_is_an_error():
     assert not layer.weight.data.any()
 
 
-def test_buffers_are_state_but_not_parameters():
+def test_traverse_buffers_are_state_but_not_parameters():
     m = Deep()
     assert [n for n, _ in m.named_buffers()] == ["steps"]
     assert "steps" in m.state_dict() and "steps" not in dict(m.named_parameters())
@@ -134,7 +148,7 @@ def test_buffers_are_state_but_not_parameters():
     assert "cache" in m.state_dict()
 
 
-def test_setattr_before_init_and_bad_names():
+def test_registration_before_init_and_bad_names():
     class Forgot(Module):
         def __init__(self):
             self.fc = Dense(2, 2)
@@ -152,7 +166,7 @@ def test_setattr_before_init_and_bad_names():
     assert list(m.children())[0].__class__ is ReLU
 
 
-def test_shared_parameters_appear_once():
+def test_traverse_shared_parameters_appear_once():
     m = Module()
     m.a = Dense(3, 3)
     m.b = Dense(3, 3)
@@ -164,7 +178,7 @@ def test_shared_parameters_appear_once():
 
 
 # ----------------------------------------------------------------------------- traversal
-def test_children_and_modules():
+def test_traverse_children_and_modules():
     m = Deep()
     assert [n for n, _ in m.named_children()] == ["encoder", "blocks", "drop"]
     names = [n for n, _ in m.named_modules()]
@@ -174,14 +188,14 @@ def test_children_and_modules():
     assert sum(isinstance(x, ReLU) for x in m.modules()) == 1
 
 
-def test_apply_visits_children_first():
+def test_traverse_apply_visits_children_first():
     order = []
     Deep().apply(lambda mod: order.append(type(mod).__name__))
     assert order[-1] == "Deep" and order.index("Dense") < order.index("TwoLayer")
     assert "Tanh" in order and "ReLU" in order
 
 
-def test_zero_grad_and_requires_grad():
+def test_traverse_zero_grad_and_requires_grad():
     m = TwoLayer()
     for p in m.parameters():
         p.grad = Tensor(np.ones(p.shape))
@@ -194,7 +208,7 @@ def test_zero_grad_and_requires_grad():
     assert m.requires_grad_() is m and all(p.requires_grad for p in m.parameters())
 
 
-def test_train_eval_propagate_to_every_descendant():
+def test_train_mode_and_eval_propagate_to_every_descendant():
     m = Deep()
     assert all(x.training for x in m.modules())
     assert m.eval() is m
