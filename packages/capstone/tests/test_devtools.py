@@ -44,7 +44,7 @@ def test_walk_graph_shares_subgraphs():
     assert sum(1 for a, _ in edges if a == id(h)) == 2
 
 
-def test_to_dot_nodes_edges_names():
+def test_walk_graph_to_dot_nodes_edges_names():
     manual_seed(0)
     model = Sequential([Dense(4, 3), ReLU(), Dense(3, 2)])
     loss = cross_entropy(model(Tensor(np.ones((2, 4), np.float32))), np.array([0, 1]))
@@ -71,7 +71,7 @@ def test_render(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------- the monitor
-def test_activation_stats_and_classification():
+def test_monitor_activation_stats_and_classification():
     s = activation_stats(np.array([0.0, 0.0, 3.0, -1.0]))
     assert s == pytest.approx({"mean": 0.5, "std": np.std([0, 0, 3, -1]), "max_abs": 3.0,
                                "zero_fraction": 0.5})
@@ -184,7 +184,7 @@ def test_pinpoint_leaves_user_errors_and_other_types_alone(user_module):
     assert "at your line" not in str(info.value)
 
 
-def test_user_frame_with_explicit_roots(tmp_path):
+def test_pinpoint_user_frame_with_explicit_roots(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "inner.py").write_text("def fail():\n    raise ValueError('deep')\n")

@@ -111,7 +111,7 @@ def test_residual_block_projection_and_gradient_flow():
     assert [b.body[0].stride for b in make_blocks((4, 4, 8), "none", True)] == [(1, 1), (1, 1), (2, 2)]
 
 
-def test_one_hot_and_smoothing():
+def test_smooth_labels_and_one_hot():
     y = np.array([0, 2, 1])
     np.testing.assert_array_equal(one_hot(y, 3), np.eye(3)[[0, 2, 1]])
     t = smooth_labels(y, 4, 0.2)

@@ -37,7 +37,7 @@ def test_recipes():
         recipe_named("turbo")
 
 
-def test_tinytorch_run_stops_when_every_threshold_is_reached(tiny_cifar):
+def test_first_crossings_stop_a_tinytorch_run_when_every_threshold_is_reached(tiny_cifar):
     result = run_tinytorch("quick", thresholds=(0.0,), epochs=3, root=tiny_cifar,
                            limit_train=256, limit_test=60, progress=False)
     assert len(result["history"]) == 1  # 0% is reached after the first epoch: stop
