@@ -142,7 +142,18 @@ def _statement_spans(tree: ast.Module) -> list[tuple[int, int]]:
 
 
 def _innermost(scopes: list[_Scope], line: int) -> _Scope | None:
-    """The innermost function or class whose body contains ``line``."""
+    """The innermost function or class whose body contains ``line``.
+
+    Args:
+        scopes: every function and class of the file (from :func:`_scopes`), each with the
+            line of its ``def``/``class`` keyword (``header``) and its last line (``end``).
+        line: a 1-based line number.
+
+    Returns:
+        The scope with ``header < line <= end`` that starts last (scopes nest, so the one
+        that starts last is the innermost), or None when no scope contains the line (module
+        level). The ``def`` line itself is not inside its function.
+    """
     best: _Scope | None = None
     ### BEGIN SOLUTION
     ### HINT: a scope contains the line when header < line <= end; inner scopes start later
