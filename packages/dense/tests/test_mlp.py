@@ -14,7 +14,7 @@ def kinds(model):
     return [type(m).__name__ for m in model]
 
 
-def test_structure_and_names():
+def test_mlp_structure_and_names():
     model = MLP(784, [256, 128], 10)
     assert isinstance(model, Sequential)
     assert kinds(model) == ["Dense", "ReLU", "Dense", "ReLU", "Dense"]
@@ -28,7 +28,7 @@ def test_structure_and_names():
                                   "  (1): ReLU()\n")
 
 
-def test_dropout_goes_after_each_hidden_activation():
+def test_mlp_dropout_goes_after_each_hidden_activation():
     model = MLP(20, [16, 8], 4, dropout=0.25)
     assert kinds(model) == ["Dense", "ReLU", "Dropout", "Dense", "ReLU", "Dropout", "Dense"]
     assert model[2].p == 0.25
@@ -36,7 +36,7 @@ def test_dropout_goes_after_each_hidden_activation():
                                         "6.weight", "6.bias"]
 
 
-def test_hidden_sizes_forms():
+def test_mlp_hidden_sizes_forms():
     assert kinds(MLP(4, 8, 2)) == ["Dense", "ReLU", "Dense"]
     assert kinds(MLP(4, [], 2)) == ["Dense"]
     assert (MLP(4, (), 2)[0].in_features, MLP(4, (), 2)[0].out_features) == (4, 2)
@@ -47,7 +47,7 @@ def test_hidden_sizes_forms():
         MLP(4, [3], 2, dropout=1.0)
 
 
-def test_activation_choices():
+def test_mlp_activation_choices():
     assert kinds(MLP(4, [3, 3], 2, activation=Tanh))[1::2][:2] == ["Tanh", "Tanh"]
     assert kinds(MLP(4, [3], 2, activation="gelu"))[1] == "GELU"
     assert kinds(MLP(4, [3], 2, activation=None)) == ["Dense", "Dense"]
@@ -76,7 +76,7 @@ def numpy_mlp(x, params, hidden_act):
     return h
 
 
-def test_forward_on_flattened_mnist_batch_matches_numpy():
+def test_mlp_forward_on_flattened_mnist_batch_matches_numpy():
     manual_seed(0)
     model = MLP(784, [128, 64], 10)
     rng = np.random.default_rng(0)
@@ -89,7 +89,7 @@ def test_forward_on_flattened_mnist_batch_matches_numpy():
     assert_close(out, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_forward_with_tanh_and_dropout_in_eval_matches_numpy():
+def test_mlp_forward_with_tanh_and_dropout_in_eval_matches_numpy():
     model = MLP(784, [50], 10, activation=Tanh, dropout=0.5)
     x = np.random.default_rng(1).standard_normal((16, 784)).astype(np.float32)
     model.eval()
@@ -118,6 +118,6 @@ def test_mlp_is_seedable():
         np.testing.assert_array_equal(va, vb)
 
 
-def test_dropout_layers_are_real_dropouts():
+def test_mlp_dropout_layers_are_real_dropouts():
     model = MLP(3, [3], 3, dropout=0.1)
     assert isinstance(model[2], Dropout) and isinstance(model[1], ReLU)

@@ -60,7 +60,7 @@ def test_non_layers_are_rejected():
 
 
 # ----------------------------------------------------------------------------- forward
-def test_forward_applies_layers_in_order():
+def test_sequential_forward_applies_layers_in_order():
     a, b = Dense(3, 4), Dense(4, 2)
     model = Sequential([a, ReLU(), b])
     x = Tensor(np.random.default_rng(0).standard_normal((5, 3)))
@@ -71,7 +71,7 @@ def test_forward_applies_layers_in_order():
     assert Sequential([Sigmoid()])(Tensor([0.0])).tolist() == [0.5]
 
 
-def test_order_matters():
+def test_sequential_forward_order_matters():
     model = Sequential([Dense(1, 1, bias=False), ReLU()])
     model[0].weight.data[...] = -1.0
     assert model(Tensor([[2.0]])).tolist() == [[0.0]]  # relu(-2)
@@ -79,12 +79,12 @@ def test_order_matters():
     assert model2(Tensor([[2.0]])).tolist() == [[-2.0]]  # -relu(2)
 
 
-def test_empty_sequential_is_the_identity():
+def test_sequential_forward_empty_is_the_identity():
     x = Tensor([1.0, 2.0])
     assert Sequential()(x) is x
 
 
-def test_train_and_eval_reach_dropout_inside():
+def test_sequential_forward_train_and_eval_reach_dropout_inside():
     manual_seed(0)
     model = Sequential([Dense(8, 8), Dropout(0.5), ReLU()])
     x = Tensor(np.ones((4, 8)))
@@ -151,7 +151,7 @@ def test_state_dict_round_trip_between_models():
     np.testing.assert_array_equal(a(x).data, b(x).data)
 
 
-def test_records_a_graph():
+def test_sequential_forward_records_a_graph():
     model = seed_model()
     out = model(Tensor(np.ones((1, 784))))
     assert out.grad_fn is not None
@@ -172,7 +172,7 @@ class _Halve(Module):
         return x[:, ::2]
 
 
-def test_relu_before_a_commuting_layer_runs_after_it_with_the_same_result():
+def test_sequential_forward_runs_relu_before_a_commuting_layer_after_it_with_the_same_result():
     log = []
     model = Sequential(Dense(4, 6), ReLU(), _Halve(log))
     text, keys = repr(model), list(model.state_dict())

@@ -77,6 +77,8 @@ class MLP(Sequential):
         layers: list = []
         ### BEGIN SOLUTION
         ### HINT: Dense(previous width, width), then the activation (and Dropout if asked)
+        ### HINT: make_activation() gives a fresh activation (None: no activation); the last
+        ### HINT: Dense maps to out_features and has nothing after it
         width = in_features
         for size in hidden:
             layers.append(Dense(width, size))

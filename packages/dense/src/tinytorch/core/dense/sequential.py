@@ -71,10 +71,18 @@ class Sequential(Module):
         One reordering, invisible from outside: a ``ReLU()`` directly followed by a layer that
         declares ``relu_commutes = True`` (``MaxPool2d`` does) runs after that layer instead
         of before it — see :meth:`_run_order`.
+
+        Args:
+            x: the input of the first layer (any shape that layer takes).
+
+        Returns:
+            the last layer's output; ``x`` itself when there are no layers. ``layers`` (given)
+            is the list to run, already in run order.
         """
         layers = self._run_order()
         ### BEGIN SOLUTION
         ### HINT: each layer's output is the next layer's input
+        ### HINT: call the layer (``layer(x)``), not ``layer.forward(x)``: hooks run in __call__
         for layer in layers:
             x = layer(x)
         return x
