@@ -299,6 +299,7 @@ def compare(contenders: Mapping[str, Callable], *args: Any, repeat: int = 7, war
                  else _calibrate(contenders[name], args, min_time, timer) for name in names}
         ### BEGIN SOLUTION
         ### HINT: round r times every contender once: names in order if r is even, reversed if odd
+        ### HINT: append each run to samples[name] and each name to order (the tests read both)
         for r in range(repeat):
             for name in (names if r % 2 == 0 else names[::-1]):
                 samples[name].append(_time_run(contenders[name], args, calls[name], timer))
