@@ -51,37 +51,47 @@ def test_gelu_versions_equal_the_formula(x):
                                atol=1e-14)
 
 
-def test_float32_stays_float32():
+def test_gelu_float32_stays_float32():
     x = np.random.default_rng(0).standard_normal((64, 33)).astype(np.float32)
-    b = np.random.default_rng(1).standard_normal(33).astype(np.float32)
-    for y in (gelu_tanh_unfused(x), gelu_tanh_fused(x), gelu_tanh_chunked(x, chunk_bytes=100),
-              bias_relu_unfused(x, b), bias_relu_fused(x, b), bias_relu_chunked(x, b)):
+    for y in (gelu_tanh_unfused(x), gelu_tanh_fused(x), gelu_tanh_chunked(x, chunk_bytes=100)):
         assert y.dtype == np.float32
     np.testing.assert_allclose(gelu_tanh_chunked(x, chunk_bytes=100), gelu_reference(x),
                                rtol=2e-6, atol=1e-6)
 
 
-def test_out_buffers_are_filled_and_checked():
+def test_bias_relu_float32_stays_float32():
+    x = np.random.default_rng(0).standard_normal((64, 33)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal(33).astype(np.float32)
+    for y in (bias_relu_unfused(x, b), bias_relu_fused(x, b), bias_relu_chunked(x, b)):
+        assert y.dtype == np.float32
+
+
+def test_gelu_out_buffers_are_filled_and_checked():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((10, 7)).astype(np.float32)
-    b = rng.standard_normal(7).astype(np.float32)
     out = np.full_like(x, np.nan)
     assert gelu_tanh_fused(x, out) is out
     np.testing.assert_allclose(out, gelu_reference(x), rtol=2e-6, atol=1e-6)
     out2 = np.full_like(x, np.nan)
     assert gelu_tanh_chunked(x, out2, chunk_bytes=8) is out2
     np.testing.assert_array_equal(out2, out)
-    out3 = np.full_like(x, np.nan)
-    assert bias_relu_fused(x, b, out3) is out3
-    np.testing.assert_array_equal(out3, np.maximum(x + b, 0))
     with pytest.raises(ValueError, match="overlap"):
         gelu_tanh_fused(x, x)
-    with pytest.raises(ValueError, match="C-contiguous float32 array of shape"):
-        bias_relu_fused(x, b, np.empty((7, 10), np.float32).T)
     with pytest.raises(ValueError, match="shape"):
         gelu_tanh_chunked(x, np.empty((3,), np.float32))
     with pytest.raises(ValueError, match="chunk_bytes"):
         gelu_tanh_chunked(x, chunk_bytes=0)
+
+
+def test_bias_relu_out_buffer_is_filled_and_checked():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((10, 7)).astype(np.float32)
+    b = rng.standard_normal(7).astype(np.float32)
+    out3 = np.full_like(x, np.nan)
+    assert bias_relu_fused(x, b, out3) is out3
+    np.testing.assert_array_equal(out3, np.maximum(x + b, 0))
+    with pytest.raises(ValueError, match="C-contiguous float32 array of shape"):
+        bias_relu_fused(x, b, np.empty((7, 10), np.float32).T)
 
 
 @given(st.integers(1, 40), st.integers(1, 9), st.integers(1, 500), st.integers(0, 2**31 - 1))

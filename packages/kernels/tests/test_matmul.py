@@ -15,7 +15,7 @@ def _pair(rng, m, k, n, dtype=np.float32):
     return (rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
 
 
-def test_loops_by_hand():
+def test_matmul_loops_by_hand():
     a = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
     b = np.array([[5.0, 6.0], [7.0, 8.0]], np.float32)
     out = matmul_loops(a, b)
@@ -25,7 +25,7 @@ def test_loops_by_hand():
 
 @given(st.integers(1, 7), st.integers(1, 7), st.integers(1, 7), st.integers(0, 2**31 - 1))
 @settings(max_examples=40, deadline=None)
-def test_loops_equal_matmul(m, k, n, seed):
+def test_matmul_loops_equal_matmul(m, k, n, seed):
     a, b = _pair(np.random.default_rng(seed), m, k, n, np.float64)
     np.testing.assert_allclose(matmul_loops(a, b), a @ b, rtol=1e-12, atol=1e-12)
 
@@ -33,13 +33,13 @@ def test_loops_equal_matmul(m, k, n, seed):
 @given(st.integers(1, 40), st.integers(1, 40), st.integers(1, 40), st.integers(1, 17),
        st.integers(0, 2**31 - 1))
 @settings(max_examples=60, deadline=None)
-def test_blocked_equals_matmul_for_any_block(m, k, n, block, seed):
+def test_matmul_blocked_equals_matmul_for_any_block(m, k, n, block, seed):
     """Including sizes that are not multiples of the block (ragged edge tiles)."""
     a, b = _pair(np.random.default_rng(seed), m, k, n, np.float64)
     np.testing.assert_allclose(matmul_blocked(a, b, block), a @ b, rtol=1e-12, atol=1e-12)
 
 
-def test_blocked_float32_and_out():
+def test_matmul_blocked_float32_and_out():
     a, b = _pair(np.random.default_rng(0), 70, 50, 33)
     out = np.full((70, 33), 123.0, np.float32)  # stale contents must be cleared
     res = matmul_blocked(a, b, 16, out=out)
@@ -49,10 +49,14 @@ def test_blocked_float32_and_out():
     np.testing.assert_allclose(matmul_blocked(a, b, 1000), a @ b, rtol=1e-5, atol=1e-5)
 
 
-def test_accepts_tensors():
+def test_matmul_blocked_accepts_tensors():
     a, b = _pair(np.random.default_rng(1), 4, 3, 5)
     np.testing.assert_allclose(matmul_blocked(Tensor(a), Tensor(b), 2), a @ b, rtol=1e-5,
                                atol=1e-6)
+
+
+def test_matmul_loops_accepts_tensors():
+    a, b = _pair(np.random.default_rng(1), 4, 3, 5)
     np.testing.assert_allclose(matmul_loops(Tensor(a), Tensor(b)), a @ b, rtol=1e-5, atol=1e-6)
 
 

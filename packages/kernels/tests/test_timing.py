@@ -73,7 +73,7 @@ def test_benchmark_passes_the_arguments(clock):
     assert seen == [(3, "x")] * 3
 
 
-def test_min_time_doubles_the_calls_until_a_run_is_long_enough(clock):
+def test_benchmark_min_time_doubles_the_calls_until_a_run_is_long_enough(clock):
     calls = []
 
     def fn():
@@ -87,12 +87,12 @@ def test_min_time_doubles_the_calls_until_a_run_is_long_enough(clock):
     assert t.times == pytest.approx((0.25,) * 4)
 
 
-def test_no_min_time_means_one_call_per_run(clock):
+def test_benchmark_without_min_time_makes_one_call_per_run(clock):
     t = benchmark(clock.costs([1.0] * 10), repeat=3, warmup=0, timer=clock)
     assert t.number == 1 and t.runs == 3
 
 
-def test_gc_is_paused_while_timing_and_restored(clock):
+def test_benchmark_pauses_gc_while_timing_and_restores_it(clock):
     states = []
 
     def fn():
@@ -154,7 +154,7 @@ def test_compare_ratios_follow_the_clock(clock):
     assert "4.00x" in str(cmp)
 
 
-def test_paired_speedup_uses_rounds(clock):
+def test_compare_paired_speedup_uses_rounds(clock):
     # the machine slows down 10x after the first round; paired ratios stay 2.0
     costs = iter([1.0, 0.5, 5.0, 10.0, 10.0, 5.0])
     fns = {"base": lambda: clock.advance(next(costs)), "new": lambda: clock.advance(next(costs))}
@@ -179,7 +179,7 @@ def test_compare_errors():
         compare({"a": lambda: None}, baseline="b")
 
 
-def test_zero_times_do_not_divide_by_zero(clock):
+def test_compare_zero_times_do_not_divide_by_zero(clock):
     cmp = compare({"a": lambda: None, "b": lambda: None}, repeat=2, warmup=0, timer=clock)
     assert math.isnan(cmp.speedup("b"))
     assert Timing("t", (0.0,)).rate(1.0) == math.inf
