@@ -192,7 +192,7 @@ def test_cifar_batch_layout_from_the_official_format(tmp_path, fake_cifar):
         assert images[i, c, y, x] == rows[i, c * 1024 + y * 32 + x]
 
 
-def test_cifar10_dataset_from_the_fake_folder(cifar_root, fake_cifar):
+def test_cifar_batch_files_load_as_the_cifar10_dataset(cifar_root, fake_cifar):
     train = CIFAR10(cifar_root, train=True)
     n = 5 * fake_cifar.per_batch
     assert train.data.shape == (n, 3, 32, 32) and train.data.dtype == np.uint8

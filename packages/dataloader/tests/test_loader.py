@@ -71,7 +71,7 @@ def labels_of(loader) -> list:
     (3, 5, True, []),
     (7, 1, False, [1] * 7),
 ])
-def test_batch_sizes_and_len(n, bs, drop, expected):
+def test_batch_plan_sizes_and_len(n, bs, drop, expected):
     for ds in (Range(n), TensorDataset(np.arange(n, dtype=np.float32), np.arange(n))):
         loader = DataLoader(ds, batch_size=bs, drop_last=drop)
         sizes = [len(y) for _, y in loader]
@@ -79,7 +79,7 @@ def test_batch_sizes_and_len(n, bs, drop, expected):
         assert len(loader) == len(expected)
 
 
-def test_no_shuffle_keeps_dataset_order():
+def test_batch_plan_without_shuffle_keeps_dataset_order():
     loader = DataLoader(Range(10), batch_size=3)
     assert sum(labels_of(loader), []) == list(range(10))
     assert [b.tolist() for b in loader.batch_indices()] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
@@ -87,7 +87,7 @@ def test_no_shuffle_keeps_dataset_order():
 
 @given(n=st.integers(1, 60), bs=st.integers(1, 17), drop=st.booleans(), seed=st.integers(0, 2**32))
 @settings(max_examples=60, deadline=None)
-def test_every_index_exactly_once_per_epoch(n, bs, drop, seed):
+def test_batch_plan_has_every_index_exactly_once_per_epoch(n, bs, drop, seed):
     loader = DataLoader(TensorDataset(np.arange(n)), batch_size=bs, shuffle=True, drop_last=drop, seed=seed)
     for _ in range(2):
         seen = np.concatenate([b[0].numpy() for b in loader] or [np.zeros(0, np.int64)])
@@ -98,7 +98,7 @@ def test_every_index_exactly_once_per_epoch(n, bs, drop, seed):
             assert sorted(seen.tolist()) == list(range(n))
 
 
-def test_shuffle_is_reproducible_and_reshuffles_each_epoch():
+def test_batch_plan_shuffle_is_reproducible_and_reshuffles_each_epoch():
     def epochs(seed, count=3):
         loader = DataLoader(Range(50), batch_size=8, shuffle=True, seed=seed)
         return [sum(labels_of(loader), []) for _ in range(count)]
@@ -110,7 +110,7 @@ def test_shuffle_is_reproducible_and_reshuffles_each_epoch():
     assert epochs(124)[0] != a[0]  # another seed, another order
 
 
-def test_set_epoch_replays_a_given_epoch():
+def test_batch_plan_set_epoch_replays_a_given_epoch():
     loader = DataLoader(Range(30), batch_size=4, shuffle=True, seed=7)
     first = [labels_of(loader) for _ in range(3)]
     loader.set_epoch(1)
@@ -118,7 +118,7 @@ def test_set_epoch_replays_a_given_epoch():
     assert loader.epoch == 2
 
 
-def test_seed_none_still_shuffles_differently_each_epoch():
+def test_batch_plan_seed_none_still_shuffles_differently_each_epoch():
     loader = DataLoader(Range(40), batch_size=40, shuffle=True)
     e0, e1 = labels_of(loader), labels_of(loader)
     assert sorted(e0[0]) == list(range(40)) and e0 != e1
@@ -137,7 +137,7 @@ def test_bad_arguments_are_named():
 
 # ------------------------------------------------------------------ collate
 
-def test_collate_stacks_images_and_labels_into_tensors():
+def test_collate_stacks_images_and_labels_as_tensors():
     samples = [(np.full((3, 4, 4), i, dtype=np.float64), i) for i in range(5)]
     x, y = default_collate(samples)
     assert isinstance(x, Tensor) and isinstance(y, Tensor)
@@ -217,7 +217,7 @@ def test_fast_and_per_sample_paths_give_identical_batches(cifar_root):
             np.testing.assert_allclose(xf.numpy(), xs.numpy(), rtol=1e-6, atol=1e-6)
 
 
-def test_loader_transform_is_applied_to_collated_batches():
+def test_loader_transform_is_applied_to_whole_batches():
     images = np.arange(4 * 1 * 2 * 3, dtype=np.uint8).reshape(4, 1, 2, 3)
     loader = DataLoader(TensorDataset(images, np.arange(4)), batch_size=2,
                         transform=Compose([ToTensor(), RandomHorizontalFlip(p=1.0)]))
