@@ -32,27 +32,27 @@ def _valid(graph: ModuleGraph, order: list) -> bool:
     return sorted(order) == sorted(graph.nodes) and all(where[d] < where[u] for d, u in graph.edges())
 
 
-def test_order_respects_dependencies_and_numbers(course):
+def test_topo_order_respects_dependencies_and_numbers(course):
     order = course.topological_order()
     assert _valid(course, order)
     # among ready modules the lower number goes first: the course order
     assert [course.nodes[n].number for n in order] == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
-def test_order_is_not_the_numbering_when_numbers_disagree(node):
+def test_topo_order_is_not_the_numbering_when_numbers_disagree(node):
     # 'b' is numbered before 'a' but builds on it: a must come first anyway
     g = ModuleGraph.from_nodes([node("b", 1, ("a",)), node("a", 2), node("c", 3)])
     assert g.topological_order() == ["tinytorch-a", "tinytorch-b", "tinytorch-c"]
 
 
-def test_ties_between_ready_modules_go_by_number(node):
+def test_topo_order_ties_between_ready_modules_go_by_number(node):
     # both y and z become ready when x is placed: the lower number first, whatever the name
     g = ModuleGraph.from_nodes([node("x", 1), node("z", 2, ("x",)), node("y", 3, ("x",)),
                                 node("w", 4)])
     assert g.topological_order() == ["tinytorch-x", "tinytorch-z", "tinytorch-y", "tinytorch-w"]
 
 
-def test_a_cycle_is_an_error_naming_it(node):
+def test_topo_order_a_cycle_is_an_error_naming_it(node):
     g = ModuleGraph.from_nodes([node("a", 1, ("c",)), node("b", 2, ("a",)), node("c", 3, ("b",)),
                                 node("d", 4)])
     with pytest.raises(CycleError, match="01 a, 02 b, 03 c"):
@@ -86,7 +86,7 @@ def test_prerequisites_and_neighbours(course):
         course.node("nope")
 
 
-def test_unknown_dependencies_are_reported_not_ordered(node):
+def test_topo_order_unknown_dependencies_are_reported_not_ordered(node):
     g = ModuleGraph.from_nodes([node("a", 1, ("ghost",)), node("b", 2, ("a",))])
     assert g.topological_order() == ["tinytorch-a", "tinytorch-b"]
     assert g.missing("tinytorch-a") == ["tinytorch-ghost"]
@@ -119,7 +119,7 @@ def _reach(edges: list, start: str) -> set:
 
 @settings(max_examples=60, deadline=None)
 @given(dags())
-def test_property_order_levels_reduction(g):
+def test_levels_property_with_order_and_reduction(g):
     order = g.topological_order()
     assert _valid(g, order)
     level = g.levels()
