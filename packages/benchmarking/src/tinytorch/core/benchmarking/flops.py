@@ -102,6 +102,7 @@ def max_pool2d_flops(output_shape: tuple, kernel_size: tuple) -> int:
         24576
     """
     ### BEGIN SOLUTION
+    ### HINT: one max per output element; a max of m values needs m - 1 comparisons
     kh, kw = kernel_size
     return numel(output_shape) * (kh * kw - 1)
     ### END SOLUTION
@@ -115,6 +116,7 @@ def avg_pool2d_flops(output_shape: tuple, kernel_size: tuple) -> int:
         32768
     """
     ### BEGIN SOLUTION
+    ### HINT: per output element: kh·kw - 1 adds to sum the window, and 1 divide
     kh, kw = kernel_size
     return numel(output_shape) * kh * kw
     ### END SOLUTION
@@ -184,9 +186,7 @@ def activation_flops(kind: str, elements: int) -> int:
     if kind not in ACTIVATION_FLOPS:
         raise ValueError(f"activation_flops: unknown activation {kind!r} "
                          f"(known: {', '.join(ACTIVATION_FLOPS)})")
-    ### BEGIN SOLUTION
     return ACTIVATION_FLOPS[kind] * elements
-    ### END SOLUTION
 
 
 def attention_flops(batch: int, len_q: int, len_k: int, embed_dim: int, num_heads: int,
@@ -364,7 +364,19 @@ def module_flops(module: Any, inputs: tuple, output: Any) -> int | None:
 
     The most specific registered type wins: an exact type match first, then the first
     registered base class.
+
+    Args:
+        module: the layer that was called.
+        inputs: the tuple of positional arguments it was called with.
+        output: what it returned.
+
+    Returns:
+        ``int(rule(module, inputs, output))`` for the chosen ``(layer_type, rule)`` of
+        ``_RULES`` (a list, newest registration first), or None when no entry matches.
     """
+    ### BEGIN SOLUTION
+    ### HINT: two passes over _RULES: first `type(module) is layer_type`, then isinstance(...)
+    ### HINT: why two? a subclass registered later must beat its base class, wherever it sits
     for layer_type, rule in _RULES:
         if type(module) is layer_type:
             return int(rule(module, inputs, output))
@@ -372,6 +384,7 @@ def module_flops(module: Any, inputs: tuple, output: Any) -> int | None:
         if isinstance(module, layer_type):
             return int(rule(module, inputs, output))
     return None
+    ### END SOLUTION
 
 
 def count_parameters(module: Any, recurse: bool = True) -> int:

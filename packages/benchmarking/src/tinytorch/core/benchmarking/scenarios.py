@@ -369,6 +369,17 @@ def _run_server(predict: Predictor, data: np.ndarray, arrivals: np.ndarray, max_
     until the next arrival. Times are measured from ``origin``, the clock when the run began,
     against the *scheduled* arrivals: if the server (or ``sleep``) is late, that lateness is
     queueing delay, as a client would see it.
+
+    Args:
+        predict: called once per batch with an array of rows of ``data``.
+        data: the samples; query i carries row ``i % len(data)``.
+        arrivals: (n,) scheduled arrival times in seconds after ``origin``, non-decreasing.
+        max_batch: the most queries one call of ``predict`` may serve.
+        clock: returns seconds; sleep: waits that many seconds (both fakeable in tests).
+
+    Returns:
+        ``(starts, finishes, sizes)``, each of shape (n,): when query i's batch started and
+        finished (seconds after ``origin``) and how many queries that batch held.
     """
     n = len(arrivals)
     starts = np.empty(n)
@@ -379,6 +390,7 @@ def _run_server(predict: Predictor, data: np.ndarray, arrivals: np.ndarray, max_
     i = 0
     ### BEGIN SOLUTION
     ### HINT: now = clock() - origin; if idle, sleep until arrivals[i]; then serve the queue
+    ### HINT: the batch is queries i..j-1: every one that has arrived by `now`, at most max_batch
     while i < n:
         now = clock() - origin
         if arrivals[i] > now:
