@@ -54,6 +54,14 @@ def test_boolean_indexing_matches_numpy(data):
     _same(Tensor(a)[Tensor(a) > 0], a[a > 0])
 
 
+def test_indexing_slices_are_views_arrays_and_masks_copy():
+    x = Tensor(np.arange(12.0).reshape(3, 4))
+    for v in (x[1], x[:, 1:3], x[..., ::2]):
+        assert np.shares_memory(v.numpy(), x.numpy())
+    for c in (x[[0, 2]], x[x > 3]):
+        assert not np.shares_memory(c.numpy(), x.numpy())
+
+
 def test_indexing_examples():
     x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     assert x[0].tolist() == [1.0, 2.0, 3.0]
@@ -65,7 +73,7 @@ def test_indexing_examples():
     assert x[None].shape == (1, 2, 3)
 
 
-def test_gather_rows_picks_one_column_per_row():
+def test_indexing_gather_rows_picks_one_column_per_row():
     logits = Tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
     labels = Tensor([1, 0, 0])
     np.testing.assert_array_equal(logits.gather_rows(labels).numpy(),
@@ -74,7 +82,7 @@ def test_gather_rows_picks_one_column_per_row():
         logits.gather_rows([0, 1])
 
 
-def test_bad_indices_refused_with_a_message():
+def test_indexing_bad_indices_refused_with_a_message():
     x = Tensor(np.ones((2, 3)))
     with pytest.raises(IndexError, match="integer or bool, got float32"):
         x[Tensor([0.0, 1.0])]
@@ -86,7 +94,7 @@ def test_bad_indices_refused_with_a_message():
         x[[0, 2]]
 
 
-def test_setitem_writes_in_place():
+def test_indexing_setitem_writes_in_place():
     x = Tensor(np.zeros((2, 3)))
     x[0] = 1.0
     x[1, Tensor([0, 2])] = Tensor([5.0, 6.0])
@@ -94,7 +102,7 @@ def test_setitem_writes_in_place():
     assert x.tolist() == [[1.0, 1.0, 1.0], [5.0, 0.0, -1.0]]
 
 
-def test_setitem_refused_on_graph_tensors_unless_grad_disabled():
+def test_indexing_setitem_refused_on_graph_tensors_unless_grad_disabled():
     w = Tensor(np.zeros(3), requires_grad=True)
     with pytest.raises(RuntimeError, match="in-place"):
         w[0] = 1.0

@@ -44,7 +44,7 @@ def test_unary_math_matches_numpy(name, ref, bounds, data, dtype):
     np.testing.assert_allclose(out.numpy(), ref(a), rtol=1e-6, atol=1e-7)
 
 
-def test_math_on_integer_tensors_gives_float32():
+def test_unary_math_on_integer_tensors_gives_float32():
     i = Tensor([0, 1, 4])
     for name in ("exp", "sqrt", "tanh", "log1p", "erf"):
         assert getattr(i, name)().dtype == np.float32, name
@@ -52,7 +52,7 @@ def test_math_on_integer_tensors_gives_float32():
     assert i.abs().dtype == np.int64 and i.relu().dtype == np.int64
 
 
-def test_log_of_zero_and_specific_values():
+def test_unary_math_log_of_zero_and_specific_values():
     assert Tensor([1.0]).log().item() == 0.0
     assert Tensor([1.0]).exp().item() == pytest.approx(math.e)
     assert Tensor([-2.0, 0.0, 3.0]).relu().tolist() == [0.0, 0.0, 3.0]
@@ -141,7 +141,7 @@ def test_where_examples_and_errors():
 # ----------------------------------------------------------------------------- clip
 @PROPS
 @given(a=float_arrays(), lo=st.floats(-5, 0) | st.none(), hi=st.floats(0, 5) | st.none())
-def test_clip_matches_numpy(a, lo, hi):
+def test_unary_math_clip_matches_numpy(a, lo, hi):
     if lo is None and hi is None:
         with pytest.raises(ValueError, match="min"):
             Tensor(a).clip(lo, hi)
@@ -155,7 +155,7 @@ def test_clip_matches_numpy(a, lo, hi):
     np.testing.assert_array_equal(Tensor(a).clamp(min=lo, max=hi).numpy(), ref)
 
 
-def test_clip_examples():
+def test_unary_math_clip_examples():
     x = Tensor([-2.0, 0.5, 3.0])
     assert x.clip(-1, 1).tolist() == [-1.0, 0.5, 1.0]
     assert x.clip(min=0).tolist() == [0.0, 0.5, 3.0]

@@ -42,7 +42,7 @@ def test_integer_reductions_stay_integer(name, aak):
     assert out.dtype == np.int64
 
 
-def test_mean_of_ints_is_float32():
+def test_reduction_mean_of_ints_is_float32():
     t = Tensor([[1, 2], [3, 5]])
     assert t.mean().dtype == np.float32 and t.mean().item() == 2.75
     assert t.mean(axis=0).tolist() == [2.0, 3.5]
@@ -62,7 +62,7 @@ def test_reduction_examples():
 @pytest.mark.parametrize("ddof", [0, 1])
 @PROPS
 @given(aak=array_and_axes(min_dims=1))
-def test_var_std_match_numpy(ddof, aak):
+def test_reduction_var_std_match_numpy(ddof, aak):
     a, axis, keep = aak
     n = a.size if axis is None else int(np.prod([a.shape[i] for i in np.atleast_1d(axis)]))
     if n <= ddof:
@@ -78,7 +78,7 @@ def test_var_std_match_numpy(ddof, aak):
     )
 
 
-def test_var_examples():
+def test_reduction_var_examples():
     x = Tensor([1.0, 2.0, 3.0, 4.0])
     assert x.var().item() == pytest.approx(1.25)
     assert x.var(ddof=1).item() == pytest.approx(5.0 / 3.0)
@@ -91,7 +91,7 @@ def test_var_examples():
 @pytest.mark.parametrize("name", ["argmax", "argmin"])
 @PROPS
 @given(data=st.data())
-def test_argmax_argmin_match_numpy(name, data):
+def test_reduction_argmax_argmin_match_numpy(name, data):
     a = np.round(data.draw(float_arrays(shapes(min_dims=1))))  # ties: the first index wins
     axis = data.draw(st.none() | st.integers(-a.ndim, a.ndim - 1))
     keep = data.draw(st.booleans())
@@ -102,7 +102,7 @@ def test_argmax_argmin_match_numpy(name, data):
     np.testing.assert_array_equal(getattr(Tensor(a), name)(dim=axis, keepdim=keep).numpy(), ref)
 
 
-def test_argmax_examples():
+def test_reduction_argmax_examples():
     x = Tensor([[1.0, 5.0, 5.0], [7.0, 0.0, 2.0]])
     assert x.argmax().item() == 3
     assert x.argmax(axis=1).tolist() == [1, 0]
@@ -112,7 +112,7 @@ def test_argmax_examples():
 
 @PROPS
 @given(a=int_arrays(low=0, high=2).map(lambda a: a.astype(bool)), axis=st.none() | st.just(0))
-def test_any_all(a, axis):
+def test_reduction_any_all(a, axis):
     if axis is not None and a.ndim == 0:
         return
     np.testing.assert_array_equal(Tensor(a).any(axis).numpy(), np.any(a, axis=axis))
@@ -122,14 +122,14 @@ def test_any_all(a, axis):
 # ----------------------------------------------------------------------------- bad axes
 @pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "var", "std"])
 @pytest.mark.parametrize("axis", [2, -3, 5, (0, 2)])
-def test_out_of_range_axis_names_axis_and_ndim(name, axis):
+def test_reduction_out_of_range_axis_names_axis_and_ndim(name, axis):
     x = Tensor(np.ones((2, 3)))
     with pytest.raises(ValueError, match=rf"{name if name != 'std' else 'var'}: axis -?\d+ is out of range for a tensor with 2 dimensions"):
         getattr(x, name)(axis=axis)
 
 
 @pytest.mark.parametrize("name", ["sum", "mean", "max"])
-def test_repeated_axes_and_both_spellings_refused(name):
+def test_reduction_repeated_axes_and_both_spellings_refused(name):
     x = Tensor(np.ones((2, 3)))
     with pytest.raises(ValueError, match="repeated axis"):
         getattr(x, name)(axis=(1, -1))
@@ -138,12 +138,12 @@ def test_repeated_axes_and_both_spellings_refused(name):
 
 
 @pytest.mark.parametrize("name", ["argmax", "argmin"])
-def test_argmax_bad_axis(name):
+def test_reduction_argmax_bad_axis(name):
     with pytest.raises(ValueError, match="axis 2"):
         getattr(Tensor(np.ones((2, 3))), name)(axis=2)
 
 
-def test_max_of_empty_refused():
+def test_reduction_max_of_empty_refused():
     for name in ("max", "min"):
         with pytest.raises(ValueError, match="empty"):
             getattr(Tensor(np.zeros((0, 3))), name)()

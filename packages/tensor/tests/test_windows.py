@@ -73,7 +73,7 @@ def test_sliding_window_1d_example():
     assert x.sliding_window(2, dilation=2).tolist() == [[0.0, 2.0], [1.0, 3.0], [2.0, 4.0]]
 
 
-def test_convolution_from_windows_matches_direct_loop():
+def test_sliding_window_convolution_matches_direct_loop():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
     k = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, from_numpy
 from tinytorch.core.tensor.workspace import WORKSPACE, Workspace
 
 
@@ -44,7 +44,7 @@ def test_like_keeps_the_memory_layout():
     assert ws.like("t", sliced).shape == (8, 4)
 
 
-def test_relu_output_is_never_overwritten_while_it_is_held(pool_everything):
+def test_unary_math_relu_output_is_never_overwritten_while_it_is_held(pool_everything):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((4, 8)).astype(np.float32)
     first = Tensor(a).relu()
@@ -60,16 +60,16 @@ def test_relu_output_is_never_overwritten_while_it_is_held(pool_everything):
     np.testing.assert_array_equal(raw, kept)
 
 
-def test_relu_keeps_a_channels_last_layout_and_values(pool_everything):
+def test_unary_math_relu_keeps_a_channels_last_layout_and_values(pool_everything):
     rng = np.random.default_rng(1)
     nhwc = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
-    x = Tensor(nhwc).permute(0, 3, 1, 2)  # (N, C, H, W) view of channels-last memory
+    x = from_numpy(nhwc.transpose(0, 3, 1, 2))  # (N, C, H, W) view of channels-last memory
     y = x.relu()
     assert y.data.transpose(0, 2, 3, 1).flags.c_contiguous
     np.testing.assert_array_equal(y.data, np.maximum(x.data, 0))
 
 
-def test_relu_never_returns_negative_zero():
+def test_unary_math_relu_never_returns_negative_zero():
     # The max-pool / ReLU reordering (module 06) relies on this: every non-positive input,
     # -0.0 included, becomes +0.0, whatever the layout or dtype.
     for dtype in (np.float32, np.float64):
