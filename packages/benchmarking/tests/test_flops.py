@@ -27,7 +27,7 @@ def run(layer, *shape):
 
 
 # ------------------------------------------------------------------ the formulas, by hand
-def test_dense_by_hand():
+def test_layer_flops_dense_by_hand():
     # 4 rows x 3 outputs; each is a dot product of length 5 (5 multiply-adds = 10 FLOPs)
     # plus one bias add
     assert dense_flops(4, 5, 3) == 4 * 3 * 10 + 12 == 132
@@ -35,7 +35,7 @@ def test_dense_by_hand():
     assert dense_flops(32, 784, 128) == 6_426_624
 
 
-def test_conv2d_by_hand():
+def test_layer_flops_conv2d_by_hand():
     # PERFORMANCE.md's first conv, one image: 32x32x32 outputs, 27 taps each
     assert conv2d_flops((1, 32, 32, 32), 3, (3, 3)) == 32768 * 54 + 32768 == 1_802_240
     assert conv2d_flops((1, 32, 32, 32), 3, (3, 3), bias=False) == 1_769_472
@@ -43,7 +43,7 @@ def test_conv2d_by_hand():
     assert conv2d_flops((2, 4, 5, 5), 8, (1, 3), groups=4, bias=False) == 2 * 4 * 25 * 2 * 2 * 3
 
 
-def test_pools_by_hand():
+def test_layer_flops_pools_by_hand():
     assert max_pool2d_flops((1, 32, 16, 16), (2, 2)) == 8192 * 3
     assert max_pool2d_flops((2, 1, 3, 3), (3, 2)) == 18 * 5
     assert avg_pool2d_flops((1, 32, 16, 16), (2, 2)) == 8192 * 4
@@ -53,7 +53,7 @@ def test_pools_by_hand():
     assert adaptive_avg_pool2d_flops((3, 2, 4, 4), (3, 2, 1, 1)) == 3 * 2 * 16
 
 
-def test_norm_by_hand():
+def test_norm_flops_by_hand():
     assert norm_flops(10, batch_statistics=True) == 80
     assert norm_flops(10, batch_statistics=False) == 40
     assert norm_flops(10, batch_statistics=True, affine=False) == 60
@@ -69,7 +69,7 @@ def test_activations_by_hand():
         activation_flops("swish", 3)
 
 
-def test_attention_by_hand():
+def test_attention_flops_by_hand():
     # B=1, L=4, E=8, H=2: projections 3 * 2*4*64 = 1536 (+ 3*32 bias adds), scores 2*16*8,
     # scaling 2 heads * 16 scores, softmax 5 per score, weighted sum 2*16*8
     expected = 1536 + 96 + 256 + 32 + 160 + 256
@@ -83,13 +83,13 @@ def test_attention_by_hand():
 
 
 # ------------------------------------------------------------------ per module type
-def test_dense_module():
+def test_module_flops_dense():
     assert run(Dense(5, 3), 4, 5) == 132
     assert run(Dense(5, 3), 2, 2, 5) == 132  # leading dims are rows
     assert run(Dense(5, 3, bias=False), 4, 5) == 120
 
 
-def test_conv_and_pool_modules():
+def test_module_flops_conv_and_pool():
     assert run(Conv2d(3, 32, 3, padding=1), 1, 3, 32, 32) == 1_802_240
     assert run(Conv2d(3, 8, 3, stride=2, bias=False), 2, 3, 9, 9) == 2 * 8 * 4 * 4 * 54
     assert run(MaxPool2d(2), 1, 32, 32, 32) == 8192 * 3
@@ -97,7 +97,7 @@ def test_conv_and_pool_modules():
     assert run(AdaptiveAvgPool2d(1), 3, 2, 4, 4) == 96
 
 
-def test_batch_norm_follows_the_mode():
+def test_module_flops_batch_norm_follows_the_mode():
     bn = BatchNorm2d(3)
     assert run(bn, 2, 3, 4, 4) == 96 * 8
     bn.eval()
@@ -105,7 +105,7 @@ def test_batch_norm_follows_the_mode():
     assert run(BatchNorm1d(3, affine=False), 4, 3) == 12 * 6
 
 
-def test_activation_modules():
+def test_module_flops_activations():
     for layer, per in ((ReLU(), 1), (LeakyReLU(), 2), (Sigmoid(), 4), (Tanh(), 1),
                        (GELU(), 5), (GELU("tanh"), 9), (Softmax(dim=-1), 5),
                        (LogSoftmax(dim=-1), 5), (AttentionGELU(), 9), (AttentionGELU("none"), 5)):
@@ -113,7 +113,7 @@ def test_activation_modules():
     assert set(ACTIVATION_FLOPS) >= {"relu", "sigmoid", "tanh", "gelu", "softmax"}
 
 
-def test_zero_and_dropout():
+def test_module_flops_zero_and_dropout():
     assert run(Flatten(), 2, 3, 4) == 0
     drop = Dropout(0.5)
     assert run(drop, 2, 3) == 6
@@ -124,7 +124,7 @@ def test_zero_and_dropout():
     assert module_flops(emb, (ids,), emb(ids)) == 0
 
 
-def test_attention_and_layernorm_modules():
+def test_module_flops_attention_and_layernorm():
     mha = MultiHeadAttention(8, 2)
     assert run(mha, 1, 4, 8) == 2336  # out_proj is a Dense child, counted on its own
     assert run(mha, 4, 8) == 2336     # unbatched
@@ -133,7 +133,7 @@ def test_attention_and_layernorm_modules():
     assert run(block, 1, 4, 8) == 2 * 32  # the two residual adds
 
 
-def test_unknown_type_and_registration():
+def test_module_flops_unknown_type_and_registration():
     class Twice(Module):
         def forward(self, x):
             return x * 2
@@ -146,7 +146,7 @@ def test_unknown_type_and_registration():
         register_flop_rule("Twice", lambda m, i, o: 0)
 
 
-def test_subclass_uses_base_rule():
+def test_module_flops_subclass_uses_base_rule():
     class MyDense(Dense):
         pass
 

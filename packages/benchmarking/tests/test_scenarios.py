@@ -124,7 +124,7 @@ def test_server_report(clock):
 
 
 # ------------------------------------------------------------------ single-stream, offline
-def test_single_stream_percentiles(clock):
+def test_single_stream_latency_tail(clock):
     durations = iter([0.5] * 3 + [0.001 * (i + 1) for i in range(100)])  # 3 warm-up queries
 
     def predict(batch):
