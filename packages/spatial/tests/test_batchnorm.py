@@ -17,6 +17,7 @@ from tinytorch.core.tensor import Tensor, get_derivative
 from tinytorch.core.tensor.testing import assert_close, numerical_grad
 
 SHAPES = [(8, 3), (4, 3, 5), (4, 3, 5, 6)]
+BY_NAME = lambda fn: fn.__name__  # noqa: E731  (test ids name the path: -k batch_norm_composite)
 
 
 def _axes(ndim):
@@ -42,7 +43,7 @@ def _inputs(shape, seed=0, dtype=np.float32):
 
 # ----------------------------------------------------------------------------- the math
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("fn", [batch_norm_fused, batch_norm_composite])
+@pytest.mark.parametrize("fn", [batch_norm_fused, batch_norm_composite], ids=BY_NAME)
 def test_training_normalises_with_batch_statistics(shape, fn):
     x, w, b, rm, rv = _inputs(shape)
     axes = _axes(len(shape))
@@ -58,7 +59,7 @@ def test_training_normalises_with_batch_statistics(shape, fn):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("fn", [batch_norm_fused, batch_norm_composite])
+@pytest.mark.parametrize("fn", [batch_norm_fused, batch_norm_composite], ids=BY_NAME)
 def test_evaluation_normalises_with_running_statistics(shape, fn):
     x, w, b, rm, rv = _inputs(shape)
     rm0, rv0 = rm.copy(), rv.copy()
@@ -68,7 +69,7 @@ def test_evaluation_normalises_with_running_statistics(shape, fn):
     np.testing.assert_array_equal(rv, rv0)
 
 
-@pytest.mark.parametrize("fn", [batch_norm_fused, batch_norm_composite])
+@pytest.mark.parametrize("fn", [batch_norm_fused, batch_norm_composite], ids=BY_NAME)
 def test_training_updates_running_statistics_with_the_unbiased_variance(fn):
     x, w, b, rm, rv = _inputs((6, 3, 4, 4))
     rm0, rv0 = rm.copy(), rv.copy()
@@ -83,7 +84,7 @@ def test_training_updates_running_statistics_with_the_unbiased_variance(fn):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("training", [True, False])
-def test_fused_and_composite_agree(shape, training):
+def test_batch_norm_composite_and_fused_agree(shape, training):
     x, w, b, rm, rv = _inputs(shape, seed=4)
     runs = []
     for fused in (True, False):

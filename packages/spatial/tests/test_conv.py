@@ -45,14 +45,26 @@ def _data(case, seed=0, dtype=np.float32):
 
 # ----------------------------------------------------------------------------- forward
 @pytest.mark.parametrize("case", CASES)
-def test_fused_and_composite_equal_the_naive_loops(case):
+def test_conv_im2col_and_fused_equal_the_naive_loops(case):
     x, w, b, kw = _data(case)
     expected = conv2d_naive(x, w, b, **kw).numpy()
     assert_close(conv2d_fused(Tensor(x), Tensor(w), Tensor(b), **kw), expected, rtol=1e-4, atol=1e-4)
     assert_close(conv2d_composite(Tensor(x), Tensor(w), Tensor(b), **kw), expected, rtol=1e-4, atol=1e-4)
 
 
-def test_naive_matches_a_hand_computed_example():
+@pytest.mark.parametrize("case", CASES)
+def test_conv_naive_equals_the_fused_kernel(case):
+    # the fused kernel is given (and checked against the composite path above); here it is the
+    # reference for the loops: strides, padding, dilation and groups
+    x, w, b, kw = _data(case)
+    y = conv2d_naive(x, w, b, **kw)
+    assert isinstance(y, Tensor) and y.dtype == np.float32
+    assert_close(y, conv2d_fused(Tensor(x), Tensor(w), Tensor(b), **kw).numpy(), rtol=1e-4, atol=1e-4)
+    assert_close(conv2d_naive(x, w, None, **kw),
+                 conv2d_fused(Tensor(x), Tensor(w), None, **kw).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_naive_matches_a_hand_computed_example():
     x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
     w = np.array([[[[1, 0], [0, -1]]]], dtype=np.float32)  # x[i, j] - x[i+1, j+1]
     y = conv2d_naive(x, w, np.array([0.5], dtype=np.float32)).numpy()
@@ -72,8 +84,8 @@ def test_naive_matches_a_hand_computed_example():
     ph=st.integers(0, 2), pw=st.integers(0, 2), dh=st.integers(1, 2), dw=st.integers(1, 2),
     bias=st.booleans(), seed=st.integers(0, 2 ** 16),
 )
-def test_all_three_agree_on_random_geometries(n, groups, c_per, co_per, h, w, kh, kw, sh, sw,
-                                              ph, pw, dh, dw, bias, seed):
+def test_conv_im2col_fused_and_naive_agree_on_random_geometries(n, groups, c_per, co_per, h, w, kh, kw, sh, sw,
+                                                               ph, pw, dh, dw, bias, seed):
     if dh * (kh - 1) + 1 > h + 2 * ph or dw * (kw - 1) + 1 > w + 2 * pw:
         return  # the kernel does not fit: covered by the error tests
     rng = np.random.default_rng(seed)
@@ -97,7 +109,7 @@ def test_output_size_formula():
     assert y.shape == (2, 5, 15, 10)
 
 
-def test_float64_inputs_stay_float64_and_float32_stay_float32():
+def test_conv_im2col_and_fused_keep_float64_and_float32():
     x, w, b, kw = _data(CASES[1])
     x, w, b = (Tensor(a, dtype=np.float64) for a in (x, w, b))
     assert conv2d_fused(x, w, b, **kw).dtype == np.float64
@@ -107,7 +119,7 @@ def test_float64_inputs_stay_float64_and_float32_stay_float32():
     assert conv2d_composite(x, w, b, **kw).dtype == np.float32
 
 
-def test_integer_images_are_convolved_in_the_weights_dtype():
+def test_conv_im2col_and_fused_convolve_integer_images_in_the_weights_dtype():
     x = np.random.default_rng(0).integers(0, 255, (2, 3, 6, 6)).astype(np.uint8)
     w = np.random.default_rng(1).standard_normal((4, 3, 3, 3)).astype(np.float32)
     y = conv2d_fused(x, w)

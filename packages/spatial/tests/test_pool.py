@@ -69,7 +69,7 @@ def _pair(v):
 
 # ----------------------------------------------------------------------------- max pooling
 @pytest.mark.parametrize("kw", MAX_CASES)
-def test_max_pool_fused_and_composite_equal_the_definition(kw):
+def test_max_pool_composite_and_fused_equal_the_definition(kw):
     x = _distinct((2, 3, 9, 8))
     k = _pair(kw["kernel_size"])
     expected = _max_pool_loops(x, k, _pair(kw.get("stride", k)), _pair(kw.get("padding", 0)),
@@ -89,7 +89,7 @@ def test_max_pool_2x2_on_a_small_example():
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(2, 9), w=st.integers(2, 9),
        k=st.integers(1, 3), s=st.integers(1, 3), seed=st.integers(0, 2 ** 16))
-def test_max_pool_paths_agree_on_random_shapes(n, c, h, w, k, s, seed):
+def test_max_pool_composite_and_fused_agree_on_random_shapes(n, c, h, w, k, s, seed):
     if k > min(h, w):
         return
     x = _distinct((n, c, h, w), seed)
@@ -159,12 +159,12 @@ def test_max_pool_threads_agree():
 
 # ----------------------------------------------------------------------------- average pooling
 @pytest.mark.parametrize("kw", AVG_CASES)
-def test_avg_pool_fused_equals_composite(kw):
+def test_avg_pool_composite_equals_fused(kw):
     x = np.random.default_rng(0).standard_normal((2, 3, 7, 8)).astype(np.float32)
     assert_close(avg_pool2d_fused(x, **kw), avg_pool2d_composite(x, **kw), rtol=1e-5, atol=1e-6)
 
 
-def test_avg_pool_on_a_small_example():
+def test_avg_pool_composite_and_fused_on_a_small_example():
     x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
     np.testing.assert_allclose(avg_pool2d(x, 2).numpy()[0, 0], [[2.5, 4.5], [10.5, 12.5]])
     np.testing.assert_allclose(avg_pool2d(x, 2, fused=False).numpy()[0, 0], [[2.5, 4.5], [10.5, 12.5]])
@@ -196,7 +196,7 @@ def _adaptive_loops(x, oh, ow):
 
 
 @pytest.mark.parametrize("size", [1, (1, 1), (2, 3), (3, 3), 5, (4, 7), (2, None)])
-def test_adaptive_avg_pool_matches_its_definition(size):
+def test_adaptive_pool_matches_its_definition(size):
     x = np.random.default_rng(0).standard_normal((2, 3, 7, 10)).astype(np.float32)
     oh, ow = (size, size) if isinstance(size, int) else size
     ow = 10 if ow is None else ow

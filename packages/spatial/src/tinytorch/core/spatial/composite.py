@@ -54,7 +54,12 @@ def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
         label: how errors name the caller.
 
     Returns:
-        (N, C_out, H_out, W_out).
+        (N, C_out, H_out, W_out), the same numbers as :func:`conv2d_naive`, made only of
+        Tensor ops so that module 09 can differentiate it.
+
+    Given before the block: ``geo`` (sizes, checked), ``x`` as floats, and the short names
+    n, g (groups), cg (input channels per group), cog (output channels per group), h_out,
+    w_out, kh, kw.
     """
     x, weight = _tensor(x), _tensor(weight)
     bias = None if bias is None else _tensor(bias)
@@ -66,6 +71,8 @@ def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
     ### BEGIN SOLUTION
     ### HINT: pad H and W, take sliding_window((kh, kw), stride, dilation): (N, C, H_out, W_out, kh, kw)
     ### HINT: rows = patches (N·H_out·W_out), columns = (C_g, kh, kw); then one matmul per group
+    ### HINT: kernels: weight (C_out, C_g, kh, kw) -> (G, C_g·kh·kw, C_out/G); a batched @ does
+    ### HINT: all groups at once. Put the result back as (N, C_out, H_out, W_out), + bias (1, C_out, 1, 1)
     if geo.ph or geo.pw:
         x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)))
     windows = x.sliding_window((kh, kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
@@ -87,10 +94,15 @@ def max_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: 
 
     ``Tensor.max`` shares the gradient equally among tied maxima; the fused kernel (and
     PyTorch) give it all to the first one. With distinct values they agree.
+
+    Shape: (N, C, H, W) -> (N, C, H_out, W_out). ``geo`` (given) holds the window (kh, kw),
+    stride (sh, sw), padding (ph, pw) and dilation (dh, dw).
     """
     x = _float(_tensor(x))
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, label)
     ### BEGIN SOLUTION
+    ### HINT: pad with -inf (``x.pad(..., value=-np.inf)``): a padded cell must never win
+    ### HINT: sliding_window gives (N, C, H_out, W_out, kh, kw); take the max of the last two axes
     if geo.ph or geo.pw:
         x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)), value=-np.inf)
     windows = x.sliding_window((geo.kh, geo.kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
@@ -104,11 +116,17 @@ def avg_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: 
 
     With ``count_include_pad=False`` the window's sum is divided by the number of real
     (non-padding) elements under it instead of kh·kw.
+
+    Shape: (N, C, H, W) -> (N, C, H_out, W_out). ``divisor`` (given) is the float kh·kw when
+    every window counts kh·kw cells, else an (H_out, W_out, 1) array of real-cell counts.
     """
     x = _float(_tensor(x))
     geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, label)
     divisor = avg_pool_divisor(geo, count_include_pad, x.dtype)
     ### BEGIN SOLUTION
+    ### HINT: pad with zeros, then sliding_window((kh, kw), (sh, sw)) as for max pooling
+    ### HINT: a float divisor: the mean over the window axes; an array: the window's sum divided
+    ### HINT: by divisor[:, :, 0] (H_out, W_out), which broadcasts over N and C
     if geo.ph or geo.pw:
         x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)))
     windows = x.sliding_window((geo.kh, geo.kw), (geo.sh, geo.sw))
@@ -120,9 +138,15 @@ def avg_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: 
 
 def averaging_matrix(size: int, out: int, dtype: Any = np.float32) -> np.ndarray:
     """The (out, size) matrix whose row i averages input cells floor(i·size/out) to
-    ceil((i+1)·size/out) - 1 — adaptive pooling's windows, as PyTorch draws them."""
+    ceil((i+1)·size/out) - 1 — adaptive pooling's windows, as PyTorch draws them.
+
+    ``A @ v`` averages v (length ``size``) into ``out`` cells. Each row's entries are 1/(its
+    window's length) on the window and 0 elsewhere, so every row sums to 1.
+    """
     m = np.zeros((out, size), dtype=np.float64)
     ### BEGIN SOLUTION
+    ### HINT: integer maths only: floor(a/b) is a // b and ceil(a/b) is -(-a // b)
+    ### HINT: windows overlap by one cell when out does not divide size; that is intended
     for i in range(out):
         start = (i * size) // out
         stop = -((-(i + 1) * size) // out)  # ceil((i + 1)·size / out)
@@ -160,6 +184,11 @@ def batch_norm_composite(x: Any, running_mean: Any, running_var: Any, weight: An
 
     In training the statistics are the batch's, per channel over every other axis (and the
     running averages are updated in place); in evaluation they are the running ones.
+
+    y = (x - mean) / √(var + eps) · γ + β, per channel (axis 1), the statistics taken over
+    ``axes`` (given: every axis but 1) with ``keepdims=True`` so they broadcast. ``var`` is the
+    biased variance (divide by n). Given: ``use_batch``, ``n`` (values per channel), ``bshape``
+    (1, C, 1, ...) for γ and β, and in evaluation the running statistics reshaped as Tensors.
     """
     x = _float(_tensor(x))
     axes = norm_axes(x.ndim)
@@ -178,6 +207,9 @@ def batch_norm_composite(x: Any, running_mean: Any, running_var: Any, weight: An
         running_var = Tensor(np.asarray(getattr(running_var, "data", running_var)).reshape(bshape),
                              dtype=x.dtype)
     ### BEGIN SOLUTION
+    ### HINT: batch statistics: mean, then the mean of (x - mean)² — Tensor ops, so it trains
+    ### HINT: in training, update_running_stats(running_mean, running_var, mean.data, var.data,
+    ### HINT: n, momentum) updates them in place (it makes the unbiased variance itself)
     if use_batch:
         mean = x.mean(axis=axes, keepdims=True)
         centered = x - mean

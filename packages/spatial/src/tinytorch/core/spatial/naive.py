@@ -35,7 +35,13 @@ def conv2d_naive(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
         groups: number of independent channel groups.
 
     Returns:
-        (N, C_out, H_out, W_out).
+        (N, C_out, H_out, W_out), in the inputs' float dtype, with
+        H_out = (H + 2·ph - dh·(kh - 1) - 1) // sh + 1 (W_out likewise).
+
+    Given before the block: ``geo`` (every size: ``geo.n``, ``geo.c_out``, ``geo.h_out``,
+    ``geo.sh``, ``geo.dh``, ``geo.c_group`` input channels and ``geo.c_out_group`` output
+    channels per group...), ``xp`` (the zero-padded input), ``out`` (zeros to fill) and
+    ``eh``, ``ew`` (the span of one dilated window).
     """
     xd = np.asarray(getattr(x, "data", x))
     wd = np.asarray(getattr(weight, "data", weight))
@@ -47,6 +53,10 @@ def conv2d_naive(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
     out = np.zeros((geo.n, geo.c_out, geo.h_out, geo.w_out), dtype=dtype)
     eh, ew = geo.dh * (geo.kh - 1) + 1, geo.dw * (geo.kw - 1) + 1
     ### BEGIN SOLUTION
+    ### HINT: loop n, o, i, j; output channel o reads only its group's input channels:
+    ### HINT: group = o // geo.c_out_group, channels group·c_group to (group + 1)·c_group
+    ### HINT: the window is xp[n, channels, top:top + eh:geo.dh, left:left + ew:geo.dw] with
+    ### HINT: top = i·sh, left = j·sw: a slice with a step is the dilation; np.sum(patch * wd[o])
     for n in range(geo.n):
         for o in range(geo.c_out):
             group = o // geo.c_out_group
