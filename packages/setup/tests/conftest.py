@@ -188,7 +188,9 @@ class Sandbox:
         parents = [p for p in dict.fromkeys(sys.path) if p and os.path.isdir(p)
                    and os.path.normcase(os.path.realpath(p)) not in stdlib]
         lines = [f"import site; site.addsitedir({p!r})" for p in parents]
-        (self.site / "_tinytorch_parent_env.pth").write_text("\n".join(lines) + "\n")
+        # named to sort last: site runs .pth files in name order, and an editable install's
+        # .pth (``_tinytorch_setup.pth``) must put its folder on sys.path before the parent's
+        (self.site / "zz_tinytorch_parent_env.pth").write_text("\n".join(lines) + "\n")
 
     def install(self, folder: Path) -> None:
         """``pip install --no-deps --force-reinstall folder`` into the sandbox."""

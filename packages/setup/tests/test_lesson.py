@@ -422,3 +422,32 @@ def test_run_explains_a_missing_lesson(fake_repo):
     assert result.returncode == 1
     assert result.stderr.startswith("error: tinytorch-capstone has no lesson")
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- tito module start
+
+
+def test_module_start_writes_the_lesson_notebook(fake_repo, tmp_path, capsys):
+    from tinytorch.setup.cli import main
+
+    dest = tmp_path / "ws"
+    assert main(["module", "start", "capstone", "--dir", str(dest), "--no-install"]) == 0
+    out = capsys.readouterr().out
+    notebook = dest / "16_capstone.ipynb"
+    assert f"wrote the lesson notebook {notebook}" in " ".join(out.split())
+    cells = json.loads(notebook.read_text())["cells"]
+    assert "".join(cells[3]["source"]) == 'check("capstone", "add_op")'
+    assert "1 function for you to write" in out and "add" in out
+    stubbed = (dest / "src/tinytorch/capstone/__init__.py").read_text()
+    assert "NotImplementedError" in stubbed
+
+
+def test_module_start_without_a_lesson_writes_no_notebook(fake_repo, tmp_path, monkeypatch):
+    from tinytorch.setup.cli import main
+
+    (fake_repo / "packages/capstone/lesson/16_capstone.py").unlink()
+    monkeypatch.setattr("tinytorch.setup.dists.get_installed", lambda *args, **kwargs: None)
+    monkeypatch.chdir(tmp_path)
+    dest = tmp_path / "ws"
+    assert main(["module", "start", "capstone", "--dir", str(dest), "--no-install"]) == 0
+    assert not list(dest.glob("*.ipynb"))

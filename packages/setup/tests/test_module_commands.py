@@ -7,6 +7,7 @@ brings the reference back from the workspace's saved copy (outside a checkout).
 
 from __future__ import annotations
 
+import io
 import textwrap
 
 import pytest
@@ -44,19 +45,33 @@ def test_start_without_install_writes_the_student_package(tito, tmp_path):
 def test_start_export_reset_round_trip(sandbox, tmp_path):
     dest = tmp_path / "ws"
     tito = ("-m", "tinytorch.setup")
-    started = sandbox.run(*tito, "module", "start", "setup", "--dir", str(dest), cwd=tmp_path)
+    refused = sandbox.run(*tito, "module", "start", "setup", "--dir", str(dest), cwd=tmp_path)
+    assert refused.returncode == 1 and "replaces tito itself" in refused.stderr
+    assert "--force" in refused.stderr and not dest.exists()
+    started = sandbox.run(*tito, "module", "start", "setup", "--dir", str(dest), "--force",
+                          cwd=tmp_path)
     assert started.returncode == 0, started.stderr
-    assert "installed tinytorch-setup" in started.stdout
+    assert "installed tinytorch-setup" in started.stdout and "editable" in started.stdout
+    assert "replaces tito itself" in started.stderr  # still warned
     student = sandbox.run("-c", PROBE)
     assert student.stdout.splitlines()[0].endswith("+student")
     assert "NotImplementedError: tinytorch.setup.stubbing." in student.stderr
     assert "implement this (see the hint above)" in student.stderr
+    assert str(dest / "src/tinytorch/setup/stubbing.py") in student.stderr  # the student's file
 
-    # the student implements stub_source (here: by copying the reference back) and exports
+    # the student implements stub_source (here: by copying the reference back): live at once
     (dest / "src/tinytorch/setup/stubbing.py").write_text(
         (dest / ".reference/src/tinytorch/setup/stubbing.py").read_text())
+    live = sandbox.run("-c", PROBE)
+    assert live.returncode == 0 and 'raise NotImplementedError("f: implement this' in live.stdout
+    tested = sandbox.run(*tito, "test", "setup", "-k", "hint_kept", "-q",
+                         "-p", "no:randomly", cwd=tmp_path)
+    assert tested.returncode == 0 and " passed" in tested.stdout, tested.stdout + tested.stderr
+
+    # tito export still installs a regular copy
     exported = sandbox.run(*tito, "export", "setup", "--dir", str(dest), cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
+    assert "as a regular copy" in exported.stdout
     works = sandbox.run("-c", PROBE)
     assert works.returncode == 0 and works.stdout.splitlines()[0].endswith("+student")
     assert 'raise NotImplementedError("f: implement this' in works.stdout
@@ -166,3 +181,48 @@ def test_tito_test_all_summarises_every_installed_module(monkeypatch, capsys):
     installed.clear()
     assert main(["test", "all"]) == 1
     assert "no TinyTorch module is installed" in capsys.readouterr().err
+
+
+def test_start_setup_needs_force_unless_not_installing(tmp_path, capsys):
+    from tinytorch.setup.cli import main
+
+    dest = tmp_path / "ws"
+    assert main(["module", "start", "setup", "--dir", str(dest)]) == 1
+    err = capsys.readouterr().err
+    assert "replaces tito itself" in err and "tito module start setup --force" in err
+    assert not dest.exists()  # refused before anything is written
+
+
+def test_blocks_table_lists_each_function_once():
+    from rich.console import Console
+
+    from tinytorch.setup.cli.modules import _blocks_table
+    from tinytorch.setup.stubbing import SolutionBlock
+
+    def block(line, qualname):
+        return SolutionBlock("src/f.py", line, line + 2, "    ", qualname, (), (line + 1,))
+
+    def render(blocks):
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(_blocks_table(blocks))
+        return " ".join(console.export_text().split())
+
+    text = render([block(3, "relu"), block(9, "gelu"), block(15, "gelu")])
+    assert "2 functions for you to write (3 blocks)" in text
+    assert text.count("gelu") == 1 and "src/f.py:9, 15" in text and "gelu (2 blocks)" in text
+    single = render([block(3, "relu")])
+    assert "1 function for you to write" in single and "blocks)" not in single
+
+
+def test_workspace_pyproject_installs_editable_without_editables():
+    from tinytorch.setup.workspace import editable_without_editables
+
+    text = ('[build-system]\nbuild-backend = "hatchling.build"\n[project]\nname = "x"\n'
+            '[tool.hatch.build.targets.wheel]\npackages = ["src/tinytorch"]\n')
+    data = tomllib.loads(editable_without_editables(text))
+    assert data["tool"]["hatch"]["build"]["dev-mode-dirs"] == ["src"]
+    assert data["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["src/tinytorch"]
+    already = text + '[tool.hatch.build]\nexclude = ["x"]\n'
+    assert editable_without_editables(already) == already
+    other = text.replace("hatchling.build", "setuptools.build_meta")
+    assert editable_without_editables(other) == other

@@ -66,7 +66,7 @@ def run(
 
 
 def pip_install(source: Path, *, python: str | None = None,
-                env: Mapping[str, str] | None = None) -> None:
+                env: Mapping[str, str] | None = None, editable: bool = False) -> None:
     """Install the package folder ``source`` with ``pip install --no-deps --force-reinstall``.
 
     It replaces whatever version of the same distribution is installed (reference or
@@ -77,6 +77,9 @@ def pip_install(source: Path, *, python: str | None = None,
         source: A folder with a ``pyproject.toml``.
         python: The interpreter whose environment to install into (default: this one).
         env: Environment variables for pip (default: this process's).
+        editable: Install it in editable mode (``-e``): Python imports the code from
+            ``source/src`` itself, so edits there take effect without reinstalling, and
+            tracebacks point at those files.
 
     Raises:
         TitoError: with the tail of pip's output when the install fails.
@@ -85,7 +88,7 @@ def pip_install(source: Path, *, python: str | None = None,
            "--disable-pip-version-check", "--no-input", "--quiet"]
     if importlib.util.find_spec("hatchling") is not None:
         cmd.append("--no-build-isolation")
-    cmd.append(str(source))
+    cmd.extend(["-e", str(source)] if editable else [str(source)])
     result = run(cmd, capture=True, env=env)
     if result.returncode != 0:
         tail = "\n".join(result.stdout.strip().splitlines()[-15:])

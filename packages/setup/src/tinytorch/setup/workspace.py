@@ -91,6 +91,26 @@ def _reference_version(layout: PackageLayout) -> str:
     return version
 
 
+def editable_without_editables(text: str) -> str:
+    """A hatchling ``pyproject.toml`` whose editable install is a plain ``.pth`` to ``src/``.
+
+    ``tito module start`` installs the workspace editable. Left to detect the layout itself,
+    hatchling needs the ``editables`` package for that, which a student's environment may
+    lack (and pip cannot fetch offline); with ``dev-mode-dirs = ["src"]`` it writes a ``.pth``
+    putting ``<workspace>/src`` on ``sys.path`` — what detection does for a namespace package
+    like ``tinytorch`` anyway. Other backends, or a ``[tool.hatch.build]`` table that already
+    sets something, are left as they are.
+    """
+    data = tomllib.loads(text)
+    if data.get("build-system", {}).get("build-backend") != "hatchling.build":
+        return text
+    build = data.get("tool", {}).get("hatch", {}).get("build", {})
+    if set(build) - {"targets"} or "dev-mode-dirs" in build.get("targets", {}).get("wheel", {}):
+        return text
+    return (text.rstrip("\n") + "\n\n# tito: an editable install puts src/ on sys.path "
+            "(no `editables` package needed)\n[tool.hatch.build]\ndev-mode-dirs = [\"src\"]\n")
+
+
 def create_workspace(reference: PackageLayout, dest: Path, *, force: bool = False) -> Workspace:
     """Write the student's version of ``reference`` to ``dest``.
 
@@ -119,7 +139,8 @@ def create_workspace(reference: PackageLayout, dest: Path, *, force: bool = Fals
             except StubError as exc:
                 raise TitoError(f"{reference.description}: {exc}") from None
             blocks.extend(found)
-    texts["pyproject.toml"] = set_project_version(reference.read_text("pyproject.toml"), version)
+    texts["pyproject.toml"] = editable_without_editables(
+        set_project_version(reference.read_text("pyproject.toml"), version))
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
+
+from rich.table import Table
 
 from ..dists import get_installed, tinytorch_distributions
 from ..process import TitoError, pip_install
-from ..registry import MODULES, resolve_module
+from ..registry import MODULES, Module, resolve_module
+from ..stubbing import SolutionBlock
 from ..repo import find_repo_root, package_dir
 from . import ui
 
@@ -45,15 +49,21 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
         description="Write the student version of a module: the installed reference (or "
                     "packages/<folder> inside the repository) with every solution block "
                     "replaced by `raise NotImplementedError(...)`, as an installable package "
-                    "versioned <reference>+student, then install it in place of the reference "
-                    "so every later module runs on your code. A copy of the reference is kept "
-                    "in DIR/.reference for `tito module reset`.",
-        epilog="example: tito module start tensor  →  edit ./tinytorch-student/tensor/src/…, "
-               "then tito export tensor && tito test tensor", formatter_class=fmt)
+                    "versioned <reference>+student, plus the module's lesson notebook "
+                    "(DIR/<NN>_<folder>.ipynb), then install it *editable* in place of the "
+                    "reference: every later module, every test and the notebook run on the "
+                    "files you edit, as soon as you save them. A copy of the reference is kept "
+                    "in DIR/.reference for `tito module reset`.\n\n"
+                    "`tito module start setup` stubs tito itself (the command you are running): "
+                    "until its exercises pass, `tito module start` fails for every other module, "
+                    "so it asks for --force.",
+        epilog="example: tito module start tensor  →  tito lab tensor (the lesson), or edit "
+               "./tinytorch-student/tensor/src/… and run tito test tensor", formatter_class=fmt)
     start.add_argument("module", help=_MODULE_HELP)
     start.add_argument("--dir", type=Path, help="workspace folder "
                                                 "(default ./tinytorch-student/<folder>)")
-    start.add_argument("--force", action="store_true", help="replace an existing workspace")
+    start.add_argument("--force", action="store_true",
+                       help="replace an existing workspace; required to stub setup itself")
     start.add_argument("--no-install", action="store_true", help="write it but do not install")
     start.set_defaults(func=run_start)
     reset = sub.add_parser(
@@ -66,13 +76,18 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
     reset.add_argument("--dir", type=Path, help="your workspace (to find its saved reference)")
     reset.set_defaults(func=run_reset)
     export = top.add_parser(
-        "export", help="reinstall your version of a module after editing it",
-        description="Check that your workspace compiles, then reinstall it (pip install "
-                    "--no-deps --force-reinstall) so tests and later modules use your edits.",
+        "export", help="install your version of a module as a regular (distributable) copy",
+        description="Check that your workspace compiles, then install it as a regular copy "
+                    "(pip install --no-deps --force-reinstall), as a wheel built from it would "
+                    "be. `tito module start` already installs your workspace editable, so your "
+                    "edits are live without this; after `tito export`, edits need another "
+                    "export (or `tito export <m> --editable` to make them live again).",
         formatter_class=fmt)
     export.add_argument("module", help=_MODULE_HELP)
     export.add_argument("--dir", type=Path, help="your workspace "
                                                  "(default ./tinytorch-student/<folder>)")
+    export.add_argument("--editable", action="store_true",
+                        help="install it editable again (as tito module start does)")
     export.set_defaults(func=run_export)
     return {"module": sub}
 
@@ -132,12 +147,58 @@ def run_status(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _refuse_stubbing_setup(module: Module, args: argparse.Namespace) -> None:
+    """``tito module start setup`` replaces tito itself; it needs ``--force``."""
+    if module.folder != "setup" or args.no_install:
+        return
+    consequence = ("stubbing tinytorch-setup replaces tito itself: until your _innermost and "
+                   "stub_source pass `tito test setup`, `tito module start` fails for every "
+                   "other module")
+    if not args.force:
+        raise TitoError(consequence,
+                        hint="do it anyway: tito module start setup --force   (undo: tito module "
+                             "reset setup; or write without installing: --no-install)")
+    ui.warning(consequence + "; `tito module reset setup` brings the reference back")
+
+
+def _blocks_table(blocks: Sequence[SolutionBlock]) -> Table:
+    """One row per function to write (a function may hold several blocks)."""
+    functions: dict[tuple[str, str], list[SolutionBlock]] = {}
+    for block in blocks:
+        functions.setdefault((block.filename, block.qualname), []).append(block)
+    count = len(functions)
+    title = f"{count} function{'' if count == 1 else 's'} for you to write"
+    if len(blocks) != count:
+        title += f" ({len(blocks)} blocks)"
+    table = ui.table(title, "where", "what")
+    for (filename, qualname), found in functions.items():
+        lines = ", ".join(str(b.begin) for b in found)
+        extra = f"  ({len(found)} blocks)" if len(found) > 1 else ""
+        table.add_row(f"{filename}:{lines}", qualname + extra)
+    return table
+
+
+def _write_lesson(module: Module, dest: Path) -> Path | None:
+    """Write the module's lesson notebook into the workspace; return its path, or ``None``."""
+    from ..lesson import find_lesson, lesson_filename
+    from ..notebook import write_notebook
+
+    name = lesson_filename(module)
+    source = dest / "lesson" / name
+    if not source.is_file():
+        source = find_lesson(module)
+    if source is None:
+        return None
+    return write_notebook(source, dest / name.replace(".py", ".ipynb"))
+
+
 def run_start(args: argparse.Namespace) -> int:
-    """Write the student workspace and install it."""
+    """Write the student workspace and its lesson notebook; install it editable."""
     from ..sources import find_reference
     from ..workspace import create_workspace, default_workspace
 
     module = resolve_module(args.module)
+    _refuse_stubbing_setup(module, args)
     reference = find_reference(module, find_repo_root())
     dest = (args.dir or default_workspace(module)).resolve()
     workspace = create_workspace(reference, dest, force=args.force)
@@ -145,16 +206,21 @@ def run_start(args: argparse.Namespace) -> int:
     out.print(f"Wrote your version of [bold]{module.distribution}[/] {workspace.version} to "
               f"{ui.escape(str(dest))}\n  (reference from {ui.escape(reference.description)}; "
               f"saved in {ui.escape(str(workspace.reference))})")
-    blocks = ui.table(f"{len(workspace.blocks)} function(s) for you to write", "where", "what")
-    for block in workspace.blocks:
-        blocks.add_row(f"{block.filename}:{block.begin}", block.qualname)
-    out.print(blocks)
+    out.print(_blocks_table(workspace.blocks))
+    notebook = _write_lesson(module, dest)
+    if notebook is not None:
+        ui.success(f"wrote the lesson notebook {notebook}")
     if args.no_install:
-        ui.hint(f"install it when ready: tito export {module.folder} --dir {dest}")
+        ui.hint(f"install it when ready: tito export {module.folder} --dir {dest} --editable")
         return 0
-    pip_install(dest)
-    ui.success(f"installed {module.distribution} {workspace.version} in place of the reference")
-    ui.hint(f"edit {dest / 'src'}, then: tito export {module.folder} && tito test {module.folder}")
+    pip_install(dest, editable=True)
+    ui.success(f"installed {module.distribution} {workspace.version} from {dest} in place of the "
+               "reference, editable: every save is live (tests, notebooks and later modules "
+               "use your files; tracebacks point at them)")
+    if notebook is not None:
+        ui.hint(f"open the lesson: tito lab {module.folder}")
+    ui.hint(f"edit {dest / 'src'} and run: tito test {module.folder}   "
+            "(tito export is only needed to build a regular, distributable copy)")
     return 0
 
 
@@ -175,11 +241,13 @@ def run_export(args: argparse.Namespace) -> int:
     installed = get_installed(module.distribution)
     folder = find_workspace(module, args.dir, installed)
     _compile_all(folder)
-    pip_install(folder)
+    pip_install(folder, editable=args.editable)
     importlib.invalidate_caches()
     now = get_installed(module.distribution)
+    how = "editable: your edits are live" if args.editable else \
+        "as a regular copy: later edits need another tito export (or --editable)"
     ui.success(f"installed your {module.distribution} from {folder}"
-               + (f" ({now.version})" if now else ""))
+               + (f" ({now.version})" if now else "") + f", {how}")
     ui.hint(f"run its tests: tito test {module.folder}")
     return 0
 
