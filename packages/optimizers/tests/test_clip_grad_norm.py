@@ -18,7 +18,7 @@ def with_grads(*grads):
     return ps
 
 
-def test_returns_the_total_norm_and_scales_every_gradient_by_the_same_factor():
+def test_clip_grad_returns_the_total_norm_and_scales_every_gradient_by_the_same_factor():
     ps = with_grads([3.0, 0.0], [[4.0]])  # total norm 5
     held = ps[0].grad.data
     total = clip_grad_norm_(ps, max_norm=1.0)
@@ -28,14 +28,14 @@ def test_returns_the_total_norm_and_scales_every_gradient_by_the_same_factor():
     np.testing.assert_allclose(ps[1].grad.data, [[0.8]], rtol=1e-5)
 
 
-def test_gradients_under_the_limit_are_untouched():
+def test_clip_grad_gradients_under_the_limit_are_untouched():
     ps = with_grads([0.3, 0.4])
     total = clip_grad_norm_(ps, max_norm=1.0)
     assert total.item() == pytest.approx(0.5)
     np.testing.assert_array_equal(ps[0].grad.data, np.float32([0.3, 0.4]))
 
 
-def test_other_norms_and_a_single_tensor():
+def test_clip_grad_other_norms_and_a_single_tensor():
     ps = with_grads([1.0, -2.0], [2.0])
     assert clip_grad_norm_(ps, 100.0, norm_type=1).item() == pytest.approx(5.0)
     assert clip_grad_norm_(ps, 100.0, norm_type=float("inf")).item() == pytest.approx(2.0)
@@ -46,7 +46,7 @@ def test_other_norms_and_a_single_tensor():
     np.testing.assert_allclose(p.grad.data, [3.0, 4.0], rtol=1e-5)
 
 
-def test_parameters_without_gradients_are_skipped():
+def test_clip_grad_parameters_without_gradients_are_skipped():
     ps = with_grads([3.0, 4.0])
     ps.append(Tensor([1.0], requires_grad=True))
     assert clip_grad_norm_(ps, 1.0).item() == pytest.approx(5.0)
@@ -57,7 +57,7 @@ def test_parameters_without_gradients_are_skipped():
 @settings(deadline=None, max_examples=30)
 @given(values=st.lists(st.floats(-100, 100, width=32), min_size=1, max_size=12),
        max_norm=st.floats(0.01, 50))
-def test_after_clipping_the_norm_is_at_most_max_norm(values, max_norm):
+def test_clip_grad_after_clipping_the_norm_is_at_most_max_norm(values, max_norm):
     half = len(values) // 2
     ps = with_grads(values[:half] or [0.0], values[half:])
     total = clip_grad_norm_(ps, max_norm).item()
@@ -68,7 +68,7 @@ def test_after_clipping_the_norm_is_at_most_max_norm(values, max_norm):
         assert after == pytest.approx(max_norm, rel=1e-4)
 
 
-def test_bad_arguments_and_non_finite_norms():
+def test_clip_grad_bad_arguments_and_non_finite_norms():
     ps = with_grads([np.inf, 1.0])
     with pytest.raises(RuntimeError, match="inf"):
         clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)

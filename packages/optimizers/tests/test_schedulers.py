@@ -64,7 +64,7 @@ def test_linear_warmup_hands_over_to_the_next_schedule():
     assert after.last_epoch == 4 and sched.last_epoch == 6
 
 
-def test_linear_warmup_into_one_cycle_also_cycles_the_momentum():
+def test_one_cycle_after_a_linear_warm_up_also_cycles_the_momentum():
     opt = sgd(momentum=0.9)
     cycle = OneCycleLR(opt, max_lr=1.0, total_steps=10, div_factor=10.0)
     sched = LinearWarmup(opt, warmup_steps=2, start_factor=0.5, after=cycle)
@@ -116,7 +116,7 @@ def test_one_cycle_three_phases():
     np.testing.assert_allclose(seen[9], 0.01)
 
 
-def test_one_cycle_cycles_adams_beta1():
+def test_one_cycle_cycles_the_first_beta_of_an_adaptive_optimizer():
     p = Tensor([1.0], requires_grad=True)
     opt = Adam([p], betas=(0.9, 0.99))
     OneCycleLR(opt, max_lr=0.1, total_steps=10)
