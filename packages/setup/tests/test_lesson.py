@@ -451,3 +451,39 @@ def test_module_start_without_a_lesson_writes_no_notebook(fake_repo, tmp_path, m
     dest = tmp_path / "ws"
     assert main(["module", "start", "capstone", "--dir", str(dest), "--no-install"]) == 0
     assert not list(dest.glob("*.ipynb"))
+
+
+# --------------------------------------------------------------------------- tito lab
+
+
+def test_lab_prints_its_command_for_a_workspace(fake_repo, tmp_path, capsys):
+    from tinytorch.setup.cli import main
+
+    dest = tmp_path / "ws"
+    assert main(["module", "start", "capstone", "--dir", str(dest), "--no-install"]) == 0
+    (dest / "16_capstone.ipynb").unlink()  # an older workspace: written again on demand
+    capsys.readouterr()
+    assert main(["lab", "16", "--dir", str(dest), "--print-command"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == f"cd {dest} && {sys.executable} -m jupyterlab 16_capstone.ipynb"
+    assert (dest / "16_capstone.ipynb").is_file()
+
+
+def test_lab_without_a_module_uses_the_current_folder(tmp_path, monkeypatch, capsys):
+    from tinytorch.setup.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["lab", "--print-command"]) == 0
+    assert capsys.readouterr().out.strip() == f"cd {tmp_path} && {sys.executable} -m jupyterlab"
+
+
+def test_lab_explains_what_is_missing(tmp_path, monkeypatch, capsys):
+    from tinytorch.setup.cli import lab, main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(lab.importlib.util, "find_spec", lambda name: None)
+    assert main(["lab"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == 'error: JupyterLab is not installed: pip install "tinytorch-setup[lab]"'
+    assert main(["lab", "capstone", "--dir", str(tmp_path / "nowhere")]) == 1
+    assert "tito module start capstone" in capsys.readouterr().err

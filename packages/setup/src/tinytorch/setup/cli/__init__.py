@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from ..process import TitoError
 from ..registry import UnknownModuleError
-from . import dev, instructor, modules, system, testing, ui
+from . import dev, instructor, lab, modules, system, testing, ui
 
 __all__ = ["build_parser", "main"]
 
@@ -53,7 +53,7 @@ def build_parser(path: list[str] | None = None) -> tuple[argparse.ArgumentParser
     parser.add_argument("--version", action="version", version=f"tito {_version()}")
     top = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {"": top}
-    for part in (system, modules, testing, dev, instructor):
+    for part in (system, modules, testing, lab, dev, instructor):
         groups.update(part.register(top))
     from ..plugins import register_plugins
 
