@@ -32,13 +32,13 @@ def batch_pair(draw):
 
 @FAST
 @given(n=side, k=side, m=side, seed=seeds)
-def test_matrix_times_matrix(n, k, m, seed):
+def test_matmul_matrix_times_matrix(n, k, m, seed):
     assert gradcheck(lambda a, b: a @ b, [rand((n, k), seed), rand((k, m), seed + 1)])
 
 
 @FAST
 @given(batches=batch_pair(), n=side, k=side, m=side, seed=seeds)
-def test_batched_with_broadcast_batch_dimensions(batches, n, k, m, seed):
+def test_matmul_batched_with_broadcast_batch_dimensions(batches, n, k, m, seed):
     ba, bb = batches
     a, b = rand(ba + (n, k), seed), rand(bb + (k, m), seed + 1)
     assert gradcheck(matmul, [a, b])
@@ -47,7 +47,7 @@ def test_batched_with_broadcast_batch_dimensions(batches, n, k, m, seed):
 @FAST
 @given(batch=st.lists(st.integers(1, 3), max_size=2).map(tuple), k=side, m=side, seed=seeds,
        vector_on_left=st.booleans())
-def test_one_dimensional_operands(batch, k, m, seed, vector_on_left):
+def test_matmul_one_dimensional_operands(batch, k, m, seed, vector_on_left):
     v = rand((k,), seed)
     mat = rand(batch + ((k, m) if vector_on_left else (m, k)), seed + 1)
     if vector_on_left:
@@ -58,7 +58,7 @@ def test_one_dimensional_operands(batch, k, m, seed, vector_on_left):
 
 @FAST
 @given(k=side, seed=seeds)
-def test_dot_product_of_two_vectors(k, seed):
+def test_matmul_dot_product_of_two_vectors(k, seed):
     assert gradcheck(lambda x, y: x @ y, [rand((k,), seed), rand((k,), seed + 1)])
 
 
@@ -71,7 +71,7 @@ def test_matmul_gradients_by_hand():
 
 
 @pytest.mark.parametrize("left", [True, False])
-def test_only_the_operand_that_requires_grad_gets_one(left):
+def test_matmul_only_the_operand_that_requires_grad_gets_one(left):
     a = Tensor(rand((2, 3), 1), requires_grad=left)
     b = Tensor(rand((3, 2), 2), requires_grad=not left)
     (a @ b).sum().backward()

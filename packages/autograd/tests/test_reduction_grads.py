@@ -53,7 +53,7 @@ REDUCTIONS = {
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
 @FAST
 @given(sa=shape_and_axis(), seed=seeds, keep=st.booleans())
-def test_reductions_over_any_axes(name, sa, seed, keep):
+def test_reduce_over_any_axes(name, sa, seed, keep):
     shape, axis = sa
     x = distinct(shape, seed) if name in ("max", "min") else rand(shape, seed)
     if name in ("var", "std"):
@@ -65,18 +65,18 @@ def test_reductions_over_any_axes(name, sa, seed, keep):
 
 
 @pytest.mark.parametrize("ddof", [0, 1])
-def test_var_with_ddof_and_pytorch_spelling(ddof):
+def test_reduce_var_with_ddof_and_pytorch_spelling(ddof):
     x = rand((3, 4), 11)
     assert gradcheck(lambda a: a.var(axis=1, ddof=ddof), [x])
     assert gradcheck(lambda a: a.std(dim=0, keepdim=True, unbiased=bool(ddof)), [x])
 
 
-def test_dim_and_keepdim_spellings():
+def test_reduce_dim_and_keepdim_spellings():
     assert gradcheck(lambda a: a.sum(dim=(0, 2), keepdim=True), [rand((2, 3, 2), 1)])
     assert gradcheck(lambda a: a.mean(dim=-1), [rand((2, 3), 2)])
 
 
-def test_sum_and_mean_gradients_by_hand():
+def test_reduce_sum_and_mean_gradients_by_hand():
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     x.sum(axis=0).sum().backward()
     np.testing.assert_array_equal(x.grad.data, np.ones((2, 3)))
@@ -85,7 +85,7 @@ def test_sum_and_mean_gradients_by_hand():
     np.testing.assert_allclose(x.grad.data, np.full((2, 3), 1 / 3))
 
 
-def test_max_shares_the_gradient_equally_among_ties():
+def test_reduce_max_shares_the_gradient_equally_among_ties():
     x = Tensor([[1.0, 3.0, 3.0], [5.0, 2.0, 5.0]], requires_grad=True)
     x.max(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]])

@@ -25,14 +25,14 @@ def rand(shape, seed):
 # ---------------------------------------------------------------- reshape family
 @FAST
 @given(shape=shapes(0, 4, max_side=3), seed=seeds, data=st.data())
-def test_reshape_to_any_compatible_shape(shape, seed, data):
+def test_moves_reshape_to_any_compatible_shape(shape, seed, data):
     n = int(np.prod(shape))
     divisors = [d for d in range(1, n + 1) if n % d == 0]
     first = data.draw(st.sampled_from(divisors))
     assert gradcheck(lambda a: a.reshape(first, -1) * 1.5, [rand(shape, seed)])
 
 
-def test_flatten_squeeze_unsqueeze_view_contiguous():
+def test_moves_flatten_squeeze_unsqueeze_view_contiguous():
     x = rand((2, 1, 3), 0)
     assert gradcheck(lambda a: a.flatten(), [x])
     assert gradcheck(lambda a: a.flatten(1), [x])
@@ -43,14 +43,14 @@ def test_flatten_squeeze_unsqueeze_view_contiguous():
 
 @FAST
 @given(shape=shapes(1, 4, max_side=3), seed=seeds, data=st.data())
-def test_permute(shape, seed, data):
+def test_moves_permute(shape, seed, data):
     order = data.draw(st.permutations(range(len(shape))))
     assert gradcheck(lambda a: a.permute(*order), [rand(shape, seed)])
 
 
 @FAST
 @given(shape=shapes(1, 4, max_side=3), seed=seeds, data=st.data())
-def test_transpose_of_two_axes_and_of_all(shape, seed, data):
+def test_moves_transpose_of_two_axes_and_of_all(shape, seed, data):
     nd = len(shape)
     i = data.draw(st.integers(-nd, nd - 1))
     j = data.draw(st.integers(-nd, nd - 1))
@@ -59,7 +59,7 @@ def test_transpose_of_two_axes_and_of_all(shape, seed, data):
     assert gradcheck(lambda a: a.T, [x])
 
 
-def test_permute_gradient_is_the_inverse_permutation():
+def test_moves_permute_gradient_is_the_inverse_permutation():
     x = Tensor(np.zeros((2, 3, 4)), requires_grad=True)
     g = np.arange(24.0).reshape(3, 4, 2)
     x.permute(1, 2, 0).backward(g)
@@ -78,7 +78,7 @@ def test_broadcast_to_and_expand(shape, seed, data):
 
 @FAST
 @given(shape=shapes(1, 3, max_side=3), seed=seeds, data=st.data())
-def test_pad(shape, seed, data):
+def test_moves_pad(shape, seed, data):
     widths = tuple(
         (data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))) for _ in shape
     )
@@ -86,7 +86,7 @@ def test_pad(shape, seed, data):
     assert gradcheck(lambda a: a.pad(widths, value), [rand(shape, seed)])
 
 
-def test_pad_with_an_int_width():
+def test_moves_pad_with_an_int_width():
     assert gradcheck(lambda a: a.pad(1), [rand((2, 3), 4)])
 
 
@@ -129,7 +129,7 @@ def test_integer_array_indexing_with_repeats_is_a_scatter_add(shape, seed, data)
         assert gradcheck(lambda a: a[1:, idx2], [rand(shape, seed)])
 
 
-def test_repeated_indices_add_their_gradients():
+def test_index_repeats_add_their_gradients():
     x = Tensor([10.0, 20.0, 30.0], requires_grad=True)
     x[np.array([0, 2, 0, 0])].backward(np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32))
     np.testing.assert_array_equal(x.grad.data, [8.0, 0.0, 2.0])
@@ -154,7 +154,7 @@ def test_boolean_mask_indexing(shape, seed, data):
 # ---------------------------------------------------------------- cat / stack
 @FAST
 @given(shape=shapes(1, 3, max_side=3), seed=seeds, data=st.data())
-def test_cat_along_any_axis(shape, seed, data):
+def test_concat_along_any_axis(shape, seed, data):
     nd = len(shape)
     axis = data.draw(st.integers(-nd, nd - 1))
     sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
@@ -176,7 +176,7 @@ def test_stack_along_any_axis(shape, seed, data):
     assert gradcheck(lambda *ts: stack(ts, axis=axis), parts)
 
 
-def test_cat_and_stack_with_inputs_that_do_not_require_grad():
+def test_concat_and_stack_with_inputs_that_do_not_require_grad():
     a = Tensor([1.0, 2.0], requires_grad=True)
     b = Tensor([3.0])
     cat([b, a]).backward(np.array([1.0, 2.0, 3.0], dtype=np.float32))
@@ -202,18 +202,18 @@ def window_case(draw):
 
 @settings(deadline=None, max_examples=25)
 @given(case=window_case(), seed=seeds)
-def test_sliding_window_with_strides_and_dilations(case, seed):
+def test_fold_with_strides_and_dilations(case, seed):
     shape, window, stride, dilation = case
     assert gradcheck(lambda a: a.sliding_window(window, stride, dilation), [rand(shape, seed)])
 
 
-def test_sliding_window_overlapping_windows_add_up():
+def test_fold_overlapping_windows_add_up():
     x = Tensor(np.zeros((1, 1, 3, 3)), requires_grad=True)
     x.sliding_window((2, 2)).sum().backward()  # four 2x2 windows: the centre is in all four
     np.testing.assert_array_equal(x.grad.data[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
 
 
-def test_convolution_built_from_sliding_window_and_matmul():
+def test_fold_convolution_built_from_sliding_window_and_matrix_products():
     def conv(x, w):  # (N, C, H, W) * (O, C, 3, 3), stride 2, padding 1
         cols = x.pad(((0, 0), (0, 0), (1, 1), (1, 1))).sliding_window((3, 3), stride=2)
         cols = cols.permute(0, 2, 3, 1, 4, 5)  # N, Ho, Wo, C, kh, kw
@@ -246,7 +246,7 @@ def _lines_run_in(fn, *args):
     return count
 
 
-def test_sliding_window_backward_is_vectorised():
+def test_fold_is_vectorised():
     """Its Python work depends on the window's taps only, not on the number of pixels."""
 
     def lines_for(shape):
@@ -261,7 +261,7 @@ def test_sliding_window_backward_is_vectorised():
     assert small < 100  # a handful of lines per tap of the 3×3 window
 
 
-def test_reshape_gradient_comes_back_in_the_input_memory_order():
+def test_moves_reshape_gradient_comes_back_in_the_input_memory_order():
     # flattening a channels-last (N, C, H, W) view: the gradient has the input's shape and
     # values, and runs through memory in the input's order (so later elementwise ops see
     # matching layouts)
