@@ -61,7 +61,7 @@ def tol(dtype):
 
 ELEMENTWISE = [
     ("relu", relu, lambda a: np.maximum(a, 0.0)),
-    ("leaky_relu", leaky_relu, lambda a: np.where(a > 0, a, 0.01 * a)),
+    ("leaky", leaky_relu, lambda a: np.where(a > 0, a, 0.01 * a)),
     ("sigmoid", sigmoid, ref_sigmoid),
     ("tanh", tanh, np.tanh),
     ("gelu", gelu, ref_gelu),
@@ -95,13 +95,13 @@ def test_elementwise_matches_reference(name, fn, ref, data, dtype):
          [-0.15865525393145707, 0.0, 0.8413447460685429, 1.9544997361036416]),
         (lambda x: gelu(x, "tanh"), [0.0, 1.0], [0.0, 0.8411919906082768]),
     ],
-    ids=["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh"],
+    ids=["relu", "leaky", "sigmoid", "tanh", "gelu", "gelu_tanh"],
 )
 def test_known_values(fn, x, expected):
     assert_close(fn(Tensor(x, dtype=np.float64)), np.array(expected), rtol=1e-6, atol=1e-7)
 
 
-def test_leaky_relu_slope_is_configurable():
+def test_leaky_slope_is_configurable():
     out = leaky_relu(Tensor([-10.0, -1.0, 0.0, 4.0]), negative_slope=0.2)
     assert_close(out, [-2.0, -0.2, 0.0, 4.0])
     assert out.dtype == np.float32
@@ -134,7 +134,7 @@ def test_gelu_rejects_unknown_approximation():
 LARGE = np.array([-1e4, -1e3, -100.0, 0.0, 100.0, 1e3, 1e4], dtype=np.float32)
 LARGE_EXPECTED = {
     "relu": [0, 0, 0, 0, 100, 1e3, 1e4],
-    "leaky_relu": [-100, -10, -1, 0, 100, 1e3, 1e4],
+    "leaky": [-100, -10, -1, 0, 100, 1e3, 1e4],
     "sigmoid": [0, 0, 0, 0.5, 1, 1, 1],
     "tanh": [-1, -1, -1, 0, 1, 1, 1],
     "gelu": [0, 0, 0, 0, 100, 1e3, 1e4],
@@ -234,12 +234,25 @@ def test_softmax_of_a_scalar_is_one():
 
 
 # ----------------------------------------------------------------------------- inputs and dtypes
-def test_accepts_arrays_lists_and_integer_tensors():
+def test_relu_accepts_lists_and_keeps_integer_dtypes():
     assert relu([-1.0, 2.0]).tolist() == [0.0, 2.0]
+    r = relu(Tensor(np.array([-3, 0, 4], dtype=np.int64)))
+    assert r.dtype == np.int64 and r.tolist() == [0, 0, 4]
+
+
+def test_relu_passes_nan_through_like_pytorch():
+    out = relu(Tensor([np.nan, -1.0])).numpy()
+    assert np.isnan(out[0]) and out[1] == 0.0
+
+
+def test_sigmoid_accepts_arrays_and_integer_tensors():
     assert_close(sigmoid(np.zeros(3)), [0.5, 0.5, 0.5])
     s = sigmoid(Tensor([0, 1]))
     assert s.dtype == np.float32
     assert_close(s, ref_sigmoid([0.0, 1.0]))
+
+
+def test_softmax_of_integer_tensors_is_float32():
     assert softmax(Tensor([[1, 1]])).dtype == np.float32
 
 
@@ -277,7 +290,7 @@ def test_built_from_recorded_tensor_ops(name, fn, ref):
     assert len(leaves) == 1 and leaves[0] is x
 
 
-def test_no_graph_without_requires_grad():
-    x = Tensor([1.0, -1.0])
-    for fn, *_ in [(relu,), (sigmoid,), (gelu,), (softmax,)]:
-        assert fn(x).grad_fn is None
+@pytest.mark.parametrize("fn", [relu, sigmoid, gelu, softmax],
+                         ids=["relu", "sigmoid", "gelu", "softmax"])
+def test_no_graph_without_requires_grad(fn):
+    assert fn(Tensor([1.0, -1.0])).grad_fn is None

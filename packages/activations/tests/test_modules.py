@@ -41,29 +41,39 @@ PAIRS = [
     (LogSoftmax(), log_softmax),
     (LogSoftmax(dim=-2), lambda x: log_softmax(x, -2)),
 ]
+# test ids carry the exercise names (relu, leaky, sigmoid, gelu, softmax): -k <name> selects them
+PAIR_IDS = ["relu", "leaky", "leaky-0.3", "sigmoid", "tanh", "gelu", "gelu-tanh", "softmax",
+            "softmax-dim1", "softmax-axis0", "log_softmax", "log_softmax-dim-2"]
 
 
-@pytest.mark.parametrize("layer, fn", PAIRS, ids=[repr(p[0]) for p in PAIRS])
+@pytest.mark.parametrize("layer, fn", PAIRS, ids=PAIR_IDS)
 def test_layer_equals_function(layer, fn):
     expected = fn(X).numpy()
     assert_close(layer(X), expected, rtol=0, atol=0)
     assert_close(layer.forward(X), expected, rtol=0, atol=0)
 
 
-def test_layers_compute_the_math():
-    x = Tensor([-1.0, 0.0, 2.0])
-    assert ReLU()(x).tolist() == [0.0, 0.0, 2.0]
-    assert_close(LeakyReLU(0.5)(x), [-0.5, 0.0, 2.0])
-    assert_close(Sigmoid()(x), [1 / (1 + math.e), 0.5, 1 / (1 + math.exp(-2))])
-    assert_close(Tanh()(x), np.tanh([-1.0, 0.0, 2.0]))
-    assert_close(GELU()(x), [-0.15865525393145707, 0.0, 1.9544997361036416])
-    assert_close(Softmax(dim=0)(Tensor([[1.0, 0.0], [1.0, 2.0]])), [[0.5, 1 / (1 + math.e**2)],
-                                                                      [0.5, 1 / (1 + math.e**-2)]])
-    assert_close(LogSoftmax()(Tensor([0.0, 0.0])), [-math.log(2)] * 2)
+X3 = Tensor([-1.0, 0.0, 2.0])
+MATH = [
+    (lambda: ReLU()(X3), [0.0, 0.0, 2.0]),
+    (lambda: LeakyReLU(0.5)(X3), [-0.5, 0.0, 2.0]),
+    (lambda: Sigmoid()(X3), [1 / (1 + math.e), 0.5, 1 / (1 + math.exp(-2))]),
+    (lambda: Tanh()(X3), np.tanh([-1.0, 0.0, 2.0])),
+    (lambda: GELU()(X3), [-0.15865525393145707, 0.0, 1.9544997361036416]),
+    (lambda: Softmax(dim=0)(Tensor([[1.0, 0.0], [1.0, 2.0]])),
+     [[0.5, 1 / (1 + math.e**2)], [0.5, 1 / (1 + math.e**-2)]]),
+    (lambda: LogSoftmax()(Tensor([0.0, 0.0])), [-math.log(2)] * 2),
+]
+
+
+@pytest.mark.parametrize("compute, expected", MATH,
+                         ids=["relu", "leaky", "sigmoid", "tanh", "gelu", "softmax", "log_softmax"])
+def test_layers_compute_the_math(compute, expected):
+    assert_close(compute(), expected)
 
 
 @pytest.mark.parametrize(
-    "layer, text",
+    "layer, text",  # ids: numbers, so that no exercise name (relu, softmax...) selects them
     [
         (ReLU(), "ReLU()"),
         (LeakyReLU(), "LeakyReLU(negative_slope=0.01)"),
@@ -77,6 +87,7 @@ def test_layers_compute_the_math():
         (Softmax(), "Softmax(dim=-1)"),
         (LogSoftmax(dim=0), "LogSoftmax(dim=0)"),
     ],
+    ids=[f"case{i}" for i in range(11)],
 )
 def test_repr_like_pytorch(layer, text):
     assert repr(layer) == text
@@ -110,6 +121,10 @@ def test_custom_activation_subclass():
         Activation()(Tensor([1.0]))
 
 
-def test_layers_accept_arrays():
+def test_relu_layer_accepts_arrays_and_is_exact():
     assert ReLU()(np.array([-1.0, 1.0])).tolist() == [0.0, 1.0]
+    assert ReLU()(X3).tolist() == [0.0, 0.0, 2.0]
+
+
+def test_softmax_layer_accepts_lists():
     assert_close(Softmax()([[0.0, 0.0]]), [[0.5, 0.5]])
