@@ -26,7 +26,7 @@ from tinytorch.core.tensor import Tensor
 from tinytorch.core.training import cross_entropy
 
 
-def test_shard_slice_examples():
+def test_data_parallel_shard_slice_examples():
     assert [shard_slice(10, r, 3) for r in range(3)] == [slice(0, 4), slice(4, 7), slice(7, 10)]
     assert [shard_slice(4, r, 2) for r in range(2)] == [slice(0, 2), slice(2, 4)]
     assert shard_slice(1, 1, 2) == slice(1, 1)  # an empty part
@@ -36,7 +36,7 @@ def test_shard_slice_examples():
 
 @settings(max_examples=80, deadline=None)
 @given(n=st.integers(0, 200), size=st.integers(1, 9))
-def test_shard_slice_covers_everything_once_and_is_balanced(n, size):
+def test_data_parallel_shard_slice_covers_everything_once_and_is_balanced(n, size):
     parts = [shard_slice(n, r, size) for r in range(size)]
     assert parts[0].start == 0 and parts[-1].stop == n
     assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
@@ -60,7 +60,7 @@ def test_thread_group_collectives():
         ThreadGroup(2).run(lambda comm: 1 / 0 if comm.rank == 1 else comm.barrier())
 
 
-def test_allreduce_gradients_weights_and_sums():
+def test_data_parallel_allreduce_gradients_weights_and_sums():
     def work(comm):
         a = Tensor(np.zeros((2, 2), np.float32), requires_grad=True)
         b = Tensor(np.zeros(3, np.float32), requires_grad=True)
@@ -74,7 +74,7 @@ def test_allreduce_gradients_weights_and_sums():
         np.testing.assert_allclose(gb, [2.25, 4.5, 6.75])  # rank 0 had no gradient: zeros
 
 
-def test_allreduce_default_weight_averages():
+def test_data_parallel_allreduce_default_weight_averages():
     def work(comm):
         p = Tensor(np.zeros(4, np.float32), requires_grad=True)
         p.grad = Tensor(np.arange(4, dtype=np.float32) * (comm.rank + 1))
@@ -110,7 +110,7 @@ def _single_process_weights(model_name: str, batches: list, lr: float = 0.05) ->
 
 
 @pytest.mark.parametrize("model_name,global_batch", [("mlp", 8), ("cnn", 6), ("mlp", 7)])
-def test_allreduce_two_ranks_train_like_one_process_on_the_global_batch(model_name, global_batch):
+def test_data_parallel_allreduce_two_ranks_train_like_one_process_on_the_global_batch(model_name, global_batch):
     spec = get_model_spec(model_name)
     rng = np.random.default_rng(0)
     batches = [(rng.standard_normal((global_batch, *spec.input_shape), dtype=np.float32),
@@ -144,7 +144,7 @@ def test_average_buffers():
         assert count == 0  # integers are left alone
 
 
-def test_shard_slice_global_batches_are_sharded_consistently(tiny_cifar):
+def test_data_parallel_shard_slice_global_batches_are_sharded_consistently(tiny_cifar):
     whole = list(global_batches("cifar10", 3, 8, 0, (3, 32, 32), 0, 1, tiny_cifar))
     halves = [list(global_batches("cifar10", 3, 8, 0, (3, 32, 32), r, 2, tiny_cifar)) for r in range(2)]
     for step in range(3):

@@ -111,7 +111,7 @@ def test_residual_block_projection_and_gradient_flow():
     assert [b.body[0].stride for b in make_blocks((4, 4, 8), "none", True)] == [(1, 1), (1, 1), (2, 2)]
 
 
-def test_smooth_labels_and_one_hot():
+def test_soft_targets_smooth_labels_and_one_hot():
     y = np.array([0, 2, 1])
     np.testing.assert_array_equal(one_hot(y, 3), np.eye(3)[[0, 2, 1]])
     t = smooth_labels(y, 4, 0.2)
@@ -128,7 +128,7 @@ def test_smooth_labels_and_one_hot():
         one_hot(np.array([4]), 4)
 
 
-def test_mixup_mixes_inputs_and_targets_alike():
+def test_soft_targets_mixup_mixes_inputs_and_targets_alike():
     x = np.random.default_rng(6).standard_normal((6, 3, 2, 2)).astype(np.float32)
     y = np.array([0, 1, 2, 3, 4, 5])
     mixed, targets, lam = mixup(Tensor(x), y, 6, alpha=0.4, rng=np.random.default_rng(7))
