@@ -88,19 +88,19 @@ def test_model_errors():
 
 
 # ----------------------------------------------------------------------------- sampling
-def test_greedy_is_argmax():
+def test_sample_next_token_greedy_is_argmax():
     logits = np.array([[0.1, 3.0, -1.0], [5.0, 4.0, 4.5]], dtype=np.float32)
     np.testing.assert_array_equal(sample_next_token(logits, greedy=True), [1, 0])
 
 
-def test_sampling_follows_the_softmax():
+def test_sample_next_token_follows_the_softmax():
     logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
     draws = sample_next_token(np.tile(logits, (20000, 1)), generator=np.random.default_rng(0))
     freq = np.bincount(draws, minlength=4) / draws.size
     np.testing.assert_allclose(freq, [0.5, 0.3, 0.15, 0.05], atol=0.015)
 
 
-def test_temperature_sharpens_and_flattens():
+def test_sample_next_token_temperature_sharpens_and_flattens():
     logits = np.tile(np.log(np.array([0.6, 0.3, 0.1])), (20000, 1))
     cold = np.bincount(sample_next_token(logits, temperature=0.5, generator=np.random.default_rng(1)),
                        minlength=3) / 20000
@@ -112,7 +112,7 @@ def test_temperature_sharpens_and_flattens():
 
 
 @pytest.mark.parametrize("k", [1, 2, 5])
-def test_top_k_restricts_to_exactly_k_tokens(k):
+def test_sample_next_token_top_k_restricts_to_exactly_k_tokens(k):
     rng = np.random.default_rng(k)
     logits = rng.standard_normal(10) * 0.3  # nearly flat: without top-k every token shows up
     top = set(np.argsort(logits)[-k:].tolist())
@@ -124,7 +124,7 @@ def test_top_k_restricts_to_exactly_k_tokens(k):
         assert abs((draws == b).mean() - p_b) < 0.03
 
 
-def test_top_k_larger_than_vocab_keeps_everything():
+def test_sample_next_token_top_k_larger_than_vocab_keeps_everything():
     draws = sample_next_token(np.zeros((3000, 4)), top_k=10, generator=np.random.default_rng(0))
     assert set(draws.tolist()) == {0, 1, 2, 3}
 

@@ -122,7 +122,7 @@ def test_layer_norm_is_invariant_to_shift_and_scale(x):
 
 
 # ----------------------------------------------------------------------------- Embedding
-def test_embedding_gathers_rows(rng):
+def test_embedding_lookup_gathers_rows(rng):
     emb = Embedding(10, 4, generator=rng)
     ids = np.array([[1, 9, 1], [0, 3, 3]])
     out = emb(Tensor(ids))
@@ -130,13 +130,13 @@ def test_embedding_gathers_rows(rng):
     np.testing.assert_array_equal(out.numpy(), emb.weight.numpy()[ids])
 
 
-def test_embedding_records_the_gather_for_autograd():
+def test_embedding_lookup_records_the_gather_for_autograd():
     emb = Embedding(5, 2)
     out = emb([1, 1, 4])
     assert out.requires_grad and out.grad_fn is not None
 
 
-def test_embedding_init_and_padding_idx():
+def test_embedding_lookup_init_and_padding_idx():
     emb = Embedding(200, 50, padding_idx=3, generator=np.random.default_rng(0))
     w = emb.weight.numpy()
     assert (w[3] == 0).all()

@@ -24,7 +24,7 @@ def _qkv(rng, batch=(2, 3), lq=5, lk=7, d=8, dv=4, dtype=np.float32):
 
 
 # ----------------------------------------------------------------------------- forward values
-def test_matches_reference_without_mask(rng, ref):
+def test_dot_product_attention_matches_reference_without_mask(rng, ref):
     q, k, v = _qkv(rng)
     out, w = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), return_weights=True)
     ref_out, ref_w = ref.attention(q, k, v)
@@ -34,14 +34,14 @@ def test_matches_reference_without_mask(rng, ref):
     assert_close(w, ref_w, rtol=1e-5, atol=1e-6)
 
 
-def test_weights_rows_sum_to_one(rng):
+def test_dot_product_attention_weights_rows_sum_to_one(rng):
     q, k, v = _qkv(rng)
     _, w = scaled_dot_product_attention(q, k, v, return_weights=True)
     np.testing.assert_allclose(w.numpy().sum(-1), 1.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_boolean_mask_true_means_attend(rng, ref, causal):
+def test_dot_product_attention_boolean_mask_true_means_attend(rng, ref, causal):
     q, k, v = _qkv(rng, lq=6, lk=6)
     mask = rng.random((2, 1, 6, 6)) > 0.3
     mask[..., 0] = True  # every query may see key 0
@@ -54,7 +54,7 @@ def test_boolean_mask_true_means_attend(rng, ref, causal):
     assert (w.numpy()[~allowed] == 0).all()
 
 
-def test_float_mask_is_added_to_the_scaled_scores(rng, ref):
+def test_dot_product_attention_float_mask_is_added_to_the_scaled_scores(rng, ref):
     q, k, v = _qkv(rng)
     bias = rng.standard_normal((5, 7)).astype(np.float32)
     bias[1, 3] = -np.inf
@@ -62,7 +62,7 @@ def test_float_mask_is_added_to_the_scaled_scores(rng, ref):
     assert_close(out, ref.attention(q, k, v, mask=bias)[0], rtol=1e-5, atol=1e-6)
 
 
-def test_bool_mask_equals_the_additive_mask_with_minus_inf(rng):
+def test_dot_product_attention_bool_mask_equals_the_additive_mask_with_minus_inf(rng):
     q, k, v = _qkv(rng)
     mask = rng.random((5, 7)) > 0.5
     mask[:, 0] = True
@@ -71,13 +71,13 @@ def test_bool_mask_equals_the_additive_mask_with_minus_inf(rng):
                  scaled_dot_product_attention(q, k, v, mask=additive), rtol=1e-6, atol=1e-7)
 
 
-def test_is_causal_equals_the_causal_mask(rng):
+def test_dot_product_attention_is_causal_equals_an_explicit_tril_mask(rng):
     q, k, v = _qkv(rng, lq=6, lk=6)
     assert_close(scaled_dot_product_attention(q, k, v, is_causal=True),
                  scaled_dot_product_attention(q, k, v, mask=causal_mask(6)), rtol=1e-6, atol=1e-7)
 
 
-def test_causal_output_ignores_the_future(rng):
+def test_dot_product_attention_causal_output_ignores_the_future(rng):
     q, k, v = _qkv(rng, lq=6, lk=6)
     out = scaled_dot_product_attention(q, k, v, is_causal=True).numpy()
     k2, v2 = k.copy(), v.copy()
@@ -88,19 +88,19 @@ def test_causal_output_ignores_the_future(rng):
     assert not np.allclose(out[..., 4:, :], out2[..., 4:, :])
 
 
-def test_causal_with_fewer_queries_than_keys_is_top_left(rng, ref):
+def test_dot_product_attention_causal_with_fewer_queries_than_keys_is_top_left(rng, ref):
     q, k, v = _qkv(rng, lq=3, lk=5)
     out = scaled_dot_product_attention(q, k, v, is_causal=True)
     assert_close(out, ref.attention(q, k, v, causal=True)[0], rtol=1e-5, atol=1e-6)
 
 
-def test_custom_scale(rng, ref):
+def test_dot_product_attention_custom_scale(rng, ref):
     q, k, v = _qkv(rng)
     out = scaled_dot_product_attention(q, k, v, scale=0.05)
     assert_close(out, ref.attention(q, k, v, scale=0.05)[0], rtol=1e-5, atol=1e-6)
 
 
-def test_batch_dimensions_broadcast(rng, ref):
+def test_dot_product_attention_batch_dimensions_broadcast(rng, ref):
     q = rng.standard_normal((2, 4, 5, 8)).astype(np.float32)
     k = rng.standard_normal((1, 4, 6, 8)).astype(np.float32)
     v = rng.standard_normal((6, 3)).astype(np.float32)
@@ -109,13 +109,13 @@ def test_batch_dimensions_broadcast(rng, ref):
     assert_close(out, ref.attention(q, k, v)[0], rtol=1e-5, atol=1e-6)
 
 
-def test_float64_stays_float64(rng):
+def test_dot_product_attention_float64_stays_float64(rng):
     q, k, v = (Tensor(a, dtype=np.float64) for a in _qkv(rng, dtype=np.float64))
     assert scaled_dot_product_attention(q, k, v, is_causal=True).dtype == np.float64
 
 
 # ----------------------------------------------------------------------------- stability
-def test_fully_masked_rows_give_zeros_not_nan(rng):
+def test_dot_product_attention_fully_masked_rows_give_zeros_not_nan(rng):
     q, k, v = _qkv(rng, lq=4, lk=4)
     mask = np.ones((4, 4), dtype=bool)
     mask[2] = False
@@ -127,7 +127,7 @@ def test_fully_masked_rows_give_zeros_not_nan(rng):
     np.testing.assert_allclose(w.numpy()[..., [0, 1, 3], :].sum(-1), 1.0, rtol=1e-6)
 
 
-def test_fully_masked_rows_with_an_additive_mask():
+def test_masked_softmax_fully_masked_rows_with_an_additive_mask():
     bias = np.zeros((3, 3), dtype=np.float32)
     bias[0] = -np.inf
     w = masked_softmax(Tensor(np.ones((3, 3), dtype=np.float32)), bias)
@@ -135,7 +135,7 @@ def test_fully_masked_rows_with_an_additive_mask():
     np.testing.assert_allclose(w.numpy()[1:], 1 / 3, rtol=1e-6)
 
 
-def test_large_logits_are_stable(ref):
+def test_masked_softmax_large_logits_are_stable(ref):
     # scores of ±1e4 would overflow exp() without the max-shift
     rng = np.random.default_rng(7)
     s = (rng.standard_normal((4, 16)) * 1e4).astype(np.float32)
@@ -146,7 +146,7 @@ def test_large_logits_are_stable(ref):
     assert_close(w, ref.softmax_rows(s), rtol=1e-5, atol=1e-7)
 
 
-def test_long_rows_are_accurate(ref):
+def test_masked_softmax_long_rows_are_accurate(ref):
     rng = np.random.default_rng(8)
     s = (rng.standard_normal((2, 8192)) * 30).astype(np.float32)
     w = masked_softmax(Tensor(s), scale=0.5)
@@ -154,7 +154,7 @@ def test_long_rows_are_accurate(ref):
     np.testing.assert_allclose(w.numpy().sum(-1), 1.0, rtol=1e-5)
 
 
-def test_attention_with_large_inputs_is_finite():
+def test_dot_product_attention_with_large_inputs_is_finite():
     q = np.full((1, 3, 4), 300.0, dtype=np.float32)
     k = np.linspace(-300, 300, 24, dtype=np.float32).reshape(1, 6, 4)
     v = np.arange(12, dtype=np.float32).reshape(1, 6, 2)
@@ -193,7 +193,7 @@ def test_mask_dtype_errors(rng):
 
 
 # ----------------------------------------------------------------------------- dropout
-def test_dropout_is_reproducible_and_unbiased(rng):
+def test_dot_product_attention_dropout_is_reproducible_and_unbiased(rng):
     q, k, v = _qkv(rng, batch=(64,), lq=4, lk=4, dv=3)
     plain = scaled_dot_product_attention(q, k, v).numpy()
     a = scaled_dot_product_attention(q, k, v, dropout_p=0.5, generator=np.random.default_rng(3))
@@ -207,7 +207,7 @@ def test_dropout_is_reproducible_and_unbiased(rng):
     assert np.abs(mean - plain).mean() < 0.05
 
 
-def test_dropout_weights_are_returned_before_dropout(rng):
+def test_dot_product_attention_dropout_weights_are_returned_before_dropout(rng):
     q, k, v = _qkv(rng)
     _, w = scaled_dot_product_attention(q, k, v, dropout_p=0.5, return_weights=True,
                                         generator=np.random.default_rng(0))
@@ -223,7 +223,7 @@ def test_dropout_p_out_of_range(rng):
 # ----------------------------------------------------------------------------- properties
 @PROPS
 @given(lq=st.integers(1, 5), lk=st.integers(1, 6), d=st.integers(1, 4), seed=st.integers(0, 2**16))
-def test_permuting_keys_and_values_together_changes_nothing(lq, lk, d, seed):
+def test_dot_product_attention_permuting_keys_and_values_together_changes_nothing(lq, lk, d, seed):
     r = np.random.default_rng(seed)
     q, k, v = (r.standard_normal(s).astype(np.float32) for s in ((2, lq, d), (2, lk, d), (2, lk, 3)))
     perm = r.permutation(lk)
@@ -234,7 +234,7 @@ def test_permuting_keys_and_values_together_changes_nothing(lq, lk, d, seed):
 
 @PROPS
 @given(lq=st.integers(1, 5), lk=st.integers(1, 6), seed=st.integers(0, 2**16))
-def test_output_is_a_convex_combination_of_the_values(lq, lk, seed):
+def test_dot_product_attention_output_is_a_convex_combination_of_the_values(lq, lk, seed):
     r = np.random.default_rng(seed)
     q, k, v = (r.standard_normal(s).astype(np.float32) for s in ((lq, 4), (lk, 4), (lk, 3)))
     mask = r.random((lq, lk)) > 0.5

@@ -79,7 +79,12 @@ class Embedding(Module):
             self.weight.data[self.padding_idx] = 0.0
 
     def forward(self, idx: Any) -> Tensor:
-        """The vectors of the ids in ``idx`` (any shape of integers)."""
+        """The vectors of the ids in ``idx``: ``(*)`` integers -> ``(*, embedding_dim)``.
+
+        ``ids`` (given) is ``idx`` checked to lie in 0..num_embeddings-1, as an int array.
+        Output row ``[..., :]`` is ``weight[id]``; made by indexing the Parameter (a Tensor op,
+        "getitem"), so the gradient flows back into exactly the rows that were used.
+        """
         ids = _indices(idx, self.num_embeddings, f"Embedding({self.num_embeddings}, {self.embedding_dim})")
         ### BEGIN SOLUTION
         ### HINT: row i of self.weight is the vector of id i: index the weight with the ids
@@ -103,6 +108,9 @@ def sinusoidal_table(max_len: int, embed_dim: int) -> np.ndarray:
     Column pair (2i, 2i+1) holds sin and cos of ``pos / 10000^(2i / embed_dim)``: every pair
     rotates at its own frequency, from one turn per ~6 positions down to one per ~60,000, so
     each position gets a distinct code and a fixed offset is a fixed rotation.
+
+    An odd ``embed_dim`` ends with one sin column (there are ceil(embed_dim/2) frequencies and
+    floor(embed_dim/2) cos columns).
     """
     ### BEGIN SOLUTION
     ### HINT: angle[pos, i] = pos / 10000^(2i / embed_dim); even columns sin, odd columns cos (float64, then float32)

@@ -69,6 +69,10 @@ def sample_next_token(logits: Any, temperature: float = 1.0, top_k: int | None =
         greedy: take the most likely token (argmax); temperature and top_k are then ignored.
         generator: numpy Generator for the draw (default: tinytorch's seeded one), so the same
             seed gives the same samples.
+
+    Returns:
+        int64 ids, shape ``(batch,)``: token t is drawn with probability
+        softmax(logits / temperature)[t], renormalised over the top_k logits when given.
     """
     z = np.asarray(logits.data if isinstance(logits, Tensor) else logits, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] < 1:

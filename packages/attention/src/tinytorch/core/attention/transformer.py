@@ -147,7 +147,12 @@ class TransformerBlock(Module):
                                approximate=approximate, generator=generator)
 
     def forward(self, x: Any, mask: Any = None, is_causal: bool = False) -> Tensor:
-        """Apply the block; ``mask``/``is_causal`` go to the attention (see MultiHeadAttention)."""
+        """Apply the pre-norm block: ``x + drop(attn(ln1(x)))``, then ``x + mlp(ln2(x))``.
+
+        ``x`` is ``(batch, L, E)`` (or ``(L, E)``) and so is the output; ``mask``/``is_causal``
+        go to the attention (see MultiHeadAttention). The sub-layers ``ln1``, ``attn``, ``drop``,
+        ``ln2`` and ``mlp`` are built in ``__init__``.
+        """
         x = x if isinstance(x, Tensor) else Tensor(x)
         ### BEGIN SOLUTION
         ### HINT: x = x + drop(attn(ln1(x), mask, is_causal)); then x = x + mlp(ln2(x))
