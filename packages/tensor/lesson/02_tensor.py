@@ -118,7 +118,8 @@ check("tensor", "compare_op")
 #   nothing; `clip` saves its bounds `(lo, hi)`.
 #
 # `relu` writes into `out`, a reused buffer (given — a CNN calls it on megabytes per step);
-# compare with a zero of the tensor's own dtype so -0.0 becomes +0.0. `log1p`, `sin`, `cos`,
+# compare with a zero of the tensor's own dtype (`self.data.dtype.type(0)`) so the dtype is
+# kept, and every non-positive input, -0.0 included, comes out as +0.0. `log1p`, `sin`, `cos`,
 # `erf`, `sign` and `minimum`/`maximum` are given: they follow the same pattern.
 
 # %%
