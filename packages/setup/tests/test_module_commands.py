@@ -162,22 +162,33 @@ def test_find_module_tests_explains_missing_modules(tmp_path):
 def test_tito_test_all_summarises_every_installed_module(monkeypatch, capsys):
     from tinytorch.setup.cli import main
     from tinytorch.setup.cli import testing as cli_testing
+    from tinytorch.setup.testrun import TestOutcome
 
     installed = {"tinytorch-tensor", "tinytorch-layers", "tinytorch-capstone"}
     monkeypatch.setattr(cli_testing, "get_installed",
                         lambda name: object() if name in installed else None)
     ran = []
 
-    def fake_one(module, extra):
-        ran.append((module.folder, extra))
-        return {"tensor": 0, "layers": 1, "capstone": 5}[module.folder]
+    def fake_run(module, extra, *, full=False, timeout=None):
+        ran.append((module.folder, extra, full))
+        code = {"tensor": 0, "layers": 1, "capstone": 5}[module.folder]
+        summary = {0: "3 passed in 0.1s", 1: "1 failed in 0.1s", 5: "no tests collected"}[code]
+        return TestOutcome(code, summary, "pytest said this\n", seconds=0.25)
 
-    monkeypatch.setattr(cli_testing, "_one", fake_one)
+    monkeypatch.setattr(cli_testing, "run_quietly", fake_run)
     assert main(["test", "all", "-k", "add"]) == 1
-    assert ran == [("tensor", ["-k", "add"]), ("layers", ["-k", "add"]), ("capstone", ["-k", "add"])]
+    assert ran == [("tensor", ["-k", "add"], False), ("layers", ["-k", "add"], False),
+                   ("capstone", ["-k", "add"], False)]
     out = capsys.readouterr().out
-    assert "02 tensor" in out and "passed" in out
+    # one progress line per module as it finishes, then the failures, then the table
+    assert "testing 02 tensor … 3 passed (0.2 s)" in out
+    assert "testing 04 layers … 1 failed (0.2 s)" in out
+    assert out.index("testing 16 capstone") < out.index("pytest said this")
     assert "failed (pytest exit code 1)" in out and "failed (pytest exit code 5)" in out
+    ran.clear()
+    assert main(["test", "all", "--all"]) == 1
+    assert [full for _, _, full in ran] == [True, True, True]
+    capsys.readouterr()
     installed.clear()
     assert main(["test", "all"]) == 1
     assert "no TinyTorch module is installed" in capsys.readouterr().err

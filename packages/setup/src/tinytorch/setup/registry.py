@@ -7,6 +7,7 @@ defined here and nowhere else.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -14,11 +15,14 @@ __all__ = [
     "META_DISTRIBUTION",
     "MODULES",
     "NAMESPACE",
+    "PLUGIN_COMMANDS",
     "Module",
     "UnknownModuleError",
     "canonical_name",
+    "command_provider",
     "module_for_distribution",
     "resolve_module",
+    "suggest",
 ]
 
 #: The meta-package that depends on all seventeen modules and ships no code. It is not called
@@ -90,15 +94,29 @@ MODULES: tuple[Module, ...] = (
 
 
 class UnknownModuleError(LookupError):
-    """Raised when a name does not match any module of the course."""
+    """Raised when a name does not match any module of the course (one line, with a guess)."""
 
     def __init__(self, name: str) -> None:
         choices = ", ".join(f"{m.number:02d}/{m.folder}" for m in MODULES)
+        key = re.sub(r"^(tinytorch-(core-)?)?(\d+-)?", "", canonical_name(str(name).strip()))
+        guess = suggest(key, _module_names())
+        mean = f" — did you mean {guess!r}?" if guess else ""
         super().__init__(
-            f"unknown module {name!r}: use a number (02 or 2), a folder name (tensor) "
-            f"or a distribution name (tinytorch-tensor). Modules: {choices}"
+            f"unknown module {name!r}{mean} (use a number: 02 or 2, a folder name: tensor or "
+            f"02_tensor, or a distribution name: tinytorch-tensor; modules: {choices})"
         )
         self.name = name
+        self.suggestion = guess
+
+
+def suggest(text: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The closest of ``choices`` to ``text`` (``difflib``), or ``None`` if none is close."""
+    found = difflib.get_close_matches(str(text).strip().lower(), list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def _module_names() -> list[str]:
+    return [m.folder for m in MODULES]
 
 
 def canonical_name(name: str) -> str:
@@ -106,15 +124,19 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+#: ``01_setup``, ``01-setup``, ``1 setup``: the seed's numbered folder names.
+_NUMBERED = re.compile(r"^(\d{1,2})[-_ ]+([a-z]\w*)$")
+
+
 def resolve_module(name: str | int) -> Module:
     """Find the module a user means.
 
-    Accepts the number (``2``, ``"02"``), the folder (``"tensor"``), the distribution
-    (``"tinytorch-tensor"``, any case or separator) or the import path
-    (``"tinytorch.core.tensor"``).
+    Accepts the number (``2``, ``"02"``), the folder (``"tensor"``), the numbered folder
+    (``"02_tensor"``, ``"02-tensor"``), the distribution (``"tinytorch-tensor"``, any case or
+    separator) or the import path (``"tinytorch.core.tensor"``, ``"tinytorch.setup"``).
 
     Raises:
-        UnknownModuleError: if nothing matches.
+        UnknownModuleError: if nothing matches (its message suggests the closest name).
     """
     text = str(name).strip()
     if text.isdigit():
@@ -123,9 +145,16 @@ def resolve_module(name: str | int) -> Module:
             if module.number == number:
                 return module
         raise UnknownModuleError(text)
+    numbered = _NUMBERED.match(text.lower())
+    if numbered:
+        number, folder = int(numbered.group(1)), canonical_name(numbered.group(2))
+        for module in MODULES:
+            if module.number == number and module.folder == folder:
+                return module
+        raise UnknownModuleError(text)
     canon = canonical_name(text)
     for module in MODULES:
-        if canon in (module.folder, module.distribution) or text == module.import_name:
+        if canon in (module.folder, module.distribution, canonical_name(module.import_name)):
             return module
     raise UnknownModuleError(text)
 
@@ -137,3 +166,22 @@ def module_for_distribution(distribution: str) -> Module | None:
         if module.distribution == canon:
             return module
     return None
+
+
+#: Commands that other distributions add to ``tito`` (their ``tinytorch.tito`` entry points),
+#: so that ``tito train`` without ``tinytorch-training`` can say what to install. A test
+#: checks this table against every ``packages/*/pyproject.toml`` of the checkout.
+PLUGIN_COMMANDS: dict[str, str] = {
+    "benchmark": "tinytorch-benchmarking",
+    "capstone": "tinytorch-capstone",
+    "kernels": "tinytorch-kernels",
+    "registry": "tinytorch-mlops",
+    "serve": "tinytorch-mlops",
+    "system.graph": "tinytorch-introduction",
+    "train": "tinytorch-training",
+}
+
+
+def command_provider(command: str) -> str | None:
+    """The distribution that adds ``tito <command>`` (``"system.graph"`` for a sub-command)."""
+    return PLUGIN_COMMANDS.get(command)

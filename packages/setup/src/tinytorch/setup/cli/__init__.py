@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ..process import TitoError
-from ..registry import UnknownModuleError
+from ..registry import UnknownModuleError, command_provider, suggest
 from . import dev, instructor, lab, modules, system, testing, ui
 
 __all__ = ["build_parser", "main"]
@@ -67,12 +67,61 @@ def _show_group_help(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     return 0
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser] | None:
+    """The sub-parsers of ``parser`` by name, or ``None`` if it takes no sub-command."""
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps them nowhere public
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            return dict(action.choices)
+    return None
+
+
+def unknown_command(parser: argparse.ArgumentParser,
+                    argv: Sequence[str]) -> tuple[str, str | None] | None:
+    """(message, hint) when ``argv`` names a command this ``tito`` does not have, else ``None``.
+
+    A command another distribution adds (``tito train`` comes with ``tinytorch-training``)
+    says what to install; anything else gets the closest known command. Only the command
+    words are checked (up to the first one that takes no sub-command); options and their
+    values are left to ``argparse``.
+    """
+    words = [a for a in argv if not a.startswith("-")]
+    if len(words) != len(argv) and argv and argv[0].startswith("-"):
+        return None  # `tito --version`, `tito -h …`: argparse decides
+    current, path = parser, []
+    for word in words:
+        choices = _subcommands(current)
+        if choices is None:
+            return None
+        if word in choices:
+            current, path = choices[word], [*path, word]
+            continue
+        name = ".".join([*path, word])
+        shown = " ".join(["tito", *path, word])
+        provider = command_provider(name)
+        if provider:
+            return (f"{shown} comes with {provider}: pip install {provider}",
+                    f"python -m pip install {provider}   (then: {shown} --help)")
+        guess = suggest(word, sorted(choices))
+        where = " ".join(["tito", *path])
+        if guess:
+            return (f"unknown command {shown!r} — did you mean '{where} {guess}'?",
+                    f"{where} --help lists the commands")
+        return (f"unknown command {shown!r} (commands: {', '.join(sorted(choices))})",
+                f"{where} --help lists the commands")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tito`` with ``argv`` (default: the command line); return the exit code."""
     parser, problems = build_parser()
     for problem in problems:
         ui.warning(f"skipped a tito plugin: {problem}")
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    missing = unknown_command(parser, argv)
+    if missing is not None:
+        ui.error(*missing)
+        return 2
+    args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
         return _show_group_help(parser, args)
