@@ -57,7 +57,7 @@ def nested_state():
     }
 
 
-def test_round_trip_of_a_nested_structure(tmp_path):
+def test_checkpoint_round_trip_of_a_nested_structure(tmp_path):
     state = nested_state()
     path = save_checkpoint(tmp_path / "ck.npz", state)
     assert path == str(tmp_path / "ck.npz")
@@ -65,7 +65,7 @@ def test_round_trip_of_a_nested_structure(tmp_path):
     assert_same(state, back)
 
 
-def test_numpy_scalars_and_tensors_are_stored_as_numbers_and_arrays(tmp_path):
+def test_checkpoint_numpy_scalars_and_tensors_are_stored_as_numbers_and_arrays(tmp_path):
     t = Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
     back = load_checkpoint(save_checkpoint(tmp_path / "s", {"f": np.float32(0.5), "i": np.int64(4),
                                                             "b": np.bool_(True), "t": t}))
@@ -76,13 +76,13 @@ def test_numpy_scalars_and_tensors_are_stored_as_numbers_and_arrays(tmp_path):
     np.testing.assert_array_equal(back["t"], t.data)
 
 
-def test_suffix_is_added_and_directories_are_created(tmp_path):
+def test_checkpoint_suffix_is_added_and_directories_are_created(tmp_path):
     path = save_checkpoint(tmp_path / "a" / "b" / "run", {"x": 1})
     assert path.endswith("run.npz") and os.path.exists(path)
     assert load_checkpoint(path) == {"x": 1}
 
 
-def test_generator_state_restores_the_random_stream(tmp_path):
+def test_checkpoint_generator_state_restores_the_random_stream(tmp_path):
     g = np.random.default_rng(123)
     g.random(10)
     path = save_checkpoint(tmp_path / "rng", {"rng": generator_state(g)})
@@ -92,7 +92,7 @@ def test_generator_state_restores_the_random_stream(tmp_path):
     np.testing.assert_array_equal(h.random(5), expected)
 
 
-def test_objects_that_need_pickle_are_refused_when_saving(tmp_path):
+def test_checkpoint_objects_that_need_pickle_are_refused_when_saving(tmp_path):
     with pytest.raises(TypeError, match="no pickle"):
         save_checkpoint(tmp_path / "x", {"fn": len})
     with pytest.raises(TypeError, match="array of Python objects"):
@@ -101,7 +101,7 @@ def test_objects_that_need_pickle_are_refused_when_saving(tmp_path):
 
 
 # --------------------------------------------------------------------------- atomic writes
-def test_a_failure_mid_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+def test_checkpoint_a_failure_mid_write_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "last.npz", {"epoch": 1, "w": np.ones(1000)})
     before = open(path, "rb").read()
 
@@ -120,7 +120,7 @@ def test_a_failure_mid_write_leaves_the_previous_checkpoint_intact(tmp_path, mon
     assert os.listdir(tmp_path) == ["last.npz"]  # the temporary file was removed
 
 
-def test_an_interrupt_mid_write_also_cleans_up(tmp_path, monkeypatch):
+def test_checkpoint_an_interrupt_mid_write_also_cleans_up(tmp_path, monkeypatch):
     def interrupted(file, *args, **kwargs):
         file.write(b"partial")
         raise KeyboardInterrupt
@@ -131,7 +131,7 @@ def test_an_interrupt_mid_write_also_cleans_up(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-def test_the_file_is_replaced_in_one_step(tmp_path, monkeypatch):
+def test_checkpoint_the_file_is_replaced_in_one_step(tmp_path, monkeypatch):
     """The target name is only ever written by os.replace, from a complete file."""
     path = str(tmp_path / "ck.npz")
     replaced = []
@@ -154,7 +154,7 @@ class _RunsCodeWhenUnpickled:
         return (exec, ("import os; os.environ['TINYTORCH_TEST_PWNED'] = '1'",))
 
 
-def test_load_refuses_pickled_object_arrays_and_runs_no_code(tmp_path, monkeypatch):
+def test_checkpoint_load_refuses_pickled_object_arrays_and_runs_no_code(tmp_path, monkeypatch):
     monkeypatch.delenv("TINYTORCH_TEST_PWNED", raising=False)
     path = tmp_path / "evil.npz"
     evil = np.array([_RunsCodeWhenUnpickled()], dtype=object)
@@ -165,7 +165,7 @@ def test_load_refuses_pickled_object_arrays_and_runs_no_code(tmp_path, monkeypat
     assert "TINYTORCH_TEST_PWNED" not in os.environ
 
 
-def test_load_refuses_a_plain_pickle(tmp_path, monkeypatch):
+def test_checkpoint_load_refuses_a_plain_pickle(tmp_path, monkeypatch):
     import pickle
 
     monkeypatch.delenv("TINYTORCH_TEST_PWNED", raising=False)
@@ -245,7 +245,7 @@ def _corrupt_member(tmp_path):
     (_dangling_reference, "damaged"),
     (_corrupt_member, "cannot read checkpoint"),
 ])
-def test_bad_files_give_a_checkpoint_error_naming_the_file(tmp_path, make, message):
+def test_checkpoint_bad_files_give_a_checkpoint_error_naming_the_file(tmp_path, make, message):
     path = make(tmp_path)
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint(path)
@@ -253,6 +253,6 @@ def test_bad_files_give_a_checkpoint_error_naming_the_file(tmp_path, make, messa
     assert isinstance(info.value, ValueError)  # CheckpointError is a ValueError
 
 
-def test_missing_file(tmp_path):
+def test_checkpoint_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match=re.escape(f"checkpoint not found: {tmp_path / 'nope.npz'}")):
         load_checkpoint(tmp_path / "nope.npz")

@@ -95,7 +95,7 @@ def test_crop_padding_reaches_the_training_crops(tiny_cifar):
     assert crop_padding(prepare_run(tiny_full, tiny_cifar).train) == 2
 
 
-def test_train_cifar10_writes_a_loadable_checkpoint_and_a_summary(tiny_cifar, tmp_path, capsys):
+def test_train_cifar10_writes_loadable_weights_and_a_summary(tiny_cifar, tmp_path, capsys):
     recipe = Recipe("tiny", "small_cnn", epochs=2, batch_size=13, lr=0.05, widths=(4, 8))
     out = str(tmp_path / "run")
     summary = train_cifar10(recipe, root=tiny_cifar, out_dir=out, progress=False)

@@ -159,7 +159,7 @@ def test_nll_picks_minus_the_target_log_probability():
     np.testing.assert_allclose(x.grad.data, [[0, -0.5, 0], [0, 0, -0.5]])
 
 
-def test_nll_of_log_softmax_is_cross_entropy():
+def test_cross_entropy_equals_the_negative_log_likelihood_of_log_softmax():
     x = Tensor(LOGITS)
     assert nll_loss(x.log_softmax(axis=1), LABELS).item() == \
         pytest.approx(cross_entropy(x, LABELS).item(), rel=1e-6)
@@ -224,7 +224,7 @@ def test_bce_shape_mismatch_is_an_error():
 
 
 # --------------------------------------------------------------------------- finite differences
-@pytest.mark.parametrize("name", ["mse", "ce", "ce_smooth", "ce_soft", "nll", "bce", "bce_pos"])
+@pytest.mark.parametrize("name", ["mse", "cross_entropy", "cross_entropy_smooth", "cross_entropy_soft", "nll", "bce", "bce_pos"])
 def test_loss_gradients_match_finite_differences(name):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(5, 4))
@@ -233,9 +233,9 @@ def test_loss_gradients_match_finite_differences(name):
     t01 = rng.random((5, 4))
     fns = {
         "mse": lambda a: mse_loss(a, np.ones((5, 4))),
-        "ce": lambda a: cross_entropy(a, labels),
-        "ce_smooth": lambda a: cross_entropy(a, labels, label_smoothing=0.3),
-        "ce_soft": lambda a: cross_entropy(a, soft),
+        "cross_entropy": lambda a: cross_entropy(a, labels),
+        "cross_entropy_smooth": lambda a: cross_entropy(a, labels, label_smoothing=0.3),
+        "cross_entropy_soft": lambda a: cross_entropy(a, soft),
         "nll": lambda a: nll_loss(a.log_softmax(axis=1), labels),
         "bce": lambda a: binary_cross_entropy_with_logits(a, t01),
         "bce_pos": lambda a: binary_cross_entropy_with_logits(a, t01, pos_weight=np.array([1.0, 2, 3, 4])),

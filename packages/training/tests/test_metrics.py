@@ -36,7 +36,7 @@ def test_top_k_accuracy():
         assert top_k_accuracy(x, y, k=k) == pytest.approx(np.mean(rank < k))
 
 
-def test_top_k_rejects_bad_k():
+def test_top_k_accuracy_rejects_bad_k():
     with pytest.raises(ValueError, match="k=4 must be between 1 and 3"):
         top_k_accuracy(SCORES, LABELS, k=4)
     with pytest.raises(ValueError, match="k=0"):

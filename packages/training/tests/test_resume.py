@@ -96,7 +96,7 @@ def assert_bit_identical(a: Trainer, b: Trainer, train_a, train_b):
 
 
 @pytest.mark.parametrize("schedule", ["step", "epoch"])
-def test_killed_and_resumed_run_is_bit_identical(tmp_path, schedule):
+def test_checkpoint_killed_and_resumed_run_is_bit_identical(tmp_path, schedule):
     # 1. the reference: four epochs in one go
     ref, ref_train, ref_val = make_run(schedule)
     ref.fit(ref_train, ref_val, epochs=4)
@@ -123,7 +123,7 @@ def test_killed_and_resumed_run_is_bit_identical(tmp_path, schedule):
     assert load_checkpoint(path)["epoch"] == 4
 
 
-def test_resume_restores_early_stopping_and_best_model(tmp_path):
+def test_checkpoint_resume_restores_the_early_stop_and_best_model_callbacks(tmp_path):
     def callbacks():
         # nothing counts as an improvement (min_delta): stop after epoch 3 (best 1, bad 2 and 3)
         return [EarlyStopping("val_loss", patience=2, min_delta=1e9), BestModel("val_acc")]

@@ -57,7 +57,7 @@ def weights(model):
     return {k: v.copy() for k, v in model.state_dict().items()}
 
 
-def test_fit_changes_the_weights_and_the_loss_falls(capsys):
+def test_train_step_fit_changes_the_weights_and_the_loss_falls(capsys):
     manual_seed(0)
     train, val = loaders()
     model = mlp()
@@ -192,7 +192,7 @@ def test_scheduler_steps_per_epoch_or_per_step(interval):
         Trainer(model, opt, CrossEntropyLoss(), scheduler=sched, scheduler_interval="batch")
 
 
-def test_each_step_starts_from_fresh_gradients():
+def test_train_step_starts_from_fresh_gradients():
     manual_seed(0)
     model = mlp()
     trainer = Trainer(model, SGD(model.parameters(), lr=0.0), CrossEntropyLoss(), progress=False)
@@ -218,7 +218,7 @@ def update_norm(grad_clip):
     return grads, moved
 
 
-def test_grad_clip_bounds_the_global_gradient_norm():
+def test_train_step_grad_clip_bounds_the_global_gradient_norm():
     raw, moved_raw = update_norm(None)
     assert raw > 1.0 and moved_raw == pytest.approx(raw, rel=1e-4)  # lr 1: the step is the gradient
     clipped, moved = update_norm(0.25)
@@ -226,7 +226,7 @@ def test_grad_clip_bounds_the_global_gradient_norm():
     assert moved == pytest.approx(0.25, rel=1e-4)
 
 
-def test_a_non_finite_loss_stops_with_a_clear_error_before_the_update():
+def test_train_step_non_finite_loss_stops_with_a_clear_error_before_the_update():
     manual_seed(0)
     train, _ = loaders()
     model = mlp()
@@ -293,7 +293,7 @@ def test_callback_hooks_are_called_in_order():
                       "epoch1", "step3", "step4", "end2:2", "done"]
 
 
-def test_regression_without_accuracy():
+def test_train_step_for_regression_without_acc_tracking():
     manual_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 3)).astype(np.float32)
@@ -316,7 +316,7 @@ def test_loading_a_file_that_is_not_a_trainer_checkpoint(tmp_path):
         trainer.load(path)
 
 
-def test_save_and_load_round_trip(tmp_path):
+def test_checkpoint_save_and_load_round_trip(tmp_path):
     manual_seed(0)
     train, val = loaders()
     model = mlp()
