@@ -487,3 +487,21 @@ def test_lab_explains_what_is_missing(tmp_path, monkeypatch, capsys):
     assert err.strip() == 'error: JupyterLab is not installed: pip install "tinytorch-setup[lab]"'
     assert main(["lab", "capstone", "--dir", str(tmp_path / "nowhere")]) == 1
     assert "tito module start capstone" in capsys.readouterr().err
+
+
+def test_candidate_files_keep_every_file_a_word_can_select(tmp_path):
+    from tinytorch.setup.lesson import candidate_files
+
+    tests = write(tmp_path / "tests", {
+        "test_a.py": "def test_add_op():\n    pass\n",
+        "test_b.py": "import pytest\n\n@pytest.mark.parametrize('x', [1], ids=['ADD_OP'])\n"
+                     "def test_other(x):\n    pass\n",
+        "test_add_op_file.py": "def test_plain():\n    pass\n",
+        "test_c.py": "def test_mul():\n    pass\n",
+        "sub/test_d.py": "class TestAddOp:\n    def test_it(self):\n        pass\n",
+    })
+    assert [p.name for p in candidate_files(tests, "add_op")] == [
+        "test_a.py", "test_add_op_file.py", "test_b.py"]
+    assert [p.name for p in candidate_files(tests, "addop")] == ["test_d.py"]
+    assert candidate_files(tests, "add_op or mul") == []  # an expression: the whole folder
+    assert candidate_files(tests, "tests") == []  # the folder's own name selects everything

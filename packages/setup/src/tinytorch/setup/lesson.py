@@ -39,6 +39,7 @@ from .repo import find_repo_root, package_dir
 __all__ = [
     "LAB_EXTRA",
     "ExerciseFailed",
+    "candidate_files",
     "check",
     "find_lesson",
     "lesson_filename",
@@ -262,6 +263,32 @@ def read_junit(path: Path) -> TestReport:
     return TestReport(total, failed, skipped, first)
 
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def candidate_files(tests: Path, expression: str) -> list[Path]:
+    """The test files of ``tests`` that can hold a test ``-k expression`` selects.
+
+    pytest imports every test file to collect it, even those ``-k`` then deselects; for a
+    lesson's ``check`` that import time is most of the wait. When ``expression`` is one word
+    (an exercise name), a test it selects has the word (in any case) in its file's path or
+    text: its function, class, parametrize id or marker is written there. For anything else
+    — an expression, or a word that is part of the tests folder's own path (which would
+    select every test) — the answer is ``[]``: run the whole folder.
+    """
+    word = expression.lower()
+    if not _IDENTIFIER.match(expression) or word in str(tests).lower():
+        return []
+    found = []
+    for path in sorted({*tests.rglob("test_*.py"), *tests.rglob("*_test.py")}):
+        if "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(tests).as_posix().lower()
+        if word in rel or word in path.read_text(encoding="utf-8", errors="replace").lower():
+            found.append(path)
+    return found
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -271,7 +298,10 @@ def check(module: str, exercise: str, *, k: str | None = None, timeout: float = 
 
     The module's shipped tests run in a subprocess (``python -m pytest -k <exercise>``, or
     ``-k <k>``), so whatever is installed now — the student's editable workspace, as it is on
-    disk — is what is tested. Hypothesis runs without shrinking or deadline there.
+    disk — is what is tested. Only the test files that can hold a matching test are
+    collected (:func:`candidate_files`), and hypothesis runs without shrinking or deadline,
+    with at most 25 examples where a test does not set its own number: this is quick
+    feedback, ``tito test`` the full run.
 
     Args:
         module: The module (``tensor``, ``02``…).
@@ -296,9 +326,10 @@ def check(module: str, exercise: str, *, k: str | None = None, timeout: float = 
     see = f"see all of it: tito test {found.folder} -k {shlex.quote(expression)}"
     with tempfile.TemporaryDirectory(prefix="tito-check-") as name:
         report = Path(name) / "report.xml"
+        targets = [str(p) for p in candidate_files(tests, expression)] or [str(tests)]
         cmd = python_command("-m", "pytest", "--import-mode=importlib", "-p", "no:cacheprovider",
                              "-p", "tinytorch.setup.check_plugin", "-q", "-k", expression,
-                             f"--junitxml={report}", "-o", "junit_family=xunit2", str(tests))
+                             f"--junitxml={report}", "-o", "junit_family=xunit2", *targets)
         start = time.monotonic()
         try:
             result = run(cmd, cwd=Path(name), capture=True, timeout=timeout)
