@@ -36,7 +36,7 @@ from .stubbing import SolutionBlock, StubError, find_blocks, stub_source
 from .stubcheck_pool import WorkerPool
 from .workspace import module_name_for
 
-__all__ = ["BlockResult", "PackageReport", "check_package", "DEFAULT_INI"]
+__all__ = ["BlockResult", "PackageReport", "blocks_without_hints", "check_package", "DEFAULT_INI"]
 
 DEFAULT_INI = "[pytest]\naddopts = --import-mode=importlib -p no:cacheprovider\n"
 _PLUGIN = "_tt_stubcheck_plugin"
@@ -186,6 +186,19 @@ def collect_blocks(folder: Path) -> list[SolutionBlock]:
         rel = path.relative_to(folder).as_posix()
         blocks.extend(find_blocks(path.read_text(encoding="utf-8"), rel))
     return blocks
+
+
+def blocks_without_hints(folder: Path) -> list[SolutionBlock]:
+    """The blocks of the package in ``folder`` with no ``### HINT:`` line right after BEGIN.
+
+    Every exercise needs at least one hint (it is kept in the student's version, above the
+    stub's ``raise``). This reads the files only — no test runs — so it takes well under a
+    second for the whole course.
+
+    Raises:
+        StubError: for a malformed block.
+    """
+    return [block for block in collect_blocks(folder) if not block.hints]
 
 
 def check_package(folder: Path, *, jobs: int = 2, timeout: float = 600.0,

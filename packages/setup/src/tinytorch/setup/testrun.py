@@ -265,7 +265,8 @@ def run_fast_tests(module: Module, extra: list[str] | None = None, *, quiet: boo
     os.close(handle)
     record = Path(name)
     args = ["-p", PLUGIN, "--tito-report", str(record), "--tito-stop-after", str(stop_after),
-            "-q", "--tb=no", "-rN", "--no-header", *(["-q"] if quiet else []), *(extra or [])]
+            "-q", "--tb=no", "-rN", "--no-header", "--continue-on-collection-errors",
+            *(["-q"] if quiet else []), *(extra or [])]
     start = time.monotonic()
     try:
         result = run(pytest_command(tests, args), capture=quiet, timeout=timeout)

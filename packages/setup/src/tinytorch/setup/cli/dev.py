@@ -12,7 +12,7 @@ from ..registry import MODULES, resolve_module
 from ..repo import find_repo_root, package_dir
 from . import ui
 
-__all__ = ["register", "run_blocks", "run_check_stubs", "run_stub"]
+__all__ = ["register", "run_blocks", "run_check_hints", "run_check_stubs", "run_stub"]
 
 
 def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersAction]:
@@ -23,11 +23,14 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
     group.set_defaults(group_parser=group)
     sub = group.add_subparsers(dest="subcommand", title="commands", metavar="COMMAND")
     check = sub.add_parser(
-        "check-stubs", help="check that every solution block is caught by a test",
-        description="For each solution block of a package, stub that block alone and run the "
-                    "package's own tests: at least one must fail (and the reference must "
-                    "pass). Tests that execute the block (mapped once by tracing the "
-                    "reference run) run first, with -x. Exit code 1 if a block is not caught.",
+        "check-stubs", help="check that every solution block has a hint and is caught by a test",
+        description="First (in a second, before any test runs): every solution block has at "
+                    "least one `### HINT:` line right after `### BEGIN SOLUTION` — each one "
+                    "without is listed as file:line function. Then, for each solution block of "
+                    "a package, stub that block alone and run the package's own tests: at "
+                    "least one must fail (and the reference must pass). Tests that execute the "
+                    "block (mapped once by tracing the reference run) run first, with -x. "
+                    "Exit code 1 if a block has no hint or is not caught.",
         epilog="examples: tito dev check-stubs tensor     tito dev check-stubs all --jobs 2     "
                "tito dev check-stubs --path some/package", formatter_class=fmt)
     check.add_argument("module", nargs="*", help="module names or numbers, or `all` "
@@ -41,6 +44,18 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
     check.add_argument("--timeout", type=float, default=600.0,
                        help="seconds allowed for one pytest run (default 600)")
     check.set_defaults(func=run_check_stubs)
+    hints = sub.add_parser(
+        "check-hints", help="check that every solution block has a `### HINT:` line",
+        description="Only the first check of check-stubs, in a second: every solution block "
+                    "has at least one `### HINT:` line right after `### BEGIN SOLUTION`. Lists "
+                    "each block without one as file:line function; exit code 1 if any.",
+        epilog="examples: tito dev check-hints tensor autograd     tito dev check-hints all",
+        formatter_class=fmt)
+    hints.add_argument("module", nargs="*", help="module names or numbers, or `all` "
+                                                 "(packages of the repository checkout)")
+    hints.add_argument("--path", type=Path, action="append", default=[],
+                       help="a package folder to check (repeatable), instead of a module")
+    hints.set_defaults(func=run_check_hints)
     blocks = sub.add_parser("blocks", help="list the solution blocks of a package",
                             description="List the solution blocks of a package: file, line, "
                                         "function and hints. Malformed markers are errors.",
@@ -79,8 +94,41 @@ def _folders(modules: list[str], paths: list[Path]) -> list[Path]:
     return folders
 
 
+def _check_hints(folders: list[Path]) -> int:
+    """Print every block without a hint (``file:line function``); return how many."""
+    from ..checkstubs import blocks_without_hints
+    from ..stubbing import HINT_PREFIX, StubError
+
+    out = ui.console()
+    missing, total_folders = 0, 0
+    for folder in folders:
+        total_folders += 1
+        try:
+            found = blocks_without_hints(folder)
+        except StubError as exc:  # reported again (with the rest) by the stub check
+            out.print(f"[red]✗ error[/] {ui.escape(str(exc))}")
+            missing += 1
+            continue
+        for block in found:
+            out.print(f"[red]✗ no hint:[/] {ui.escape(str(folder / block.filename))}:"
+                      f"{block.begin} {ui.escape(block.qualname)}")
+        missing += len(found)
+    if missing:
+        ui.error(f"{missing} solution block(s) without a `{HINT_PREFIX}` line right after "
+                 f"`### BEGIN SOLUTION` (in {total_folders} package(s))",
+                 "add at least one hint line to each block listed above")
+    else:
+        out.print(f"[green]✓[/] every solution block has a hint ({total_folders} package(s))")
+    return missing
+
+
+def run_check_hints(args: argparse.Namespace) -> int:
+    """Check that every solution block of one or more packages has a hint."""
+    return 1 if _check_hints(_folders(args.module, args.path)) else 0
+
+
 def run_check_stubs(args: argparse.Namespace) -> int:
-    """Check every solution block of one or more packages."""
+    """Check every block's hint, then that every block is caught by a test."""
     from ..checkstubs import BlockResult, check_package
 
     if args.jobs < 1:
@@ -88,7 +136,10 @@ def run_check_stubs(args: argparse.Namespace) -> int:
     out = ui.console()
     start = time.monotonic()
     reports = []
-    for folder in _folders(args.module, args.path):
+    folders = _folders(args.module, args.path)
+    out.rule("hints")
+    no_hints = _check_hints(folders)
+    for folder in folders:
         out.rule(f"check-stubs {folder.name}")
 
         def show(result: BlockResult) -> None:
@@ -122,8 +173,10 @@ def run_check_stubs(args: argparse.Namespace) -> int:
             if b.status != "caught":
                 out.print(f"[red]{b.status}:[/] {ui.escape(str(r.folder / b.block.filename))}:"
                           f"{b.block.begin} {ui.escape(b.block.qualname)}  {ui.escape(b.detail)}")
+    if no_hints:
+        out.print(f"[red]{no_hints} solution block(s) without a hint[/] (listed at the top)")
     out.print(f"total {time.monotonic() - start:.1f} s")
-    return 1 if failed else 0
+    return 1 if failed or no_hints else 0
 
 
 def run_blocks(args: argparse.Namespace) -> int:
