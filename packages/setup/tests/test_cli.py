@@ -11,7 +11,7 @@ from tinytorch.setup.cli import build_parser, main
 COMMANDS = [
     [], ["system"], ["system", "info"], ["system", "doctor"], ["module"], ["module", "list"],
     ["module", "status"], ["module", "start"], ["module", "reset"], ["export"], ["test"],
-    ["dev"], ["dev", "check-stubs"], ["dev", "blocks"], ["dev", "stub"], ["lab"],
+    ["dev"], ["dev", "check-stubs"], ["dev", "check-hints"], ["dev", "blocks"], ["dev", "stub"], ["lab"],
 ]
 
 

@@ -192,6 +192,27 @@ def test_the_report_names_each_exercise_once_and_says_what_was_not_run(capsys):
     assert "1 test(s) not run" in out and "tito test capstone --all" in out
 
 
+def test_all_chooses_the_full_run_wherever_it_is_written(monkeypatch, capsys):
+    from tinytorch.setup.cli import testing as cli_testing
+
+    calls = []
+
+    def fake(kind):
+        def run(module, extra=None, **kwargs):
+            calls.append((kind, module.folder, extra))
+            return TestOutcome(0, "1 passed in 0.1s", "")
+        return run
+
+    monkeypatch.setattr(cli_testing, "run_module_tests", fake("full"))
+    monkeypatch.setattr(cli_testing, "run_fast_tests", fake("fast"))
+    assert main(["test", "capstone", "-k", "x"]) == 0
+    assert main(["test", "16", "--all", "-k", "x"]) == 0
+    assert main(["test", "--all", "capstone"]) == 0
+    assert main(["test", "capstone", "--", "--full"]) == 0
+    assert calls == [("fast", "capstone", ["-k", "x"]), ("full", "capstone", ["-k", "x"]),
+                     ("full", "capstone", []), ("full", "capstone", [])]
+
+
 VENV_TEST = '''\
 import venv
 
