@@ -328,7 +328,8 @@ def check(module: str, exercise: str, *, k: str | None = None, timeout: float = 
         report = Path(name) / "report.xml"
         targets = [str(p) for p in candidate_files(tests, expression)] or [str(tests)]
         cmd = python_command("-m", "pytest", "--import-mode=importlib", "-p", "no:cacheprovider",
-                             "-p", "tinytorch.setup.check_plugin", "-q", "-k", expression,
+                             "-p", "tinytorch.setup.check_plugin", "-q", "--tb=line",
+                             "-k", expression,
                              f"--junitxml={report}", "-o", "junit_family=xunit2", *targets)
         start = time.monotonic()
         try:
