@@ -56,7 +56,7 @@ class ArithmeticOps:
         ### HINT: lift first (other = self._lift(other)); then call ufunc on the two .data arrays
         ### HINT: numpy raises ValueError when shapes don't broadcast: catch it and
         ### HINT: `raise broadcast_error(op, ...) from None`
-        ### HINT: compare data.dtype with np.float64 and with the two input dtypes; end with self._make
+        ### HINT: float64 result but no float64 input? cast it to float32; end with self._make
         other = self._lift(other)
         try:
             data = ufunc(self.data, other.data)
@@ -112,7 +112,10 @@ class ArithmeticOps:
         return self._lift(other).__mul__(self)
 
     def __truediv__(self, other: Any) -> Any:
-        """``self / other`` (true division; integer tensors give float): given, one call of :meth:`_binary` (which you write)."""
+        """``self / other`` (true division; integer tensors give float).
+
+        Given: one call of :meth:`_binary` (which you write).
+        """
         return self._binary(other, "div", np.true_divide)
 
     def __rtruediv__(self, other: Any) -> Any:
@@ -174,7 +177,8 @@ class ArithmeticOps:
         """Matrix product with numpy's rules: 1-D operands are vectors; leading dims broadcast.
 
         Shape:
-            (..., n, k) @ (..., k, m) -> (..., n, m);  out[..., i, j] = sum_k a[..., i, k]·b[..., k, j]
+            (..., n, k) @ (..., k, m) -> (..., n, m)
+            out[..., i, j] = sum over k of a[..., i, k] · b[..., k, j]
             A 1-D first operand acts as a (1, k) row, a 1-D second as a (k, 1) column, and
             that dimension is dropped from the result.
 

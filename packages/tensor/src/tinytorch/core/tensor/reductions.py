@@ -61,7 +61,7 @@ class ReductionOps:
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "mean")
         x = self.data if self.data.dtype.kind == "f" else self.data.astype(np.float32)
         ### BEGIN SOLUTION
-        ### HINT: np.mean, then np.asarray(..., dtype=x.dtype) so the result is an array of x's dtype
+        ### HINT: np.mean, then np.asarray(..., dtype=x.dtype): an array of x's dtype
         data = np.mean(x, axis=axes, keepdims=keep)
         return self._make(np.asarray(data, dtype=x.dtype), "mean", (self,), (axes, keep))
         ### END SOLUTION
