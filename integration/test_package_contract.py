@@ -106,6 +106,9 @@ Source = "https://example.invalid/{name}"
 packages = ["src/tinytorch"]
 [tool.hatch.build.targets.wheel.force-include]
 "tests" = "tinytorch/core/{folder}/tests"
+"lesson" = "tinytorch/core/{folder}/lesson"
+[tool.hatch.build.targets.sdist]
+include = ["src", "tests", "lesson", "README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml"]
 [tool.tinytorch]
 module = {module}
 """
@@ -122,6 +125,9 @@ def _make_package(repo: Path, folder: str, module: int | None, deps: list[str], 
     (root / "pyproject.toml").write_text(text)
     for f in extra_files:
         (root / f).write_text("x\n")
+    if module is not None:  # every module has its lesson notebook
+        (root / "lesson").mkdir()
+        (root / "lesson" / f"{module:02d}_{folder}.py").write_text("# %% [markdown]\n# # lesson\n")
     for rel, body in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +184,15 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def test_checker_accepts_a_consistent_repository(fake_repo):
     assert _violations(fake_repo) == []
+
+
+def test_checker_catches_a_module_without_its_lesson(fake_repo):
+    (fake_repo / "packages/tensor/lesson/02_tensor.py").unlink()
+    _edit(fake_repo / "packages/activations/pyproject.toml", '"lesson" = "tinytorch/core/activations/lesson"\n', "")
+    found = _violations(fake_repo)
+    assert any(v.startswith("tensor:") and "lesson/02_tensor.py is missing" in v for v in found), found
+    assert any(v.startswith("activations:") and '"lesson" = "tinytorch/core/activations/lesson"' in v
+               for v in found), found
 
 
 def test_checker_catches_an_undeclared_sibling_import(fake_repo):
