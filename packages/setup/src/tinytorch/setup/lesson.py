@@ -41,10 +41,13 @@ __all__ = [
     "ExerciseFailed",
     "candidate_files",
     "check",
+    "exception_line",
     "find_lesson",
+    "installed_summary",
     "lesson_filename",
     "main",
     "percent_to_notebook",
+    "read_junit",
     "setup_lesson",
     "write_notebook",
 ]
@@ -133,7 +136,17 @@ def _enable_autoreload() -> bool:
 
 
 def installed_summary(module: Module, autoreload: bool = False) -> list[str]:
-    """One or two lines saying which implementation of ``module`` is installed."""
+    """One or two lines saying which implementation of ``module`` is installed.
+
+    Args:
+        module: The module.
+        autoreload: Whether autoreload is on (then the student's editable version's line
+            says that a re-run cell uses the latest save).
+
+    Returns:
+        The lines ``setup_lesson`` prints: not installed, the reference, the student's
+        editable workspace, or the student's installed copy (which needs ``tito export``).
+    """
     from .dists import get_installed
 
     dist = module.distribution

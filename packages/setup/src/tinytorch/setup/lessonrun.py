@@ -82,6 +82,7 @@ def _label(cell: dict[str, Any], width: int = 64) -> str:
 
 def _import_nbclient() -> tuple[Any, Any, Any]:
     try:
+        import ipykernel  # noqa: F401 - the kernel nbclient starts ("python3")
         import nbformat
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError
