@@ -110,6 +110,17 @@ check("benchmarking", "module_flops")
 check("benchmarking", "percentile")
 
 # %% [markdown]
+# Try it on a sample shaped like real latencies — most queries fast, a long tail of slow ones
+# (lognormal draws, in ms). Compare the mean with p50 and p99:
+
+# %%
+from tinytorch.core.benchmarking import percentile
+
+fake_ms = rng.lognormal(mean=np.log(10.0), sigma=0.6, size=1000)
+print(f"mean {fake_ms.mean():.2f} ms, " + ", ".join(
+    f"p{q} {percentile(fake_ms, q):.2f} ms" for q in (50, 90, 99, 99.9)))
+
+# %% [markdown]
 # ### Exercise 5 — `t_interval` and `bootstrap`: how sure are we?
 #
 # **File:** `stats.py`.
