@@ -145,15 +145,17 @@ def locate_tests(installed: InstalledDist, module: Module) -> Path | None:
     """The folder holding the module's shipped tests for this installed distribution.
 
     A wheel ships them at ``<import dir>/tests`` in site-packages (found through the
-    distribution's ``RECORD``); an editable install has them in ``<project>/tests``.
+    distribution's ``RECORD``); an editable install has them in ``<project>/tests`` — and
+    that folder wins, since the copy an editable install also puts in site-packages is only
+    as new as the install (a test renamed or added since would be missed).
     """
+    editable = installed.editable_dir
+    if editable is not None and (editable / "tests").is_dir():
+        return editable / "tests"
     files = installed.files_under(module.tests_dir)
     if files:
         folder = Path(str(installed.dist.locate_file(module.tests_dir)))
         if folder.is_dir():
             return folder
         return files[0].parent
-    editable = installed.editable_dir
-    if editable is not None and (editable / "tests").is_dir():
-        return editable / "tests"
     return None
