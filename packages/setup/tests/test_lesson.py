@@ -376,10 +376,9 @@ def test_read_junit_counts_and_prefers_the_stub(tmp_path):
 # --------------------------------------------------------------------------- running a lesson
 
 
-def lesson_run(*args: str, env_update: dict[str, str] | None = None):
-    env = dict(os.environ, **(env_update or {}))
+def lesson_run(*args: str, cwd: Path | None = None):
     return subprocess.run([sys.executable, "-m", "tinytorch.setup.lesson", "run", *args],
-                          capture_output=True, text=True, timeout=600, env=env)
+                          capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
 def test_run_the_reference_and_the_student_version(fake_repo, monkeypatch, tmp_path):
@@ -416,9 +415,10 @@ def test_run_fails_when_a_cell_before_the_first_check_uses_a_stub(fake_repo, mon
             "(cell 4, Exercise 1)") in student.stdout
 
 
-def test_run_explains_a_missing_lesson(fake_repo):
+def test_run_explains_a_missing_lesson(fake_repo, monkeypatch, tmp_path):
+    shadow(fake_repo / "packages/capstone", monkeypatch)  # not the real capstone's lesson
     (fake_repo / "packages/capstone/lesson/16_capstone.py").unlink()
-    result = lesson_run("capstone")
+    result = lesson_run("capstone", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("error: tinytorch-capstone has no lesson")
     assert "Traceback" not in result.stderr
