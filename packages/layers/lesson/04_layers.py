@@ -53,8 +53,10 @@ for depth in range(1, 21):
         print(f"after {depth:2d} layers: activation std {h.std():.3e}")
 
 # %% [markdown]
-# Each layer multiplies the size by about √(128/2) ≈ 8: after 20 layers the numbers overflow
-# float32's range long before training starts. The cure is the scale of the initial weights.
+# Each layer multiplies the size by about √(128/2) = 8 (128 inputs, half of them zeroed by ReLU):
+# after 20 layers the activations are ~10¹⁷, far beyond anything a loss or a gradient step can
+# use, and at about 40 layers float32 (max 3.4·10³⁸) overflows. The cure is the scale of the
+# initial weights.
 #
 # ## Build
 #
