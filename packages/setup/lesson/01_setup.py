@@ -191,7 +191,7 @@ print(f"{sum(t for t, _ in counts.values())} blocks in {len(counts)} installed m
 # 1. A stub could be `pass` (the function returns `None`) instead of a `raise`. What would a
 #    student see when a later module called an unwritten function — and where?
 # 2. Why look for markers with the tokenizer instead of a regular expression over the lines?
-#    (Think of this lesson's first markdown cell, and of a string that contains `#`.)
+#    (Think of the module docstring of `stubbing.py`, and of a string that contains `#`.)
 # 3. Why must a block hold whole statements and sit inside a function body? What would the
 #    stub of a block that starts at an `else:` look like?
 # 4. **Systems: how does stubbing scale with the size of a file?** `find_blocks` calls
