@@ -46,6 +46,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import ListedColormap
 
 from tinytorch.core.dataloader import DataLoader, TensorDataset
 from tinytorch.core.dense import MLP
@@ -299,8 +300,9 @@ ax_epoch.legend()
 gx, gy = np.meshgrid(np.linspace(-1.1, 1.1, 200), np.linspace(-1.1, 1.1, 200))
 grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
 regions = trainer.predict(grid, batch_size=10_000).argmax(axis=1).reshape(gx.shape)
-ax_map.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5], cmap="Pastel1", alpha=0.8)
-ax_map.scatter(x_val[:, 0], x_val[:, 1], c=y_val, cmap="Set1", s=8)
+arms = ListedColormap(["tab:red", "tab:blue", "tab:green"])   # one colour per arm, in both
+ax_map.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5], cmap=arms, alpha=0.25)
+ax_map.scatter(x_val[:, 0], x_val[:, 1], c=y_val, cmap=arms, vmin=0, vmax=2, s=8)
 ax_map.set(title="decision regions (validation points)", aspect="equal")
 plt.tight_layout(); plt.show()
 print("confusion matrix on validation (rows: true arm, columns: predicted):")
