@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -169,11 +171,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "stub (0: never; default 3)")
 
 
+_HOME: list[str] = []
+
+
 def _fast_hypothesis() -> None:
     try:
         from hypothesis import HealthCheck, Phase, settings
+        from hypothesis.configuration import set_hypothesis_home_dir
     except ImportError:
         return
+    # its caches (e.g. .hypothesis/constants) go to a temp dir, not the student's folder
+    _HOME.append(tempfile.mkdtemp(prefix="tito-hypothesis-"))
+    set_hypothesis_home_dir(_HOME[-1])
     settings.register_profile(
         "tito-test", parent=settings.default, deadline=None, database=None,
         phases=[Phase.explicit, Phase.reuse, Phase.generate], print_blob=False,
@@ -247,3 +256,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     rec = _recorder(session.config)
     if rec is not None:
         rec.write(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove hypothesis' temp dir."""
+    while _HOME:
+        shutil.rmtree(_HOME.pop(), ignore_errors=True)
