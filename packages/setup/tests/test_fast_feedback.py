@@ -333,3 +333,14 @@ def triple(x):
     good = make_toy("good", **{"src/tinytorch/toy/ops.py": hinted})
     ok = tito("dev", "check-hints", "--path", str(good))
     assert ok.returncode == 0 and "every solution block has a hint" in ok.stdout
+
+
+def test_plugins_failing_the_same_way_are_one_warning():
+    from tinytorch.setup.cli import _grouped_problems
+
+    problems = ["plugin 'serve' (m.cli:register, from tinytorch-mlops): SyntaxError: bad (w.py, line 3)",
+                "plugin 'train' (t.cli:register, from tinytorch-training): SyntaxError: bad (w.py, line 3)",
+                "plugin 'x' (x:register, from tinytorch-x): no command group 'nope'"]
+    assert _grouped_problems(problems) == [
+        "skipped 2 tito plugins (serve, train): SyntaxError: bad (w.py, line 3)",
+        "skipped a tito plugin: " + problems[2]]

@@ -10,6 +10,7 @@ exit code.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -111,11 +112,33 @@ def unknown_command(parser: argparse.ArgumentParser,
     return None
 
 
+def _grouped_problems(problems: list[str]) -> list[str]:
+    """One warning per error: five plugins failing on the same import error (a syntax error
+    in a student's module they import) are one line naming the five."""
+    by_error: dict[str, list[str]] = {}
+    for problem in problems:
+        match = re.match(r"^plugin '([^']+)' \(.*?\): (.*)$", problem, re.DOTALL)
+        if match is None:
+            by_error.setdefault(problem, [])
+        else:
+            by_error.setdefault(match.group(2), []).append(match.group(1))
+    lines = []
+    for error, names in by_error.items():
+        if len(names) > 1:
+            lines.append(f"skipped {len(names)} tito plugins ({', '.join(names)}): {error}")
+        elif names:
+            lines.append(f"skipped a tito plugin: "
+                         + next(p for p in problems if p.startswith(f"plugin {names[0]!r}")))
+        else:
+            lines.append(f"skipped a tito plugin: {error}")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tito`` with ``argv`` (default: the command line); return the exit code."""
     parser, problems = build_parser()
-    for problem in problems:
-        ui.warning(f"skipped a tito plugin: {problem}")
+    for problem in _grouped_problems(problems):
+        ui.warning(problem)
     argv = list(sys.argv[1:] if argv is None else argv)
     missing = unknown_command(parser, argv)
     if missing is not None:
