@@ -140,6 +140,10 @@ def _one(module: Module, extra: list[str], full: bool = False) -> int:
     else:
         outcome = run_fast_tests(module, extra)
         print_report(module, outcome)
+        if outcome.report is None and outcome.exit_code not in (0, NO_TESTS_COLLECTED):
+            ui.error(f"pytest stopped before running the tests of {module.distribution} "
+                     f"(exit code {outcome.exit_code}); its message is above",
+                     "an error in a file your module imports shows there with its file and line")
     if outcome.exit_code == NO_TESTS_COLLECTED:
         ui.error(f"pytest collected no tests for {module.distribution} (exit code 5)",
                  "check the -k/-m filters you passed, or reinstall the module so it ships "
