@@ -217,6 +217,8 @@ def run_start(args: argparse.Namespace) -> int:
     notebook = _write_lesson(module, dest)
     if notebook is not None:
         ui.success(f"wrote the lesson notebook {notebook}")
+    else:
+        ui.hint(f"{module.distribution} has no lesson notebook yet")
     if args.no_install:
         ui.hint(f"install it when ready: tito export {module.folder} --dir {dest} --editable")
         return 0
@@ -225,7 +227,7 @@ def run_start(args: argparse.Namespace) -> int:
                "reference, editable: every save is live (tests, notebooks and later modules "
                "use your files; tracebacks point at them)")
     if notebook is not None:
-        ui.hint(f"open the lesson: tito lab {module.folder}")
+        ui.hint(f"open it with: tito lab {module.folder}")
     ui.hint(f"edit {dest / 'src'} and run: tito test {module.folder}   "
             "(tito export is only needed to build a regular, distributable copy)")
     return 0
