@@ -141,7 +141,8 @@ def run_lesson(module: Module, *, student: bool = False, timeout: float = 300.0,
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tito-lesson-") as name:
         tmp = Path(name)
-        env = dict(os.environ, MPLBACKEND=os.environ.get("MPLBACKEND", "Agg"))
+        # the kernel's own matplotlib backend (inline): the executed notebook keeps its plots
+        env = dict(os.environ)
         if student:
             site = student_site(module, tmp)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH"))
