@@ -26,7 +26,7 @@
 #
 # Given: the layer classes (`ReLU()`, `Softmax(dim=1)`...) that store their settings and call
 # your functions, the `Activation` base class, argument checks and error messages, and `tanh`
-# (why: below). The [README](../README.md) is the reference (API, design notes).
+# (why: below). The [README](https://tinytorch.github.io/tinytorch/modules/activations/) is the reference (API, design notes).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

@@ -27,7 +27,7 @@
 # Given: the layers around your functions (`MultiHeadAttention`'s projections, `FeedForward`,
 # `TinyGPT`, `generate`), the argument checks, and the derivatives of the three fused ops (masked
 # softmax, layer norm, GELU), so everything trains once module 09 is installed. The
-# [README](../README.md) is the reference.
+# [README](https://tinytorch.github.io/tinytorch/modules/attention/) is the reference.
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

@@ -27,7 +27,7 @@
 # Given: the bookkeeping around the walk (seeding, checks, where finished gradients go,
 # freeing the graph), `no_grad`, `gradcheck`, `Function`, `grad()`, and the rules of a few ops
 # that repeat a pattern you write (neg, log1p, abs, sin, cos, erf, minimum, min, cast, clone,
-# broadcast_to, stack). The [README](../README.md) has the API and the design notes.
+# broadcast_to, stack). The [README](https://tinytorch.github.io/tinytorch/modules/autograd/) has the API and the design notes.
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

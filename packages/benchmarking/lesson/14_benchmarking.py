@@ -28,7 +28,7 @@
 # This lesson practises what it teaches: every timing below comes after warm-up calls, is
 # repeated, is summarised by a median or a percentile with its spread, and is printed next to
 # the machine's load average. Given: the profiler's hooks, the t distribution's quantiles, the
-# A/B harness, the reports. Measured tables are in the [README](../README.md).
+# A/B harness, the reports. Measured tables are in the [README](https://tinytorch.github.io/tinytorch/modules/benchmarking/).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

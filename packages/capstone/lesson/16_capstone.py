@@ -25,7 +25,7 @@
 #
 # The harnesses run for minutes to hours (`tito capstone run <track>`); this lesson builds the
 # nine pieces they stand on, each small and each checked on its own, then uses them on
-# problems that take seconds. The [README](../README.md) has the tracks' commands and results.
+# problems that take seconds. The [README](https://tinytorch.github.io/tinytorch/modules/capstone/) has the tracks' commands and results.
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

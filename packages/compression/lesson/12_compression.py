@@ -27,7 +27,7 @@
 # Given (plumbing): the mask bookkeeping (`PruningMasks`, `prune_magnitude`, `MaskedOptimizer`),
 # the walk that finds which layer feeds which (`prune_units`), the quantized layers and the
 # `.npz` format (`quantize_model`), the optimizer and schedule of `distill`. You write the
-# fourteen pieces where the ideas are. Measured CIFAR-10 tables are in the [README](../README.md).
+# fourteen pieces where the ideas are. Measured CIFAR-10 tables are in the [README](https://tinytorch.github.io/tinytorch/modules/compression/).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

@@ -28,7 +28,7 @@
 # `random_split`; the `DataLoader` class around your two functions (argument checks, `fetch`,
 # the prefetch thread, `state_dict` for resuming); the downloader (md5 checks, resumed
 # transfers) and the restricted unpickler that keeps a CIFAR file from running code. Everything
-# below runs on small arrays generated here — no download. The [README](../README.md) is the
+# below runs on small arrays generated here — no download. The [README](https://tinytorch.github.io/tinytorch/modules/dataloader/) is the
 # reference (API tables, CIFAR-10 numbers).
 
 # %%

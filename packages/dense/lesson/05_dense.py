@@ -22,7 +22,7 @@
 # Given: the construction of a Sequential (from a list, from arguments or from a dict of names),
 # its list behaviour (`model[0]`, `model[1:]`, `append`, `del`...), PyTorch's child names
 # "0", "1", "2" (so state dicts line up with `torch.nn.Sequential`), and MLP's argument checks.
-# The [README](../README.md) is the reference.
+# The [README](https://tinytorch.github.io/tinytorch/modules/dense/) is the reference.
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

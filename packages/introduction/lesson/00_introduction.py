@@ -23,7 +23,7 @@
 # levels of the course, and live statistics of every module's code. You write the five
 # functions where the ideas are — three counters and two graph algorithms. Reading the
 # declarations, rendering text and pictures, and the `tito system graph` command are given.
-# The [README](../README.md) is the reference (commands, API).
+# The [README](https://tinytorch.github.io/tinytorch/modules/introduction/) is the reference (commands, API).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

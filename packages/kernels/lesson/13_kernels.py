@@ -25,7 +25,7 @@
 #
 # Given: argument checks, output buffers, the calibration that doubles the calls per run, the
 # thread pool, the Tensor-op wrappers and the `tito kernels` suite. The full measured tables
-# and the "why" of BLAS are in the [README](../README.md).
+# and the "why" of BLAS are in the [README](https://tinytorch.github.io/tinytorch/modules/kernels/).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

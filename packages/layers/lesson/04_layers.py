@@ -23,7 +23,7 @@
 # Given: `Parameter` (a Tensor whose *type* says "train me"), the argument checks and error
 # messages, hooks, `repr`, `state_dict`, the containers `ModuleList`/`ModuleDict`, `Identity`
 # and `Flatten`. Read them: they are the specification your functions fit into. The
-# [README](../README.md) is the reference (API, PyTorch compatibility).
+# [README](https://tinytorch.github.io/tinytorch/modules/layers/) is the reference (API, PyTorch compatibility).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

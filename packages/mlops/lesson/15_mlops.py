@@ -27,7 +27,7 @@
 #
 # The HTTP handler, the registry's atomic writes and the monitor's sliding window are given:
 # they are plumbing. You write the eight pieces where the ideas live. The
-# [README](../README.md) is the reference (endpoints, status codes, the registry's layout,
+# [README](https://tinytorch.github.io/tinytorch/modules/mlops/) is the reference (endpoints, status codes, the registry's layout,
 # load measurements).
 
 # %%

@@ -30,7 +30,7 @@
 # the `LRScheduler` base class, which writes `lr_at(i, t)` into the optimizer at every
 # `step()`; and OneCycleLR's bookkeeping (which phase step t is in). Every update follows
 # PyTorch's equations exactly: an integration test compares the weights with `torch.optim`
-# step for step. The [README](../README.md) is the reference.
+# step for step. The [README](https://tinytorch.github.io/tinytorch/modules/optimizers/) is the reference.
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

@@ -36,7 +36,7 @@
 # `tinytorch/setup/stubbing.py` that do this. Finding the markers with Python's tokenizer (so a
 # docstring that *shows* a block, like the one above, is not a block), checking them and
 # compiling the result are given: read them, they are the spec. The commands are in the
-# [README](../README.md).
+# [README](https://tinytorch.github.io/tinytorch/modules/setup/).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

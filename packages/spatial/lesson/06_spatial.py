@@ -30,7 +30,7 @@
 # the layer and the shape), the layers (`Conv2d`, `MaxPool2d`, `BatchNorm2d`...) and the **fused
 # kernels** (`conv2d_fused`, ...): hand-written numpy forward *and* backward, several times faster,
 # which the layers use by default. They are the engineering answer to "how fast can numpy go";
-# your composite path is the reference they are tested against. The [README](../README.md)
+# your composite path is the reference they are tested against. The [README](https://tinytorch.github.io/tinytorch/modules/spatial/)
 # explains them and measures them.
 
 # %%

@@ -25,7 +25,7 @@
 # Every op you write ends the same way: `self._make(data, "op_name", inputs, saved)` wraps the
 # new array in a Tensor and records a graph node when one is wanted. Construction, printing,
 # dtype handling (`_lift`, `_float_data`) and argument checking are given; you write the ops.
-# The [README](../README.md) is the reference (full API, design notes on float32, views,
+# The [README](https://tinytorch.github.io/tinytorch/modules/tensor/) is the reference (full API, design notes on float32, views,
 # broadcasting and the graph record).
 
 # %%

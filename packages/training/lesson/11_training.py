@@ -27,7 +27,7 @@
 # callbacks, `evaluate`/`predict` without a graph, the progress bar, `save`/`load` of
 # everything a resumed run needs), `load_checkpoint`, the `BestModel` callback, and the CIFAR-10
 # recipes behind `tito train cifar10`. Here everything trains on a small generated problem, in
-# seconds. The [README](../README.md) is the reference (API, the CIFAR-10 recipes and results).
+# seconds. The [README](https://tinytorch.github.io/tinytorch/modules/training/) is the reference (API, the CIFAR-10 recipes and results).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson
