@@ -26,10 +26,12 @@ tito: the TinyTorch course's command line.
   tito system info               what this machine and environment are
   tito system doctor             check that everything the course needs works
   tito module list               the seventeen modules and what is installed
-  tito module start tensor       write your version of a module and install it
-  tito test tensor               run a module's tests on what is installed
-  tito export tensor             reinstall your version after editing it
+  tito module start tensor       your version of a module (editable) and its lesson notebook
+  tito lab tensor                open the lesson in JupyterLab (pip install "tinytorch-setup[lab]")
+  tito test tensor               what is left to write, grouped by exercise (--all: every test)
+  tito module status             every installed module's tests, with progress
   tito module reset tensor       go back to the reference implementation
+  tito export tensor             build a regular (non-editable) copy of your version
 
 for instructors:
   tito release tensor --out DIR  the student version of a module as an archive to hand out
