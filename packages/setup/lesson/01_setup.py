@@ -68,7 +68,7 @@ import tinytorch.setup.stubbing as stubbing
 # at module and class level are refused.
 
 # %%
-check("setup", "innermost", k="qualified_names or malformed_blocks")
+check("setup", "innermost")
 
 # %% [markdown]
 # Try it: the scopes of a small file, and the innermost one around a few lines.
@@ -109,7 +109,7 @@ for line in [1, 2, 5, 6, 8]:
 # exactly; the result is compiled (given) to prove it still imports.
 
 # %%
-check("setup", "stub_source", k="test_stubbing.py")
+check("setup", "stub_source")
 
 # %% [markdown]
 # ## Use

@@ -21,7 +21,7 @@ def run_stubbed(text: str, module: str = "pkg.mod") -> dict:
     return namespace
 
 
-def test_function_block_becomes_raise_with_hint_kept():
+def test_stub_source_function_block_becomes_raise_with_hint_kept():
     text = src('''
         def relu(x):
             """ReLU."""
@@ -43,7 +43,7 @@ def test_function_block_becomes_raise_with_hint_kept():
         run_stubbed(text)["relu"](1)
 
 
-def test_code_around_the_block_is_kept_and_indentation_follows_the_block():
+def test_stub_source_code_around_the_block_is_kept_and_indentation_follows_the_block():
     text = src('''
         def f(x, flag):
             y = x + 1
@@ -64,7 +64,7 @@ def test_code_around_the_block_is_kept_and_indentation_follows_the_block():
         f(1, True)
 
 
-def test_methods_decorators_nested_functions_and_async_get_qualified_names():
+def test_innermost_methods_decorators_nested_functions_and_async_get_qualified_names():
     text = src('''
         import functools
 
@@ -99,7 +99,7 @@ def test_methods_decorators_nested_functions_and_async_get_qualified_names():
         ns["Tensor"].make(3)
 
 
-def test_markers_in_strings_and_docstrings_are_not_blocks():
+def test_stub_source_markers_in_strings_and_docstrings_are_not_blocks():
     text = src('''
         def f():
             """Example::
@@ -115,7 +115,7 @@ def test_markers_in_strings_and_docstrings_are_not_blocks():
     assert stub_source(text) == text
 
 
-def test_several_blocks_in_one_function_and_only_selects_some():
+def test_stub_source_several_blocks_in_one_function_and_only_selects_some():
     text = src('''
         def f(x):
             ### BEGIN SOLUTION
@@ -135,14 +135,14 @@ def test_several_blocks_in_one_function_and_only_selects_some():
     assert stub_source(text, only=[]) == text
 
 
-def test_tabs_crlf_comments_and_blank_lines_inside_a_block():
+def test_stub_source_tabs_crlf_comments_and_blank_lines_inside_a_block():
     text = "def f():\r\n\t### BEGIN SOLUTION\r\n\r\n\t# a comment\r\n\treturn 1\r\n\t### END SOLUTION\r\n"
     out = stub_source(text)
     assert out == 'def f():\r\n\traise NotImplementedError("f: implement this (see the docstring)")\r\n'
     assert find_blocks(text)[0].code_lines == (5,)
 
 
-def test_block_with_nested_def_and_multiline_expression():
+def test_stub_source_block_with_nested_def_and_multiline_expression():
     text = src('''
         def outer(xs):
             ### BEGIN SOLUTION
@@ -158,7 +158,7 @@ def test_block_with_nested_def_and_multiline_expression():
         run_stubbed(text)["outer"]([1, 2])
 
 
-def test_messages():
+def test_stub_source_messages():
     assert stub_message("a.b", "C.f", True) == "a.b.C.f: implement this (see the hint above)"
     assert stub_message("", "f", False) == "f: implement this (see the docstring)"
 
@@ -172,7 +172,7 @@ def test_messages():
     in_class=st.booleans(),
     body=st.sampled_from(["return x", "y = x\nreturn y", "if x:\n    return 1\nreturn 0"]),
 )
-def test_any_well_formed_block_stubs_to_code_that_compiles_and_raises(depth, width, hints,
+def test_stub_source_any_well_formed_block_stubs_to_code_that_compiles_and_raises(depth, width, hints,
                                                                       in_class, body):
     pad = " " * width
     lines = []

@@ -88,7 +88,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_malformed_blocks_name_file_and_line(case):
+def test_innermost_malformed_blocks_name_file_and_line(case):
     text, line, words = CASES[case]
     with pytest.raises(StubError) as info:
         find_blocks(text, "pkg/mod.py")
