@@ -22,7 +22,12 @@ hidden prelude that defines small stand-ins, in a comment that ends on the line 
 A block whose first line starts with `>>>` is a doctest transcript: its outputs are compared.
 
 Blocks of other languages (```bash, ```console, ```toml) are not run here; the two commands of
-the getting-started page are checked against the README and run by CI itself (see below).
+the getting-started page are checked against the README and run by CI itself (see below), and
+the ```console commands of docs/start-here.md (the student's path) run in a fresh virtual
+environment built from the wheels, in the `lessons` env (integration/lessons/), where a block
+may say the exit code its commands give:
+
+    <!-- docs-test: expect-exit N REASON -->    (e.g. `tito test` before any exercise is written)
 
 The API pages show the `>>>` examples of the docstrings too: those run as doctests, except the
 few listed in KNOWN_NOT_RUNNABLE with why (a list that may only shrink).
@@ -40,7 +45,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-MARKER = re.compile(r"<!--\s*docs-test:\s*(skip|requires)\b\s*(.*?)\s*-->")
+MARKER = re.compile(r"<!--\s*docs-test:\s*(skip|requires|expect-exit)\b\s*(.*?)\s*-->")
 PRELUDE = re.compile(r"<!--\s*docs-test:\s*prelude\s*\n(.*?)^\s*-->\s*$", re.S | re.M)
 FENCE = re.compile(r"^(?P<indent>[ ]{0,3})(?P<fence>```+|~~~+)[ \t]*(?P<info>[^\n`]*)$")
 
@@ -97,7 +102,7 @@ def blocks_of(path: Path) -> list[Block]:
             kind, arg = marker.groups()
             if kind == "skip":
                 block.skip = arg or "marked skip"
-            else:
+            elif kind == "requires":
                 block.requires = [x.strip() for x in arg.split(",") if x.strip()]
         out.append(block)
     return out

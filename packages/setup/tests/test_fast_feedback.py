@@ -232,7 +232,10 @@ def test_a_folder_called_venv_does_not_shadow_the_stdlib(tmp_path, on_path, monk
     plain = subprocess.run([sys.executable, "-P", "-m", "pytest", "--import-mode=importlib",
                             "-p", "no:cacheprovider", "-p", "no:randomly", "-q", str(tests)],
                            capture_output=True, text=True, timeout=300)
-    assert plain.returncode == 1, plain.stdout  # what happened before: a stand-in `venv`
+    # what happened before, with pytest 8 and 9: importlib mode puts a stand-in `venv` module in
+    # place of the stdlib's (older pytest did not), and the test fails
+    if plain.returncode != 0:
+        assert "venv" in plain.stdout, plain.stdout
     full = run_module_tests(CAPSTONE, ["-p", "no:randomly"], quiet=True, path=path)
     assert full.passed, full.output
     fast = run_fast_tests(CAPSTONE, ["-p", "no:randomly"], quiet=True, path=path)
