@@ -78,9 +78,9 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
             chapters.append({p.label: f"modules/{p.folder}.md"})
     chapters += [{"tinytorch (everything)": f"modules/{p.folder}.md"} for p in meta]
     api = [{p.label: f"api/{p.folder}.md"} for p in modules if _has_code(p)]
-    nav = [
-        {"Home": "index.md"},
+    nav = [  # the student's page first; the home page stays the site's landing page
         {"Start here": "start-here.md"},
+        {"Home": "index.md"},
         {"Modules": chapters},
         {"Getting started: contributors": "getting-started.md"},
     ]
