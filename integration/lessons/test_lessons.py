@@ -234,7 +234,9 @@ def test_a_students_first_session_from_the_wheels(tmp_path):
         [str(python), "-m", "pip", "install", "--quiet"]
     # third-party from the index; ours only from dist/, so nothing but the wheels is tested
     assert _run([*installer, *third], timeout=900).returncode == 0
-    assert _run([*installer, "--no-index", "--find-links", str(DIST),
+    # (uv's cache would serve a wheel of the same name and version built earlier: not ours now)
+    fresh = ["--no-cache"] if uv else ["--no-cache-dir"]
+    assert _run([*installer, *fresh, "--no-index", "--find-links", str(DIST),
                  "tinytorch-setup[lab]", "tinytorch-tensor"], timeout=300).returncode == 0
     # outside any checkout, as a student: the reference comes from the installed wheel
     home = tmp_path / "student"
