@@ -53,7 +53,7 @@ print(f"two linear layers vs their product W1 @ W2: largest difference {gap:.1e}
 # `src/tinytorch/core/activations/functional.py`. Each function receives `x` already converted
 # to a Tensor (floats for all but `relu`); you write what it returns.
 #
-# ### Exercise 1 — `relu`: max(x, 0)
+# ### Exercise 1 — relu: max(x, 0)
 #
 # **Function:** `relu(x)`. Same shape and dtype as `x` (ints stay ints): `x` where x > 0, else 0.
 #
@@ -75,7 +75,7 @@ z = Tensor([-2.0, -0.0, 0.0, 0.5, np.nan], requires_grad=True)
 print(relu(z), "| recorded as:", relu(z).grad_fn)
 
 # %% [markdown]
-# ### Exercise 2 — `leaky`: a small slope for negative inputs
+# ### Exercise 2 — leaky: a small slope for negative inputs
 #
 # **Function:** `leaky_relu(x, negative_slope=0.01)`: `x` where x > 0, else
 # `negative_slope · x`. A dead ReLU unit (always negative input) gets no gradient and never
@@ -87,7 +87,7 @@ print(relu(z), "| recorded as:", relu(z).grad_fn)
 check("activations", "leaky")
 
 # %% [markdown]
-# ### Exercise 3 — `sigmoid`: 1 / (1 + e⁻ˣ), without overflow
+# ### Exercise 3 — sigmoid: 1 / (1 + e⁻ˣ), without overflow
 #
 # **Function:** `sigmoid(x)`: values in [0, 1], finite for any finite x.
 #
@@ -130,7 +130,7 @@ for v in (1e-2, 1e-3, 1e-5):
           f"of Tensor's tanh {abs(tanh(t).item() / np.tanh(v) - 1):.1e}")
 
 # %% [markdown]
-# ### Exercise 4 — `gelu`: x · Φ(x), the smooth ReLU of transformers
+# ### Exercise 4 — gelu: x · Φ(x), the smooth ReLU of transformers
 #
 # **Function:** `gelu(x, approximate="none")`, two blocks:
 #
@@ -145,7 +145,7 @@ for v in (1e-2, 1e-3, 1e-5):
 check("activations", "gelu")
 
 # %% [markdown]
-# ### Exercise 5 — `softmax`: probabilities along an axis, and their logarithm
+# ### Exercise 5 — softmax: probabilities along an axis, and their logarithm
 #
 # **Functions:** `softmax(x, dim)` and `log_softmax(x, dim)`; `axis` is already resolved and
 # checked, and a 0-d input handled, before your block.

@@ -54,7 +54,7 @@ print("as ids:", ids[:20], "...")
 #
 # The files are in your workspace under `src/tinytorch/core/attention/`.
 #
-# ### Exercise 1 — `embedding_lookup`: an id becomes a vector
+# ### Exercise 1 — embedding_lookup: an id becomes a vector
 #
 # **File:** `embedding.py`. **Function:** `Embedding.forward(idx)`: ids of any shape `(*)` →
 # vectors `(*, embedding_dim)`, row `id` of `self.weight` (num_embeddings, embedding_dim) for
@@ -78,7 +78,7 @@ print(vectors.shape, "| the two 't's of 'attention' share one row:",
       np.array_equal(vectors.numpy()[0, 1], vectors.numpy()[0, 2]))
 
 # %% [markdown]
-# ### Exercise 2 — `sinusoidal`: where each token is
+# ### Exercise 2 — sinusoidal: where each token is
 #
 # **File:** `embedding.py`. **Function:** `sinusoidal_table(max_len, embed_dim)` → float32
 # `(max_len, embed_dim)`. Attention itself ignores order (shuffle the keys with their values and
@@ -105,7 +105,7 @@ plt.title("sinusoidal_table(64, 32): every position a distinct code")
 plt.show()
 
 # %% [markdown]
-# ### Exercise 3 — `causal_mask`: no peeking ahead
+# ### Exercise 3 — causal_mask: no peeking ahead
 #
 # **File:** `masks.py`. **Function:** `causal_mask(size_query, size_key=None)` → bool Tensor
 # `(size_query, size_key)`, True where query i may read key j, i.e. j ≤ i. A language model
@@ -123,7 +123,7 @@ print(causal_mask(4).numpy().astype(int), "\n")
 print(causal_mask(2, 4).numpy().astype(int))
 
 # %% [markdown]
-# ### Exercise 4 — `masked_softmax`: weights that sum to one
+# ### Exercise 4 — masked_softmax: weights that sum to one
 #
 # **File:** `functional.py`. **Function:** `masked_softmax(scores, mask=None, scale=1.0)` →
 # weights of the scores' shape: `softmax(scores · scale + mask)` over the last axis.
@@ -151,7 +151,7 @@ print("yours           :", masked_softmax(big).numpy())
 print("every key masked:", masked_softmax(big, np.zeros((1, 3), dtype=bool)).numpy())
 
 # %% [markdown]
-# ### Exercise 5 — `dot_product_attention`: softmax(Q Kᵀ / √d) V
+# ### Exercise 5 — dot_product_attention: softmax(Q Kᵀ / √d) V
 #
 # **File:** `functional.py`. **Function:** `scaled_dot_product_attention(q, k, v, mask=None,
 # is_causal=False, dropout_p=0.0, return_weights=False, scale=None, generator=None)`:
@@ -177,7 +177,7 @@ print("causal self-attention weights (row = query):\n", np.round(w.numpy(), 2))
 print("output", out.shape, "| rows sum to", w.numpy().sum(-1))
 
 # %% [markdown]
-# ### Exercise 6 — `split_heads`: several attentions side by side
+# ### Exercise 6 — split_heads: several attentions side by side
 #
 # **File:** `multihead.py`. **Functions:** `split_heads(x, num_heads)`: (batch, L, E) → (batch,
 # H, L, E/H), head h taking features h·d..(h+1)·d; and `merge_heads(x)`, its inverse. One
@@ -199,7 +199,7 @@ print("multi-head self-attention:", vectors.shape, "->", out.shape,
       "| weights averaged over heads:", weights.shape)
 
 # %% [markdown]
-# ### Exercise 7 — `layer_norm`: each token's vector, normalised
+# ### Exercise 7 — layer_norm: each token's vector, normalised
 #
 # **File:** `normalization.py`. **Function:** `layer_norm(x, normalized_dims, weight, bias, eps)`:
 # over the last `normalized_dims` axes (`axes`, given) of each token,
@@ -212,7 +212,7 @@ print("multi-head self-attention:", vectors.shape, "->", out.shape,
 check("attention", "layer_norm")
 
 # %% [markdown]
-# ### Exercise 8 — `transformer_block`: attention, MLP, and two residual paths
+# ### Exercise 8 — transformer_block: attention, MLP, and two residual paths
 #
 # **File:** `transformer.py`. **Function:** `TransformerBlock.forward(x, mask, is_causal)`, the
 # pre-norm block of GPT-2:
@@ -228,7 +228,7 @@ check("attention", "layer_norm")
 check("attention", "transformer_block")
 
 # %% [markdown]
-# ### Exercise 9 — `sample_next_token`: from scores to a choice
+# ### Exercise 9 — sample_next_token: from scores to a choice
 #
 # **File:** `gpt.py`. **Function:** `sample_next_token(logits, temperature, top_k, greedy,
 # generator)`: logits `(batch, vocab)` → int64 ids `(batch,)`.

@@ -54,7 +54,7 @@ print("one step further:", node.inputs[0].grad_fn.op, "— and x is a leaf:", x.
 # %% [markdown]
 # ## Build — the engine
 #
-# ### Exercise 1 — `toposort`: every tensor before the tensors it was made from
+# ### Exercise 1 — toposort: every tensor before the tensors it was made from
 #
 # **File:** `src/tinytorch/core/autograd/engine.py`, function `topological_order(root)`.
 #
@@ -77,7 +77,7 @@ from tinytorch.core.autograd import topological_order
 print([t.grad_fn.op for t in topological_order(loss)])
 
 # %% [markdown]
-# ### Exercise 2 — `backprop`: the reverse walk
+# ### Exercise 2 — backprop: the reverse walk
 #
 # **File:** `engine.py`, function `backpropagate(order, grads, dest)`.
 #
@@ -133,7 +133,7 @@ print(c.grad, "expected", 9 * c.data ** 8)
 # not require grad. Arrays only: nothing in a backward pass builds a graph. `check` runs each
 # rule under `gradcheck`, which compares it with central differences in float64.
 #
-# ### Exercise 3 — `arith`: `+ - * /` and broadcasting
+# ### Exercise 3 — arith: + - * / and broadcasting
 #
 # **File:** `derivatives/elementwise.py`: `add_backward`, `sub_backward`, `mul_backward`,
 # `div_backward`. The maths is one line each (1 and 1; 1 and −1; b and a; 1/b and −a/b²). The
@@ -151,7 +151,7 @@ bias = Tensor(np.zeros(10), requires_grad=True)
 print("bias.grad:", bias.grad.shape, bias.grad.numpy()[:3], "— each entry was used 32 times")
 
 # %% [markdown]
-# ### Exercise 4 — `power`: `a ** e`
+# ### Exercise 4 — power: a ** e
 #
 # **File:** `elementwise.py`, `pow_backward`. For the base: e·a^(e−1). For the exponent:
 # a^e · ln a — the forward saved a^e in `node.saved`. ln a does not exist for a ≤ 0; PyTorch
@@ -161,7 +161,7 @@ print("bias.grad:", bias.grad.shape, bias.grad.numpy()[:3], "— each entry was 
 check("autograd", "power")
 
 # %% [markdown]
-# ### Exercise 5 — `unary`: `exp`, `log`, `sqrt`, `tanh`, `relu`
+# ### Exercise 5 — unary: exp, log, sqrt, tanh, relu
 #
 # **File:** `elementwise.py`. One line each: g·eᵃ, g/a, g/(2√a), g·(1 − tanh²a), and g where
 # a > 0. Module 02 saved the *output* of `exp`, `sqrt` and `tanh` in `node.saved` — use it
@@ -173,7 +173,7 @@ check("autograd", "power")
 check("autograd", "unary")
 
 # %% [markdown]
-# ### Exercise 6 — `reduce`: `sum`, `mean`, `max`/`min`, `var`
+# ### Exercise 6 — reduce: sum, mean, max/min, var
 #
 # **File:** `derivatives/reductions.py`. `node.saved` holds `(axes, keepdims, ...)`. A
 # reduction's gradient has the *reduced* shape: `_expand(g, axes, keepdims, shape)` (given)
@@ -194,7 +194,7 @@ loss.backward()
 print(f"loss {loss.item()}: dL/dx = {x.grad}, dL/dw = {w.grad}")
 
 # %% [markdown]
-# ### Exercise 7 — `piecewise`: `maximum`/`minimum`, `clip`, `where`
+# ### Exercise 7 — piecewise: maximum/minimum, clip, where
 #
 # **File:** `elementwise.py`: `_minmax_backward` (the shared rule of `maximum` and `minimum`;
 # `pick` is `np.greater` or `np.less`), `clip_backward`, `where_backward`. Each routes g by a
@@ -205,7 +205,7 @@ print(f"loss {loss.item()}: dL/dx = {x.grad}, dL/dw = {w.grad}")
 check("autograd", "piecewise")
 
 # %% [markdown]
-# ### Exercise 8 — `matmul`: C = A @ B
+# ### Exercise 8 — matmul: C = A @ B
 #
 # **File:** `derivatives/linalg.py`, the 2-D case of `matmul_backward`: dA = g @ Bᵀ and
 # dB = Aᵀ @ g. Check the shapes: A (n, k), B (k, m), g (n, m). The 1-D and batched cases below
@@ -215,7 +215,7 @@ check("autograd", "piecewise")
 check("autograd", "matmul")
 
 # %% [markdown]
-# ### Exercise 9 — `moves`: `reshape`, `permute`, `pad`
+# ### Exercise 9 — moves: reshape, permute, pad
 #
 # **File:** `derivatives/shape.py`. These ops move values without changing them, so each
 # gradient is the move run backwards: reshape g to the input's shape; permute g by the inverse
@@ -226,7 +226,7 @@ check("autograd", "matmul")
 check("autograd", "moves")
 
 # %% [markdown]
-# ### Exercise 10 — `index`: `x[key]`
+# ### Exercise 10 — index: x[key]
 #
 # **File:** `shape.py`, `getitem_backward`. Start from zeros of the input's shape and put g back
 # where the elements came from. Slices and boolean masks pick each element at most once, so
@@ -238,7 +238,7 @@ check("autograd", "moves")
 check("autograd", "index")
 
 # %% [markdown]
-# ### Exercise 11 — `concat`: `cat`
+# ### Exercise 11 — concat: cat
 #
 # **File:** `shape.py`, `cat_backward`. `node.saved = (axis, sizes)`: split g at the joins
 # (`np.split` at the cumulative sizes) and give each input its piece — `None` for an input that
@@ -248,7 +248,7 @@ check("autograd", "index")
 check("autograd", "concat")
 
 # %% [markdown]
-# ### Exercise 12 — `fold`: the derivative of the sliding window
+# ### Exercise 12 — fold: the derivative of the sliding window
 #
 # **File:** `shape.py`, `sliding_window_backward`. `x.sliding_window(window, stride, dilation)`
 # (module 02) is what convolution and pooling are built on: a view whose entry [..., i, j, u, v]
@@ -262,7 +262,7 @@ check("autograd", "concat")
 check("autograd", "fold")
 
 # %% [markdown]
-# ### Exercise 13 — `softmax`: `softmax` and `log_softmax`
+# ### Exercise 13 — softmax: softmax and log_softmax
 #
 # **File:** `reductions.py`. With s = softmax(a) saved: the vector-Jacobian product is
 # s·(g − Σ g·s); for log-softmax (log s saved): g − s·Σ g, sums along the saved axis with

@@ -50,7 +50,7 @@ def load():
 # %% [markdown]
 # ## Build
 #
-# ### Exercise 1 — `layer_flops`: the work of Dense, Conv2d and pooling
+# ### Exercise 1 — layer_flops: the work of Dense, Conv2d and pooling
 #
 # **File:** `src/tinytorch/core/benchmarking/flops.py`: `dense_flops`, `conv2d_flops`,
 # `max_pool2d_flops`, `avg_pool2d_flops`.
@@ -66,7 +66,7 @@ def load():
 check("benchmarking", "layer_flops")
 
 # %% [markdown]
-# ### Exercise 2 — `norm_flops` and `attention_flops`
+# ### Exercise 2 — norm_flops and attention_flops
 #
 # **File:** `flops.py`.
 #
@@ -83,7 +83,7 @@ check("benchmarking", "layer_flops")
 check("benchmarking", "norm_flops", k="norm_flops or attention_flops")
 
 # %% [markdown]
-# ### Exercise 3 — `module_flops`: which rule counts this layer?
+# ### Exercise 3 — module_flops: which rule counts this layer?
 #
 # **File:** `flops.py`, function `module_flops(module, inputs, output)`.
 #
@@ -98,7 +98,7 @@ check("benchmarking", "norm_flops", k="norm_flops or attention_flops")
 check("benchmarking", "module_flops")
 
 # %% [markdown]
-# ### Exercise 4 — `percentile`: the tail, not the average
+# ### Exercise 4 — percentile: the tail, not the average
 #
 # **File:** `src/tinytorch/core/benchmarking/stats.py`, function `percentile(values, q)`.
 #
@@ -121,7 +121,7 @@ print(f"mean {fake_ms.mean():.2f} ms, " + ", ".join(
     f"p{q} {percentile(fake_ms, q):.2f} ms" for q in (50, 90, 99, 99.9)))
 
 # %% [markdown]
-# ### Exercise 5 — `t_interval` and `bootstrap`: how sure are we?
+# ### Exercise 5 — t_interval and bootstrap: how sure are we?
 #
 # **File:** `stats.py`.
 #
@@ -138,7 +138,7 @@ print(f"mean {fake_ms.mean():.2f} ms, " + ", ".join(
 check("benchmarking", "t_interval", k="t_interval or bootstrap")
 
 # %% [markdown]
-# ### Exercise 6 — `verdict`: refuse to call noise a result
+# ### Exercise 6 — verdict: refuse to call noise a result
 #
 # **File:** `stats.py`, function `verdict(low, high, estimate, threshold, higher_is_better)`.
 #
@@ -151,7 +151,7 @@ check("benchmarking", "t_interval", k="t_interval or bootstrap")
 check("benchmarking", "verdict")
 
 # %% [markdown]
-# ### Exercise 7 — `poisson` and `server`: queries that do not wait for you
+# ### Exercise 7 — poisson and server: queries that do not wait for you
 #
 # **File:** `src/tinytorch/core/benchmarking/scenarios.py`.
 #

@@ -45,7 +45,7 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## Build
 #
-# ### Exercise 1 — `first_crossings`: when did the run get there?
+# ### Exercise 1 — first_crossings: when did the run get there?
 #
 # **File:** `src/tinytorch/capstone/speedrun.py`, function `first_crossings(history, thresholds,
 # key="test_acc")`.
@@ -62,7 +62,7 @@ rng = np.random.default_rng(0)
 check("capstone", "first_crossings")
 
 # %% [markdown]
-# ### Exercise 2 — `group_norm`: normalise each sample, not the batch
+# ### Exercise 2 — group_norm: normalise each sample, not the batch
 #
 # **File:** `src/tinytorch/capstone/extensions/groupnorm.py`, function `group_norm(x,
 # num_groups, weight, bias, eps)`.
@@ -80,7 +80,7 @@ check("capstone", "first_crossings")
 check("capstone", "group_norm")
 
 # %% [markdown]
-# ### Exercise 3 — `residual_block`: learn a correction to the identity
+# ### Exercise 3 — residual_block: learn a correction to the identity
 #
 # **File:** `src/tinytorch/capstone/extensions/residual.py`, method `ResidualBlock.forward(x)`.
 #
@@ -95,7 +95,7 @@ check("capstone", "group_norm")
 check("capstone", "residual_block")
 
 # %% [markdown]
-# ### Exercise 4 — `soft_targets`: label smoothing and mixup
+# ### Exercise 4 — soft_targets: label smoothing and mixup
 #
 # **File:** `src/tinytorch/capstone/extensions/mixing.py`, functions `smooth_labels(y,
 # num_classes, epsilon)` and `mixup(x, y, num_classes, alpha, rng)`.
@@ -111,7 +111,7 @@ check("capstone", "residual_block")
 check("capstone", "soft_targets")
 
 # %% [markdown]
-# ### Exercise 5 — `warmup_cosine`: a learning-rate schedule
+# ### Exercise 5 — warmup_cosine: a learning-rate schedule
 #
 # **File:** `src/tinytorch/capstone/extensions/schedules.py`, function
 # `warmup_cosine_factor(t, total_steps, warmup_steps, min_ratio)` — the rate at step t as a
@@ -141,7 +141,7 @@ plt.legend()
 plt.show()
 
 # %% [markdown]
-# ### Exercise 6 — `data_parallel`: split the batch, sum the gradients
+# ### Exercise 6 — data_parallel: split the batch, sum the gradients
 #
 # **File:** `src/tinytorch/capstone/distributed/data_parallel.py`, functions
 # `shard_slice(n, rank, size)` and `allreduce_gradients(params, comm, weight, bucket)`.
@@ -160,7 +160,7 @@ plt.show()
 check("capstone", "data_parallel")
 
 # %% [markdown]
-# ### Exercise 7 — `walk_graph`: everything a loss was computed from
+# ### Exercise 7 — walk_graph: everything a loss was computed from
 #
 # **File:** `src/tinytorch/capstone/devtools/graphviz.py`, function `walk_graph(root)`.
 #
@@ -187,7 +187,7 @@ print("ops recorded:", dict(op_counts(loss)))
 print("\n".join(to_dot(loss, names=dict(mlp.named_parameters())).splitlines()[:6]), "\n...")
 
 # %% [markdown]
-# ### Exercise 8 — `monitor`: the numbers behind the flags
+# ### Exercise 8 — monitor: the numbers behind the flags
 #
 # **File:** `src/tinytorch/capstone/devtools/monitor.py`, functions `activation_stats(values)`
 # and `classify_gradient(norm, vanishing, exploding)`.
@@ -203,7 +203,7 @@ print("\n".join(to_dot(loss, names=dict(mlp.named_parameters())).splitlines()[:6
 check("capstone", "monitor")
 
 # %% [markdown]
-# ### Exercise 9 — `pinpoint`: errors at your line
+# ### Exercise 9 — pinpoint: errors at your line
 #
 # **File:** `src/tinytorch/capstone/devtools/errors.py`, function `user_frame(tb, roots)`.
 #

@@ -56,7 +56,7 @@ rng = np.random.default_rng(0)
 #
 # ### Part A — unstructured pruning
 #
-# #### Exercise 1 — `magnitude_mask`
+# #### Exercise 1 — magnitude_mask
 #
 # **File:** `src/tinytorch/core/compression/pruning.py`, function `magnitude_mask(weight, sparsity)`.
 #
@@ -66,7 +66,7 @@ rng = np.random.default_rng(0)
 # smallest in O(n). Careful with `k = 0`. (Checked together with exercise 2.)
 
 # %% [markdown]
-# #### Exercise 2 — `global_masks`
+# #### Exercise 2 — global_masks
 #
 # **File:** `pruning.py`, function `global_magnitude_masks(weights, sparsity)`.
 #
@@ -79,7 +79,7 @@ rng = np.random.default_rng(0)
 check("compression", "global_masks", k="magnitude_mask or global_masks")
 
 # %% [markdown]
-# #### Exercise 3 — `sparsity_report`
+# #### Exercise 3 — sparsity_report
 #
 # **File:** `pruning.py`, the loop body of `sparsity_report(model)`.
 #
@@ -87,7 +87,7 @@ check("compression", "global_masks", k="magnitude_mask or global_masks")
 # a mask (a mask says what you intended; the weights say what happened). Checked with exercise 4.
 
 # %% [markdown]
-# #### Exercise 4 — `apply_masks`
+# #### Exercise 4 — apply_masks
 #
 # **File:** `pruning.py`, method `PruningMasks.apply(grads=False)`.
 #
@@ -102,7 +102,7 @@ check("compression", "apply_masks", k="sparsity_report or apply_masks")
 # %% [markdown]
 # ### Part B — structured pruning
 #
-# #### Exercise 5 — `unit_importance`
+# #### Exercise 5 — unit_importance
 #
 # **File:** `src/tinytorch/core/compression/structured.py`, function `unit_importance(layer, norm)`.
 #
@@ -111,7 +111,7 @@ check("compression", "apply_masks", k="sparsity_report or apply_masks")
 # multiply by that (a missing γ or variance counts as 1).
 
 # %% [markdown]
-# #### Exercise 6 — `prune_units`
+# #### Exercise 6 — prune_units
 #
 # **File:** `structured.py`, the blocks of `_rebuild_out(layer, idx)` and `_rebuild_in(layer,
 # idx, flatten, channels_before)`.
@@ -123,7 +123,7 @@ check("compression", "apply_masks", k="sparsity_report or apply_masks")
 # sum of `idx·HW` and `arange(HW)`). New layers of the right shape are built for you.
 
 # %% [markdown]
-# #### Exercise 7 — `layer_flops`
+# #### Exercise 7 — layer_flops
 #
 # **File:** `structured.py`, function `layer_flops(layer, input_shape, output_shape)`.
 #
@@ -136,7 +136,7 @@ check("compression", "layer_flops", k="unit_importance or prune_units or layer_f
 # %% [markdown]
 # ### Part C — int8 quantization
 #
-# #### Exercise 8 — `per_channel`
+# #### Exercise 8 — per_channel
 #
 # **File:** `src/tinytorch/core/compression/quantization.py`, function
 # `quantize_per_channel(weight, axis)`.
@@ -161,7 +161,7 @@ print("one scale for all: rows rounded to all-zero:",
       int((np.rint(w / tensor_scale) == 0).all(axis=1).sum()), "of 4")
 
 # %% [markdown]
-# #### Exercise 9 — `calibrate`
+# #### Exercise 9 — calibrate
 #
 # **File:** `quantization.py`, function `calibrate_qparams(low, high)`.
 #
@@ -171,7 +171,7 @@ print("one scale for all: rows rounded to all-zero:",
 # with the scale rounded to float32.
 
 # %% [markdown]
-# #### Exercise 10 — `fold`
+# #### Exercise 10 — fold
 #
 # **File:** `quantization.py`, function `fold_batchnorm(weight, bias, bn)`.
 #
@@ -183,7 +183,7 @@ print("one scale for all: rows rounded to all-zero:",
 check("compression", "fold", k="calibrate or fold")
 
 # %% [markdown]
-# #### Exercise 11 — `int_matmul`
+# #### Exercise 11 — int_matmul
 #
 # **File:** `quantization.py`, function `int_matmul(x_int, w_int)`.
 #
@@ -192,7 +192,7 @@ check("compression", "fold", k="calibrate or fold")
 # given: `exact_chunks` proves no partial sum passes 2²⁴, where float32 stops being exact.)
 
 # %% [markdown]
-# #### Exercise 12 — `requantize`
+# #### Exercise 12 — requantize
 #
 # **File:** `quantization.py`, function `requantize(acc, in_scale, weight_scale, bias, out)`.
 #
@@ -207,7 +207,7 @@ check("compression", "requantize", k="int_matmul or requantize")
 # %% [markdown]
 # ### Part D — distillation
 #
-# #### Exercise 13 — `distill_loss`
+# #### Exercise 13 — distill_loss
 #
 # **File:** `src/tinytorch/core/compression/distillation.py`, function
 # `distillation_loss(student_logits, teacher_logits, targets, temperature, alpha)`.
@@ -223,7 +223,7 @@ check("compression", "requantize", k="int_matmul or requantize")
 check("compression", "distill_loss")
 
 # %% [markdown]
-# #### Exercise 14 — `distill_step`
+# #### Exercise 14 — distill_step
 #
 # **File:** `distillation.py`, the body of the loop in `distill(...)`.
 #

@@ -79,7 +79,7 @@ print(f"ds[0]: image {x0.shape} {x0.dtype}, label {y0} ({CLASSES[y0]}); all imag
 # %% [markdown]
 # ## Build
 #
-# ### Exercise 1 — `collate`: a list of samples becomes a batch of Tensors
+# ### Exercise 1 — collate: a list of samples becomes a batch of Tensors
 #
 # **File:** `src/tinytorch/core/dataloader/loader.py`, **function:** `default_collate(samples)`.
 #
@@ -105,7 +105,7 @@ xb, yb = default_collate([ds[i] for i in range(4)])
 print("images", xb.shape, xb.dtype, "| labels", yb.shape, yb.dtype, yb.numpy())
 
 # %% [markdown]
-# ### Exercise 2 — `batch_plan`: which samples go in which batch, epoch after epoch
+# ### Exercise 2 — batch_plan: which samples go in which batch, epoch after epoch
 #
 # **File:** `loader.py`, **method:** `DataLoader.batch_indices(epoch)` → a list of 1-D integer
 # arrays, one per batch, in order.
@@ -135,7 +135,7 @@ for xb, yb in loader:
     print("batch", xb.shape, xb.dtype, yb.shape, yb.dtype)
 
 # %% [markdown]
-# ### Exercise 3 — `to_tensor`: raw pixels to float32 `(C, H, W)` in [0, 1]
+# ### Exercise 3 — to_tensor: raw pixels to float32 (C, H, W) in [0, 1]
 #
 # **File:** `src/tinytorch/core/dataloader/transforms.py`, **methods:** `ToTensor.__call__`
 # (one image) and `ToTensor.apply_batch` (a batch).
@@ -150,7 +150,7 @@ for xb, yb in loader:
 check("dataloader", "to_tensor")
 
 # %% [markdown]
-# ### Exercise 4 — `normalize`: per channel, `(x - mean[c]) / std[c]`
+# ### Exercise 4 — normalize: per channel, (x - mean[c]) / std[c]
 #
 # **File:** `transforms.py`, **method:** `Normalize._apply(x, channel_axis, who)`, used by both
 # `__call__` and `apply_batch`. `self._params` (given) already shaped `mean` and `std` as
@@ -162,7 +162,7 @@ check("dataloader", "to_tensor")
 check("dataloader", "normalize")
 
 # %% [markdown]
-# ### Exercise 5 — `random_crop`: pad, then cut a random window
+# ### Exercise 5 — random_crop: pad, then cut a random window
 #
 # **File:** `transforms.py`, **methods:** `RandomCrop.__call__` and `RandomCrop.apply_batch`.
 #
@@ -180,7 +180,7 @@ check("dataloader", "normalize")
 check("dataloader", "random_crop")
 
 # %% [markdown]
-# ### Exercise 6 — `flip`: mirror left-right with probability p
+# ### Exercise 6 — flip: mirror left-right with probability p
 #
 # **File:** `transforms.py`, **methods:** `RandomHorizontalFlip.__call__` and `apply_batch`.
 # The coin (`flip`, one bool per image in the batch version) is tossed for you. Mirroring is
@@ -210,7 +210,7 @@ print("per-sample == batch:", np.array_equal(singles, together), "| shape", toge
       together.dtype, f"| mean {together.mean():+.3f}, std {together.std():.3f}")
 
 # %% [markdown]
-# ### Exercise 7 — `idx`: read MNIST's file format
+# ### Exercise 7 — idx: read MNIST's file format
 #
 # **File:** `src/tinytorch/core/dataloader/idx.py`, **function:** `parse_idx(raw, name)`.
 #
@@ -238,7 +238,7 @@ print("first 16 bytes:", raw[:16].hex(" "), f"| {len(raw)} bytes = 16 + {images[
 print("read back:", read_idx(path).shape, "equal:", np.array_equal(read_idx(path), images[:, 0]))
 
 # %% [markdown]
-# ### Exercise 8 — `cifar_batch`: read one CIFAR-10 batch file
+# ### Exercise 8 — cifar_batch: read one CIFAR-10 batch file
 #
 # **File:** `src/tinytorch/core/dataloader/datasets.py`, **function:** `load_cifar_batch(path)`.
 #

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # Module 05 — Dense networks: `Sequential` and `MLP`
+# # Module 05 — Dense networks: Sequential and MLP
 #
 # Module 04 gave you layers that know their own weights. A network is layers feeding each other,
 # and most networks are simply a *list* of them: the output of one is the input of the next.
@@ -47,7 +47,7 @@ print("keys, as torch.nn.Sequential names them:", list(model.state_dict()))
 # %% [markdown]
 # ## Build
 #
-# ### Exercise 1 — `sequential_forward`: each output is the next input
+# ### Exercise 1 — sequential_forward: each output is the next input
 #
 # **File:** `src/tinytorch/core/dense/sequential.py`. **Function:** `Sequential.forward(x)`.
 #
@@ -73,7 +73,7 @@ print(logits.shape, "| equal to chaining the layers by hand:",
 print("the first two layers, as a model of their own:", model[:2](x).shape)
 
 # %% [markdown]
-# ### Exercise 2 — `mlp`: the network from its sizes
+# ### Exercise 2 — mlp: the network from its sizes
 #
 # **File:** `src/tinytorch/core/dense/mlp.py`. **Function:** `MLP.__init__`, the block that
 # fills the list `layers`.

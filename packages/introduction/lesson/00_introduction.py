@@ -46,7 +46,7 @@ print(f"{here}\n{len(sample.splitlines())} lines in stats.py")
 # %% [markdown]
 # ## Build
 #
-# ### Exercise 1 — `code_lines`: what counts as a line of code
+# ### Exercise 1 — code_lines: what counts as a line of code
 #
 # **File:** `src/tinytorch/introduction/stats.py`, function `count_code_lines(source)`.
 #
@@ -59,7 +59,7 @@ print(f"{here}\n{len(sample.splitlines())} lines in stats.py")
 check("introduction", "code_lines")
 
 # %% [markdown]
-# ### Exercise 2 — `count_tests`: what pytest will collect
+# ### Exercise 2 — count_tests: what pytest will collect
 #
 # **File:** `stats.py`, function `count_tests(source)`. Parse with `ast` (given: `tree`) and
 # count the functions pytest collects by default: top-level `def test*` (and `async def`), and
@@ -67,7 +67,7 @@ check("introduction", "code_lines")
 # function nested inside a test, a `helper_test`, or a method of a class not named `Test*`
 # does not count.
 #
-# ### Exercise 3 — `solution_blocks`: comments, not strings
+# ### Exercise 3 — solution_blocks: comments, not strings
 #
 # **File:** `stats.py`, function `count_solution_blocks(source)`. Count the
 # `### BEGIN SOLUTION` markers that are *comments*. A plain text search would also count a
@@ -92,7 +92,7 @@ for path in sorted(here.glob("*.py")):
           f"{intro.count_solution_blocks(text)} solution block(s)")
 
 # %% [markdown]
-# ### Exercise 4 — `topo_order`: a learning order (Kahn's algorithm)
+# ### Exercise 4 — topo_order: a learning order (Kahn's algorithm)
 #
 # **File:** `src/tinytorch/introduction/graph.py`, method `ModuleGraph.topological_order()`.
 #
@@ -121,7 +121,7 @@ toy = ModuleGraph.from_nodes([
 print(toy.topological_order())
 
 # %% [markdown]
-# ### Exercise 5 — `levels`: how deep each module sits
+# ### Exercise 5 — levels: how deep each module sits
 #
 # **File:** `graph.py`, method `ModuleGraph.levels()`. A module's level is 0 when it declares
 # nothing, else 1 + the largest level among its dependencies. Visit the modules in topological

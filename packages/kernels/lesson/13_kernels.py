@@ -42,7 +42,7 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## Build
 #
-# ### Exercise 1 — `quartiles` and `benchmark`: a timing worth quoting
+# ### Exercise 1 — quartiles and benchmark: a timing worth quoting
 #
 # **File:** `src/tinytorch/core/kernels/timing.py`.
 #
@@ -61,7 +61,7 @@ rng = np.random.default_rng(0)
 check("kernels", "quartiles", k="quartiles or benchmark")
 
 # %% [markdown]
-# ### Exercise 2 — `compare`: alternate the contenders
+# ### Exercise 2 — compare: alternate the contenders
 #
 # **File:** `timing.py`, the rounds of `compare(contenders, ...)`.
 #
@@ -74,7 +74,7 @@ check("kernels", "quartiles", k="quartiles or benchmark")
 check("kernels", "compare")
 
 # %% [markdown]
-# ### Exercise 3 — `matmul_loops` and `matmul_blocked`
+# ### Exercise 3 — matmul_loops and matmul_blocked
 #
 # **File:** `src/tinytorch/core/kernels/matmul.py`.
 #
@@ -88,7 +88,7 @@ check("kernels", "compare")
 check("kernels", "matmul", k="matmul_loops or matmul_blocked")
 
 # %% [markdown]
-# ### Exercise 4 — `strides` and `contiguity`
+# ### Exercise 4 — strides and contiguity
 #
 # **File:** `src/tinytorch/core/kernels/layout.py`.
 #
@@ -109,7 +109,7 @@ for label, view in [("x", x), ("x.T", x.T), ("x[:, ::2]", x[:, ::2]), ("x[None]"
     print(f"{label:10s} {describe(view)}")
 
 # %% [markdown]
-# ### Exercise 5 — `bias_relu` and `gelu`: fewer trips to memory
+# ### Exercise 5 — bias_relu and gelu: fewer trips to memory
 #
 # **File:** `src/tinytorch/core/kernels/elementwise.py`.
 #
@@ -129,7 +129,7 @@ for label, view in [("x", x), ("x.T", x.T), ("x[:, ::2]", x[:, ::2]), ("x[None]"
 check("kernels", "bias_relu", k="bias_relu or gelu")
 
 # %% [markdown]
-# ### Exercise 6 — `conv_loops` and `conv_taps`
+# ### Exercise 6 — conv_loops and conv_taps
 #
 # **File:** `src/tinytorch/core/kernels/conv.py`.
 #
@@ -146,7 +146,7 @@ check("kernels", "bias_relu", k="bias_relu or gelu")
 check("kernels", "conv_loops", k="conv_loops or conv_taps")
 
 # %% [markdown]
-# ### Exercise 7 — `im2col_matrix` and `conv_gemm`: the convolution as one GEMM
+# ### Exercise 7 — im2col_matrix and conv_gemm: the convolution as one GEMM
 #
 # **File:** `conv.py`.
 #
@@ -162,7 +162,7 @@ check("kernels", "conv_loops", k="conv_loops or conv_taps")
 check("kernels", "im2col_matrix", k="im2col_matrix or conv_gemm")
 
 # %% [markdown]
-# ### Exercise 8 — `conv_nhwc`: channels-last, no transpose at either end
+# ### Exercise 8 — conv_nhwc: channels-last, no transpose at either end
 #
 # **File:** `conv.py`, `im2col_nhwc` and `conv2d_im2col_nhwc`.
 #
@@ -175,7 +175,7 @@ check("kernels", "im2col_matrix", k="im2col_matrix or conv_gemm")
 check("kernels", "conv_nhwc")
 
 # %% [markdown]
-# ### Exercise 9 — `split_points` and `map_batch`: two cores from Python
+# ### Exercise 9 — split_points and map_batch: two cores from Python
 #
 # **File:** `src/tinytorch/core/kernels/threads.py`.
 #

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # Module 04 — Layers: `Module`, `Parameter` and the Dense layer
+# # Module 04 — Layers: Module, Parameter and the Dense layer
 #
 # A network is a function with thousands to billions of adjustable numbers inside. Training has
 # to find every one of them, an optimizer has to update them, a checkpoint has to save them, and
@@ -63,7 +63,7 @@ for depth in range(1, 21):
 # Seven exercises, in the order a model needs them. The files are in your workspace under
 # `src/tinytorch/core/layers/`.
 #
-# ### Exercise 1 — `weight_init`: the scale of the first weights
+# ### Exercise 1 — weight_init: the scale of the first weights
 #
 # **File:** `init.py`. **Functions:** `xavier_uniform_`, `xavier_normal_`, `kaiming_uniform_`,
 # `kaiming_normal_`. Each fills a weight in place; you compute the one number that sets its
@@ -101,7 +101,7 @@ for depth in range(1, 21):
         print(f"after {depth:2d} layers: activation std {h.std():.3f}")
 
 # %% [markdown]
-# ### Exercise 2 — `registration`: assignment registers
+# ### Exercise 2 — registration: assignment registers
 #
 # **File:** `module.py`. **Function:** `Module.__setattr__`, the block after the guards.
 #
@@ -146,7 +146,7 @@ print("fc1 params:", list(m.fc1._parameters))
 print("note is registered?", "note" in m._parameters or "note" in m._modules)
 
 # %% [markdown]
-# ### Exercise 3 — `traverse`: walking the tree
+# ### Exercise 3 — traverse: walking the tree
 #
 # **File:** `module.py`. **Functions:** `Module.named_modules` and `Module.named_parameters`.
 #
@@ -173,7 +173,7 @@ print([(name, p.shape) for name, p in m.named_parameters()])
 print("modules:", [name for name, _ in m.named_modules()], "| parameters:", m.num_parameters())
 
 # %% [markdown]
-# ### Exercise 4 — `dense_forward`: y = x Wᵀ + b
+# ### Exercise 4 — dense_forward: y = x Wᵀ + b
 #
 # **File:** `linear.py`. **Function:** `Dense.forward`, the block.
 #
@@ -199,7 +199,7 @@ print(y.shape, "| largest difference from numpy:", np.abs(y.numpy() - by_hand).m
 print("a (2, 5, 3) input gives", layer(Tensor(np.ones((2, 5, 3), np.float32))).shape)
 
 # %% [markdown]
-# ### Exercise 5 — `train_mode`: one switch for the whole tree
+# ### Exercise 5 — train_mode: one switch for the whole tree
 #
 # **File:** `module.py`. **Function:** `Module.train(mode=True)`: set `training = mode` on
 # this module and every descendant, activations included. `self.modules()` walks the tree
@@ -212,7 +212,7 @@ print("a (2, 5, 3) input gives", layer(Tensor(np.ones((2, 5, 3), np.float32))).s
 check("layers", "train_mode")
 
 # %% [markdown]
-# ### Exercise 6 — `dropout`: random zeros, rescaled
+# ### Exercise 6 — dropout: random zeros, rescaled
 #
 # **File:** `basic.py`. **Function:** `Dropout.forward`, the block.
 #
@@ -238,7 +238,7 @@ print(f"training: {np.mean(out == 0):.3f} zeroed, survivors = {out.max():.4f}, m
 print("eval    : returns its input unchanged:", drop.eval()(ones) is ones)
 
 # %% [markdown]
-# ### Exercise 7 — `load_state`: copy a checkpoint in place
+# ### Exercise 7 — load_state: copy a checkpoint in place
 #
 # **File:** `module.py`. **Function:** `Module.load_state_dict`, the block at the end.
 #

@@ -49,7 +49,7 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## Build
 #
-# ### Exercise 1 — `sha256_file`: hash a file without loading it
+# ### Exercise 1 — sha256_file: hash a file without loading it
 #
 # **File:** `src/tinytorch/core/mlops/hashing.py`, function `sha256_file(path, chunk_size)`.
 #
@@ -81,7 +81,7 @@ print(before[:32], "\n" + after[:32])
 print("hex digits that differ:", sum(a != b for a, b in zip(before, after)), "of 64")
 
 # %% [markdown]
-# ### Exercise 2 — `fingerprint`: what data was this model trained on?
+# ### Exercise 2 — fingerprint: what data was this model trained on?
 #
 # **File:** `hashing.py`, the loop body of `fingerprint_data(data)`.
 #
@@ -104,7 +104,7 @@ for label, variant in [("same", x.copy()), ("reshaped", x.reshape(3, 2)),
     print(f"{label:16s} {fingerprint_data(variant) == fingerprint_data(x)}")
 
 # %% [markdown]
-# ### Exercise 3 — `check_inputs`: every request is wrong until shown otherwise
+# ### Exercise 3 — check_inputs: every request is wrong until shown otherwise
 #
 # **File:** `src/tinytorch/core/mlops/validation.py`, function `check_inputs(inputs, input_shape,
 # max_batch, has_bools)`.
@@ -134,7 +134,7 @@ for body in [b'{"inputs": [[1, 2], [3, 4]]}', b'{"inputs": [[1, 2], [3]]}',
         print(f"{body.decode():30s} {err.status} {err.reason}: {err.message}")
 
 # %% [markdown]
-# ### Exercise 4 — `render_metrics`: the page Prometheus scrapes
+# ### Exercise 4 — render_metrics: the page Prometheus scrapes
 #
 # **File:** `src/tinytorch/core/mlops/metrics.py`, the loop body of `render_metrics(families)`.
 #
@@ -160,7 +160,7 @@ assert parse_metrics(text)   # and the parser reads your text back
 # %% [markdown]
 # The buckets are *cumulative*: `le="0.005"` counts every request that took at most 5 ms.
 #
-# ### Exercise 5 — `psi`: population stability index
+# ### Exercise 5 — psi: population stability index
 #
 # **File:** `src/tinytorch/core/mlops/drift.py`: the end of `psi(reference, current, bins)` and
 # `_psi_from_proportions(p, q, eps)`.
@@ -181,7 +181,7 @@ assert parse_metrics(text)   # and the parser reads your text back
 check("mlops", "psi")
 
 # %% [markdown]
-# ### Exercise 6 — `ks_statistic`: the largest gap between two CDFs
+# ### Exercise 6 — ks_statistic: the largest gap between two CDFs
 #
 # **File:** `drift.py`, function `ks_statistic(a, b)` (both samples arrive sorted).
 #
@@ -195,7 +195,7 @@ check("mlops", "psi")
 check("mlops", "ks_statistic")
 
 # %% [markdown]
-# ### Exercise 7 — `ks_pvalue`: how surprising is that gap?
+# ### Exercise 7 — ks_pvalue: how surprising is that gap?
 #
 # **File:** `drift.py`, function `kolmogorov_sf(x)`.
 #

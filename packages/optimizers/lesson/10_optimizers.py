@@ -84,7 +84,7 @@ print(f"at the start (-1.5, 2.0): f = {rosenbrock(xy0).item():.2f}, gradient = {
 # receives `p` and `g` as numpy arrays, the parameter's own `state` dict (empty on its first
 # step) and its `group` of hyper-parameters, already cast to `p`'s dtype (float32 stays float32).
 #
-# ### Exercise 1 — `sgd`: momentum, dampening, Nesterov, weight decay
+# ### Exercise 1 — sgd: momentum, dampening, Nesterov, weight decay
 #
 # **File:** `src/tinytorch/core/optimizers/sgd.py`, **method:** `SGD._update(p, g, state, group)`.
 #
@@ -108,7 +108,7 @@ for name, make in (("SGD lr=1e-3", lambda ps: SGD(ps, lr=1e-3)),
     print(f"{name:26s} after 600 steps: ({path[-1, 0]:+.3f}, {path[-1, 1]:+.3f}), f = {loss:.4f}")
 
 # %% [markdown]
-# ### Exercise 2 — `rmsprop`: divide by the recent size of the gradient
+# ### Exercise 2 — rmsprop: divide by the recent size of the gradient
 #
 # **File:** `src/tinytorch/core/optimizers/rmsprop.py`, **method:** `RMSprop._update`.
 #
@@ -124,7 +124,7 @@ for name, make in (("SGD lr=1e-3", lambda ps: SGD(ps, lr=1e-3)),
 check("optimizers", "rmsprop")
 
 # %% [markdown]
-# ### Exercise 3 — `adam`: momentum and RMSprop together, bias-corrected
+# ### Exercise 3 — adam: momentum and RMSprop together, bias-corrected
 #
 # **File:** `src/tinytorch/core/optimizers/adam.py`, **method:** `Adam._update`, two blocks:
 #
@@ -152,7 +152,7 @@ for scale in (1e-3, 1.0, 1e3):   # the first Adam step ignores the gradient's si
     print(f"gradient x {scale:g}: first Adam step moves w by {w.numpy()}")
 
 # %% [markdown]
-# ### Exercise 4 — `clip_grad`: cap the norm of all gradients together
+# ### Exercise 4 — clip_grad: cap the norm of all gradients together
 #
 # **File:** `src/tinytorch/core/optimizers/clip.py`, **function:**
 # `clip_grad_norm_(parameters, max_norm, norm_type=2.0)`.
@@ -177,7 +177,7 @@ print(f"norm before {before.item():.2f}, after {after:.4f}; a.grad = {a.grad.num
       f"b.grad = {b.grad.numpy()}")
 
 # %% [markdown]
-# ### Exercises 5–8 — schedules: `step_lr`, `cosine`, `warmup`, `one_cycle`
+# ### Exercises 5–8 — schedules: step_lr, cosine, warmup, one_cycle
 #
 # **File:** `src/tinytorch/core/optimizers/schedulers.py`. A schedule is a closed formula of
 # the step count `t` and the group's base rate `self.base_lrs[i]`; you write it, the base class

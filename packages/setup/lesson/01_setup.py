@@ -53,7 +53,7 @@ import tinytorch.setup.stubbing as stubbing
 # %% [markdown]
 # ## Build
 #
-# ### Exercise 1 — `innermost`: which function is this line in?
+# ### Exercise 1 — innermost: which function is this line in?
 #
 # **File:** `src/tinytorch/setup/stubbing.py`, function `_innermost(scopes, line)`.
 #
@@ -92,7 +92,7 @@ for line in [1, 2, 5, 6, 8]:
     print(f"line {line}: {found.qualname if found else 'module level'}")
 
 # %% [markdown]
-# ### Exercise 2 — `stub_source`: write the student's version
+# ### Exercise 2 — stub_source: write the student's version
 #
 # **File:** `stubbing.py`, the core loop of `stub_source(text, module, filename, only)`.
 #

@@ -63,7 +63,7 @@ print(f"same-size colour map: Dense {dense_weights:,} weights, 3×3 convolution 
 #
 # The files are in your workspace under `src/tinytorch/core/spatial/`.
 #
-# ### Exercise 1 — `conv_naive`: the definition, in loops
+# ### Exercise 1 — conv_naive: the definition, in loops
 #
 # **File:** `naive.py`. **Function:** `conv2d_naive(x, weight, bias, stride, padding, dilation,
 # groups)`: `x` (N, C_in, H, W), `weight` (C_out, C_in/groups, kh, kw) → (N, C_out, H_out, W_out):
@@ -101,7 +101,7 @@ for ax, img, title in zip(axes, [picture, edges[0, 0], edges[0, 1]],
 plt.show()
 
 # %% [markdown]
-# ### Exercise 2 — `conv_im2col`: the convolution as one matrix product
+# ### Exercise 2 — conv_im2col: the convolution as one matrix product
 #
 # **File:** `composite.py`. **Function:** `conv2d_composite` (same arguments and result).
 #
@@ -137,7 +137,7 @@ for name, (seconds, result) in timings.items():
           f"{np.abs(result - reference).max():.1e}")
 
 # %% [markdown]
-# ### Exercise 3 — `max_pool_composite`: the largest value of each window
+# ### Exercise 3 — max_pool_composite: the largest value of each window
 #
 # **File:** `composite.py`. **Function:** `max_pool2d_composite(x, kernel_size, stride, padding,
 # dilation)`: (N, C, H, W) → (N, C, H_out, W_out), each output the max of its kh×kw window.
@@ -148,7 +148,7 @@ for name, (seconds, result) in timings.items():
 check("spatial", "max_pool_composite")
 
 # %% [markdown]
-# ### Exercise 4 — `avg_pool_composite`: the mean of each window
+# ### Exercise 4 — avg_pool_composite: the mean of each window
 #
 # **File:** `composite.py`. **Function:** `avg_pool2d_composite`. Pad with zeros, slide, average.
 # With padding and `count_include_pad=False`, a border window divides by the number of *real*
@@ -171,7 +171,7 @@ print("the same windows padded with 0 instead (wrong: the padding wins):\n", zer
 print("avg 2×2:\n", avg_pool2d_composite(x4, 2).numpy()[0, 0])
 
 # %% [markdown]
-# ### Exercise 5 — `adaptive_pool`: any size in, a fixed size out
+# ### Exercise 5 — adaptive_pool: any size in, a fixed size out
 #
 # **File:** `composite.py`. **Function:** `averaging_matrix(size, out)`: the (out, size) matrix
 # whose row i averages cells ⌊i·size/out⌋ to ⌈(i+1)·size/out⌉ − 1 (PyTorch's windows; they overlap
@@ -191,7 +191,7 @@ print("averaging_matrix(5, 3):\n", averaging_matrix(5, 3))
 print("a 32×32 picture pooled to 4×4:\n", adaptive_avg_pool2d(image, 4).numpy()[0, 0])
 
 # %% [markdown]
-# ### Exercise 6 — `batch_norm_composite`: steady statistics per channel
+# ### Exercise 6 — batch_norm_composite: steady statistics per channel
 #
 # **File:** `composite.py`. **Function:** `batch_norm_composite(x, running_mean, running_var,
 # weight, bias, training, momentum, eps)`:

@@ -50,7 +50,7 @@ print(type(x.data), Tensor([1, 2]).dtype, Tensor(np.arange(3.0)).dtype)
 #
 # ## Build
 #
-# ### Exercise 1 — `binary_op`: one broadcasting binary op for `+ - * /`
+# ### Exercise 1 — binary_op: one broadcasting binary op for + - * /
 #
 # **File:** `src/tinytorch/core/tensor/arithmetic.py`, method `ArithmeticOps._binary(self,
 # other, op, ufunc)`.
@@ -90,7 +90,7 @@ except ValueError as err:
     print("ValueError:", err)
 
 # %% [markdown]
-# ### Exercise 2 — `compare_op`: ops that stay out of the graph
+# ### Exercise 2 — compare_op: ops that stay out of the graph
 #
 # **File:** `arithmetic.py`, method `ArithmeticOps._compare(self, other, op, ufunc)`.
 #
@@ -103,7 +103,7 @@ except ValueError as err:
 check("tensor", "compare_op")
 
 # %% [markdown]
-# ### Exercise 3 — `unary_math`: elementwise functions of one tensor
+# ### Exercise 3 — unary_math: elementwise functions of one tensor
 #
 # **Files:** `arithmetic.py` (`__neg__`) and `math_ops.py` (`exp`, `log`, `sqrt`, `abs`,
 # `tanh`, `relu`, `clip`).
@@ -131,7 +131,7 @@ print("tanh", z.tanh())
 print("relu", z.relu(), " clip", z.clip(-1, 1), " exp(int)", Tensor([0, 1]).exp())
 
 # %% [markdown]
-# ### Exercise 4 — `pow_op`: `x ** y`
+# ### Exercise 4 — pow_op: x ** y
 #
 # **File:** `arithmetic.py`, method `__pow__`. A binary op like exercise 1 (lift, `np.power`,
 # `broadcast_error("pow", ...)`, inputs `(self, exponent)`), but it saves its output: module 09
@@ -141,7 +141,7 @@ print("relu", z.relu(), " clip", z.clip(-1, 1), " exp(int)", Tensor([0, 1]).exp(
 check("tensor", "pow_op")
 
 # %% [markdown]
-# ### Exercise 5 — `matmul`: the matrix product
+# ### Exercise 5 — matmul: the matrix product
 #
 # **File:** `arithmetic.py`, method `matmul`. `(..., n, k) @ (..., k, m) → (..., n, m)` with
 # `out[i, j] = Σ_k a[i, k]·b[k, j]`; 1-D operands are vectors; leading (batch) dimensions
@@ -153,7 +153,7 @@ check("tensor", "pow_op")
 check("tensor", "matmul")
 
 # %% [markdown]
-# ### Exercise 6 — `reduction`: sum, mean, max, var, argmax
+# ### Exercise 6 — reduction: sum, mean, max, var, argmax
 #
 # **File:** `reductions.py`. `axis=None` reduces everything (a 0-d result), an int or tuple
 # reduces those axes, `keepdims` keeps them as size 1. Parsing both spellings (numpy's
@@ -172,7 +172,7 @@ print(scores.sum(), scores.mean(axis=0), scores.max(dim=1, keepdim=True).shape,
       scores.argmax(axis=1), scores.std())
 
 # %% [markdown]
-# ### Exercise 7 — `softmax`: stable softmax and log-softmax
+# ### Exercise 7 — softmax: stable softmax and log-softmax
 #
 # **File:** `math_ops.py`, methods `softmax` and `log_softmax`.
 # softmax(x)ᵢ = exp(xᵢ) / Σⱼ exp(xⱼ) along `axis`. Written literally it overflows: exp(1000) is
@@ -191,7 +191,7 @@ with np.errstate(over="ignore", invalid="ignore"):
 print("naive numpy:", naive, "  yours:", Tensor(big).softmax(), "  log:", Tensor(big).log_softmax())
 
 # %% [markdown]
-# ### Exercise 8 — `shape_op`: reshape, permute, pad
+# ### Exercise 8 — shape_op: reshape, permute, pad
 #
 # **File:** `shape_ops.py`. `reshape` keeps the elements in order and changes only the shape
 # (one dimension may be −1); catch numpy's `ValueError` and name both shapes and the element
@@ -210,7 +210,7 @@ print(nhwc.shape, "strides", img.data.strides, "->", nhwc.data.strides,
       "shares memory:", np.shares_memory(img.data, nhwc.data))
 
 # %% [markdown]
-# ### Exercise 9 — `indexing`: `x[key]`
+# ### Exercise 9 — indexing: x[key]
 #
 # **File:** `indexing.py`, method `__getitem__`. The result must equal `x.numpy()[key]` for
 # every key numpy accepts: ints, slices, `None`, `...`, integer arrays, boolean masks (tensors
@@ -226,7 +226,7 @@ logits = Tensor([[0.1, 2.0, -1.0], [1.5, 0.2, 0.3]])
 print(logits[:, 1], logits[logits > 1.0], logits.gather_rows(Tensor([1, 0])))
 
 # %% [markdown]
-# ### Exercise 10 — `cat_stack`, and Exercise 11 — `where`
+# ### Exercise 10 — cat_stack, and Exercise 11 — where
 #
 # **File:** `functions.py`. `cat` joins along an existing axis and saves `(axis, sizes)` so the
 # gradient can be split back; `stack` joins along a new axis and saves `axis`. `where(cond, a,
@@ -243,7 +243,7 @@ check("tensor", "where")
 print(cat([x, x], axis=1).shape, stack([x, x]).shape, where(x > 3.0, x, 0.0))
 
 # %% [markdown]
-# ### Exercise 12 — `sliding_window`: convolution's primitive
+# ### Exercise 12 — sliding_window: convolution's primitive
 #
 # **File:** `windows.py`, method `sliding_window(window_shape, stride, dilation)`. On an
 # (N, C, H, W) tensor with a (kh, kw) window it returns (N, C, H_out, W_out, kh, kw), where

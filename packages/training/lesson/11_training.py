@@ -77,7 +77,7 @@ print(f"train {x_train.shape} {x_train.dtype}, val {x_val.shape}; class counts "
 # `"none"` (one loss per sample); the given `_reduce(per_item, reduction)` applies it. The
 # argument checks (shapes, label ranges, integer labels) are given and run before your code.
 #
-# ### Exercise 1 — `mse`: mean squared error
+# ### Exercise 1 — mse: mean squared error
 #
 # **File:** `src/tinytorch/core/training/losses.py`, **function:**
 # `mse_loss(prediction, target, reduction)` = mean over every entry of `(prediction - target)²`.
@@ -87,7 +87,7 @@ print(f"train {x_train.shape} {x_train.dtype}, val {x_val.shape}; class counts "
 check("training", "mse")
 
 # %% [markdown]
-# ### Exercise 2 — `nll`: negative log-likelihood
+# ### Exercise 2 — nll: negative log-likelihood
 #
 # **Function:** `nll_loss(log_probs, target, reduction)`. `log_probs` `(N, C)` holds
 # log-probabilities; `labels` `(N,)` the true classes (int64, checked). The loss of sample i is
@@ -99,7 +99,7 @@ check("training", "mse")
 check("training", "nll")
 
 # %% [markdown]
-# ### Exercise 3 — `cross_entropy`: from raw logits, with label smoothing
+# ### Exercise 3 — cross_entropy: from raw logits, with label smoothing
 #
 # **Function:** `cross_entropy(logits, target, label_smoothing, reduction)`. The stable
 # `logp = logits.log_softmax(axis=-1)` is computed for you (never `softmax(x).log()`: a tiny
@@ -125,7 +125,7 @@ print(f"mean loss {loss.item():.2f}: the second sample, confidently wrong, costs
 print("with label smoothing 0.1:", round(cross_entropy(logits, [0, 1], label_smoothing=0.1).item(), 2))
 
 # %% [markdown]
-# ### Exercise 4 — `bce`: binary cross-entropy from logits, for any logit
+# ### Exercise 4 — bce: binary cross-entropy from logits, for any logit
 #
 # **Function:** `binary_cross_entropy_with_logits(logits, target, reduction, pos_weight)`, for
 # yes/no outputs: `-[w·t·log σ(x) + (1 - t)·log(1 - σ(x))]`, with `w` = `pos_weight` (or 1).
@@ -146,7 +146,7 @@ check("training", "bce")
 # Metrics are measurements, not part of the graph: they take scores (a Tensor or an array)
 # and labels, and return plain numbers. Shapes are checked for you.
 #
-# ### Exercise 5 — `accuracy`: `accuracy` and `top_k_accuracy`
+# ### Exercise 5 — accuracy: accuracy and top_k_accuracy
 #
 # **File:** `src/tinytorch/core/training/metrics.py`. `accuracy(logits, labels)`: the fraction
 # of rows whose highest score is the true label (a float; 0.0 for an empty batch).
@@ -157,7 +157,7 @@ check("training", "bce")
 check("training", "accuracy")
 
 # %% [markdown]
-# ### Exercise 6 — `confusion`: who is mistaken for whom
+# ### Exercise 6 — confusion: who is mistaken for whom
 #
 # **Function:** `confusion_matrix(predictions, labels, num_classes)` → an int64 `(n, n)`
 # array, `m[i, j]` = how many samples of true class i were predicted as j (scores are turned
@@ -170,7 +170,7 @@ check("training", "confusion")
 # %% [markdown]
 # ## Build — the loop
 #
-# ### Exercise 7 — `train_step`: forward, loss, backward, step
+# ### Exercise 7 — train_step: forward, loss, backward, step
 #
 # **File:** `src/tinytorch/core/training/trainer.py`, **method:** `Trainer.train_step(x, y)`,
 # two blocks around a given check:
@@ -200,7 +200,7 @@ for step in range(5):
     print(f"step {step}: loss {loss:.4f}, accuracy on the batch {accuracy(out, yb):.2f}")
 
 # %% [markdown]
-# ### Exercise 8 — `early_stopping`: stop when validation stops improving
+# ### Exercise 8 — early_stopping: stop when validation stops improving
 #
 # **File:** `src/tinytorch/core/training/callbacks.py`, **method:**
 # `EarlyStopping.on_epoch_end(trainer, epoch, logs)`. `value` is this epoch's monitored metric
@@ -213,7 +213,7 @@ for step in range(5):
 check("training", "early_stopping")
 
 # %% [markdown]
-# ### Exercise 9 — `checkpoint`: save everything, atomically
+# ### Exercise 9 — checkpoint: save everything, atomically
 #
 # **File:** `src/tinytorch/core/training/checkpoint.py`, **function:**
 # `save_checkpoint(path, state)`. A checkpoint is a nested dict (weights, optimizer and
