@@ -296,43 +296,32 @@ def test_the_plugin_command_table_matches_the_pyprojects():
     assert command_provider("train") == "tinytorch-training"
 
 
-def test_check_hints_lists_every_block_without_one(tito, make_toy):
-    ops = '''\
-def double(x):
-    """Twice x."""
+LATE_HINT = '''
+
+def quadruple(x):
     ### BEGIN SOLUTION
-    ### HINT: multiply by two
-    return 2 * x
-    ### END SOLUTION
-
-
-class Scaler:
-    def __init__(self, k):
-        self.k = k
-
-    def __call__(self, x):
-        ### BEGIN SOLUTION
-        return self.k * x
-        ### END SOLUTION
-
-
-def triple(x):
-    ### BEGIN SOLUTION
-    return 3 * x
+    return 4 * x
     ### HINT: too late: hints come right after BEGIN
     ### END SOLUTION
 '''
-    folder = make_toy(**{"src/tinytorch/toy/ops.py": ops})
+
+
+def test_check_hints_lists_every_block_without_one(tito, make_toy):
+    # the toy package (conftest's TOY_OPS) has two blocks without a hint, Scaler.__call__ and
+    # triple; a hint after the block's first line of code does not count either
+    toy = make_toy("toy")
+    ops = (toy / "src/tinytorch/toy/ops.py").read_text(encoding="utf-8") + LATE_HINT
+    folder = make_toy("late", **{"src/tinytorch/toy/ops.py": ops})
     result = tito("dev", "check-hints", "--path", str(folder))
     assert result.returncode == 1, result.stdout + result.stderr
     listed = re.findall(r"no hint: (\S+):(\d+) (\S+)", result.stdout)
-    assert [(Path(f).name, int(n), q) for f, n, q in listed] == [
-        ("ops.py", 14, "Scaler.__call__"), ("ops.py", 20, "triple")]
-    assert "2 solution block(s) without a `### HINT:` line" in result.stderr
-    hinted = ops.replace("        ### BEGIN SOLUTION\n        return self.k",
-                         "        ### BEGIN SOLUTION\n        ### HINT: k times\n        return self.k")
-    hinted = hinted.replace("    ### BEGIN SOLUTION\n    return 3 * x",
-                            "    ### BEGIN SOLUTION\n    ### HINT: like double\n    return 3 * x")
+    lines = ops.splitlines()
+    assert [q for _, _, q in listed] == ["Scaler.__call__", "triple", "quadruple"]
+    assert all(Path(f).name == "ops.py" and lines[int(n) - 1].strip() == "### BEGIN SOLUTION"
+               for f, n, _ in listed), listed
+    assert "3 solution block(s) without a `### HINT:` line" in result.stderr
+    hinted = re.sub(r"(?m)^( *)### BEGIN SOLUTION\n(?!\1### HINT)", r"\1### BEGIN SOLUTION\n\1### HINT: h\n",
+                    ops)
     good = make_toy("good", **{"src/tinytorch/toy/ops.py": hinted})
     ok = tito("dev", "check-hints", "--path", str(good))
     assert ok.returncode == 0 and "every solution block has a hint" in ok.stdout
