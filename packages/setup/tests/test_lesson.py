@@ -457,6 +457,9 @@ def test_module_start_without_a_lesson_writes_no_notebook(fake_repo, tmp_path, m
 
 # --------------------------------------------------------------------------- tito lab
 
+#: JupyterLab refuses to run as root unless told to, so tito lab tells it.
+ROOT = " --allow-root" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
+
 
 def test_lab_prints_its_command_for_a_workspace(fake_repo, tmp_path, capsys):
     from tinytorch.setup.cli import main
@@ -467,7 +470,7 @@ def test_lab_prints_its_command_for_a_workspace(fake_repo, tmp_path, capsys):
     capsys.readouterr()
     assert main(["lab", "16", "--dir", str(dest), "--print-command"]) == 0
     out = capsys.readouterr().out.strip()
-    assert out == f"cd {dest} && {sys.executable} -m jupyterlab 16_capstone.ipynb"
+    assert out == f"cd {dest} && {sys.executable} -m jupyterlab{ROOT} 16_capstone.ipynb"
     assert (dest / "16_capstone.ipynb").is_file()
 
 
@@ -476,7 +479,7 @@ def test_lab_without_a_module_uses_the_current_folder(tmp_path, monkeypatch, cap
 
     monkeypatch.chdir(tmp_path)
     assert main(["lab", "--print-command"]) == 0
-    assert capsys.readouterr().out.strip() == f"cd {tmp_path} && {sys.executable} -m jupyterlab"
+    assert capsys.readouterr().out.strip() == f"cd {tmp_path} && {sys.executable} -m jupyterlab{ROOT}"
 
 
 def test_lab_explains_what_is_missing(tmp_path, monkeypatch, capsys):

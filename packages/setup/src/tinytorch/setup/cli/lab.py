@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -60,6 +61,9 @@ def lab_command(module: Module | None, directory: Path | None) -> tuple[list[str
     from ..workspace import find_workspace
 
     cmd = [sys.executable, "-m", "jupyterlab"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # JupyterLab refuses to start as root without it (containers, course VMs run as root)
+        cmd.append("--allow-root")
     if module is None:
         return cmd, (directory or Path.cwd()).resolve()
     workspace = find_workspace(module, directory, get_installed(module.distribution))
@@ -78,7 +82,7 @@ def run_lab(args: argparse.Namespace) -> int:
         return 0
     if importlib.util.find_spec("jupyterlab") is None:
         raise TitoError(f"JupyterLab is not installed: {LAB_EXTRA}")
-    if module is not None and len(cmd) == 3:
+    if module is not None and not cmd[-1].endswith(".ipynb"):
         ui.warning(f"{module.distribution} has no lesson notebook; opening its workspace")
     ui.hint(f"starting JupyterLab in {folder} (stop it with Ctrl+C)")
     return run(cmd, cwd=folder).returncode
