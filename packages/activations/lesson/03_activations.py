@@ -49,24 +49,17 @@ print(f"two linear layers vs their product W1 @ W2: largest difference {gap:.1e}
 # %% [markdown]
 # ## Build
 #
-# All five exercises are in one file of your workspace:
+# All four exercises are in one file of your workspace:
 # `src/tinytorch/core/activations/functional.py`. Each function receives `x` already converted
-# to a Tensor (floats for all but `relu`); you write what it returns.
+# to a float Tensor; you write what it returns.
 #
-# ### Exercise 1 — relu: max(x, 0)
+# ### Given — relu: max(x, 0), the one you wrote in module 02
 #
-# **Function:** `relu(x)`. Same shape and dtype as `x` (ints stay ints): `x` where x > 0, else 0.
-#
-# Module 02 has a fused `Tensor.relu()`; here you write the maths yourself, from `where(cond, a,
-# b)` (module 02, `from tinytorch.core.tensor import where`), which picks `a` where `cond` holds
-# and `b` elsewhere. Its derivative routes the gradient to the branch that was taken, so your
-# choice of condition *is* your choice of derivative:
-#
-# * at exactly x = 0 PyTorch uses slope 0: x = 0 must take the constant branch;
-# * a NaN must stay NaN (every comparison with NaN is False), so a bad value is not hidden.
-
-# %%
-check("activations", "relu")
+# `relu(x)` returns `x.relu()`: ReLU's maths is module 02's exercise (`MathOps.relu`, one pass
+# into a reused buffer, with its own derivative), and every hidden layer of every model calls
+# it, so this module uses that op rather than a second, slower copy. Two of its choices matter
+# for what follows: at exactly x = 0 the slope is 0 (PyTorch's choice), and a NaN stays NaN
+# (every comparison with NaN is False), so a bad value is not hidden.
 
 # %%
 from tinytorch.core.activations import relu
@@ -75,11 +68,14 @@ z = Tensor([-2.0, -0.0, 0.0, 0.5, np.nan], requires_grad=True)
 print(relu(z), "| recorded as:", relu(z).grad_fn)
 
 # %% [markdown]
-# ### Exercise 2 — leaky: a small slope for negative inputs
+# ### Exercise 1 — leaky: a small slope for negative inputs
 #
 # **Function:** `leaky_relu(x, negative_slope=0.01)`: `x` where x > 0, else
 # `negative_slope · x`. A dead ReLU unit (always negative input) gets no gradient and never
-# recovers; a leaky one still learns. Use `where` again. The slope at exactly 0 is
+# recovers; a leaky one still learns. Use `where(cond, a, b)` (module 02, `from
+# tinytorch.core.tensor import where`), which picks `a` where `cond` holds and `b` elsewhere;
+# its derivative routes the gradient to the branch taken, so your condition *is* your
+# derivative. The slope at exactly 0 is
 # `negative_slope` here (PyTorch's choice). `maximum(x, slope·x)` gives the same values but
 # splits the gradient ½–½ at the tie x = 0; `where` does not.
 
@@ -87,7 +83,7 @@ print(relu(z), "| recorded as:", relu(z).grad_fn)
 check("activations", "leaky")
 
 # %% [markdown]
-# ### Exercise 3 — sigmoid: 1 / (1 + e⁻ˣ), without overflow
+# ### Exercise 2 — sigmoid: 1 / (1 + e⁻ˣ), without overflow
 #
 # **Function:** `sigmoid(x)`: values in [0, 1], finite for any finite x.
 #
@@ -130,7 +126,7 @@ for v in (1e-2, 1e-3, 1e-5):
           f"of Tensor's tanh {abs(tanh(t).item() / np.tanh(v) - 1):.1e}")
 
 # %% [markdown]
-# ### Exercise 4 — gelu: x · Φ(x), the smooth ReLU of transformers
+# ### Exercise 3 — gelu: x · Φ(x), the smooth ReLU of transformers
 #
 # **Function:** `gelu(x, approximate="none")`, two blocks:
 #
@@ -145,7 +141,7 @@ for v in (1e-2, 1e-3, 1e-5):
 check("activations", "gelu")
 
 # %% [markdown]
-# ### Exercise 5 — softmax: probabilities along an axis, and their logarithm
+# ### Exercise 4 — softmax: probabilities along an axis, and their logarithm
 #
 # **Functions:** `softmax(x, dim)` and `log_softmax(x, dim)`; `axis` is already resolved and
 # checked, and a 0-d input handled, before your block.
@@ -219,13 +215,14 @@ plt.tight_layout(); plt.show()
 #
 # ## Reflect
 #
-# 1. **Cost of writing the maths yourself.** Your `relu` is two Tensor ops (a comparison and a
-#    `where`), each writing a new array; module 02's fused `Tensor.relu()` is one pass into a
-#    reused buffer. Measure both on one CNN-sized activation (128 × 32 × 32 × 32 floats):
+# 1. **Cost of writing the maths again.** ReLU written with `where`, as you wrote `leaky_relu`,
+#    is two Tensor ops (a comparison and a `where`), each writing a new array; module 02's
+#    `Tensor.relu()`, which `relu` calls, is one pass into a reused buffer. Measure both on one
+#    CNN-sized activation (128 × 32 × 32 × 32 floats):
 
 # %%
 act = Tensor(rng.standard_normal((128, 32, 32, 32)).astype(np.float32))
-for name, fn in (("your relu (where)", relu), ("Tensor.relu (fused)", lambda t: t.relu())):
+for name, fn in (("relu from where", lambda t: where(t <= 0, 0, t)), ("relu (Tensor.relu)", relu)):
     runs = []
     for _ in range(5):
         start = time.perf_counter()

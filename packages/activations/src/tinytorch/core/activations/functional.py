@@ -1,7 +1,7 @@
 """The activation functions, written with Tensor ops only.
 
-Every function here is a composition of Tensor primitives (``where``, ``exp``, ``erf``,
-``tanh``, ``max``, ``sum``, ``log``, ``detach``, arithmetic). Module 02 records each primitive
+Every function here is a composition of Tensor primitives (``relu``, ``where``, ``exp``,
+``erf``, ``tanh``, ``max``, ``sum``, ``log``, ``detach``, arithmetic). Module 02 records each primitive
 in the graph, and module 09 knows each primitive's derivative, so these functions become
 differentiable the moment tinytorch-autograd is installed — nothing here computes on raw
 numpy arrays.
@@ -12,7 +12,8 @@ Numerical stability is part of the job:
 * ``softmax`` / ``log_softmax`` subtract the maximum of each slice first, so the largest
   exponent taken is e⁰ = 1.
 
-``tanh`` is the one activation taken whole from Tensor: written from ``exp`` it loses its
+``relu`` and ``tanh`` are taken whole from Tensor: ReLU's maths is module 02's exercise, and
+it is the hottest activation (every hidden layer); ``tanh`` written from ``exp`` loses its
 precision near 0 (``1 - e^(-2|x|)`` cancels), which Tensor's ``tanh`` (numpy's) does not.
 Losses and attention use Tensor's fused ``softmax`` / ``log_softmax`` primitives (the same
 maths in one op, with a compact derivative); the functions here spell that maths out.
@@ -68,7 +69,11 @@ def _check_axis(x: Tensor, axis: int, op: str) -> None:
 
 
 def relu(x: Any) -> Tensor:
-    """Rectified linear unit: ``max(x, 0)`` elementwise.
+    """Rectified linear unit: ``max(x, 0)`` elementwise — module 02's ``Tensor.relu``.
+
+    Given, not an exercise: you wrote ReLU's maths in module 02 (``MathOps.relu``, one pass
+    into a reused buffer, with its own derivative), and every ReLU layer of every model runs
+    through here, so it calls that op instead of composing a slower second copy of it.
 
     Args:
         x: a Tensor (or array / list) of any shape and dtype.
@@ -81,12 +86,7 @@ def relu(x: Any) -> Tensor:
         >>> relu(Tensor([-1.0, 0.0, 2.0])).tolist()
         [0.0, 0.0, 2.0]
     """
-    x = _tensor(x)
-    ### BEGIN SOLUTION
-    ### HINT: where(condition, value_if_true, value_if_false) picks elementwise; a plain 0 broadcasts.
-    ### HINT: choose the condition so that x == 0 takes the constant branch (slope 0 there, like PyTorch) and NaN (every comparison False) keeps x.
-    return where(x <= 0, 0, x)
-    ### END SOLUTION
+    return _tensor(x).relu()
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
