@@ -38,12 +38,14 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
         "grade", help="run the reference tests on every student submission; write a gradebook",
         description="Grade submissions of one module: each one (a package folder, or a .tar.gz/"
                     ".tgz/.zip of one) runs the module's REFERENCE tests on its own code, in a "
-                    "fresh folder, in a subprocess with a clean environment (no instructor "
-                    "variables), a time limit and resource limits. A submission that hangs, "
-                    "crashes or does not import gets the tests it did not pass marked with why. "
-                    "Writes OUT/gradebook.json, OUT/gradebook.csv (points and failure message per "
-                    "test), OUT/summary.csv and OUT/logs/. This is not a security sandbox: see "
-                    "the instructors' page of the docs before grading untrusted code.",
+                    "fresh box of its own, under a bubblewrap sandbox (no network, no view of "
+                    "your files or environment variables, its own processes), with a time limit "
+                    "and resource limits. A submission that hangs, crashes or does not import gets "
+                    "the tests it did not pass marked with why; one that tampers with the grading "
+                    "is marked `tampered` (score 0) with the reason. Writes OUT/gradebook.json, "
+                    "OUT/gradebook.csv (points and failure message per test), OUT/summary.csv and "
+                    "OUT/logs/. `tito system sandbox` says whether the sandbox runs here; what it "
+                    "stops and what it cannot is on the instructors' page of the docs.",
         epilog="example: tito grade submissions/ --module tensor --out grades/ --timeout 300",
         formatter_class=fmt)
     grade.add_argument("submissions", type=Path,
@@ -56,12 +58,18 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
                        help="seconds allowed for one submission's tests (default 600)")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     grade.add_argument("--points", type=Path,
-                       help='JSON file of test-id patterns to points, e.g. {"*test_add*": 2}; '
-                            "default 1 point per test")
+                       help='JSON file of test-id patterns or exercises to points, e.g. '
+                            '{"*test_add*": 2, "exercise:matmul": 5}; default 1 point per test')
     grade.add_argument("--memory", type=float, default=4.0,
                        help="address-space limit per submission, in GiB (default 4)")
     grade.add_argument("--pytest", dest="pytest_args", default="",
                        help="more pytest arguments, as one string (e.g. --pytest \"-m 'not slow'\")")
+    grade.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                       help="grade without bubblewrap (only a clean environment, resource limits and "
+                            "a process group): for trusted submissions, or inside a throw-away "
+                            "container that is itself the isolation")
+    grade.add_argument("--gradescope", type=Path, metavar="RESULTS_JSON",
+                       help="also write Gradescope's results.json for the (one) submission graded")
     grade.set_defaults(func=run_grade)
     return {}
 
@@ -114,7 +122,8 @@ def run_grade(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise TitoError(f"cannot read the points file {args.points}: {exc}") from None
         if not isinstance(points, dict) or not all(isinstance(v, (int, float)) for v in points.values()):
-            raise TitoError(f"{args.points} must be a JSON object of pattern -> number")
+            raise TitoError(f"{args.points} must be a JSON object of pattern -> number",
+                            hint='e.g. {"*test_add*": 2, "exercise:matmul": 5}')
     extra = shlex.split(args.pytest_args)
     limits = dict(DEFAULT_LIMITS, RLIMIT_AS=int(args.memory * (1 << 30)))
     out = ui.console()
@@ -128,11 +137,24 @@ def run_grade(args: argparse.Namespace) -> int:
                   f"{ui.escape(result.detail)}")
 
     work = args.out.resolve() / "work"
+    if args.gradescope and len(found) != 1:
+        raise TitoError(f"--gradescope writes the results of one submission; {args.submissions} holds "
+                        f"{len(found)}", hint="pass the submission's own folder or archive")
     book = grade(found, module, reference, work, timeout=args.timeout, points=points,
-                 jobs=args.jobs, limits=limits, pytest_args=extra, progress=progress)
+                 jobs=args.jobs, limits=limits, pytest_args=extra, progress=progress,
+                 sandbox=args.sandbox)
     paths = write_gradebook(book, args.out.resolve())
     ref = book.reference
     out.print(f"reference: {ref.score:g}/{ref.max_score:g} ({len(book.tests)} tests; "
-              f"{sum(1 for t in ref.tests if t.outcome == 'not graded')} not graded)")
+              f"{sum(1 for t in ref.tests if t.outcome == 'not graded')} not graded); "
+              f"isolation: {ui.escape(book.sandbox)}")
+    tampered = [r.name for r in book.submissions if r.status == "tampered"]
+    if tampered:
+        ui.warning(f"marked tampered (score 0; the reasons are in their logs): {', '.join(tampered)}")
+    if args.gradescope:
+        from ..grading.formats import write_gradescope_results
+
+        write_gradescope_results(book, args.gradescope.resolve())
+        out.print(f"Gradescope results: {ui.escape(str(args.gradescope))}")
     ui.success(f"gradebook: {paths['csv']}, {paths['summary']}, {paths['json']}")
     return 0
