@@ -106,3 +106,14 @@ def test_doctor_checks_run_on_a_given_search_path(tmp_path, make_dist):
     assert names[:4] == ["Python", "numpy", "BLAS threads", "data cache"]
     assert results[3].status == "pass"
     assert [r.status for r in results if r.name.startswith("tinytorch-layers")] == ["fail"]
+
+
+def test_doctor_says_whether_sandboxed_grading_runs(monkeypatch):
+    from tinytorch.setup.grading import sandbox
+
+    here = doctor.check_sandbox()
+    assert here.name == "grading sandbox" and here.status == ("pass" if sandbox.probe().available else "warn")
+    monkeypatch.setenv("TINYTORCH_BWRAP", "/nonexistent/bwrap")
+    missing = doctor.check_sandbox()
+    assert missing.status == "warn" and "not available" in missing.detail
+    assert "apt-get install bubblewrap" in missing.fix and "--no-sandbox" in missing.fix

@@ -30,6 +30,7 @@ __all__ = [
     "check_dependency_chain",
     "check_numpy",
     "check_python",
+    "check_sandbox",
     "run_checks",
 ]
 
@@ -173,6 +174,19 @@ def check_dependency_chain(installed: list[InstalledDist]) -> list[CheckResult]:
     return results
 
 
+def check_sandbox() -> CheckResult:
+    """Whether ``tito grade`` can sandbox submissions here (bubblewrap); instructors only."""
+    from .grading.sandbox import probe
+
+    status = probe()
+    if status.available:
+        return CheckResult("grading sandbox", "pass",
+                           f"{status.engine}; process limit: {status.process_limit}")
+    return CheckResult("grading sandbox", "warn",
+                       f"not available: {status.reason} (only instructors grading submissions need it)",
+                       "apt-get install bubblewrap   (or: tito grade --no-sandbox, see the instructors' docs)")
+
+
 def run_checks(path: list[str] | None = None, data: Path | None = None) -> list[CheckResult]:
     """Run every check.
 
@@ -193,4 +207,6 @@ def run_checks(path: list[str] | None = None, data: Path | None = None) -> list[
     for problem in plugin_problems(path):
         results.append(CheckResult("tito plugin", "warn", problem,
                                    "reinstall the distribution that provides it"))
+    if sys.platform == "linux":
+        results.append(check_sandbox())
     return results

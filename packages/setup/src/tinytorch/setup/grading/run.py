@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -274,9 +275,12 @@ def _run_box(box: Path, timeout: float, limits: dict[str, int], args: list[str],
     extra = {"TT_GRADE_FD": str(write_fd), "TT_GRADE_LIMITS": json.dumps(all_limits)}
     if not isolation.bwrap:
         extra["TT_GRADE_WATCH"] = str(watch)
+    # no pytest plugin of the grader's environment runs in the box, but hypothesis' own
+    extra["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env = _clean_env(inner, extra)
+    plugins = ["-p", "_hypothesis_pytestplugin"] if importlib.util.find_spec("_hypothesis_pytestplugin") else []
     flags = ["-P"] if sys.version_info >= (3, 11) else []
-    cmd = [sys.executable, *flags, "-m", "pytest", "-p", PLUGIN, "-c", str(inner / "pytest.ini"),
+    cmd = [sys.executable, *flags, "-m", "pytest", *plugins, "-p", PLUGIN, "-c", str(inner / "pytest.ini"),
            "--rootdir", str(inner), "-q", "-rN", "--continue-on-collection-errors", *args, "tests"]
     if isolation.bwrap:
         cmd = _sandbox.bwrap_command(isolation.bwrap, box, cmd, hide_module=isolation.hide_module)
