@@ -87,7 +87,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     if api:
         nav.append({"API reference": api})
     nav += [{"Course overview": "dependencies.md"}, {"For instructors": "instructors.md"},
-            {"For maintainers": "maintainers.md"}]
+            {"Course platforms": "instructors-platforms.md"}, {"For maintainers": "maintainers.md"}]
     config.nav = nav
     return config
 

@@ -9,9 +9,10 @@ import pytest
 from tinytorch.setup.cli import build_parser, main
 
 COMMANDS = [
-    [], ["system"], ["system", "info"], ["system", "doctor"], ["module"], ["module", "list"],
-    ["module", "status"], ["module", "start"], ["module", "reset"], ["export"], ["test"],
-    ["dev"], ["dev", "check-stubs"], ["dev", "check-hints"], ["dev", "blocks"], ["dev", "stub"], ["lab"],
+    [], ["system"], ["system", "info"], ["system", "doctor"], ["system", "sandbox"], ["module"],
+    ["module", "list"], ["module", "status"], ["module", "start"], ["module", "reset"], ["export"],
+    ["test"], ["dev"], ["dev", "check-stubs"], ["dev", "check-hints"], ["dev", "blocks"], ["dev", "stub"],
+    ["lab"], ["autograder"], ["autograder", "gradescope"], ["autograder", "classroom"],
 ]
 
 
@@ -59,7 +60,7 @@ def test_parser_lists_builtin_groups():
     parser, problems = build_parser(path=[])
     assert problems == []
     help_text = parser.format_help()
-    for name in ("system", "module", "export", "test", "dev"):
+    for name in ("system", "module", "export", "test", "dev", "autograder"):
         assert name in help_text
 
 

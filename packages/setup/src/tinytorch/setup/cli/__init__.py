@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from ..process import TitoError
 from ..registry import UnknownModuleError, command_provider, suggest
-from . import dev, instructor, lab, modules, system, testing, ui
+from . import autograder, dev, instructor, lab, modules, system, testing, ui
 
 __all__ = ["build_parser", "main"]
 
@@ -36,6 +36,9 @@ tito: the TinyTorch course's command line.
 for instructors:
   tito release tensor --out DIR  the student version of a module as an archive to hand out
   tito grade SUBMISSIONS/        run the reference tests on each submission; write a gradebook
+  tito system sandbox            whether tito grade can run submissions in a sandbox here
+  tito autograder gradescope tensor --out DIR   the autograder zip to upload to Gradescope
+  tito autograder classroom tensor              a GitHub Classroom workflow (.github/workflows/)
 """
 
 
@@ -56,7 +59,7 @@ def build_parser(path: list[str] | None = None) -> tuple[argparse.ArgumentParser
     parser.add_argument("--version", action="version", version=f"tito {_version()}")
     top = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {"": top}
-    for part in (system, modules, testing, lab, dev, instructor):
+    for part in (system, modules, testing, lab, dev, instructor, autograder):
         groups.update(part.register(top))
     from ..plugins import register_plugins
 

@@ -1,4 +1,4 @@
-"""``tito system info`` and ``tito system doctor``."""
+"""``tito system info``, ``tito system doctor`` and ``tito system sandbox``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from ..dists import tinytorch_distributions
 from ..registry import META_DISTRIBUTION
 from . import ui
 
-__all__ = ["register", "run_doctor", "run_info"]
+__all__ = ["register", "run_doctor", "run_info", "run_sandbox"]
 
 
 def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersAction]:
@@ -36,6 +36,17 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
                     "when a check fails, 0 otherwise.",
         formatter_class=ui.formatter())
     doctor.set_defaults(func=run_doctor)
+    sandbox = sub.add_parser(
+        "sandbox", help="whether tito grade can run submissions in a sandbox here; exit code 1 if not",
+        description="Start a sandboxed Python as `tito grade` would (bubblewrap: new namespaces, "
+                    "no network, read-only system) and say whether it worked, with the reason "
+                    "when not (bwrap missing, user namespaces refused — as in most Docker "
+                    "containers) and how the number of processes of a submission is limited. "
+                    "Exit code 0 when the sandbox works, 1 otherwise.",
+        epilog="example: tito system sandbox --quiet || echo 'grade with --no-sandbox'",
+        formatter_class=ui.formatter())
+    sandbox.add_argument("--quiet", action="store_true", help="print nothing; only the exit code")
+    sandbox.set_defaults(func=run_sandbox)
     return {"system": sub}
 
 
@@ -115,3 +126,23 @@ def run_doctor(args: argparse.Namespace) -> int:
         return 1
     out.print("[green]All checks passed.[/]")
     return 0
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    """Say whether submissions can be sandboxed; exit 0 if so, 1 if not."""
+    from ..grading.sandbox import probe
+
+    status = probe()
+    if args.quiet:
+        return 0 if status.available else 1
+    out = ui.console()
+    if status.available:
+        out.print(f"[green]✓ sandbox available[/]: {ui.escape(status.engine)}")
+    else:
+        engine = f" ({ui.escape(status.engine)})" if status.engine else ""
+        out.print(f"[red]✗ sandbox not available[/]{engine}: {ui.escape(status.reason)}")
+    out.print(f"process limit: {ui.escape(status.process_limit)}")
+    if not status.available:
+        ui.hint("tito grade --no-sandbox still grades, with only the process's own limits: run it "
+                "in a throw-away container or VM (see the instructors' page of the docs)")
+    return 0 if status.available else 1

@@ -132,9 +132,15 @@ def _summary(book: Gradebook, result: SubmissionResult, tests: list[TestResult])
     return "\n".join(lines)
 
 
+def _points(x: float) -> float:
+    """Points as Gradescope shows them: an exercise's points shared by three tests add up to
+    9.999999999999998, which is 10."""
+    return round(float(x), 4) + 0.0  # + 0.0: never -0.0
+
+
 def _gs_test(name: str, score: float, max_score: float, output: str) -> dict[str, Any]:
-    return {"name": name, "score": float(score), "max_score": float(max_score),
-            "status": "passed" if score == max_score else "failed",
+    return {"name": name, "score": _points(score), "max_score": _points(max_score),
+            "status": "passed" if score >= max_score - 1e-9 else "failed",
             "output": output[:_MAX_OUTPUT], "visibility": "visible"}
 
 
@@ -225,7 +231,7 @@ def gradescope_results(book: Gradebook, result: SubmissionResult | None = None,
             entry["status"] = "failed" if entry["max_score"] > 0 else entry["status"]
             entry["output"] = "not counted: the run was marked as tampered with\n" + entry["output"]
     data: dict[str, Any] = {
-        "score": 0.0 if zero else float(result.score),
+        "score": 0.0 if zero else _points(result.score),
         "execution_time": round(result.seconds) if math.isfinite(result.seconds) else 0,
         "output": _summary(book, result, tests),
         "output_format": "text",
@@ -233,7 +239,7 @@ def gradescope_results(book: Gradebook, result: SubmissionResult | None = None,
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "extra_data": {"module": book.module, "distribution": book.distribution,
-                       "status": result.status, "max_score": float(result.max_score),
+                       "status": result.status, "max_score": _points(result.max_score),
                        "sandbox": book.sandbox, "tampered": list(result.tampered)},
         "tests": gs_tests,
     }
