@@ -609,3 +609,79 @@ def test_tito_system_sandbox(monkeypatch, capsys, available):
     else:
         assert "not available" in out and "bwrap is not installed" in out
     assert "RLIMIT_NPROC" in out
+
+
+# --------------------------------------------------------------------------------------------
+# The whole path: run_autograder -> the real `tito grade` -> results.json
+# --------------------------------------------------------------------------------------------
+
+REAL_TITO = '''\
+import sys
+from pathlib import Path
+
+from tinytorch.setup import sources
+from tinytorch.setup.cli import instructor, main
+from tinytorch.setup.registry import Module
+
+# The toy module is not in the registry: this wrapper is `tito` with the toy wired in.
+TOY = Module(99, "toy", "tinytorch-toy", "tinytorch.toy", "toy")
+instructor.resolve_module = lambda name: TOY
+sources.find_reference = lambda module, repo, path=None: sources.layout_from_folder(Path({reference!r}))
+sys.exit(main(sys.argv[1:]))
+'''
+
+TOY_GRADED_TESTS = '''\
+from tinytorch.toy.ops import Scaler, double
+
+
+def test_double():
+    assert double(2) == 4
+
+
+def test_double_negative():
+    assert double(-3) == -6
+
+
+def test_scaler():
+    assert Scaler(3)(2) == 6
+'''
+
+
+@needs_bash
+@pytest.mark.slow
+def test_run_autograder_grades_for_real_and_writes_valid_results(toy_module, make_toy, tmp_path):
+    import sys
+
+    reference = make_toy("reference", **{"tests/test_toy.py": TOY_GRADED_TESTS})
+    archive = build_gradescope_autograder(toy_module, tmp_path / "dist", points_file=_points_file(tmp_path),
+                                          timeout=120)
+    root = tmp_path / "autograder"
+    _unzip(archive, root / "source")
+    # the student's submission: double is wrong for negatives (x + 2), the rest right
+    student = make_toy("student")
+    ops = student / "src/tinytorch/toy/ops.py"
+    assert "return 2 * x" in ops.read_text()
+    ops.write_text(ops.read_text().replace("return 2 * x", "return x + 2"))
+    shutil.copytree(student, root / "submission")
+    wrapper = tmp_path / "tito.py"
+    wrapper.write_text(REAL_TITO.format(reference=str(reference)))
+    tito = tmp_path / "tito"
+    tito.write_text(f'#!/usr/bin/env bash\nexec {sys.executable} {wrapper} "$@"\n')
+    tito.chmod(0o755)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), TITO=str(tito))
+    done = subprocess.run([BASH, str(root / "source" / "run_autograder")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    assert validate_gradescope(data) == [], data
+    by_name = {t["name"]: t for t in data["tests"]}
+    assert by_name["double"]["max_score"] == 4 and by_name["double"]["score"] == 2  # one of its two tests
+    assert by_name["double"]["status"] == "failed" and "test_double_negative" in by_name["double"]["output"]
+    scaler = next(t for name, t in by_name.items() if "scaler" in name)
+    assert scaler["score"] == scaler["max_score"] == 1
+    assert data["score"] == 3
+    book = json.loads((root / "work" / "gradebook.json").read_text(encoding="utf-8"))
+    from tinytorch.setup.grading.sandbox import probe
+
+    # sandboxed where bwrap runs (run_autograder asked `tito system sandbox`), else --no-sandbox
+    assert book["sandbox"].startswith("bubblewrap" if probe().available else "none (--no-sandbox)")
