@@ -9,7 +9,8 @@ namespaces. Each box gets:
   the installed copy of the module being graded (an empty folder is mounted over it, so the
   reference solution cannot be read). The box itself is mounted at ``/box``; it is the only
   writable place, and its ``src/``, ``tests/``, ``.grader/`` and ``pytest.ini`` are read-only
-  inside it; ``/tmp`` leads to the box's ``tmp/``, and the sandbox's own root is read-only.
+  inside it (``TMPDIR`` is the box's ``tmp/``); ``/tmp`` and the sandbox's own root are
+  read-only.
   ``/proc`` shows only the box's processes, ``/dev`` holds only ``null``, ``zero``, ``random``,
   ``urandom``, ``tty`` and the like.
 * its own **PID namespace** (a process that calls ``setsid`` still dies with the box), **no
@@ -78,7 +79,8 @@ def _python_dirs() -> list[Path]:
     candidates = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                   os.path.dirname(os.path.realpath(sys.executable)),
                   *(p for p in sysconfig.get_paths().values() if p)}
-    candidates.update(p for p in sys.path if p and os.path.isabs(p))
+    # sys.path[0] is the running script's folder (or the current one): not the environment's
+    candidates.update(p for p in sys.path[1:] if p and os.path.isabs(p))
     dirs = set()
     for path in candidates:
         for variant in (path, os.path.realpath(path)):
@@ -123,17 +125,18 @@ def bwrap_command(bwrap: str, box: Path, command: list[str], *, hide_module: str
             args += ["--ro-bind", path, path]
     for path in _ETC_FILES:
         args += ["--ro-bind-try", path, path]
+    # an empty /tmp (made read-only below): Python may live under /tmp (a CI clone's venv)
+    args += ["--tmpfs", "/tmp"]
     for folder in _python_dirs():
         args += ["--ro-bind", str(folder), str(folder)]
     for folder in _hidden_dirs(hide_module):
         args += ["--tmpfs", str(folder), "--remount-ro", str(folder)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--bind", str(box), str(INNER_BOX),
-             "--symlink", str(INNER_BOX / "tmp"), "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--bind", str(box), str(INNER_BOX)]
     for name in readonly:
         if (box / name).exists():
             args += ["--ro-bind", str(box / name), str(INNER_BOX / name)]
     # the sandbox's own root (a tmpfs holding the mount points) becomes read-only too
-    args += ["--remount-ro", "/", "--chdir", str(INNER_BOX), "--", *command]
+    args += ["--remount-ro", "/tmp", "--remount-ro", "/", "--chdir", str(INNER_BOX), "--", *command]
     return args
 
 
