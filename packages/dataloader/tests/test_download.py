@@ -176,9 +176,11 @@ def test_offline_download_says_where_and_how(tmp_path, monkeypatch):
     with pytest.raises(DatasetNotFoundError) as info:
         CIFAR10(download=True)
     message = str(info.value)
+    assert "\n" not in message  # one line: what is missing, why, what to do
     assert str(tmp_path / "cache" / "cifar-10-batches-py") in message
     assert "python ../shared/data/cifar10/make_cifar10.py $TINYTORCH_DATA" in message
-    assert "Downloading failed" in message
+    assert "downloading cifar-10-python.tar.gz failed" in message and "Connection refused" in message
+    assert f"copy cifar-10-python.tar.gz (or a good cifar-10-batches-py/ folder) into {tmp_path / 'cache'}/" in message
 
 
 def test_mnist_download_tries_mirrors_and_checks_md5(http_server, md5, tmp_path, monkeypatch):

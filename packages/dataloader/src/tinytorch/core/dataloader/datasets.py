@@ -23,25 +23,63 @@ both. MNIST's ``data`` is uint8 (N, 28, 28). ``targets`` is an int64 array.
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
+import struct
+import sys
+import tempfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .dataset import Dataset, as_index_array
-from .download import DownloadError, download_url, extract_tar, md5sum
+from .download import DownloadError, UnsafeArchiveError, download_url, extract_tar, md5sum
 from .idx import read_idx
-from .safe_pickle import load_restricted
+from .integrity import MANIFEST_NAME, Expected, Manifest, file_problem
+from .safe_pickle import UnsafePickleError, load_restricted
 from .transforms import apply_batch
 
 __all__ = ["data_root", "VisionDataset", "CIFAR10", "MNIST", "FashionMNIST", "DatasetNotFoundError",
-           "load_cifar_batch"]
+           "DatasetCorruptError", "load_cifar_batch"]
 
 SHARED_CIFAR_HINT = "python ../shared/data/cifar10/make_cifar10.py $TINYTORCH_DATA"
+
+# What reading a damaged pickle or gzip file can raise (besides UnsafePickleError).
+_DAMAGED_FILE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError,
+                        AttributeError, struct.error, UnicodeDecodeError, zlib.error, MemoryError)
 
 
 class DatasetNotFoundError(FileNotFoundError):
     """The dataset is not where it should be (the message says where, and how to get it)."""
+
+
+class DatasetCorruptError(DatasetNotFoundError, ValueError):
+    """A dataset file is there but damaged: truncated, a wrong md5, unreadable.
+
+    The message is one line: the file, what is wrong with it, what to do. It is a
+    :class:`DatasetNotFoundError` (the usable data is not there either way) and a ``ValueError``.
+    ``path`` is the damaged file and ``problem`` what is wrong with it, when known.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None,
+                 problem: str | None = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+
+
+def _note(message: str) -> None:
+    """One line on stderr about something repaired (the caller's stdout stays clean)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _reason(err: BaseException, path: Path) -> str:
+    """``err``'s message without a leading ``"<path>: "`` (the caller names the file itself)."""
+    text = str(err) or type(err).__name__
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -112,8 +150,16 @@ def load_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     never a plain ``pickle.load``.
     """
     path = Path(path)
-    with open(path, "rb") as f:
-        batch = load_restricted(f)
+    try:
+        with open(path, "rb") as f:
+            batch = load_restricted(f)
+    except UnsafePickleError as err:
+        raise UnsafePickleError(f"{path}: {err}") from None
+    except _DAMAGED_FILE_ERRORS as err:
+        problem = f"is truncated or damaged ({_reason(err, path)}; {path.stat().st_size:,} bytes)"
+        raise DatasetCorruptError(
+            f"{path} {problem}: fetch it again (CIFAR10(download=True) or tito data fetch cifar10) "
+            "or copy a good one over it", path, problem) from None
     if not isinstance(batch, dict) or "data" not in batch:
         raise ValueError(f"{path}: not a CIFAR batch (expected a dict with 'data' and 'labels')")
     rows = batch["data"]
@@ -140,9 +186,17 @@ class CIFAR10(VisionDataset):
         root: folder that holds (or will hold) ``cifar-10-batches-py/``; default
             ``$TINYTORCH_DATA`` or ``~/.cache/tinytorch``.
         train: the five training batches (True) or the test batch (False).
-        download: fetch the official archive (md5-checked) when the data is not in place.
+        download: fetch the official archive (md5-checked) when the data is not in place, or
+            when a file of it is damaged (then only the damaged files are extracted again).
         transform: applied to each image (``ds[i]``) or, through its ``apply_batch``, to each
             batch gathered by ``get_batch``.
+
+    Every file is checked before use: against the folder's manifest
+    (``.tinytorch-manifest.json``, the sizes and md5s recorded when the copy was extracted
+    from a verified archive or first read completely), else against the official sizes and
+    md5s (:attr:`official_files`), else by reading it completely. A damaged file raises
+    :class:`DatasetCorruptError` naming it — or, with ``download=True`` (or a verified
+    ``cifar-10-python.tar.gz`` beside the folder), is replaced from the official archive.
 
     Attributes:
         data: uint8 array (N, 3, 32, 32), channels first.
@@ -162,6 +216,18 @@ class CIFAR10(VisionDataset):
     train_files = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5")
     test_files = ("test_batch",)
     meta_file = "batches.meta"
+    #: (size in bytes, md5) of each file of the official "python version", as published.
+    official_files = {
+        "data_batch_1": (31035704, "c99cafc152244af753f735de768cd75f"),
+        "data_batch_2": (31035320, "d4bba439e000b95fd0a9bffe97cbabec"),
+        "data_batch_3": (31035999, "54ebc095f3ab1f0389bbae665268c751"),
+        "data_batch_4": (31035696, "634d18415352ddfa80567beed471001a"),
+        "data_batch_5": (31035623, "482c414d41f54cd18b22e5b47cb7c3cb"),
+        "test_batch": (31035526, "40351d587109b95175f43aff81a1287e"),
+        "batches.meta": (158, "5ff9c542aee3614f3951f8cda6e48888"),
+    }
+    #: The most the archive may unpack to (the official one: 178 MiB); more is refused.
+    max_extract_bytes = 256 << 20
     default_classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                        "ship", "truck"]
     size_note = "163 MB"
@@ -176,10 +242,9 @@ class CIFAR10(VisionDataset):
             folder = self._obtain(download)
         self.folder = folder
         files = self.train_files if self.train else self.test_files
-        parts = [load_cifar_batch(folder / name) for name in files]
+        parts, self.classes = self._load_checked(folder, files, download)
         self.data = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0].copy()
         self.targets = np.concatenate([p[1] for p in parts])
-        self.classes = self._read_classes(folder)
 
     # -------------------------------------------------------------- where the files are
     @property
@@ -193,6 +258,9 @@ class CIFAR10(VisionDataset):
         for folder in (self.root / self.base_folder, self.root):
             if self._complete(folder):
                 return folder
+        base = self.root / self.base_folder
+        if base.is_dir() and any((base / name).exists() for name in self._required):
+            return base  # some files are missing: named (and restored) like damaged ones
         return None
 
     def _obtain(self, download: bool) -> Path:
@@ -210,17 +278,34 @@ class CIFAR10(VisionDataset):
         try:
             download_url(self.url, archive, self.md5)
         except DownloadError as err:
-            raise DatasetNotFoundError(self._not_found(f"Downloading failed: {err}")) from err
+            raise DatasetNotFoundError(self._download_failed(err)) from None
         return self._extract(archive)
 
+    def _download_failed(self, err: BaseException, damaged: str = "") -> str:
+        """One line: what could not be downloaded, why, and what to do instead."""
+        what = damaged or f"{self.root / self.base_folder}/ is still missing"
+        return (f"{type(self).__name__}: {what}, and downloading {self.archive_name} failed "
+                f"({err}). To fix: copy {self.archive_name} (or a good {self.base_folder}/ "
+                f"folder) into {self.root}/, or on the course machines (no internet) run "
+                f"{SHARED_CIFAR_HINT}; then run again.")
+
     def _extract(self, archive: Path) -> Path:
-        extract_tar(archive, self.root)
+        extract_tar(archive, self.root, max_bytes=self.max_extract_bytes)
         folder = self._find_folder()
-        if folder is None:
+        if folder is None or not self._complete(folder):
             raise DatasetNotFoundError(self._not_found(
                 f"{archive} was extracted but did not contain {self.base_folder}/ with "
                 f"{', '.join(self._required)}."))
+        manifest = Manifest(folder)
+        for name in self._required:  # from an md5-checked archive: known good
+            path = folder / name
+            manifest.record(name, path.stat().st_size, md5sum(path), self._from_archive)
+        manifest.save()
         return folder
+
+    @property
+    def _from_archive(self) -> str:
+        return f"extracted from {self.archive_name} (md5 {self.md5} checked)"
 
     def _not_found(self, reason: str = "") -> str:
         folder = self.root / self.base_folder
@@ -246,17 +331,151 @@ class CIFAR10(VisionDataset):
         ]
         return "\n".join(lines)
 
-    def _read_classes(self, folder: Path) -> list:
-        meta = folder / self.meta_file
+    # -------------------------------------------------------------- checking and repairing
+    def _official(self, name: str) -> Expected | None:
+        entry = self.official_files.get(name)
+        return Expected(entry[0], entry[1], "the official list") if entry else None
+
+    def _expected(self, folder: Path, name: str, manifest: Manifest) -> tuple[Expected | None, str]:
+        """(what ``name`` should be, how a good file gets recorded in the manifest).
+
+        The manifest's entry when there is one. Otherwise nothing: the file is read completely
+        and checked, and recorded — as matching the official list when its size and md5 are the
+        official ones, else as a locally prepared copy (the course's CIFAR-10 rebuilt from JPEGs
+        has other md5s, and its 158-byte ``batches.meta`` even has the official size).
+        """
+        recorded = manifest.get(name)
+        if recorded is not None:
+            return recorded, ""
+        official = self._official(name)
+        path = folder / name
         try:
-            with open(meta, "rb") as f:
-                info = load_restricted(f)
-            names = info.get("label_names") if isinstance(info, dict) else None
-            if names:
-                return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names]
-        except FileNotFoundError:
+            if official is not None and path.stat().st_size == official.size \
+                    and md5sum(path) == official.md5:
+                return None, "matches the official list"
+        except OSError:
             pass
-        return list(self.default_classes)
+        return None, "read completely and checked (a locally prepared copy, not the official files)"
+
+    def _parse(self, path: Path, name: str) -> Any:
+        """The content of one file, checked: (images, labels) of a batch, or the class names."""
+        if name == self.meta_file:
+            try:
+                with open(path, "rb") as f:
+                    info = load_restricted(f)
+            except _DAMAGED_FILE_ERRORS as err:
+                raise ValueError(f"not a complete pickle ({_reason(err, path)})") from None
+            names = info.get("label_names") if isinstance(info, dict) else None
+            if not names:
+                return list(self.default_classes)
+            classes = [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in names]
+            if len(classes) != len(self.default_classes):
+                raise ValueError(f"{len(classes)} class names, not {len(self.default_classes)}")
+            return classes
+        images, labels = load_cifar_batch(path)
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(self.default_classes)):
+            raise ValueError(f"labels outside 0..{len(self.default_classes) - 1} "
+                             f"(from {labels.min()} to {labels.max()})")
+        return images, labels
+
+    def _read(self, folder: Path, names: Sequence[str]) -> tuple[dict, dict]:
+        """({name: problem}, {name: content}) for ``names``; records newly checked files."""
+        manifest = Manifest(folder)
+        problems: dict = {}
+        contents: dict = {}
+        for name in names:
+            path = folder / name
+            expected, how = self._expected(folder, name, manifest)
+            problem = file_problem(path, expected) if expected is not None else None
+            if problem is not None and expected is manifest.get(name):
+                official = self._official(name)  # replaced by an official file on purpose?
+                if official is not None and file_problem(path, official) is None:
+                    problem, how = None, "matches the official list"
+            if problem is None and not path.is_file():
+                problem = "is missing" if not path.exists() else "is not a regular file"
+            if problem is not None:
+                problems[name] = problem
+                continue
+            try:
+                contents[name] = self._parse(path, name)
+            except UnsafePickleError:
+                raise
+            except DatasetCorruptError as err:
+                problems[name] = err.problem or f"cannot be read ({_reason(err, path)})"
+                continue
+            except (ValueError, OSError) as err:
+                problems[name] = f"cannot be read as a CIFAR-10 file ({_reason(err, path)})"
+                continue
+            if how:
+                manifest.record(name, path.stat().st_size, md5sum(path), how)
+        manifest.save()
+        return problems, contents
+
+    def _load_checked(self, folder: Path, files: Sequence[str], download: bool) -> tuple[list, list]:
+        """The batches ``files`` and the class names, every file checked; damaged ones repaired
+        from the official archive when it is at hand (or ``download``), else named in the error."""
+        names = list(files) + [self.meta_file]
+        problems, contents = self._read(folder, names)
+        if problems:
+            self._repair(folder, problems, download)
+            problems, contents = self._read(folder, names)
+            if problems:
+                name, problem = next(iter(problems.items()))
+                raise DatasetCorruptError(
+                    f"{type(self).__name__}: {folder / name} {problem}, even after it was extracted "
+                    f"again from the verified {self.archive_name}; report this, with the file")
+        return [contents[name] for name in files], contents[self.meta_file]
+
+    def _damaged(self, folder: Path, problems: dict) -> str:
+        """``<file> <problem>`` for the first damaged file, and how many more there are."""
+        name, problem = next(iter(problems.items()))
+        more = len(problems) - 1
+        others = f" (and {more} more: {', '.join(list(problems)[1:])})" if more else ""
+        return f"{folder / name} {problem}{others}"
+
+    def _fetch_command(self) -> str:
+        default = self.root == data_root()
+        return f"tito data fetch cifar10{'' if default else ' --root ' + str(self.root)}"
+
+    def _repair(self, folder: Path, problems: dict, download: bool) -> None:
+        """Replace the damaged files from the official archive (downloaded when ``download``)."""
+        archive = self.root / self.archive_name
+        damaged = self._damaged(folder, problems)
+        offline = (f"delete {folder}/ and prepare it again ({SHARED_CIFAR_HINT} on the course "
+                   f"machines), or copy {self.archive_name} into {self.root}/")
+        if not (archive.is_file() and md5sum(archive) == self.md5):
+            if not download:
+                on_purpose = (f"; replaced on purpose? delete {folder / MANIFEST_NAME}"
+                              if any(MANIFEST_NAME in p for p in problems.values()) else "")
+                raise DatasetCorruptError(
+                    f"{type(self).__name__}: {damaged}. To fix: `{self._fetch_command()}` (or "
+                    f"download=True) fetches it again; without internet, {offline}{on_purpose}.",
+                    folder / next(iter(problems)), next(iter(problems.values())))
+            try:
+                download_url(self.url, archive, self.md5)
+            except DownloadError as err:
+                raise DatasetCorruptError(
+                    f"{type(self).__name__}: {damaged}, and fetching it again failed: {err}. "
+                    f"To fix: {offline}; then run again.",
+                    folder / next(iter(problems)), next(iter(problems.values()))) from None
+        staging = Path(tempfile.mkdtemp(prefix=".repair-", dir=folder))
+        try:
+            wanted = [f"{self.base_folder}/{name}" for name in problems]
+            try:
+                extracted = extract_tar(archive, staging, max_bytes=self.max_extract_bytes, only=wanted)
+            except UnsafeArchiveError as err:
+                raise DatasetCorruptError(f"{type(self).__name__}: {damaged}, and {archive} cannot "
+                                          f"repair it: {err}") from None
+            manifest = Manifest(folder)
+            for name, path in zip(problems, extracted):
+                os.replace(path, folder / name)
+                manifest.record(name, (folder / name).stat().st_size, md5sum(folder / name),
+                                self._from_archive)
+                _note(f"{type(self).__name__}: {folder / name} {problems[name]}; "
+                      f"restored it from {archive}")
+            manifest.save()
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,6 +14,10 @@ Standard library only (``urllib``). What it guarantees:
   an absolute path, a ``..`` component, a link (symbolic or hard) or a device/fifo member, or
   any name that would land outside the target folder. Members are written into a staging
   folder inside the target and moved into place only when the whole archive is out.
+* **Bounded extraction.** The files of an archive may add up to at most ``max_bytes``
+  (default 1 GiB; :class:`~tinytorch.core.dataloader.CIFAR10` allows 256 MiB): a small archive
+  that would expand into gigabytes is refused before anything is written, even when its
+  checksum matches, and the bytes actually written are counted too.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence, Union
 
 __all__ = ["DownloadError", "UnsafeArchiveError", "md5sum", "download_url", "extract_tar",
-           "check_tar_members"]
+           "check_tar_members", "DEFAULT_MAX_EXTRACT_BYTES"]
 
 PathLike = Union[str, os.PathLike]
 _CHUNK = 1 << 20
@@ -139,8 +143,10 @@ def download_url(url: str, dest: PathLike, md5: str, *, retries: int = 3, timeou
         except _Transient as err:
             failures += 1
             if failures > retries:
-                raise DownloadError(f"could not download {url} after {failures} attempts: {err} "
-                                    f"(partial data kept in {part}; calling again resumes it)") from None
+                kept = (f" (partial data kept in {part}; calling again resumes it)"
+                        if part.exists() and part.stat().st_size else "")
+                raise DownloadError(f"could not download {url} after {failures} attempts: {err}"
+                                    f"{kept}") from None
             log(f"download of {url} interrupted ({err}); retrying")
             continue
         failures = 0
@@ -194,21 +200,64 @@ def check_tar_members(members: Sequence[tarfile.TarInfo], root: PathLike) -> Non
         raise UnsafeArchiveError(f"refusing to extract the archive into {root}: {listed}{more}")
 
 
-def extract_tar(archive: PathLike, target: PathLike) -> list[Path]:
-    """Safely extract a (compressed) tar archive into ``target``; returns the top-level paths.
+#: What :func:`extract_tar` writes at most unless told otherwise: an archive whose files add up
+#: to more is refused before anything is written, whatever its checksum (a "zip bomb" needs no
+#: forged md5 when the md5 list itself comes from the same place as the archive).
+DEFAULT_MAX_EXTRACT_BYTES = 1 << 30
+#: The most members :func:`extract_tar` reads from one archive.
+DEFAULT_MAX_MEMBERS = 100_000
 
-    Every member is checked before anything is written (see :func:`check_tar_members`).
-    Files get mode 0644 and folders 0755 whatever the archive says. Top-level entries that
-    already exist in ``target`` are replaced.
+
+def _read_members(tar: tarfile.TarFile, archive: PathLike, max_bytes: int,
+                  max_members: int) -> list[tarfile.TarInfo]:
+    """The archive's members, stopping as soon as they exceed either cap."""
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    for m in tar:
+        members.append(m)
+        total += max(int(m.size), 0) if m.isfile() else 0
+        if total > max_bytes:
+            raise UnsafeArchiveError(
+                f"refusing to extract {archive}: its files add up to more than {max_bytes:,} bytes "
+                f"(already {total:,} after {len(members)} members), the limit for this archive; "
+                "it is not the archive it claims to be (or pass a larger max_bytes)")
+        if len(members) > max_members:
+            raise UnsafeArchiveError(f"refusing to extract {archive}: more than {max_members:,} "
+                                     "members (pass a larger max_members if that is expected)")
+    return members
+
+
+def extract_tar(archive: PathLike, target: PathLike, *, max_bytes: int = DEFAULT_MAX_EXTRACT_BYTES,
+                max_members: int = DEFAULT_MAX_MEMBERS,
+                only: Sequence[str] | None = None) -> list[Path]:
+    """Safely extract a (compressed) tar archive into ``target``; returns what it wrote.
+
+    Every member is checked before anything is written (see :func:`check_tar_members`), and
+    so is the total: an archive whose files add up to more than ``max_bytes`` (or that has
+    more than ``max_members`` members) is refused, even when its checksum matched — the bytes
+    written are counted again while copying. Files get mode 0644 and folders 0755 whatever the
+    archive says.
+
+    Without ``only``, every member is extracted and the top-level entries replace those of the
+    same name in ``target``; the top-level paths are returned. With ``only`` (member names such
+    as ``"cifar-10-batches-py/test_batch"``), just those files are extracted, each replacing the
+    file at ``target / name`` and nothing else; their paths are returned, in the order given.
     """
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
     with tarfile.open(archive, "r:*") as tar:
-        members = tar.getmembers()
+        members = _read_members(tar, archive, max_bytes, max_members)
         check_tar_members(members, root)
+        if only is not None:
+            by_name = {PurePosixPath(m.name).as_posix(): m for m in members if m.isfile()}
+            missing = [n for n in only if n not in by_name]
+            if missing:
+                raise UnsafeArchiveError(f"{archive} has no file {', '.join(map(repr, missing))}")
+            members = [by_name[n] for n in only]
         staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=root))
         try:
+            written = 0
             for m in members:
                 out = staging / PurePosixPath(m.name)
                 if m.isdir():
@@ -219,8 +268,26 @@ def extract_tar(archive: PathLike, target: PathLike) -> list[Path]:
                 if src is None:  # pragma: no cover -- isfile() members always have data
                     raise UnsafeArchiveError(f"cannot read member {m.name!r}")
                 with src, open(out, "wb") as f:
-                    shutil.copyfileobj(src, f, _CHUNK)
+                    while True:
+                        block = src.read(_CHUNK)
+                        if not block:
+                            break
+                        written += len(block)
+                        if written > max_bytes:
+                            raise UnsafeArchiveError(f"refusing to extract {archive}: more than "
+                                                     f"{max_bytes:,} bytes came out of it")
+                        f.write(block)
                 os.chmod(out, 0o644)
+            if only is not None:
+                placed = []
+                for m in members:
+                    final = root / PurePosixPath(m.name)
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    if final.is_dir() and not final.is_symlink():
+                        shutil.rmtree(final)
+                    os.replace(staging / PurePosixPath(m.name), final)
+                    placed.append(final)
+                return placed
             tops = []
             for entry in sorted(staging.iterdir()):
                 final = root / entry.name
