@@ -296,7 +296,8 @@ def post(url, payload):
     """(status, decoded JSON) of one POST; urllib raises on 4xx, so catch and read the body."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, body), timeout=30) as resp:
+        request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())

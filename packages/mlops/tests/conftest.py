@@ -84,7 +84,9 @@ def request(url: str, body: bytes | dict | None = None, method: str | None = Non
     """(status, decoded JSON or text, headers) of one HTTP request made with urllib."""
     if isinstance(body, dict):
         body = json.dumps(body).encode()
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    if headers is None:  # urllib would send a body as application/x-www-form-urlencoded
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+    req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             status, raw, hdrs = resp.status, resp.read(), dict(resp.headers)

@@ -48,7 +48,8 @@ def test_serve_runs_as_a_process_and_stops_gracefully(registry, make_mlp, tabula
         url = match.group(1)
         with urllib.request.urlopen(url + "/health", timeout=60) as resp:
             assert json.loads(resp.read())["model"] == {"name": "mlp", "version": 1}
-        req = urllib.request.Request(url + "/predict", json.dumps({"inputs": x[:3].tolist()}).encode())
+        req = urllib.request.Request(url + "/predict", json.dumps({"inputs": x[:3].tolist()}).encode(),
+                                     {"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=60) as resp:
             assert len(json.loads(resp.read())["predictions"]) == 3
         text = urllib.request.urlopen(url + "/metrics", timeout=60).read().decode()

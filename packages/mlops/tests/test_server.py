@@ -17,6 +17,7 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.mlops import ModelServer, Predictor, parse_metrics
 from tinytorch.core.tensor import Tensor
 
+JSON = {"Content-Type": "application/json"}
 
 def expected(model, x):
     """(classes, probabilities) computed directly, without the server."""
@@ -248,8 +249,8 @@ def test_load_eight_concurrent_clients_nothing_lost(serve, make_cnn):
             idx = r.choice(64, size=int(r.integers(1, 5)), replace=False)
             data = json.dumps({"inputs": pool_x[idx].tolist()}).encode()
             try:
-                with urllib.request.urlopen(urllib.request.Request(server.url + "/predict", data),
-                                            timeout=120) as resp:
+                req = urllib.request.Request(server.url + "/predict", data, JSON)
+                with urllib.request.urlopen(req, timeout=120) as resp:
                     out = json.loads(resp.read())
                 done += 1
                 if out["predictions"] != want_classes[idx].tolist() or not np.allclose(
@@ -285,7 +286,7 @@ def test_graceful_shutdown_finishes_the_request_in_progress(make_mlp):
 
     def client():
         req = urllib.request.Request(server.url + "/predict",
-                                     json.dumps({"inputs": [[1, 2, 3, 4]]}).encode())
+                                     json.dumps({"inputs": [[1, 2, 3, 4]]}).encode(), JSON)
         with urllib.request.urlopen(req, timeout=120) as resp:
             result["status"], result["body"] = resp.status, json.loads(resp.read())
 

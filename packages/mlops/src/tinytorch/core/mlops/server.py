@@ -1,10 +1,13 @@
-"""Serving a model over HTTP with nothing but the standard library.
+"""Serving a model over HTTP with nothing but the standard library (the lesson's server).
 
     server = ModelServer.from_registry("cifar-cnn", "production", port=8000).start()
     # ... POST http://127.0.0.1:8000/predict  {"inputs": [[[[...]]]]}
     server.shutdown()
 
-or from the command line: ``tito serve cifar-cnn:production``.
+or from the command line: ``tito serve cifar-cnn:production --engine stdlib``. (``tito serve``
+runs :class:`~tinytorch.core.mlops.asgi.ASGIModelServer` by default — uvicorn, with connection
+caps, header and body deadlines and dynamic batching; the ``serve`` extra. This server needs
+nothing beyond the standard library; it is the one to read, not the one to expose.)
 
 Endpoints:
 
@@ -23,7 +26,9 @@ Endpoints:
     predicted-class counts, and with a monitor the drift statistics and accuracy as gauges.
 
 The server is :class:`http.server.ThreadingHTTPServer` — one thread per connection — with
-HTTP/1.1 keep-alive. Model calls go through a :class:`Predictor` (one forward pass at a time,
+HTTP/1.1 keep-alive. What it does with a request body is :class:`~.service.ModelService`'s
+job, shared with the uvicorn server. One thread per connection has no cap: a thousand idle
+connections are a thousand threads, and a client that trickles its headers holds one forever. Model calls go through a :class:`Predictor` (one forward pass at a time,
 under ``no_grad``; see there why). It binds to 127.0.0.1 unless told otherwise: a model
 server should not be reachable from the network by accident.
 
@@ -34,28 +39,24 @@ keep-alive connections, lets requests in progress finish (their responses carry
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
-import uuid
-from collections import OrderedDict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-import numpy as np
 
 from .metrics import ServerMetrics
 from .monitoring import Monitor
 from .predictor import Predictor
-from .validation import RequestError, parse_predict_request
+from .service import FEEDBACK_MEMORY, ModelService, dump_json, version_settings
+from .validation import RequestError, check_content_type
 
 __all__ = ["ModelServer", "DEFAULT_MAX_BODY", "DEFAULT_MAX_BATCH"]
 
 DEFAULT_MAX_BODY = 8 * 1024 * 1024   # bytes: a batch of ~250 CIFAR images as JSON text
 DEFAULT_MAX_BATCH = 256              # samples per request
 ENDPOINTS = {"/predict": "POST", "/feedback": "POST", "/health": "GET", "/metrics": "GET"}
-_FEEDBACK_MEMORY = 10000             # predictions remembered for /feedback
+_FEEDBACK_MEMORY = FEEDBACK_MEMORY   # predictions remembered for /feedback
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -185,6 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status, body, ctype = 200, app._metrics_text().encode(), \
                     "text/plain; version=0.0.4; charset=utf-8"
             else:
+                check_content_type(self.headers.get("Content-Type"))
                 payload = self._read_body(app.max_body_bytes)
                 if path == "/predict":
                     status, body, ctype = 200, app._predict(payload), "application/json"
@@ -254,8 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
 
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj, allow_nan=False, separators=(",", ":")).encode()
+_json = dump_json
 
 
 class ModelServer:
@@ -285,19 +286,19 @@ class ModelServer:
                  output: str = "logits", log_requests: bool = False,
                  idle_timeout: float = 30.0) -> None:
         self.predictor = model if isinstance(model, Predictor) else Predictor(model, output)
-        self.input_shape = None if input_shape is None else tuple(int(n) for n in input_shape)
-        self.classes = list(classes) if classes else None
         self.max_body_bytes = int(max_body_bytes)
         self.max_batch = int(max_batch)
         self.monitor = monitor
-        self.info = dict(info or {})
         self.log_requests = log_requests
         self.idle_timeout = float(idle_timeout)
         self.metrics = ServerMetrics()
+        self.service = ModelService(self.predictor, input_shape, classes, self.max_batch,
+                                    monitor, dict(info or {}), self.metrics)
+        self.input_shape = self.service.input_shape
+        self.classes = self.service.classes
+        self.info = self.service.info
         self.draining = False
-        self.started = time.time()
-        self._recent: OrderedDict = OrderedDict()  # prediction id -> predicted classes
-        self._recent_lock = threading.Lock()
+        self.started = self.service.started
         self._connections: set = set()
         self._active = 0
         self._cond = threading.Condition()
@@ -311,17 +312,9 @@ class ModelServer:
     def from_version(cls, version: Any, monitor: bool = True, **kwargs: Any) -> "ModelServer":
         """A server for a registered :class:`~tinytorch.core.mlops.registry.ModelVersion`
         (verified on load); with ``monitor``, drift is tracked against its saved reference."""
-        from .drift import DriftDetector
-        model = version.load_model()
-        mon = None
-        if monitor and version.reference() is not None:
-            baseline = next((v for k, v in version.metrics.items()
-                             if "acc" in k.lower() and isinstance(v, float)), None)
-            mon = Monitor(DriftDetector.from_version(version), baseline_accuracy=baseline,
-                          name=f"{version.name} v{version.version}")
-        info = {"name": version.name, "version": version.version, **kwargs.pop("info", {})}
-        return cls(model, version.input_shape, version.classes, monitor=mon, info=info,
-                   output=version.metadata.get("output", "logits"), **kwargs)
+        settings = version_settings(version, monitor)
+        settings["info"].update(kwargs.pop("info", {}))
+        return cls(**settings, **kwargs)
 
     @classmethod
     def from_registry(cls, name: str, ref: int | str = "latest", root: str | None = None,
@@ -420,86 +413,16 @@ class ModelServer:
 
     # ------------------------------------------------------------------ endpoints
     def _health(self) -> tuple[int, bytes, str]:
-        status = "shutting down" if self.draining else "ok"
-        body = {"status": status, "model": self.info,
-                "input_shape": None if self.input_shape is None else list(self.input_shape),
-                "uptime_seconds": round(time.time() - self.started, 3)}
-        return (503 if self.draining else 200), _json(body), "application/json"
+        status, body = self.service.health(self.draining)
+        return status, body, "application/json"
 
     def _predict(self, body: bytes) -> bytes:
-        x = parse_predict_request(body, self.input_shape, self.max_batch)
-        classes, probabilities = self.predictor.predict(x)
-        labels = ([self.classes[c] if c < len(self.classes) else str(c) for c in classes]
-                  if self.classes else None)
-        self.metrics.observe_predictions(labels if labels else [str(int(c)) for c in classes])
-        if self.monitor is not None:
-            self.monitor.observe(x, probabilities)
-        request_id = uuid.uuid4().hex
-        with self._recent_lock:
-            self._recent[request_id] = classes
-            while len(self._recent) > _FEEDBACK_MEMORY:
-                self._recent.popitem(last=False)
-        out = {"predictions": classes.tolist(),
-               "probabilities": np.round(probabilities, 6).tolist(),
-               "model": self.info, "id": request_id}
-        if labels:
-            out["labels"] = labels
-        return _json(out)
+        x = self.service.parse_predict(body)
+        classes, probabilities = self.service.predict(x)
+        return self.service.answer(classes, probabilities)
 
     def _feedback(self, body: bytes) -> bytes:
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise RequestError(400, f"malformed JSON: {err}", "bad_json") from None
-        if not isinstance(payload, dict) or "id" not in payload or "labels" not in payload:
-            raise RequestError(400, "the body must be {\"id\": <prediction id>, \"labels\": "
-                                    "[class per sample]}", "missing_field")
-        with self._recent_lock:
-            predicted = self._recent.pop(str(payload["id"]), None)
-        if predicted is None:
-            raise RequestError(404, f"no recent prediction with id {payload['id']!r} (ids are "
-                                    f"kept for the last {_FEEDBACK_MEMORY} predictions, once)",
-                               "unknown_id")
-        labels = payload["labels"]
-        if self.classes:
-            index = {name: i for i, name in enumerate(self.classes)}
-            labels = [index.get(v, v) if isinstance(v, str) else v for v in labels]
-        if (not isinstance(labels, list) or len(labels) != len(predicted)
-                or not all(isinstance(v, int) and not isinstance(v, bool) for v in labels)):
-            with self._recent_lock:
-                self._recent[str(payload["id"])] = predicted
-            raise RequestError(422, f"'labels' must be a list of {len(predicted)} class "
-                                    "indices (or class names), one per predicted sample",
-                               "bad_labels")
-        tracker = self.monitor.accuracy if self.monitor is not None else None
-        if tracker is not None:
-            tracker.update(predicted, np.asarray(labels))
-        correct = int(np.sum(predicted == np.asarray(labels)))
-        return _json({"accepted": len(labels), "correct": correct,
-                      "window_accuracy": None if tracker is None else tracker.accuracy})
+        return self.service.feedback(body)
 
     def _metrics_text(self) -> str:
-        if self.monitor is not None:
-            self._update_monitor_gauges()
-        return self.metrics.render(self.info)
-
-    def _update_monitor_gauges(self) -> None:
-        report = self.monitor.check()
-        m = self.metrics
-        if report.drift is not None:
-            for f in report.drift.features:
-                m.set_gauge("tinytorch_drift_psi", "Population stability index of a monitored "
-                            "feature, recent window vs training reference.",
-                            (("feature", f.feature),), f.psi)
-                if f.ks_pvalue is not None:
-                    m.set_gauge("tinytorch_drift_ks_pvalue", "Two-sample Kolmogorov-Smirnov "
-                                "p-value of a monitored feature, recent window vs reference.",
-                                (("feature", f.feature),), f.ks_pvalue)
-        if report.accuracy is not None:
-            m.set_gauge("tinytorch_window_accuracy", "Accuracy over the recent labelled "
-                        "predictions (POST /feedback).", (), report.accuracy)
-        kinds = {"input_drift": 0, "prediction_drift": 0, "accuracy_drop": 0}
-        for alert in report.alerts:
-            kinds[alert.kind] = kinds.get(alert.kind, 0) + 1
-        for kind, n in kinds.items():
-            m.set_gauge("tinytorch_alerts", "Alerts firing now, by kind.", (("kind", kind),), n)
+        return self.service.metrics_text()

@@ -8,11 +8,18 @@ can neither crash it nor cost it time. The body is JSON::
     {"inputs": [[...], [...]]}      a batch: one entry per sample, each of the model's input shape
 
 =====  ==============================================================================
- 400   not JSON, not a JSON object, no ``inputs`` field
- 413   body larger than the limit (refused from its Content-Length, before reading it)
+ 400   not JSON, nested deeper than :data:`MAX_JSON_DEPTH`, not a JSON object, no
+       ``inputs`` field
+ 413   body larger than the limit (the server stops reading at the limit)
+ 415   a ``Content-Type`` that is not JSON (:func:`check_content_type`)
  422   JSON fine but unusable: empty batch, too many samples, a ragged or wrongly shaped
-       batch, values that are not numbers (strings, booleans, null), NaN or infinity
+       batch, values that are not numbers (strings, booleans, null), NaN or infinity, an
+       integer too long to convert
 =====  ==============================================================================
+
+``POST /feedback`` bodies (``{"id": ..., "labels": [...]}``) are decoded the same way, and
+their labels checked by :func:`check_labels` (422 for anything but one class of the model per
+predicted sample).
 """
 
 from __future__ import annotations
@@ -22,7 +29,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RequestError", "parse_predict_request", "check_inputs"]
+__all__ = ["RequestError", "parse_predict_request", "check_inputs", "check_labels",
+           "check_content_type", "check_depth", "check_payload", "decode_json_body",
+           "json_nesting_depth", "MAX_JSON_DEPTH"]
+
+#: Deepest nesting of arrays and objects a request body may have (a batch of images needs 5).
+MAX_JSON_DEPTH = 32
 
 
 class RequestError(ValueError):
@@ -120,6 +132,82 @@ def check_inputs(inputs: Any, input_shape: tuple | None, max_batch: int,
     ### END SOLUTION
 
 
+def json_nesting_depth(body: bytes | bytearray) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings do not
+    count), without parsing it: ``b'[1, [2]]'`` is 2, ``b'{"a": "[["}'`` is 1.
+
+    Python's parser recurses once per level and gives up with a RecursionError around a
+    thousand; a body nested 100,000 deep must get a 400, not crash the handler. The scan drops
+    numbers and blanks in one C pass, then follows the remaining brackets with numpy (a
+    fraction of a millisecond for a 60 kB batch of an image).
+    """
+    # numbers, commas and blanks cannot change the nesting: drop them first (one C pass), so a
+    # body of numbers shrinks to its few hundred brackets before numpy looks at it
+    data = body.translate(None, _NOT_STRUCTURE)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    kind = _BRACKETS[raw]
+    where = np.flatnonzero(kind)
+    kind = kind[where]
+    quotes = where[kind == 2]
+    if quotes.size and data.find(b"\\") >= 0:  # escaped quotes do not end a string
+        quotes = np.array([q for q in quotes.tolist() if _unescaped(data, q)], dtype=np.intp)
+    brackets = kind != 2
+    where, kind = where[brackets], kind[brackets]
+    if quotes.size:
+        outside = np.searchsorted(quotes, where) % 2 == 0
+        where, kind = where[outside], kind[outside]
+    if kind.size == 0:
+        return 0
+    return int(max(0, np.cumsum(np.where(kind == 1, 1, -1)).max()))
+
+
+_NOT_STRUCTURE = b"0123456789.-+eE, \t\r\n"
+_BRACKETS = np.zeros(256, dtype=np.int8)
+_BRACKETS[[ord("["), ord("{")]] = 1
+_BRACKETS[[ord("]"), ord("}")]] = 3
+_BRACKETS[ord('"')] = 2
+
+
+def _unescaped(data: bytes, i: int) -> bool:
+    """Whether the quote at ``data[i]`` is preceded by an even number of backslashes."""
+    n = 0
+    while i - n - 1 >= 0 and data[i - n - 1] == 0x5C:
+        n += 1
+    return n % 2 == 0
+
+
+def decode_json_body(body: bytes | bytearray) -> tuple[Any, str]:
+    """The decoded JSON value of a request body and its text, or a RequestError: 400 when it
+    is not UTF-8, nests deeper than :data:`MAX_JSON_DEPTH` or is not JSON; 422 when it holds an
+    integer too long to convert (Python refuses integers of more than 4,300 digits)."""
+    check_depth(body)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RequestError(400, f"the body is not UTF-8 text ({err.reason} at byte "
+                                f"{err.start})", "bad_json") from None
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as err:
+        raise RequestError(400, f"malformed JSON: {err.msg} at line {err.lineno} column "
+                                f"{err.colno}", "bad_json") from None
+    except RecursionError:  # the depth scan should have caught it; never a 500
+        raise RequestError(400, "the JSON nests too deeply to parse", "too_deep") from None
+    except ValueError:  # an integer beyond Python's int/str conversion limit
+        raise RequestError(422, "the body holds an integer too long to convert (more than "
+                                "4300 digits): inputs must be finite float32 numbers",
+                           "not_finite") from None
+
+
+def check_depth(body: bytes | bytearray) -> None:
+    """RequestError 400 when the body's arrays and objects nest deeper than
+    :data:`MAX_JSON_DEPTH`."""
+    depth = json_nesting_depth(body)
+    if depth > MAX_JSON_DEPTH:
+        raise RequestError(400, f"the JSON nests {depth} levels deep; at most {MAX_JSON_DEPTH} "
+                                "are accepted", "too_deep")
+
+
 def parse_predict_request(body: bytes, input_shape: tuple | None = None,
                           max_batch: int = 256) -> np.ndarray:
     """The batch of a ``POST /predict`` body, validated: float32 of shape (N, *input_shape).
@@ -135,16 +223,15 @@ def parse_predict_request(body: bytes, input_shape: tuple | None = None,
         ...
         tinytorch.core.mlops.validation.RequestError: each sample must have shape [2], got [3] (batch shape [1, 3])
     """
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise RequestError(400, f"the body is not UTF-8 text ({err.reason} at byte "
-                                f"{err.start})", "bad_json") from None
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise RequestError(400, f"malformed JSON: {err.msg} at line {err.lineno} column "
-                                f"{err.colno}", "bad_json") from None
+    payload, text = decode_json_body(body)
+    return check_payload(payload, input_shape, max_batch,
+                         any(token in text for token in ("true", "false", "null")))
+
+
+def check_payload(payload: Any, input_shape: tuple | None, max_batch: int,
+                  has_bools: bool) -> np.ndarray:
+    """The decoded body of a ``POST /predict``: a JSON object with an ``inputs`` field (400
+    otherwise), whose batch :func:`check_inputs` validates."""
     if not isinstance(payload, dict):
         what = "a list" if isinstance(payload, list) else _describe(payload)
         raise RequestError(400, f"the body must be a JSON object like {{\"inputs\": [[...]]}}, "
@@ -153,6 +240,53 @@ def parse_predict_request(body: bytes, input_shape: tuple | None = None,
         fields = ", ".join(repr(k) for k in payload) or "none"
         raise RequestError(400, f"missing field 'inputs' (fields given: {fields})",
                            "missing_field")
-    has_bools = any(token in text for token in ("true", "false", "null"))
     return check_inputs(payload["inputs"], input_shape, max_batch, has_bools)
 
+
+def check_labels(labels: Any, count: int, num_classes: int,
+                 classes: list | None = None) -> np.ndarray:
+    """The ``labels`` of a ``POST /feedback`` body as int64 class indices, or RequestError 422.
+
+    Args:
+        labels: the decoded JSON value: a list of ``count`` class indices (or class names).
+        count: how many samples the prediction had.
+        num_classes: the model's number of classes; an index must be in ``[0, num_classes)``.
+        classes: class names, when the model has them (a name stands for its index).
+    """
+    if not isinstance(labels, list):
+        raise RequestError(422, f"'labels' must be a list of {count} class indices (or class "
+                                f"names), one per predicted sample; got {_describe(labels)}",
+                           "bad_labels")
+    if len(labels) != count:
+        raise RequestError(422, f"'labels' must be a list of {count} class indices (or class "
+                                f"names), one per predicted sample; got {len(labels)}",
+                           "bad_labels")
+    index = {name: i for i, name in enumerate(classes or [])}
+    out = np.empty(count, dtype=np.int64)
+    for i, value in enumerate(labels):
+        if isinstance(value, str) and value in index:
+            value = index[value]
+        if isinstance(value, bool) or not isinstance(value, int):
+            known = f" (or one of {classes[:10]})" if classes else ""
+            raise RequestError(422, f"labels[{i}] is {_describe(value)} "
+                                    f"({json.dumps(value)[:40]}); a label is a class index"
+                                    f"{known}", "bad_labels")
+        if not 0 <= value < num_classes:
+            raise RequestError(422, f"labels[{i}] is {str(value)[:40]}; the model has "
+                                    f"{num_classes} classes (0 to {num_classes - 1})",
+                               "bad_labels")
+        out[i] = value
+    return out
+
+
+def check_content_type(value: str | None) -> None:
+    """A request body must be JSON: ``Content-Type: application/json`` (or ``…+json``, any
+    parameters) or no Content-Type at all; anything else is a 415."""
+    if value is None or not value.strip():
+        return
+    media = value.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/")
+                                       and media.endswith("+json")):
+        return
+    raise RequestError(415, f"Content-Type {value[:60]!r} is not JSON: send the body as "
+                            "application/json", "unsupported_media_type")
