@@ -154,8 +154,17 @@ print("bias.grad:", bias.grad.shape, bias.grad.numpy()[:3], "— each entry was 
 # ### Exercise 4 — power: a ** e
 #
 # **File:** `elementwise.py`, `pow_backward`. For the base: e·a^(e−1). For the exponent:
-# a^e · ln a — the forward saved a^e in `node.saved`. ln a does not exist for a ≤ 0; PyTorch
-# gives the exponent 0 there, and so should you (a `np.where` before the `log`, not after).
+# a^e · ln a — the forward saved a^e in `node.saved`. Two places where the formula meets
+# 0 · ∞, and PyTorch's answers, which yours should match:
+#
+# * `x ** 0` is the constant 1, so the base's slope is 0 wherever e = 0 — also at a = 0,
+#   where e·a^(e−1) is 0·∞ = nan;
+# * at a = 0 with e ≥ 0, a^e is 0 (or 1) for every nearby exponent: the exponent's slope is
+#   0, although ln 0 = −∞. At a *negative* base ln a does not exist and the answer is nan —
+#   a silent 0 would hide the problem.
+#
+# `np.where(condition, 0, formula)` picks the special value; `np.errstate` silences numpy's
+# warnings about the formula's nan in the places `where` throws away.
 
 # %%
 check("autograd", "power")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from tinytorch.core.autograd import gradcheck
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.tensor.testing import shapes
+from tinytorch.core.tensor.testing import numerical_grad, shapes
 
 FAST = settings(deadline=None, max_examples=30)
 seeds = st.integers(0, 2**32 - 1)
@@ -97,6 +97,31 @@ def test_reduce_max_shares_the_gradient_equally_among_ties():
     np.testing.assert_allclose(z.grad.data, [1 / 3, 0.0, 1 / 3, 1 / 3])
 
 
+def test_reduce_std_of_a_constant_slice_has_zero_gradient():
+    x = np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])
+    t = Tensor(x, dtype=np.float64, requires_grad=True)
+    t.std(axis=1).sum().backward()
+    np.testing.assert_array_equal(t.grad.data[0], [0.0, 0.0, 0.0])  # PyTorch's 0, not nan
+    # the other row against central differences of numpy's std
+    want = numerical_grad(lambda r: float(np.std(r)), [x[1]])[0]
+    np.testing.assert_allclose(t.grad.data[1], want, rtol=1e-6)
+    c = Tensor(np.full((2, 2), 5.0), requires_grad=True)
+    c.std().backward()
+    assert c.grad.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_reduce_0d_tensor_along_axis_0_or_minus_1(axis):
+    for name, slope in (("sum", 1.0), ("mean", 1.0), ("max", 1.0), ("min", 1.0),
+                        ("var", 0.0), ("std", 0.0)):
+        x = Tensor(3.0, requires_grad=True)
+        getattr(x, name)(axis=axis).backward()
+        assert x.grad.shape == () and x.grad.item() == slope, name
+    for fn in (lambda a: a.sum(axis), lambda a: a.mean(dim=axis, keepdim=True),
+               lambda a: a.max(axis) * a, lambda a: a.var(axis) + a):
+        assert gradcheck(fn, [np.array(1.5)])
+
+
 # ---------------------------------------------------------------- softmax family
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 @FAST
@@ -105,6 +130,14 @@ def test_softmax_and_log_softmax(name, shape, seed, data):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     x = rand(shape, seed, -3.0, 3.0)
     assert gradcheck(lambda a: getattr(a, name)(axis=axis), [x])
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_a_0d_tensor_has_zero_gradient(name):
+    x = Tensor(0.7, requires_grad=True)
+    (getattr(x, name)(axis=-1) * 3.0).backward()  # softmax of one value is the constant 1
+    assert x.grad.item() == 0.0
+    assert gradcheck(lambda a: getattr(a, name)(0), [np.array(0.7)])
 
 
 def test_log_softmax_gradient_is_finite_for_huge_logits():

@@ -113,3 +113,24 @@ def test_seeding_makes_layers_reproducible():
     g1, g2 = np.random.default_rng(7), np.random.default_rng(7)
     np.testing.assert_array_equal(Dense(5, 4, generator=g1).weight.data,
                                   Dense(5, 4, generator=g2).weight.data)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64, np.int32, np.float16])
+def test_dense_forward_computes_in_the_weights_dtype(dtype):
+    layer = Dense(3, 2)
+    layer.weight.data[...] = [[1.0, 0.5, -1.0], [0.25, 0.25, 2.0]]
+    layer.bias.data[...] = [0.1, -0.2]
+    raw = np.array([[1, 2, 3], [-4, 0, 8]])
+    want = layer(Tensor(raw.astype(np.float32)))
+    for x in (Tensor(raw.astype(dtype), dtype=dtype), raw.astype(dtype)):
+        y = layer(x)  # cast to float32 first (PyTorch refuses the mix; the rule is one cast)
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y.numpy(), want.numpy())
+
+
+def test_dense_forward_in_float64_when_the_weights_are_float64():
+    layer = Dense(2, 1)
+    layer.weight.data = np.array([[0.1, 0.2]])
+    layer.bias.data = np.array([1 / 3])
+    y = layer(Tensor([[1.0, 1.0]]))  # a float32 input is lifted to the weights' float64
+    assert y.dtype == np.float64 and y.numpy()[0, 0] == (0.1 + 0.2) + 1 / 3

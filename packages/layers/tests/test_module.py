@@ -381,3 +381,29 @@ def test_module_dict_registers_under_keys():
     assert isinstance(d.pop("act"), ReLU) and list(d.keys()) == ["enc", "dec"]
     with pytest.raises(KeyError, match="nope"):
         d["nope"]
+
+
+def test_cast_input_uses_the_first_parameter_then_a_float_buffer():
+    class Scale(Module):
+        def __init__(self, dtype):
+            super().__init__()
+            self.register_parameter("unused", None)
+            self.scale = Parameter(np.ones(2))
+            self.scale.data = self.scale.data.astype(dtype)
+
+    x = Tensor([1, 2])
+    assert Scale(np.float64).cast_input(x).dtype == np.float64
+    assert Scale(np.float32).cast_input([1.5, 2.5]).tolist() == [1.5, 2.5]
+
+    class Stats(Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("count", Tensor(np.array(0)))
+            self.register_buffer("mean", Tensor(np.zeros(2), dtype=np.float64))
+
+    assert Stats().cast_input(x).dtype == np.float64
+    plain = Module()
+    assert plain.cast_input(x) is x
+    assert plain.cast_input(np.array([1.0, 2.0])).dtype == np.float32  # Tensor()'s default
+    same = Tensor([1.0, 2.0])
+    assert Scale(np.float32).cast_input(same) is same  # nothing to do: no copy

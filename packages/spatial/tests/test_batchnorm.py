@@ -205,3 +205,15 @@ def test_batchnorm_errors_name_the_layer_and_the_shape():
         BatchNorm1d(3)(Tensor(np.zeros((1, 3), np.float32)))
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         batch_norm(Tensor(np.zeros((1, 3), np.float32)), None, None, training=True, fused=False)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_batchnorm_layer_computes_in_its_parameters_dtype(dtype):
+    raw = np.random.default_rng(3).integers(-5, 6, (4, 3, 2, 2))
+    ref = BatchNorm2d(3)
+    want = ref(Tensor(raw.astype(np.float32)))
+    bn = BatchNorm2d(3)
+    y = bn(Tensor(raw.astype(dtype), dtype=dtype))
+    assert y.dtype == np.float32 and bn.running_mean.dtype == np.float32
+    np.testing.assert_array_equal(y.numpy(), want.numpy())
+    np.testing.assert_array_equal(bn.running_var.numpy(), ref.running_var.numpy())

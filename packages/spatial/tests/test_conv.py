@@ -360,3 +360,15 @@ def test_only_zero_padding_mode():
     assert Conv2d(1, 1, 3, padding_mode="zeros").padding == (0, 0)
     with pytest.raises(ValueError, match="padding_mode='zeros'"):
         Conv2d(1, 1, 3, padding=1, padding_mode="reflect")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64, np.uint8])
+def test_conv2d_layer_computes_in_its_weights_dtype(dtype):
+    manual_seed(0)
+    conv = Conv2d(2, 3, 3, padding=1)
+    raw = np.random.default_rng(0).integers(0, 9, (2, 2, 5, 5))
+    want = conv(Tensor(raw.astype(np.float32)))
+    for x in (Tensor(raw.astype(dtype), dtype=dtype), raw.astype(dtype)):
+        y = conv(x)  # cast to the weights' float32 first (PyTorch refuses the mix)
+        assert y.dtype == np.float32
+        np.testing.assert_array_equal(y.numpy(), want.numpy())

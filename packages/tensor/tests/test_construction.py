@@ -151,9 +151,11 @@ def test_numpy_shares_the_array():
         lambda x: x.minimum(np.float64(0.5)),
         lambda x: x.clip(0.0, 1.0),
         lambda x: where(x > 1.5, x, 0.0),
-        lambda x: x @ np.ones((3, 2)),
-        lambda x: np.ones((2, 2)) @ x,
-        lambda x: x + np.ones(3),
+        lambda x: x @ np.ones((3, 2), dtype=np.float32),
+        lambda x: np.ones((2, 2), dtype=np.float32) @ x,
+        lambda x: x + np.ones(3, dtype=np.float32),
+        lambda x: x + [1.0, 2.0, 3.0],
+        lambda x: x * np.arange(3),
         lambda x: x.mean(),
     ],
 )
@@ -197,7 +199,10 @@ def test_ndarray_with_tensor_returns_tensor(a, s):
     ]:
         assert isinstance(out, Tensor)
         np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6)
-    assert (a.astype(np.float64) + t).dtype == np.float32  # the array is read as a float32 Tensor
+    # an array is a tensor in its own dtype (PyTorch's rule): float64 wins over float32
+    wide = a.astype(np.float64) + t
+    assert wide.dtype == np.float64
+    np.testing.assert_array_equal(wide.numpy(), a.astype(np.float64) + a.astype(np.float64))
 
 
 # ----------------------------------------------------------------------------- sizes and conversion

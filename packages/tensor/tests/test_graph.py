@@ -74,7 +74,7 @@ RECORDING = [
     ("reduction-max", lambda x: x.max(0), "max"),
     ("reduction-min", lambda x: x.min(), "min"),
     ("reduction-var", lambda x: x.var(), "var"),
-    ("reduction-std", lambda x: x.std(), "sqrt"),
+    ("reduction-std", lambda x: x.std(), "std"),
     ("shape_op-reshape", lambda x: x.reshape(3, 2), "reshape"),
     ("shape_op-view", lambda x: x.view(-1), "reshape"),
     ("shape_op-flatten", lambda x: x.flatten(), "reshape"),

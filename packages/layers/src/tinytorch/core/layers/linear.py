@@ -73,14 +73,14 @@ class Dense(Module):
 
         Args:
             x: (*, in_features); by the block, inputs of more than 2 dimensions are already
-                reshaped to (N, in_features).
+                reshaped to (N, in_features), and ``x`` is in the weight's dtype (a float64
+                or integer input is cast to it: ``Module.cast_input``).
 
         Returns:
             (*, out_features). Written with Tensor ops (``@``, ``.T``, ``+``), so the result
             records the graph autograd (module 09) differentiates.
         """
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+        x = self.cast_input(x, self.weight)  # compute in the weight's dtype (float32)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             got = x.shape[-1] if x.ndim else "a scalar"
             raise ValueError(

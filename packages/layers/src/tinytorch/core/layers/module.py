@@ -197,6 +197,32 @@ class Module:
         """The computation; every subclass overrides this."""
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
+    def cast_input(self, x: Any, like: Tensor | None = None) -> Tensor:
+        """``x`` as a Tensor in the dtype this layer computes in: its parameters' dtype.
+
+        Module 02's promotion rule would turn a float32 layer's output into float64 for a
+        float64 input (and compute the whole layer in float64); PyTorch refuses such an input
+        instead ("mat1 and mat2 must have the same dtype"). A TinyTorch layer with parameters
+        computes in their dtype and casts its input — float64 or integer (raw pixels) alike.
+        The cast is recorded, so the input's gradient comes back in the input's own dtype.
+
+        Args:
+            x: the input (a Tensor, or anything ``Tensor()`` accepts).
+            like: the tensor whose dtype to compute in; default: the module's first own
+                parameter, else its first floating-point buffer. A module with neither
+                returns ``x`` unchanged (only converted to a Tensor).
+        """
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        if like is None:
+            like = next((p for p in self._parameters.values() if p is not None), None)
+            if like is None:
+                like = next((b for b in self._buffers.values()
+                             if b is not None and b.dtype.kind == "f"), None)
+        if like is None or x.dtype == like.dtype:
+            return x
+        return x.astype(like.dtype)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not (self._forward_pre_hooks or self._forward_hooks):
             return self.forward(*args, **kwargs)

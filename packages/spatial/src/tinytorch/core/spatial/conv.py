@@ -109,9 +109,8 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound, generator)
 
     def forward(self, x: Any) -> Tensor:
-        """Convolve the batch ``x`` (N, C_in, H, W)."""
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+        """Convolve the batch ``x`` (N, C_in, H, W), in the weight's dtype (``x`` is cast to it)."""
+        x = self.cast_input(x, self.weight)
         check_4d(x.shape, self._label)
         if x.shape[1] != self.in_channels:
             raise ValueError(

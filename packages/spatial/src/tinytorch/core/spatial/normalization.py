@@ -73,9 +73,11 @@ class _BatchNorm(Module):
             self.bias.data[...] = 0
 
     def forward(self, x: Any) -> Tensor:
-        """Normalise the batch ``x`` (batch statistics in training, running ones in eval)."""
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
+        """Normalise the batch ``x`` (batch statistics in training, running ones in eval).
+
+        Computed in the dtype of γ (or of the running statistics): ``x`` is cast to it.
+        """
+        x = self.cast_input(x)
         if x.ndim not in self._ndims:
             raise ValueError(f"{self._label} expected {self._shapes} input, got shape {x.shape}")
         if x.shape[1] != self.num_features:

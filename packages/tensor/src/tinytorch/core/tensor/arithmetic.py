@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import DEFAULT_FLOAT, result_dtype
 from .validation import broadcast_error
 
 __all__ = ["ArithmeticOps"]
@@ -33,7 +34,7 @@ class ArithmeticOps:
         Args:
             other: the second operand: a Tensor, a Python or numpy scalar, a list or an array.
                 ``self._lift(other)`` turns it into a Tensor (scalars take this tensor's
-                float dtype, so ``x * 0.5`` stays float32).
+                float dtype, so ``x * 0.5`` stays float32; an array keeps its own dtype).
             op: the op's name in the graph ("add", "sub", "mul", "div"); module 09 looks
                 up its derivative by this name.
             ufunc: the numpy function that computes it (``np.add``, ...).
@@ -46,44 +47,49 @@ class ArithmeticOps:
         Rules:
             * shapes that cannot broadcast raise ``broadcast_error(op, self.shape,
               other.shape)`` (a ValueError naming both shapes), not numpy's message;
-            * if numpy's answer is float64 although neither operand was float64 (int64 with
-              float32, or int / int), it is cast to float32: float32 is the default dtype and
-              a silent float64 doubles memory and halves speed.
+            * the dtype is the promotion rule's, not numpy's: ``dtype = result_dtype(
+              self.dtype, other.dtype)`` (given, in ``dtypes.py``); cast both arrays to it
+              (``.astype(dtype, copy=False)``) before calling ``ufunc`` — float32 with int64
+              computes in float32, where numpy would silently widen to float64;
+            * true division of two integer arrays gives float64 in numpy: make it
+              ``DEFAULT_FLOAT`` (float32), as PyTorch does.
 
         Example: ``Tensor([[1.0], [2.0]]) + Tensor([10.0, 20.0, 30.0])`` has shape (2, 3).
         """
         ### BEGIN SOLUTION
-        ### HINT: lift first (other = self._lift(other)); then call ufunc on the two .data arrays
+        ### HINT: lift first (other = self._lift(other)), then dtype = result_dtype(...) of the
+        ### HINT: two dtypes; call ufunc on the two .data arrays cast to it (astype, copy=False)
         ### HINT: numpy raises ValueError when shapes don't broadcast: catch it and
         ### HINT: `raise broadcast_error(op, ...) from None`
-        ### HINT: float64 result but no float64 input? cast it to float32; end with self._make
+        ### HINT: a float result from integer operands (int / int) becomes DEFAULT_FLOAT
         other = self._lift(other)
+        dtype = result_dtype(self.data.dtype, other.data.dtype)
         try:
-            data = ufunc(self.data, other.data)
+            data = ufunc(self.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False))
         except ValueError:
             raise broadcast_error(op, self.data.shape, other.data.shape) from None
-        if data.dtype == np.float64 and np.float64 not in (self.data.dtype, other.data.dtype):
-            # numpy gives float64 for int64 with float32 (and for int / int); keep float32
-            data = data.astype(np.float32)
+        if data.dtype != dtype:
+            data = data.astype(DEFAULT_FLOAT)  # int / int: numpy says float64, PyTorch float32
         return self._make(data, op, (self, other))
         ### END SOLUTION
 
     def _compare(self, other: Any, op: str, ufunc: np.ufunc) -> Any:
         """Elementwise op outside the graph: comparisons, ``//``, ``%``, ``&``, ``|``.
 
-        Like :meth:`_binary` (lift ``other``, apply ``ufunc`` to the two arrays, turn a
-        broadcasting ValueError into ``broadcast_error(op, ...)``), but the result is never
-        part of the graph: it is recorded with no inputs, ``self._make(data, op, ())``, so it
-        never requires grad. A comparison's result is a bool tensor; ``x > 0`` is a step
-        function whose derivative is zero almost everywhere, so there is nothing to send back.
-        The dtype is numpy's (bool for comparisons, no float32 fix-up).
+        Like :meth:`_binary` (lift ``other``, cast both arrays to ``result_dtype`` of the two
+        dtypes, apply ``ufunc``, turn a broadcasting ValueError into ``broadcast_error(op,
+        ...)``), but the result is never part of the graph: it is recorded with no inputs,
+        ``self._make(data, op, ())``, so it never requires grad. A comparison's result is a
+        bool tensor; ``x > 0`` is a step function whose derivative is zero almost everywhere,
+        so there is nothing to send back. ``//`` and ``%`` keep the common dtype.
         """
         ### BEGIN SOLUTION
-        ### HINT: the same three steps as _binary without the dtype fix-up;
+        ### HINT: the same steps as _binary without the int / int case;
         ### HINT: the inputs you record are an empty tuple
         other = self._lift(other)
+        dtype = result_dtype(self.data.dtype, other.data.dtype)
         try:
-            data = ufunc(self.data, other.data)
+            data = ufunc(self.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False))
         except ValueError:
             raise broadcast_error(op, self.data.shape, other.data.shape) from None
         return self._make(data, op, ())
@@ -138,18 +144,24 @@ class ArithmeticOps:
     def __pow__(self, exponent: Any) -> Any:
         """``self ** exponent``, elementwise with broadcasting; the exponent may be a tensor.
 
-        Like :meth:`_binary` (lift, ``np.power``, ``broadcast_error("pow", ...)`` on shapes
-        that don't broadcast, record inputs ``(self, exponent)``), but the node also saves the
-        *output*: module 09 needs it for both derivatives, d/dbase = exponent·out/base and
-        d/dexponent = out·log(base), and saving it spares recomputing a power in backward.
-        Integer exponents keep the base's dtype (``x ** 2`` of float32 stays float32).
+        Like :meth:`_binary` (lift, cast both to ``result_dtype``, ``np.power``,
+        ``broadcast_error("pow", ...)`` on shapes that don't broadcast, record inputs
+        ``(self, exponent)``), but the node also saves the *output*: module 09 needs it for
+        both derivatives, d/dbase = exponent·out/base and d/dexponent = out·log(base), and
+        saving it spares recomputing a power in backward. A Python exponent is weak
+        (``x ** 2`` of float32 stays float32; an int tensor ** 0.5 is float32).
         """
-        ### BEGIN SOLUTION
-        ### HINT: the lifted exponent is an input like any operand: self._lift(exponent)
-        ### HINT: the 4th argument of self._make is what the node saves: pass the result array
         other = self._lift(exponent)
+        dtype = result_dtype(self.data.dtype, other.data.dtype)
+        base, power = self.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False)
+        if dtype.kind in "iu" and np.any(power < 0):
+            raise ValueError(f"pow: integer tensors cannot be raised to negative integer powers "
+                             f"(got {dtype} exponents < 0); use a float tensor")
+        ### BEGIN SOLUTION
+        ### HINT: np.power of the two cast arrays, wrapped in try/except for broadcasting
+        ### HINT: the 4th argument of self._make is what the node saves: pass the result array
         try:
-            data = np.power(self.data, other.data)
+            data = np.power(base, power)
         except ValueError:
             raise broadcast_error("pow", self.data.shape, other.data.shape) from None
         return self._make(data, "pow", (self, other), data)
@@ -182,14 +194,17 @@ class ArithmeticOps:
             A 1-D first operand acts as a (1, k) row, a 1-D second as a (k, 1) column, and
             that dimension is dropped from the result.
 
-        The shape checks (inner dimensions, at least 1-D) are given. What is left: the
-        product itself, a clear error when the *batch* dimensions don't broadcast (numpy's
-        ValueError → ``broadcast_error("matmul (batch dimensions)", a.shape[:-2],
-        b.shape[:-2])``), and the record: inputs ``(self, other)``, nothing saved (the
-        derivatives grad @ b.T and a.T @ grad only need the inputs).
+        Given: the dtype, the rule of ``+ - * /`` (``result_dtype``: float32 @ int64 is
+        float32; both operands are cast to it), and the shape checks (inner dimensions, at
+        least 1-D). What is left: the product itself, a clear error when the *batch*
+        dimensions don't broadcast (numpy's ValueError → ``broadcast_error("matmul (batch
+        dimensions)", a.shape[:-2], b.shape[:-2])``), and the record: inputs ``(self,
+        other)``, nothing saved (the derivatives grad @ b.T and a.T @ grad only need the
+        inputs).
         """
         other = self._lift(other)
-        a, b = self.data, other.data
+        dtype = result_dtype(self.data.dtype, other.data.dtype)  # the rule of + - * /
+        a, b = self.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(
                 f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "

@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .dtypes import result_dtype
 from .tensor import Tensor, make_result
 
 __all__ = ["cat", "concatenate", "stack", "where", "maximum", "minimum", "matmul", "pad",
@@ -20,6 +21,21 @@ def _tensors(items: Sequence, op: str) -> list:
     if isinstance(items, Tensor) or not isinstance(items, (list, tuple)) or not items:
         raise TypeError(f"{op} needs a non-empty list or tuple of tensors")
     return [t if isinstance(t, Tensor) else Tensor(t) for t in items]
+
+
+def _strong(value: Any) -> Tensor | None:
+    """A Tensor, or a numpy array as a Tensor of its own dtype; None for Python numbers."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor(value, dtype=value.dtype)
+    return None
+
+
+def _operand(value: Any) -> Tensor:
+    """The first operand of a function form (``maximum(a, b)``): arrays keep their dtype."""
+    t = _strong(value)
+    return Tensor(value) if t is None else t
 
 
 def cat(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor:
@@ -76,22 +92,27 @@ def stack(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """Elementwise ``x if condition else y`` (all three broadcast together); op "where".
 
-    Lifting is given: ``cond`` is a bool array, ``a`` and ``b`` are tensors (a scalar takes
-    the other operand's dtype). Shapes that don't broadcast raise ValueError naming all
-    three shapes. The inputs are ``(a, b)`` (the condition gets no gradient) and the node
-    saves ``cond``: the gradient goes to a where it is True, to b where it is False.
+    Lifting is given: ``cond`` is a bool array, ``a`` and ``b`` are tensors (a Python
+    number takes the other operand's dtype, a numpy array keeps its own), and ``dtype`` is
+    the promotion rule's (``result_dtype``, as for ``+``). Shapes that don't broadcast raise
+    ValueError naming all three shapes. The inputs are ``(a, b)`` (the condition gets no
+    gradient) and the node saves ``cond``: the gradient goes to a where it is True, to b
+    where it is False.
     """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
-    if not isinstance(x, Tensor) and not isinstance(y, Tensor):
-        x = Tensor(x)
-    a = x if isinstance(x, Tensor) else y._lift(x)
-    b = y if isinstance(y, Tensor) else a._lift(y)
+    a, b = _strong(x), _strong(y)
+    if a is None and b is None:
+        a = Tensor(x)  # two Python numbers: the first decides (float32 for a float)
+    a = a if a is not None else b._lift(x)
+    b = b if b is not None else a._lift(y)
+    dtype = result_dtype(a.dtype, b.dtype)
     ### BEGIN SOLUTION
-    ### HINT: np.where(cond, a.data, b.data); catch ValueError for shapes that don't broadcast
+    ### HINT: np.where(cond, ...) of a's and b's data cast to dtype (astype, copy=False);
+    ### HINT: catch ValueError for shapes that don't broadcast
     try:
-        data = np.where(cond, a.data, b.data)
+        data = np.where(cond, a.data.astype(dtype, copy=False), b.data.astype(dtype, copy=False))
     except ValueError:
         raise ValueError(
             f"where: condition {cond.shape}, x {a.shape} and y {b.shape} cannot be broadcast "
@@ -103,17 +124,17 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
 
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise larger of a and b."""
-    return (a if isinstance(a, Tensor) else Tensor(a)).maximum(b)
+    return _operand(a).maximum(b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise smaller of a and b."""
-    return (a if isinstance(a, Tensor) else Tensor(a)).minimum(b)
+    return _operand(a).minimum(b)
 
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product (see :meth:`Tensor.matmul`)."""
-    return (a if isinstance(a, Tensor) else Tensor(a)).matmul(b)
+    return _operand(a).matmul(b)
 
 
 def pad(x: Tensor, pad_width: Sequence, value: float = 0.0) -> Tensor:

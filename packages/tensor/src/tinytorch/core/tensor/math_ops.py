@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .validation import broadcast_error
+from .dtypes import result_dtype
+from .validation import broadcast_error, normalize_axis
 from .workspace import WORKSPACE
 
 __all__ = ["MathOps", "erf_array"]
@@ -31,6 +32,12 @@ def erf_array(x: np.ndarray) -> np.ndarray:
     poly = ((((a5 * t + a4) * t + a3) * t + a2) * t + a1) * t
     y = 1.0 - poly * np.exp(-ax * ax)
     return (np.sign(x) * y).astype(x.dtype, copy=False)
+
+
+def _one_axis(axis: int, ndim: int, op: str) -> Any:
+    """Check ``axis`` for a softmax; a 0-d tensor (axis 0 or -1, as in PyTorch) gives ``()``."""
+    normalize_axis(axis, ndim, op)  # raises for an axis out of range
+    return () if ndim == 0 else axis
 
 
 class MathOps:
@@ -146,11 +153,12 @@ class MathOps:
     def maximum(self, other: Any) -> Any:
         """Elementwise larger of self and other (ties share the gradient, as in PyTorch).
 
-        Given: the same pattern as the ``_binary`` you wrote (no float32 fix-up).
+        Given: the same pattern as the ``_binary`` you wrote (same dtype rule).
         """
         other = self._lift(other)
+        dtype = result_dtype(self.data.dtype, other.data.dtype)
         try:
-            data = np.maximum(self.data, other.data)
+            data = np.maximum(self.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False))
         except ValueError:
             raise broadcast_error("maximum", self.shape, other.shape) from None
         return self._make(data, "maximum", (self, other))
@@ -158,8 +166,9 @@ class MathOps:
     def minimum(self, other: Any) -> Any:
         """Elementwise smaller of self and other (ties share the gradient)."""
         other = self._lift(other)
+        dtype = result_dtype(self.data.dtype, other.data.dtype)
         try:
-            data = np.minimum(self.data, other.data)
+            data = np.minimum(self.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False))
         except ValueError:
             raise broadcast_error("minimum", self.shape, other.shape) from None
         return self._make(data, "minimum", (self, other))
@@ -194,6 +203,7 @@ class MathOps:
         softmax = exp(out).
         """
         x = self._float_data("log_softmax")
+        axis = _one_axis(axis, x.ndim, "log_softmax")
         ### BEGIN SOLUTION
         ### HINT: keepdims=True keeps the reduced axis as size 1, so it broadcasts back over x
         ### HINT: never compute log(softmax): exp can underflow to 0, and log(0) = -inf
@@ -211,6 +221,7 @@ class MathOps:
         ``(out, axis)`` (the derivative is out·(grad - sum(grad·out))).
         """
         x = self._float_data("softmax")
+        axis = _one_axis(axis, x.ndim, "softmax")
         ### BEGIN SOLUTION
         ### HINT: subtract x.max(axis=axis, keepdims=True) before np.exp
         e = np.exp(x - x.max(axis=axis, keepdims=True))

@@ -26,6 +26,16 @@ def _axes(self: Any, axis: Any, dim: Any, keepdims: bool, keepdim: Any, op: str)
     return normalize_axis(axis, self.data.ndim, op), bool(keepdims)
 
 
+def _index_axis(self: Any, axis: Any, dim: Any, keepdims: bool, keepdim: Any, op: str) -> tuple:
+    """argmax/argmin's one axis (an int, None for the flattened tensor; () for a 0-d tensor)."""
+    axes, keep = _axes(self, axis, dim, keepdims, keepdim, op)
+    if axes is None or axes == ():
+        return axes, keep
+    if len(axes) != 1:
+        raise TypeError(f"{op} takes a single axis, got {axis if dim is None else dim}")
+    return axes[0], keep
+
+
 class ReductionOps:
     """Mixin: reductions. ``axis`` may be None (all), an int or a tuple of ints."""
 
@@ -52,11 +62,15 @@ class ReductionOps:
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
              keepdim: Any = None) -> Any:
-        """Arithmetic mean over ``axis`` (integer tensors give float32); op "mean".
+        """Arithmetic mean over ``axis``; op "mean".
 
         Same axes rules as :meth:`sum`; ``x`` (given) is the data as float. The result keeps
         x's dtype (np.mean of float32 may compute in float32 but returns a numpy scalar for a
         full reduction). Saves ``(axes, keep)``: the gradient is grad / n over those axes.
+
+        Integer and bool tensors give float32: the mean is sum / n, a true division, and
+        int / int is float32 (``dtypes.py``). PyTorch refuses ``mean`` of an integer tensor
+        instead; here ``(pred == label).mean()`` is an accuracy.
         """
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "mean")
         x = self.data if self.data.dtype.kind == "f" else self.data.astype(np.float32)
@@ -112,8 +126,19 @@ class ReductionOps:
 
     def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
             keepdim: Any = None, unbiased: bool | None = None) -> Any:
-        """Standard deviation: sqrt(var)."""
-        return self.var(axis, keepdims, ddof, dim=dim, keepdim=keepdim, unbiased=unbiased).sqrt()
+        """Standard deviation, sqrt(var) (same arguments as :meth:`var`); op "std".
+
+        An op of its own rather than ``var().sqrt()``: where the deviation is 0 (a constant
+        slice) sqrt's derivative 1/(2·0) is infinite and the chain rule would give 0·inf =
+        nan; PyTorch's rule (and module 09's) gives such slices a gradient of 0. Saves
+        ``(axes, keep, ddof, out)``.
+        """
+        axes, keep = _axes(self, axis, dim, keepdims, keepdim, "std")
+        if unbiased is not None:
+            ddof = 1 if unbiased else 0
+        x = self.data if self.data.dtype.kind == "f" else self.data.astype(np.float32)
+        data = np.asarray(np.std(x, axis=axes, keepdims=keep, ddof=ddof), dtype=x.dtype)
+        return self._make(data, "std", (self,), (axes, keep, ddof, data))
 
     def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
                keepdim: Any = None) -> Any:
@@ -122,10 +147,9 @@ class ReductionOps:
         An int64 tensor; ties: the first index wins (numpy's rule). Not differentiable (an
         index has no gradient): recorded with no inputs, ``self._make(data, "argmax", ())``.
         """
-        if dim is not None:
-            axis = dim
-        if keepdim is not None:
-            keepdims = keepdim
+        axis, keepdims = _index_axis(self, axis, dim, keepdims, keepdim, "argmax")
+        if axis == ():  # a 0-d tensor: its one element is at index 0
+            return self._make(np.zeros((), dtype=np.int64), "argmax", ())
         ### BEGIN SOLUTION
         ### HINT: np.argmax takes axis and keepdims; np.asarray for the 0-d case; no inputs
         return self._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)),
@@ -135,17 +159,20 @@ class ReductionOps:
     def argmin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
                keepdim: Any = None) -> Any:
         """Index of the smallest element."""
-        if dim is not None:
-            axis = dim
-        if keepdim is not None:
-            keepdims = keepdim
+        axis, keepdims = _index_axis(self, axis, dim, keepdims, keepdim, "argmin")
+        if axis == ():
+            return self._make(np.zeros((), dtype=np.int64), "argmin", ())
         return self._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)),
                           "argmin", ())
 
-    def any(self, axis: Any = None, keepdims: bool = False) -> Any:
+    def any(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Any = None) -> Any:
         """True where any element along ``axis`` is non-zero."""
-        return self._make(np.asarray(np.any(self.data, axis=axis, keepdims=keepdims)), "any", ())
+        axes, keep = _axes(self, axis, dim, keepdims, keepdim, "any")
+        return self._make(np.asarray(np.any(self.data, axis=axes, keepdims=keep)), "any", ())
 
-    def all(self, axis: Any = None, keepdims: bool = False) -> Any:
+    def all(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: Any = None) -> Any:
         """True where every element along ``axis`` is non-zero."""
-        return self._make(np.asarray(np.all(self.data, axis=axis, keepdims=keepdims)), "all", ())
+        axes, keep = _axes(self, axis, dim, keepdims, keepdim, "all")
+        return self._make(np.asarray(np.all(self.data, axis=axes, keepdims=keep)), "all", ())

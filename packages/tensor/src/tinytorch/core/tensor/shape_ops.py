@@ -121,7 +121,10 @@ class ShapeOps:
 
     def swapaxes(self, axis1: int, axis2: int) -> Any:
         """Exchange two dimensions."""
-        a, b = (normalize_axis(int(i), self.data.ndim, "transpose")[0] for i in (axis1, axis2))
+        a, b = (normalize_axis(int(i), self.data.ndim, "transpose") for i in (axis1, axis2))
+        if self.data.ndim == 0:  # axes 0 and -1 of a 0-d tensor (as in PyTorch): nothing moves
+            return self.permute(())
+        a, b = a[0], b[0]
         order = list(range(self.data.ndim))
         order[a], order[b] = order[b], order[a]
         return self.permute(order)

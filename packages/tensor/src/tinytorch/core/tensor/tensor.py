@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .arithmetic import ArithmeticOps
+from .dtypes import DEFAULT_FLOAT, scalar_dtype
 from .graph import _GRAD_MODE, Node, get_engine
 from .indexing import IndexingOps
 from .math_ops import MathOps
@@ -21,8 +22,6 @@ from .validation import to_array
 from .windows import WindowOps
 
 __all__ = ["Tensor", "make_result", "Size"]
-
-DEFAULT_FLOAT = np.dtype(np.float32)
 
 
 class Size(int):
@@ -75,24 +74,29 @@ class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, Window
         return make_result(data, op, inputs, saved)
 
     def _lift(self, other: Any) -> "Tensor":
-        """Turn the other operand of a binary op into a Tensor of a compatible dtype.
+        """Turn the other operand of a binary op into a Tensor (the rule is in ``dtypes.py``).
 
-        Python scalars take this tensor's float dtype, so ``x * 0.5`` stays float32 (numpy 2
-        would promote with an np.float64 scalar). An int tensor times a float gives float32.
+        * a Tensor is returned as it is;
+        * a numpy array is a tensor in its own dtype (copied): ``x + np.array([0.1])`` of a
+          float32 ``x`` is float64, as in PyTorch — only ``Tensor(array)`` picks float32;
+        * a Python number, numpy scalar or list of numbers is *weak*: it takes this tensor's
+          dtype unless its category is higher (:func:`~tinytorch.core.tensor.dtypes.scalar_dtype`),
+          so ``x * 0.5`` stays float32 (numpy 2 would promote with an ``np.float64`` scalar)
+          and an int tensor times 0.5 gives float32.
+
+        The op then computes in ``result_dtype(self.dtype, other.dtype)``.
         """
         if isinstance(other, Tensor):
             return other
+        if isinstance(other, np.ndarray):
+            return Tensor(other, dtype=other.dtype)
         if isinstance(other, (bool, int, float)) or (
             isinstance(other, np.generic) and other.dtype.kind in "biuf"
         ):
-            kind = self.data.dtype.kind
-            if kind == "f":
-                arr = np.asarray(other, dtype=self.data.dtype)
-            elif isinstance(other, (float, np.floating)):
-                arr = np.asarray(other, dtype=DEFAULT_FLOAT)
-            else:
-                arr = np.asarray(other)
-            return _wrap(arr)
+            return _wrap(np.asarray(other, dtype=scalar_dtype(other, self.data.dtype)))
+        if isinstance(other, (list, tuple)):
+            arr = to_array(other, None, np.dtype(np.float64))  # checked, full precision
+            return _wrap(arr.astype(scalar_dtype(arr, self.data.dtype), copy=False))
         return Tensor(other)
 
     # ------------------------------------------------------------------ properties

@@ -104,15 +104,21 @@ def broadcast_error(op: str, a_shape: tuple, b_shape: tuple) -> ValueError:
 
 
 def normalize_axis(axis: Any, ndim: int, op: str) -> tuple | None:
-    """``axis`` (None, an int or a tuple of ints, negatives allowed) as a sorted tuple."""
+    """``axis`` (None, an int or a tuple of ints, negatives allowed) as a sorted tuple.
+
+    A 0-d tensor accepts axis 0 and -1, as PyTorch does (``torch.tensor(3.).sum(0)``): there
+    is no axis to reduce, so the answer is the empty tuple and the reduction keeps the value.
+    """
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            valid = f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}]"
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} "
+                             f"dimensions (valid: {valid})")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
-    return tuple(sorted(out))
+    return () if ndim == 0 else tuple(sorted(out))

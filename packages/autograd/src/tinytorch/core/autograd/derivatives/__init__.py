@@ -14,7 +14,7 @@ The contract of every rule, ``rule(g, node) -> tuple``:
 | file | ops |
 |---|---|
 | elementwise.py | add sub mul div pow neg exp log log1p sqrt abs tanh sin cos erf relu maximum minimum clip cast clone where |
-| reductions.py | sum mean max min var softmax log_softmax |
+| reductions.py | sum mean max min var std softmax log_softmax |
 | linalg.py | matmul |
 | shape.py | reshape permute broadcast_to pad getitem cat stack sliding_window |
 """

@@ -69,19 +69,28 @@ def div_backward(g, node):
 
 @register_derivative("pow")
 def pow_backward(g, node):
-    """d(a ** e) = (e · a^(e-1), a^e · ln a)"""
+    """d(a ** e) = (e · a^(e-1), a^e · ln a), with PyTorch's values where these are 0·inf
+
+    * base: where e == 0, a^e is the constant 1, so the derivative is 0 — even at a = 0,
+      where e · a^(e-1) would be 0 · inf = nan;
+    * exponent: where a == 0 and e >= 0, a^e is 0 (or 1) near the exponent, so 0; at a
+      negative base ln a is undefined and the derivative is nan, as in PyTorch (a^e itself
+      is nan there unless e is an integer) — never a silent 0.
+    """
     a, e = node.inputs
     out = node.saved
     ### BEGIN SOLUTION
     ### HINT: the base: e · a^(e-1) (np.power); the exponent: a^e · ln a, and a^e is the saved output
-    ### HINT: ln a is undefined for a <= 0: replace those a by 1 (np.where) so that part of the exponent's gradient is 0, not nan
+    ### HINT: np.where(e == 0, 0, ...) for the base; np.where((a == 0) & (e >= 0), 0, ...) for
+    ### HINT: the exponent; silence numpy's warnings with np.errstate(divide=..., invalid=...)
     ga = gb = None
-    if a.requires_grad:
-        ga = sum_to_shape(g * e.data * np.power(a.data, e.data - 1), a.shape)
-    if e.requires_grad:
-        # ln a is undefined for a <= 0; like PyTorch, the exponent gets 0 there when a^e = 0.
-        safe = np.where(a.data > 0, a.data, 1)
-        gb = sum_to_shape(g * out * np.log(safe), e.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if a.requires_grad:
+            slope = np.where(e.data == 0, 0, e.data * np.power(a.data, e.data - 1))
+            ga = sum_to_shape(g * slope.astype(g.dtype, copy=False), a.shape)
+        if e.requires_grad:
+            slope = np.where((a.data == 0) & (e.data >= 0), 0, out * np.log(a.data))
+            gb = sum_to_shape(g * slope.astype(g.dtype, copy=False), e.shape)
     return ga, gb
     ### END SOLUTION
 

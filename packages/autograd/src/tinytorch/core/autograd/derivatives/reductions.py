@@ -1,4 +1,4 @@
-"""Derivatives of reductions (sum, mean, max, min, var) and of softmax / log-softmax.
+"""Derivatives of reductions (sum, mean, max, min, var, std) and of softmax / log-softmax.
 
 A reduction's gradient has the reduced shape; ``_expand`` puts the reduced axes back (as
 size-1 dimensions) so it broadcasts over the input again.
@@ -97,6 +97,24 @@ def var_backward(g, node):
     n = _count(a.shape, axes)
     return (_expand(g, axes, keepdims, a.shape) * (2.0 / (n - ddof)) * centered,)
     ### END SOLUTION
+
+
+@register_derivative("std")
+def std_backward(g, node):
+    """d std(a) = d var(a) / (2 std(a)), and 0 where std(a) = 0 (PyTorch's rule)
+
+    A slice whose elements are all equal has std 0: 1 / (2·0) is infinite while the
+    centred values are all 0, so the plain chain rule gives 0 · inf = nan. The gradient there
+    is 0 (any direction that keeps the slice constant leaves std at 0).
+    """
+    a = node.inputs[0]
+    axes, keepdims, ddof, out = node.saved
+    x = a.data
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_var = np.where(out == 0, 0, g / (2 * out)).astype(g.dtype, copy=False)
+    centered = x - x.mean(axis=axes, keepdims=True)
+    n = _count(a.shape, axes)
+    return (_expand(g_var, axes, keepdims, a.shape) * (2.0 / (n - ddof)) * centered,)
 
 
 @register_derivative("log_softmax")
