@@ -235,24 +235,176 @@ def _corrupt_member(tmp_path):
     return path
 
 
+def _empty(tmp_path):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    return path
+
+
+def _plain_pickle(tmp_path):
+    import pickle
+
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+    return path
+
+
+def _binary(tmp_path):
+    path = tmp_path / "noise.npz"
+    path.write_bytes(bytes(range(200, 256)) * 10)
+    return path
+
+
+def _lying_header(tmp_path):
+    """A stored entry whose .npy header declares a 2 GiB array over 80 bytes of data."""
+    path = tmp_path / "lying.npz"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (2 ** 28,)})
+    structure = io.BytesIO()
+    np.lib.format.write_array(structure, np.array('{"format": 1, "state": {"__array__": "a0"}}'))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a0.npy", header.getvalue() + bytes(80))
+        z.writestr("__structure__.npy", structure.getvalue())
+    return path
+
+
+def _folder(tmp_path):
+    path = tmp_path / "run"
+    path.mkdir()
+    return path
+
+
 @pytest.mark.parametrize("make, message", [
-    (_truncated, "cannot read checkpoint"),
+    (_truncated, r"is truncated or damaged: not a complete \.npz file"),
     (_npz_without_structure, "not a TinyTorch checkpoint"),
     (_npy, "not a TinyTorch checkpoint"),
-    (_text, "cannot read checkpoint"),
+    (_text, "is not a TinyTorch checkpoint .*: it is a text file \\(it starts 'these are not"),
     (_wrong_format, "unsupported checkpoint format 99"),
-    (_bad_json, "cannot read checkpoint"),
+    (_bad_json, "is damaged: its '__structure__' entry is not valid JSON"),
     (_dangling_reference, "damaged"),
-    (_corrupt_member, "cannot read checkpoint"),
+    (_corrupt_member, "is damaged: entry '.*' is not a readable .npy array"),
+    (_empty, r"is empty \(0 bytes\)"),
+    (_plain_pickle, "it is a Python pickle, which is never loaded"),
+    (_binary, "it is not a zip file \\(it starts with the bytes c8 c9"),
+    (_lying_header, r"declares a float64 array of shape \(268435456,\) \(2,147,483,648 bytes\) "
+                    r"but holds 80 bytes"),
+    (_folder, "is a folder, not a checkpoint file"),
 ])
 def test_checkpoint_bad_files_give_a_checkpoint_error_naming_the_file(tmp_path, make, message):
     path = make(tmp_path)
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint(path)
-    assert str(path) in str(info.value)
+    text = str(info.value)
+    assert str(path) in text and "\n" not in text  # one line, naming the file
+    assert "allow_pickle" not in text  # numpy's wording for "not an npz" never leaks through
     assert isinstance(info.value, ValueError)  # CheckpointError is a ValueError
+
+
+def test_checkpoint_unreadable_file_names_the_file_and_the_reason(tmp_path, monkeypatch):
+    from tinytorch.core.training import checkpoint as module
+
+    path = save_checkpoint(tmp_path / "ck.npz", {"epoch": 1})
+    real_open = open
+
+    def no_permission(file, *args, **kwargs):
+        if os.fspath(file) == path:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(module, "open", no_permission, raising=False)
+    with pytest.raises(CheckpointError, match=re.escape(f"cannot read checkpoint {path}: Permission denied")):
+        load_checkpoint(path)
+
+
+def test_checkpoint_an_inflating_entry_is_refused_before_it_is_allocated(tmp_path):
+    """64 MiB of zeros compress to ~64 KB; loading it would allocate the 64 MiB (a 2 GiB one,
+    2 GB): refused from the zip directory and the .npy header, before any array exists."""
+    import tracemalloc
+
+    path = tmp_path / "bomb.npz"
+    np.savez_compressed(path, a0=np.zeros(8 << 20),
+                        __structure__=np.array('{"format": 1, "state": {"__array__": "a0"}}'))
+    assert os.path.getsize(path) < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=r"entry 'a0' would expand from [\d,]+ to "
+                                                  r"67,108,992 bytes \(more than 64x\)") as info:
+            load_checkpoint(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value)
+    assert peak < 4 << 20  # nowhere near the 64 MiB the array would take
+
+
+def test_checkpoint_max_bytes_bounds_the_arrays_a_file_may_declare(tmp_path):
+    path = save_checkpoint(tmp_path / "big.npz", {"w": np.zeros(1000)})  # 8,000 bytes of weights
+    assert load_checkpoint(path, max_bytes=100_000)["w"].shape == (1000,)
+    with pytest.raises(CheckpointError, match=r"declares [\d,]+ bytes of arrays, more than the "
+                                              r"4,000 a checkpoint of this model can need"):
+        load_checkpoint(path, max_bytes=4000)
 
 
 def test_checkpoint_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match=re.escape(f"checkpoint not found: {tmp_path / 'nope.npz'}")):
         load_checkpoint(tmp_path / "nope.npz")
+    # a run killed during its first epoch: its folder exists, its last.npz does not yet
+    with pytest.raises(CheckpointError, match="holds no checkpoint of that name yet .*a run stopped "
+                                              "during its first epoch has none"):
+        load_checkpoint(tmp_path / "last.npz")
+    with pytest.raises(CheckpointError, match=re.escape(f"{tmp_path / 'gone'}/ does not exist")):
+        load_checkpoint(tmp_path / "gone" / "last.npz")
+
+
+# --------------------------------------------------------------------------- interrupted saves
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_checkpoint_temp_file_is_named_after_the_target_and_the_process(tmp_path, monkeypatch):
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append(os.path.basename(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    save_checkpoint(tmp_path / "last.npz", {"epoch": 1})
+    assert seen == [f".last.npz.tmp-{os.getpid()}"]
+
+
+def test_checkpoint_stale_temp_files_of_killed_saves_are_removed_by_the_next_save(tmp_path):
+    dead = tmp_path / f".last.npz.tmp-{_dead_pid()}"  # a save killed with SIGKILL left this
+    dead.write_bytes(b"PK\x03\x04" + bytes(10_000))
+    alive = tmp_path / f".last.npz.tmp-{os.getppid()}"  # a save still running in another process
+    alive.write_bytes(b"in progress")
+    legacy_old = tmp_path / ".tmp-abc123.npz"  # earlier versions' mkstemp names
+    legacy_old.write_bytes(b"x")
+    os.utime(legacy_old, (1_000_000, 1_000_000))  # untouched since 1970
+    legacy_new = tmp_path / ".tmp-def456.npz"
+    legacy_new.write_bytes(b"y")
+    unrelated = tmp_path / ".notes.tmp-abc"
+    unrelated.write_bytes(b"z")
+
+    save_checkpoint(tmp_path / "last.npz", {"epoch": 2})
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["last.npz", alive.name, legacy_new.name, unrelated.name])
+    assert load_checkpoint(tmp_path / "last.npz") == {"epoch": 2}
+
+
+def test_checkpoint_clean_stale_temps_reports_what_it_removed(tmp_path):
+    from tinytorch.core.training.checkpoint import clean_stale_temps
+
+    dead = tmp_path / f".best.npz.tmp-{_dead_pid()}"
+    dead.write_bytes(b"x")
+    assert clean_stale_temps(tmp_path) == [str(dead)]
+    assert clean_stale_temps(tmp_path / "missing") == []
+

@@ -518,9 +518,8 @@ class MNIST(VisionDataset):
         self.root = data_root(root)
         self.train = bool(train)
         prefix = "train" if self.train else "t10k"
-        images_path = self._locate(f"{prefix}-images-idx3-ubyte", download)
-        labels_path = self._locate(f"{prefix}-labels-idx1-ubyte", download)
-        images, labels = read_idx(images_path), read_idx(labels_path)
+        images_path, images = self._read_checked(f"{prefix}-images-idx3-ubyte", download)
+        labels_path, labels = self._read_checked(f"{prefix}-labels-idx1-ubyte", download)
         if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
             raise ValueError(f"{type(self).__name__}: {images_path} holds images of shape {images.shape} "
                              f"but {labels_path} holds labels of shape {labels.shape}")
@@ -541,14 +540,62 @@ class MNIST(VisionDataset):
                     return folder / name
         if not download:
             raise DatasetNotFoundError(self._not_found(stem))
+        return self._download(stem)
+
+    def _download(self, stem: str) -> Path:
+        """Fetch ``stem.gz`` from the first mirror that has it (md5-checked) and record it."""
         dest = self.folders[0] / (stem + ".gz")
         errors = []
         for mirror in self.mirrors:
             try:
-                return download_url(mirror + stem + ".gz", dest, self.resources[stem])
+                path = download_url(mirror + stem + ".gz", dest, self.resources[stem])
             except DownloadError as err:
                 errors.append(str(err))
+                continue
+            manifest = Manifest(path.parent)
+            manifest.record(path.name, path.stat().st_size, self.resources[stem],
+                            f"downloaded from {mirror} (md5 checked)")
+            manifest.save()
+            return path
         raise DatasetNotFoundError(self._not_found(stem, "Downloading failed: " + " | ".join(errors)))
+
+    def _read_checked(self, stem: str, download: bool) -> tuple[Path, np.ndarray]:
+        """(path, array) of one IDX file, checked against the folder's manifest and read
+        completely; a damaged file is fetched again when ``download``, else named."""
+        path = self._locate(stem, download)
+        manifest = Manifest(path.parent)
+        expected = manifest.get(path.name)
+        problem = file_problem(path, expected) if expected is not None else None
+        if problem is None:
+            try:
+                array = read_idx(path)
+            except (OSError, *_DAMAGED_FILE_ERRORS) as err:
+                problem = f"cannot be read as an IDX file ({_reason(err, path)})"
+            else:
+                if expected is None:
+                    digest = md5sum(path)
+                    how = ("matches the official list" if digest == self.resources.get(stem)
+                           else "read completely and checked")
+                    manifest.record(path.name, path.stat().st_size, digest, how)
+                    manifest.save()
+                return path, array
+        name = type(self).__name__
+        if not download:
+            raise DatasetCorruptError(
+                f"{name}: {path} {problem}. To fix: `tito data fetch {name.lower()}"
+                f"{'' if self.root == data_root() else ' --root ' + str(self.root)}` (or "
+                f"download=True) fetches it again, or copy a good {path.name} over it.", path, problem)
+        path.unlink()
+        manifest.forget(path.name)
+        manifest.save()
+        try:
+            fresh = self._download(stem)
+        except DatasetNotFoundError as err:
+            raise DatasetCorruptError(f"{name}: {path} {problem}, and fetching it again failed: "
+                                      f"{str(err).splitlines()[1]}. To fix: copy a good {stem}.gz "
+                                      f"into {self.folders[0]}/ and run again.", path, problem) from None
+        _note(f"{name}: {path} {problem}; fetched {fresh} again")
+        return fresh, read_idx(fresh)
 
     def _not_found(self, stem: str, reason: str = "") -> str:
         where = " or ".join(str(f) + "/" for f in self.folders)

@@ -165,16 +165,17 @@ def evaluate_tta(model: Module, loader: Any, level: int = 2) -> float:
 def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: bool = True,
                     seed: int = 0, test_batch_size: int = 500, prefetch: int = 2,
                     limit_train: int | None = None, limit_test: int | None = None,
-                    crop_padding: int = 4) -> tuple:
+                    crop_padding: int = 4, download: bool = False) -> tuple:
     """(train_loader, test_loader, classes) over the real CIFAR-10 files in ``root``.
 
     Training batches are flipped and cropped (``crop_padding`` pixels of padding, so shifts of
     up to that many pixels) when ``augment``; both splits are normalised with the training
     set's per-channel mean and std. ``limit_train`` and
-    ``limit_test`` keep only the first images of each split (for quick checks).
+    ``limit_test`` keep only the first images of each split (for quick checks). ``download``:
+    fetch the dataset when it is missing, and any damaged file of it again.
     """
-    train_set = CIFAR10(root, train=True)
-    test_set = CIFAR10(root, train=False)
+    train_set = CIFAR10(root, train=True, download=download)
+    test_set = CIFAR10(root, train=False, download=download)
     for dataset, limit in ((train_set, limit_train), (test_set, limit_test)):
         if limit is not None:
             dataset.data = dataset.data[:limit]
@@ -266,11 +267,12 @@ def recipe_scheduler(optimizer: SGD, recipe: Recipe, steps: int) -> OneCycleLR:
 
 
 def prepare_run(recipe: Recipe, root: str | None = None, seed: int = 0,
-                limit_train: int | None = None, limit_test: int | None = None) -> RunParts:
+                limit_train: int | None = None, limit_test: int | None = None,
+                download: bool = False) -> RunParts:
     """Build everything a recipe trains (seed the generators first with ``manual_seed``)."""
     train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
                                      limit_train=limit_train, limit_test=limit_test,
-                                     crop_padding=recipe.crop_padding)
+                                     crop_padding=recipe.crop_padding, download=download)
     model = build_model(recipe)
     if recipe.whiten:
         sample = train.dataset.data[:5000].astype(np.float32) / 255.0
@@ -285,12 +287,13 @@ def prepare_run(recipe: Recipe, root: str | None = None, seed: int = 0,
 def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_dir: str = "runs/cifar10",
                   epochs: int | None = None, seed: int = 0, progress: bool = True,
                   limit_train: int | None = None, limit_test: int | None = None,
-                  resume: str | None = None) -> dict:
+                  resume: str | None = None, download: bool = False) -> dict:
     """Train a CNN on CIFAR-10 and measure its test accuracy; returns a summary dict.
 
     Writes ``out_dir/last.npz`` after every epoch (the checkpoint to resume from, also after
-    a crash), ``history.json``/``.csv``, ``summary.json`` and, when matplotlib is installed,
-    ``curves.png``.
+    a crash), then ``history.json``/``.csv``; at the end ``summary.json`` and, when matplotlib
+    is installed, ``curves.png``. ``download``: fetch CIFAR-10 when it is missing (or a
+    damaged file of it again).
     """
     if isinstance(recipe, str):
         if recipe not in RECIPES:
@@ -299,7 +302,7 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
     if epochs is not None:
         recipe = Recipe(**{**asdict(recipe), "epochs": int(epochs)})
     manual_seed(seed)
-    parts = prepare_run(recipe, root, seed, limit_train, limit_test)
+    parts = prepare_run(recipe, root, seed, limit_train, limit_test, download)
     model, optimizer, scheduler, train, test = (parts.model, parts.optimizer, parts.scheduler,
                                                 parts.train, parts.test)
     params = sum(p.data.size for p in model.parameters())

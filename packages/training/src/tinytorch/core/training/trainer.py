@@ -28,8 +28,8 @@ from tinytorch.core.optimizers import clip_grad_norm_
 from tinytorch.core.tensor import Tensor, default_generator
 
 from .callbacks import Callback
-from .checkpoint import (CheckpointError, generator_state, load_checkpoint, save_checkpoint,
-                         set_generator_state)
+from .checkpoint import (CheckpointError, clean_stale_temps, generator_state, load_checkpoint,
+                         save_checkpoint, set_generator_state, temp_path)
 from .metrics import RunningMean, accuracy
 from .progress import ProgressBar, format_seconds
 
@@ -188,6 +188,8 @@ class Trainer:
         self.stop_training = False
         if resume:
             self.load(resume, train_loader)  # may set stop_training: the run had stopped early
+            for folder in {self.checkpoint_dir, self.log_dir} - {None}:
+                clean_stale_temps(folder)  # what a killed save left behind
         for cb in self.callbacks:
             cb.on_train_begin(self)
         while self.epoch < epochs and not self.stop_training:
@@ -207,9 +209,11 @@ class Trainer:
             self._report(row)
             for cb in self.callbacks:
                 cb.on_epoch_end(self, self.epoch, row)
-            self._write_logs()
+            # the checkpoint first, then the history: killed in between, the history on disk
+            # never claims an epoch the checkpoint does not hold
             if self.checkpoint_dir:
                 self.save(os.path.join(self.checkpoint_dir, "last.npz"), train_loader)
+            self._write_logs()
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
@@ -256,16 +260,23 @@ class Trainer:
         Each callback gets the saved state of the same type (in order), so adding or removing
         a stateless callback between the runs is fine.
         """
-        state = load_checkpoint(path)
+        clean_stale_temps(os.path.dirname(os.path.abspath(path)))
+        state = load_checkpoint(path, max_bytes=self._checkpoint_limit())
         missing = [k for k in ("model", "optimizer", "epoch", "rng") if k not in state]
         if missing:
             raise CheckpointError(f"{path} is a checkpoint but not a Trainer's: it has no "
                                   f"{', '.join(missing)} (a BestModel file? load its 'model' "
                                   "into the model with model.load_state_dict)")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None and state.get("scheduler") is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except (KeyError, ValueError, TypeError, IndexError) as err:
+            text = str(err)
+            text = text if len(text) <= 240 else text[:240] + "..."
+            raise CheckpointError(f"{path} does not fit this model and optimizer (saved from "
+                                  f"another network or recipe?): {text}") from None
         self.epoch = int(state["epoch"])
         self.step_count = int(state.get("step_count", 0))
         self.history = list(state.get("history", []))
@@ -280,18 +291,30 @@ class Trainer:
             if i is not None:
                 cb.load_state_dict(saved.pop(i)["state"])
 
+    def _checkpoint_limit(self) -> int:
+        """The most array bytes a checkpoint of this model can hold, with room to spare.
+
+        The model's state once, the optimizer's (Adam: two buffers per parameter), a
+        ``BestModel`` copy, the loader's generators: well under 16 times the model's state,
+        plus 64 MiB for everything that does not scale with the model.
+        """
+        state_bytes = sum(np.asarray(v).nbytes for v in self.model.state_dict().values())
+        return 16 * state_bytes + (64 << 20)
+
     def _write_logs(self) -> None:
         if not self.log_dir:
             return
         os.makedirs(self.log_dir, exist_ok=True)
-        tmp = os.path.join(self.log_dir, ".history.json.tmp")
+        path = os.path.join(self.log_dir, "history.json")
+        tmp = temp_path(path)
         with open(tmp, "w") as f:
             json.dump(self.history, f, indent=1)
-        os.replace(tmp, os.path.join(self.log_dir, "history.json"))
+        os.replace(tmp, path)
         keys = list(dict.fromkeys(k for row in self.history for k in row))
-        tmp = os.path.join(self.log_dir, ".history.csv.tmp")
+        path = os.path.join(self.log_dir, "history.csv")
+        tmp = temp_path(path)
         with open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
             writer.writerows(self.history)
-        os.replace(tmp, os.path.join(self.log_dir, "history.csv"))
+        os.replace(tmp, path)
