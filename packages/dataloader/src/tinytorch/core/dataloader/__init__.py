@@ -20,13 +20,17 @@ What is here:
   :class:`RandomHorizontalFlip` (each on one sample and, vectorised, on a batch);
 * the real datasets :class:`CIFAR10`, :class:`MNIST`, :class:`FashionMNIST`, read from their
   official files (CIFAR's pickles through a restricted unpickler), downloaded with md5
-  checks and resumption, cached in ``$TINYTORCH_DATA`` (default ``~/.cache/tinytorch``).
+  checks and resumption, cached in ``$TINYTORCH_DATA`` (default ``~/.cache/tinytorch``);
+  every file is checked before use (sizes and md5s: :mod:`~tinytorch.core.dataloader.integrity`)
+  and a damaged one is named (:class:`DatasetCorruptError`) or, with ``download=True``, fetched
+  again; ``tito data fetch|verify cifar10`` (:mod:`~tinytorch.core.dataloader.cli`).
 """
 
 from .dataset import Dataset, Subset, TensorDataset, random_split
 from .datasets import (
     CIFAR10,
     MNIST,
+    DatasetCorruptError,
     DatasetNotFoundError,
     FashionMNIST,
     VisionDataset,
@@ -63,7 +67,7 @@ __all__ = [
     "Transform", "Compose", "ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFlip",
     "Lambda", "apply_batch",
     "VisionDataset", "CIFAR10", "MNIST", "FashionMNIST", "data_root", "load_cifar_batch",
-    "DatasetNotFoundError",
+    "DatasetNotFoundError", "DatasetCorruptError",
     "parse_idx", "read_idx", "write_idx",
     "download_url", "extract_tar", "md5sum", "DownloadError", "UnsafeArchiveError",
     "load_restricted", "UnsafePickleError",

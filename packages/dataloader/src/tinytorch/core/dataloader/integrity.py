@@ -92,7 +92,7 @@ class Manifest:
     def record(self, name: str, size: int, md5: str, source: str) -> None:
         """Remember ``name`` as known good; ``source`` says how it was checked (see :meth:`save`)."""
         entry = Expected(int(size), md5, self.label)
-        if self.entries.get(name) != entry:
+        if self.entries.get(name) != entry or self.how.get(name) != source:
             self.entries[name] = entry
             self.how[name] = source
             self._dirty = True
