@@ -223,9 +223,10 @@ check("training", "early_stopping")
 #
 # 1. `structure = {"format": FORMAT_VERSION, "state": flatten_state(state, arrays)}`, stored as
 #    `arrays["__structure__"] = np.array(json.dumps(structure))`;
-# 2. `np.savez` into a temporary file **in the same directory** (`tempfile.mkstemp(dir=...)`),
-#    flushed and `os.fsync`ed, then `os.replace(tmp, path)` — one atomic rename, so a crash
-#    leaves either the old checkpoint or the new one, never half of one;
+# 2. `np.savez` into the temporary file `tmp` **in the same directory** (given: `.<name>.tmp-<pid>`,
+#    a name the next save recognises and removes if a killed process left it behind), flushed
+#    and `os.fsync`ed, then `os.replace(tmp, path)` — one atomic rename, so a crash leaves
+#    either the old checkpoint or the new one, never half of one;
 # 3. on any exception (even Ctrl-C: `except BaseException`), delete the temporary file and
 #    re-raise.
 
