@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+from typing import Any
 import urllib.request
 
 import numpy as np
@@ -80,8 +81,9 @@ def serve():
 
 
 def request(url: str, body: bytes | dict | None = None, method: str | None = None,
-            headers: dict | None = None) -> tuple[int, dict | str, dict]:
-    """(status, decoded JSON or text, headers) of one HTTP request made with urllib."""
+            headers: dict | None = None) -> tuple[int, dict | str, Any]:
+    """(status, decoded JSON or text, headers — case-insensitive) of one HTTP request made with
+    urllib."""
     if isinstance(body, dict):
         body = json.dumps(body).encode()
     if headers is None:  # urllib would send a body as application/x-www-form-urlencoded
@@ -89,11 +91,11 @@ def request(url: str, body: bytes | dict | None = None, method: str | None = Non
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
-            status, raw, hdrs = resp.status, resp.read(), dict(resp.headers)
+            status, raw, hdrs = resp.status, resp.read(), resp.headers
     except urllib.error.HTTPError as err:
-        status, raw, hdrs = err.code, err.read(), dict(err.headers)
+        status, raw, hdrs = err.code, err.read(), err.headers
     text = raw.decode()
-    if hdrs.get("Content-Type", "").startswith("application/json"):
+    if (hdrs.get("Content-Type") or "").startswith("application/json"):
         return status, json.loads(text), hdrs
     return status, text, hdrs
 

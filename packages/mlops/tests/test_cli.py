@@ -112,13 +112,53 @@ def test_serve_options_reach_the_server(monkeypatch, registry, make_mlp):
 
         @classmethod
         def from_version(cls, version, monitor, **kwargs):
-            seen.update(kwargs, monitor=monitor)
+            seen.clear()
+            seen.update(kwargs, monitor=monitor, engine=cls.engine)
             raise OSError("address in use")
 
-    from tinytorch.core.mlops import server
-    monkeypatch.setattr(server, "ModelServer", Fake)
-    code = cli.main(["serve", "mlp", "--registry", registry.root, "--port", "9",
-                     "--max-batch", "7", "--max-body", "1000", "--no-monitor"])
-    assert code == 2
+    from tinytorch.core.mlops import asgi, server
+    monkeypatch.setattr(server, "ModelServer", type("FakeStdlib", (Fake,), {"engine": "stdlib"}))
+    monkeypatch.setattr(asgi, "ASGIModelServer", type("FakeASGI", (Fake,), {"engine": "uvicorn"}))
+    base = ["serve", "mlp", "--registry", registry.root, "--port", "9", "--max-samples", "7",
+            "--max-body", "1000", "--no-monitor"]
+    assert cli.main(base + ["--engine", "stdlib"]) == 2
     assert seen == {"host": "127.0.0.1", "port": 9, "log_requests": False, "max_batch": 7,
-                    "max_body_bytes": 1000, "monitor": False}
+                    "max_body_bytes": 1000, "monitor": False, "engine": "stdlib"}
+    assert cli.main(base + ["--max-batch", "16", "--batch-wait-ms", "2", "--max-connections",
+                            "100", "--max-queue", "50", "--header-timeout", "3",
+                            "--body-timeout", "4", "--idle-timeout", "5"]) == 2
+    assert seen == {"host": "127.0.0.1", "port": 9, "log_requests": False, "max_samples": 7,
+                    "max_body_bytes": 1000, "monitor": False, "engine": "uvicorn",
+                    "max_batch": 16, "batch_wait_ms": 2.0, "max_connections": 100,
+                    "max_queue": 50, "header_timeout": 3.0, "body_timeout": 4.0,
+                    "idle_timeout": 5.0}
+
+
+def test_serve_without_the_serve_extra_says_what_to_install(monkeypatch, registry, make_mlp,
+                                                            capsys):
+    import builtins
+    registry.register("mlp", make_mlp())
+    real_import = builtins.__import__
+
+    def no_uvicorn(name, *args, **kwargs):
+        if name == "uvicorn" or name.startswith("uvicorn."):
+            raise ImportError("No module named 'uvicorn'", name="uvicorn")
+        return real_import(name, *args, **kwargs)
+
+    import tinytorch.core.mlops as package
+    monkeypatch.delitem(sys.modules, "tinytorch.core.mlops.asgi", raising=False)
+    monkeypatch.delattr(package, "asgi", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_uvicorn)
+    assert cli.main(["serve", "mlp", "--registry", registry.root, "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    assert err.startswith("tito serve: ") and "pip install 'tinytorch-mlops[serve]'" in err
+    assert "uvicorn is missing" in err
+
+
+def test_serve_refuses_bad_settings_in_one_line(registry, make_mlp, capsys):
+    registry.register("mlp", make_mlp())
+    assert cli.main(["serve", "mlp", "--registry", registry.root, "--port", "0",
+                     "--max-batch", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "tito serve: ASGIModelServer: max_batch must be >= 1, got 0"

@@ -3,14 +3,19 @@
     tito serve cifar-cnn                   latest version of a registered model
     tito serve cifar-cnn:production        the version in a stage (or cifar-cnn:3)
     tito serve runs/registry/cifar-cnn/v3  a version folder, by path
+    tito serve cnn --engine stdlib         the lesson's standard-library server instead
     tito registry list [NAME]              models, versions, stages
     tito registry promote NAME VERSION STAGE
     tito registry rollback NAME STAGE
+
+``tito serve`` runs uvicorn (:mod:`.asgi`, the ``serve`` extra); without the extra it says in
+one line what to install.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import signal
@@ -39,9 +44,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="interface to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
     _registry_arg(parser)
-    parser.add_argument("--max-batch", type=int, default=None, help="samples per request (256)")
-    parser.add_argument("--max-body", type=int, default=None,
-                        help="largest request body in bytes (8 MiB)")
+    parser.add_argument("--engine", choices=("uvicorn", "stdlib"), default="uvicorn",
+                        help="uvicorn (default; needs the serve extra): limits, deadlines, "
+                             "dynamic batching; stdlib: the lesson's ThreadingHTTPServer")
+    parser.add_argument("--max-batch", type=int, default=32, metavar="N",
+                        help="most samples in one forward pass: concurrent requests are "
+                             "batched up to this (32; 1 turns batching off; uvicorn only)")
+    parser.add_argument("--batch-wait-ms", type=float, default=5.0, metavar="MS",
+                        help="how long a request waits for others to share its forward pass "
+                             "(5 ms; uvicorn only)")
+    parser.add_argument("--max-samples", type=int, default=None, metavar="N",
+                        help="most samples in one request (256; 422 beyond)")
+    parser.add_argument("--max-body", type=int, default=None, metavar="BYTES",
+                        help="largest request body in bytes (8 MiB; 413 beyond)")
+    parser.add_argument("--max-connections", type=int, default=2048, metavar="N",
+                        help="open connections before requests are answered 503 (2048; "
+                             "uvicorn only)")
+    parser.add_argument("--max-queue", type=int, default=1024, metavar="N",
+                        help="requests waiting for the model before 503 (1024; uvicorn only)")
+    parser.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                        help="seconds for a request's headers to arrive (10; uvicorn only)")
+    parser.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
+                        help="seconds for a request's body to arrive (30; uvicorn only)")
+    parser.add_argument("--idle-timeout", type=float, default=None, metavar="S",
+                        help="seconds a keep-alive connection may idle (15 for uvicorn, 30 "
+                             "for stdlib)")
     parser.add_argument("--no-monitor", action="store_true",
                         help="do not track drift against the model's training reference")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
@@ -81,23 +108,51 @@ def resolve_model(spec: str, root: str | None = None) -> Any:
     return ModelRegistry(root).get(name, ref or "latest")
 
 
+def _server_for(args: argparse.Namespace, version: Any) -> Any:
+    """The server ``args`` ask for (not started); ImportError without the serve extra,
+    ValueError for a bad setting, OSError when the address is taken."""
+    kwargs: dict = {"host": args.host, "port": args.port, "log_requests": args.access_log}
+    if args.max_body is not None:
+        kwargs["max_body_bytes"] = args.max_body
+    if args.engine == "stdlib":
+        from .server import ModelServer
+        if args.max_samples is not None:
+            kwargs["max_batch"] = args.max_samples
+        if args.idle_timeout is not None:
+            kwargs["idle_timeout"] = args.idle_timeout
+        return ModelServer.from_version(version, monitor=not args.no_monitor, **kwargs)
+    from .asgi import ASGIModelServer
+    if args.max_samples is not None:
+        kwargs["max_samples"] = args.max_samples
+    if args.idle_timeout is not None:
+        kwargs["idle_timeout"] = args.idle_timeout
+    kwargs.update(max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms,
+                  max_connections=args.max_connections, max_queue=args.max_queue,
+                  header_timeout=args.header_timeout, body_timeout=args.body_timeout)
+    return ASGIModelServer.from_version(version, monitor=not args.no_monitor, **kwargs)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Run ``tito serve``; returns the exit code."""
     from .hashing import IntegrityError
     from .registry import RegistryError
-    from .server import ModelServer
+    if args.engine == "uvicorn":
+        try:  # the serve extra, checked before loading a model
+            importlib.import_module(f"{__package__}.asgi")
+        except ImportError as err:
+            print(f"tito serve: {err} (or --engine stdlib, the standard-library server)",
+                  file=sys.stderr)
+            return 2
     try:
         version = resolve_model(args.model, args.registry)
     except (RegistryError, IntegrityError, ValueError) as err:
         print(f"tito serve: {err}", file=sys.stderr)
         return 2
-    kwargs: dict = {"host": args.host, "port": args.port, "log_requests": args.access_log}
-    if args.max_batch is not None:
-        kwargs["max_batch"] = args.max_batch
-    if args.max_body is not None:
-        kwargs["max_body_bytes"] = args.max_body
     try:
-        server = ModelServer.from_version(version, monitor=not args.no_monitor, **kwargs)
+        server = _server_for(args, version)
+    except ValueError as err:
+        print(f"tito serve: {err}", file=sys.stderr)
+        return 2
     except OSError as err:
         print(f"tito serve: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
         return 2
@@ -109,6 +164,17 @@ def run_serve(args: argparse.Namespace) -> int:
     monitor = "drift monitored" if server.monitor is not None else "no drift monitoring"
     print(f"serving {version.name} v{version.version} (input shape {list(version.input_shape)}, "
           f"{monitor}) on {server.url}", flush=True)
+    if args.engine == "uvicorn":
+        b = server.batcher
+        print(f"  uvicorn: batches of up to {b.max_batch} samples (waiting {args.batch_wait_ms:g} "
+              f"ms); at most {server.connection_limit} connections, {b.max_queue} queued "
+              f"requests; deadlines: headers {server.header_timeout:g} s, body "
+              f"{server.body_timeout:g} s, idle {server.idle_timeout:g} s; bodies up to "
+              f"{server.max_body_bytes} bytes; JSON via {server.service.json_backend}",
+              flush=True)
+    else:
+        print("  stdlib: ThreadingHTTPServer, one thread per connection (no connection cap, "
+              "no header deadline: for the lesson, not for exposure)", flush=True)
     print("  POST /predict  POST /feedback  GET /health  GET /metrics   (Ctrl+C stops)", flush=True)
     try:
         while not stop.wait(0.5):

@@ -1,0 +1,192 @@
+"""Dynamic batching: requests that arrive within a few milliseconds share one forward pass.
+
+A server answering one image per request runs the model on batches of one. The model is
+faster per image on bigger batches (the kernels split a batch across cores, one matrix
+product replaces many small ones), and requests from many clients arrive close together.
+So the server keeps a queue: the first request waits at most ``max_wait`` seconds for
+others; whatever has arrived by then (up to ``max_batch`` samples) is concatenated, run in
+one forward pass on the model's thread, and the rows of the result are handed back to the
+request each came from. While a pass runs, the next requests queue up, and the next batch
+starts as soon as the model is free.
+
+    batcher = DynamicBatcher(service.predict, max_batch=32, max_wait=0.005)
+    batcher.start()                                  # inside the running event loop
+    classes, probabilities = await batcher.submit(x) # x: (n, *sample_shape); rows of this x
+    await batcher.stop()
+
+Requests are only batched with others of the same sample shape; a request holding more
+than ``max_batch`` samples runs on its own. ``max_queue`` bounds the requests waiting
+(:class:`Overloaded` beyond it: the server answers 503 rather than queueing without end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["DynamicBatcher", "Overloaded"]
+
+
+class Overloaded(RuntimeError):
+    """The queue of requests waiting for the model is full."""
+
+
+class DynamicBatcher:
+    """Gathers concurrent requests into shared forward passes (see the module docstring).
+
+    Args:
+        run: ``run(x) -> (classes, probabilities)`` for a batch ``x``; called on a dedicated
+            thread, one batch at a time.
+        max_batch: the most samples in one forward pass.
+        max_wait: seconds the first request of a batch waits for company (0: no waiting; a
+            batch is whatever queued up while the previous pass ran).
+        max_queue: the most requests waiting for the model.
+        on_batch: ``on_batch(samples, requests, seconds)`` after each pass (for metrics).
+    """
+
+    def __init__(self, run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+                 max_batch: int = 32, max_wait: float = 0.005, max_queue: int = 1024,
+                 on_batch: Callable[[int, int, float], None] | None = None) -> None:
+        if max_batch < 1:
+            raise ValueError(f"DynamicBatcher: max_batch must be >= 1, got {max_batch}")
+        if max_wait < 0:
+            raise ValueError(f"DynamicBatcher: max_wait must be >= 0, got {max_wait}")
+        if max_queue < 1:
+            raise ValueError(f"DynamicBatcher: max_queue must be >= 1, got {max_queue}")
+        self.run = run
+        self.max_batch = int(max_batch)
+        self.max_wait = float(max_wait)
+        self.max_queue = int(max_queue)
+        self.on_batch = on_batch
+        self.forward_passes = 0   # batches run
+        self.requests = 0         # requests answered through a batch
+        self.samples = 0          # samples run
+        self._pending: deque = deque()
+        self._arrived: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a forward pass."""
+        return len(self._pending)
+
+    def start(self) -> None:
+        """Start the batching task on the running event loop."""
+        if self._task is not None:
+            raise RuntimeError("DynamicBatcher.start: already started")
+        self._arrived = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="tinytorch-model")
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="tinytorch-batcher")
+
+    async def stop(self) -> None:
+        """Stop batching; requests still queued fail with :class:`Overloaded`."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        while self._pending:
+            _, fut = self._pending.popleft()
+            if not fut.done():
+                fut.set_exception(Overloaded("the server is shutting down"))
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def submit(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Classes and probabilities for the rows of ``x``, computed in a shared pass."""
+        if self._task is None or self._arrived is None:
+            raise RuntimeError("DynamicBatcher.submit: call start() first")
+        if len(self._pending) >= self.max_queue:
+            raise Overloaded(f"{len(self._pending)} requests are already waiting for the model")
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((x, fut))
+        self._arrived.set()
+        return await fut
+
+    def _take(self, items: list, n: int) -> tuple[int, bool]:
+        """Move queued requests into ``items`` (``n`` samples so far) while they fit; returns
+        the new count and whether the batch is closed (full, or the next one does not fit)."""
+        while self._pending:
+            x, fut = self._pending[0]
+            if fut.done():  # its client went away
+                self._pending.popleft()
+                continue
+            if items and (x.shape[1:] != items[0][0].shape[1:] or n + len(x) > self.max_batch):
+                return n, True
+            self._pending.popleft()
+            items.append((x, fut))
+            n += len(x)
+            if n >= self.max_batch:
+                return n, True
+        return n, False
+
+    async def _collect(self) -> list:
+        """The next batch: wait for a first request, then up to ``max_wait`` for more."""
+        items: list = []
+        n, closed = 0, False
+        while not items:
+            n, closed = self._take(items, n)
+            if not items:
+                self._arrived.clear()
+                await self._arrived.wait()
+        if closed or self.max_wait <= 0:
+            return items
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_wait
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return items
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+            n, closed = self._take(items, n)
+            if closed:
+                return items
+
+    def _run_batch(self, xs: list) -> tuple[np.ndarray, np.ndarray, float]:
+        t0 = time.perf_counter()
+        x = xs[0] if len(xs) == 1 else np.concatenate(xs, axis=0)
+        classes, probabilities = self.run(x)
+        return classes, probabilities, time.perf_counter() - t0
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = await self._collect()
+            xs = [x for x, _ in items]
+            try:
+                classes, probabilities, seconds = await loop.run_in_executor(
+                    self._executor, self._run_batch, xs)
+            except asyncio.CancelledError:
+                for _, fut in items:
+                    if not fut.done():
+                        fut.set_exception(Overloaded("the server is shutting down"))
+                raise
+            except Exception as err:  # the model failed: every request of the batch hears it
+                for _, fut in items:
+                    if not fut.done():
+                        fut.set_exception(err)
+                continue
+            start = 0
+            for x, fut in items:
+                stop = start + len(x)
+                if not fut.done():
+                    fut.set_result((classes[start:stop], probabilities[start:stop]))
+                start = stop
+            self.forward_passes += 1
+            self.requests += len(items)
+            self.samples += start
+            if self.on_batch is not None:
+                self.on_batch(start, len(items), seconds)
