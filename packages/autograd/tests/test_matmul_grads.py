@@ -76,3 +76,12 @@ def test_matmul_only_the_operand_that_requires_grad_gets_one(left):
     b = Tensor(rand((3, 2), 2), requires_grad=not left)
     (a @ b).sum().backward()
     assert (a.grad is not None) == left and (b.grad is not None) == (not left)
+
+
+def test_matmul_of_float32_and_int64_gives_a_float32_gradient():
+    w = Tensor([[1.0], [2.0]], requires_grad=True)
+    (Tensor([[1, 2], [3, 5]]) @ w).backward(np.ones((2, 1)))  # computed in float32
+    assert w.grad.dtype == np.float32 and w.grad.tolist() == [[4.0], [7.0]]
+    d = Tensor([[1.0, 1.0]], dtype=np.float64, requires_grad=True)
+    (d @ np.array([[0.1], [1 / 3]])).backward(np.ones((1, 1)))  # a float64 array, unrounded
+    assert d.grad.dtype == np.float64 and d.grad.numpy().tolist() == [[0.1, 1 / 3]]

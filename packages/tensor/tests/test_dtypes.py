@@ -142,7 +142,8 @@ def test_matmul_float64_array_operand_keeps_float64_precision():
     x = Tensor([[1.0, 1.0]], dtype=np.float64)
     w = np.array([[0.1], [0.2]])
     assert (x @ w).dtype == f64 and (x @ w).numpy()[0, 0] == 0.1 + 0.2
-    assert (w.T @ x.T).numpy()[0, 0] == 0.1 + 0.2  # the reflected form too
+    col = Tensor([[1.0], [1.0]], dtype=np.float64)
+    assert (w.reshape(1, 2) @ col).numpy()[0, 0] == 0.1 + 0.2  # the reflected form too
 
 
 # ----------------------------------------------------------------------------- where, min/max
