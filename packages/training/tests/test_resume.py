@@ -159,3 +159,68 @@ def test_checkpoint_resume_restores_the_early_stop_and_best_model_callbacks(tmp_
     again, train3, val3 = make_run("epoch", callbacks())
     assert again.fit(train3, val3, epochs=6, resume=os.path.join(ckdir, "last.npz")) == resumed.history
     assert again.epoch == 3
+
+
+def test_checkpoint_is_written_before_the_history(tmp_path, monkeypatch):
+    """Killed between the two writes, the history on disk never claims an epoch the
+    checkpoint does not hold (it was the other way round: one epoch too many)."""
+    import json
+
+    ckdir = str(tmp_path / "run")
+    run, train, val = make_run("epoch", checkpoint_dir=ckdir)
+    run.log_dir = ckdir
+    run.fit(train, val, epochs=1)
+    real_write_logs = Trainer._write_logs
+
+    def killed_before_the_history(self):
+        raise Killed("killed after the checkpoint, before the history")
+
+    monkeypatch.setattr(Trainer, "_write_logs", killed_before_the_history)
+    with pytest.raises(Killed):
+        run.fit(train, val, epochs=2)
+    monkeypatch.setattr(Trainer, "_write_logs", real_write_logs)
+    with open(os.path.join(ckdir, "history.json")) as f:
+        on_disk = json.load(f)
+    assert load_checkpoint(os.path.join(ckdir, "last.npz"))["epoch"] == 2
+    assert len(on_disk) == 1  # behind the checkpoint, never ahead of it
+
+
+def test_checkpoint_resume_removes_what_a_killed_save_left(tmp_path):
+    import subprocess
+    import sys
+
+    ckdir = tmp_path / "run"
+    run, train, val = make_run("epoch", checkpoint_dir=str(ckdir))
+    run.fit(train, val, epochs=1)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid is free: the save it "ran" was killed
+    stale = ckdir / f".last.npz.tmp-{child.pid}"
+    stale.write_bytes(b"PK\x03\x04" + bytes(50_000))
+    resumed, train2, val2 = make_run("epoch", checkpoint_dir=str(ckdir))
+    resumed.load(str(ckdir / "last.npz"), train2)
+    assert not stale.exists()
+    assert sorted(os.listdir(ckdir)) == ["last.npz"]
+
+
+def test_checkpoint_of_a_much_larger_model_is_refused_before_reading(tmp_path):
+    from tinytorch.core.training import CheckpointError, save_checkpoint
+
+    run, train, val = make_run("epoch")
+    huge = {"model": {"w": np.zeros((2048, 2048), np.float32)},  # 16 MiB: not this 0.6 KB model's
+            "optimizer": {}, "epoch": 1, "rng": {}}
+    save_checkpoint(tmp_path / "huge.npz", {**huge, "extra": [np.zeros(1 << 20) for _ in range(8)]})
+    limit = run._checkpoint_limit()
+    assert limit < (64 << 20) + 16 * 4096  # 16 x the model's state + 64 MiB
+    with pytest.raises(CheckpointError, match=f"more than the {limit:,} a checkpoint of this model"):
+        run.load(str(tmp_path / "huge.npz"), train)
+
+
+def test_checkpoint_of_another_network_is_named(tmp_path):
+    from tinytorch.core.training import CheckpointError, save_checkpoint
+
+    run, train, val = make_run("epoch")
+    other = run.state(train)
+    other["model"] = {"0.weight": np.zeros((9, 9), np.float32)}
+    save_checkpoint(tmp_path / "other.npz", other)
+    with pytest.raises(CheckpointError, match=r"other\.npz does not fit this model and optimizer"):
+        run.load(str(tmp_path / "other.npz"), train)
