@@ -48,6 +48,37 @@ print(type(x.data), Tensor([1, 2]).dtype, Tensor(np.arange(3.0)).dtype)
 # Python floats are float64, and numpy keeps them so; the Tensor stores them as float32 —
 # half the memory, and twice the numbers per SIMD instruction. Integers stay int64.
 #
+# ### Which dtype an op computes in
+#
+# When an op meets two dtypes, one rule decides — PyTorch's, written once in
+# `src/tinytorch/core/tensor/dtypes.py` (given) and used by every op with two operands
+# (`+ - * / ** @`, comparisons, `maximum`, `where`):
+#
+# 1. **bool < integer < float.** The higher kind wins *and keeps its own width*:
+#    float32 with int64 is float32. (numpy says float64 — it widens to fit every int64 exactly;
+#    a silent float64 doubles memory and halves speed.)
+# 2. **Same kind: the wider.** float32 with float64 is float64; int32 with int64 is int64.
+# 3. **Python numbers are weak.** `x * 0.5` stays float32 (and a float64 tensor stays
+#    float64); a number changes the dtype only when it is of a higher kind: an int tensor times
+#    0.5 is float32, the default float.
+# 4. **A numpy array is a tensor in its own dtype**: `x + np.array([0.1])` is float64, and as
+#    exact as float64 — only `Tensor(array)` turns float64 data into float32.
+# 5. **int / int is float32.**
+#
+# Layers (module 04) add one rule of their own: a layer computes in its parameters' dtype
+# and casts its input to it — PyTorch would refuse a float64 input to a float32 layer.
+# Two places where TinyTorch answers where PyTorch refuses: `@` of two dtypes follows rule 1–2,
+# and `mean` of an int tensor is float32 (it is `sum / n`, rule 5).
+
+# %%
+from tinytorch.core.tensor.dtypes import result_dtype, scalar_dtype
+
+print(result_dtype(np.float32, np.int64), result_dtype(np.float32, np.float64),
+      result_dtype(np.int32, np.int64))           # rules 1 and 2: two tensors
+print(scalar_dtype(0.5, np.float32), scalar_dtype(0.5, np.int64),
+      scalar_dtype(2, np.int32))                  # rule 3: a Python number next to a tensor
+
+# %% [markdown]
 # ## Build
 #
 # ### Exercise 1 — binary_op: one broadcasting binary op for + - * /
@@ -60,15 +91,18 @@ print(type(x.data), Tensor([1, 2]).dtype, Tensor(np.arange(3.0)).dtype)
 # which you write once:
 #
 # 1. **lift** the other operand: `other = self._lift(other)` turns a scalar, list or array into
-#    a Tensor (a Python float takes this tensor's dtype, so `x * 0.5` stays float32);
-# 2. **apply** `ufunc(self.data, other.data)`: numpy broadcasts, e.g. (2, 1) with (3,) gives
-#    (2, 3);
-# 3. when the shapes can't broadcast numpy raises `ValueError`; raise
+#    a Tensor (a Python float takes this tensor's dtype, so `x * 0.5` stays float32; an array
+#    keeps its own dtype);
+# 2. **choose the dtype** with the rule above: `dtype = result_dtype(self.data.dtype,
+#    other.data.dtype)`;
+# 3. **apply** `ufunc` to both arrays cast to it (`.astype(dtype, copy=False)` costs nothing
+#    when the dtype already matches): numpy broadcasts, e.g. (2, 1) with (3,) gives (2, 3);
+# 4. when the shapes can't broadcast numpy raises `ValueError`; raise
 #    `broadcast_error(op, self.data.shape, other.data.shape) from None` instead, which says
 #    `add: shapes (2, 3) and (4, 3) cannot be broadcast together (dimension -2: 2 vs 4)`;
-# 4. **keep float32**: if the result is float64 but neither input was (int64 with float32,
-#    int / int), cast it to float32;
-# 5. **record**: `return self._make(data, op, (self, other))` — both inputs, in order.
+# 5. **int / int**: numpy's true division of integers gives float64 — if the result's dtype
+#    is not `dtype`, cast it to `DEFAULT_FLOAT` (float32);
+# 6. **record**: `return self._make(data, op, (self, other))` — both inputs, in order.
 #
 # The reflected forms (`1.0 - x` calls `x.__rsub__`) are given too: they lift the left operand
 # and call its `__sub__`, so the order of the inputs is right.
@@ -83,7 +117,8 @@ check("tensor", "binary_op")
 col = Tensor([[0.0], [10.0], [20.0]])        # (3, 1)
 row = Tensor([1.0, 2.0, 3.0, 4.0])           # (4,)
 print(col + row)
-print((Tensor([1, 2]) / 2).dtype, (x * 0.5).dtype)
+print((Tensor([1, 2]) / 2).dtype, (x * 0.5).dtype, (x * Tensor([1, 2, 3])).dtype,
+      (x + np.array([0.1, 0.2, 0.3])).dtype)     # rules 5, 3, 1 and 4
 try:
     Tensor(np.ones((2, 3))) + Tensor(np.ones((4, 3)))
 except ValueError as err:
@@ -95,8 +130,8 @@ except ValueError as err:
 # **File:** `arithmetic.py`, method `ArithmeticOps._compare(self, other, op, ufunc)`.
 #
 # `== != < <= > >=`, `//`, `%`, `&` and `|` are given one-liners calling `_compare`. It is
-# `_binary` without two things: no float32 fix-up (a comparison gives bool), and **no graph
-# inputs** — record with `self._make(data, op, ())`. `x > 0` is a step function: its derivative
+# `_binary` without two things: no int / int fix-up (the operands are still cast to
+# `result_dtype`, and a comparison gives bool), and **no graph inputs** — record with `self._make(data, op, ())`. `x > 0` is a step function: its derivative
 # is zero wherever it exists, so there is nothing to send back and nothing to remember.
 
 # %%
@@ -133,9 +168,10 @@ print("relu", z.relu(), " clip", z.clip(-1, 1), " exp(int)", Tensor([0, 1]).exp(
 # %% [markdown]
 # ### Exercise 4 — pow_op: x ** y
 #
-# **File:** `arithmetic.py`, method `__pow__`. A binary op like exercise 1 (lift, `np.power`,
-# `broadcast_error("pow", ...)`, inputs `(self, exponent)`), but it saves its output: module 09
-# needs `out` for both derivatives, e·out/x and out·ln x.
+# **File:** `arithmetic.py`, method `__pow__`. A binary op like exercise 1 — the lifting and
+# the cast to `result_dtype` are given this time (`base`, `power`); you write `np.power`,
+# `broadcast_error("pow", ...)` and the record with inputs `(self, exponent)` — but it saves
+# its output: module 09 needs `out` for both derivatives, e·out/x and out·ln x.
 
 # %%
 check("tensor", "pow_op")
@@ -145,7 +181,8 @@ check("tensor", "pow_op")
 #
 # **File:** `arithmetic.py`, method `matmul`. `(..., n, k) @ (..., k, m) → (..., n, m)` with
 # `out[i, j] = Σ_k a[i, k]·b[k, j]`; 1-D operands are vectors; leading (batch) dimensions
-# broadcast. The shape checks with their messages are given; you write `np.matmul`, turn a
+# broadcast. The dtype (the rule above: float32 @ int64 is float32) and the shape checks with
+# their messages are given; you write `np.matmul`, turn a
 # batch-broadcast `ValueError` into `broadcast_error("matmul (batch dimensions)", ...)`, and
 # record inputs `(self, other)`.
 
@@ -161,7 +198,9 @@ check("tensor", "matmul")
 # `keep` a bool. Two traps: numpy returns a *scalar*, not an array, for a full reduction (wrap in
 # `np.asarray`), and `mean`/`var` must keep x's float dtype. Saves: `(axes, keep)` for sum and
 # mean, `(axes, keep, out)` for max (to find the winners), `(axes, keep, ddof)` for var;
-# `argmax` returns indices and records no inputs.
+# `argmax` returns indices and records no inputs. A 0-d tensor accepts axis 0 and -1, as in
+# PyTorch: the parser gives `axes = ()`, and numpy's reduction over no axes returns the value
+# unchanged. (`std` is given, as an op of its own: see module 09 for why not `var().sqrt()`.)
 
 # %%
 check("tensor", "reduction")
@@ -303,9 +342,10 @@ print("w =", w.reshape(-1), f"b = {b:.3f}", f"final loss {losses[-1]:.4f}")
 # %% [markdown]
 # ## Reflect
 #
-# 1. `_binary` casts a float64 result back to float32 when neither input was float64. Measure
-#    what the cast protects, below: memory and time of the same elementwise work in both
-#    dtypes (best of 5 runs; elementwise ops are limited by memory traffic, so bytes are time).
+# 1. The promotion rule keeps float32 with int64 in float32, where numpy would widen to
+#    float64. Measure what that protects, below: memory and time of the same elementwise work
+#    in both dtypes (best of 5 runs; elementwise ops are limited by memory traffic, so bytes
+#    are time).
 
 # %%
 for dtype in (np.float32, np.float64):
