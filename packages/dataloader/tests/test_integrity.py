@@ -333,3 +333,20 @@ def test_integrity_tito_data_verify_and_fetch(served, copy, capsys):
     assert main(["fetch", "cifar10", "--root", str(root)]) == 0
     assert len(served.requests) == 1
     assert main(["verify", "cifar10", "--root", str(root)]) == 0
+
+
+def test_integrity_a_folder_that_cannot_be_written_is_said_so(served, copy, monkeypatch):
+    from tinytorch.core.dataloader import datasets
+
+    root, folder = copy
+    truncate(folder / "test_batch")
+
+    def read_only(*args, **kwargs):  # chmod does not stop root: refuse the way a read-only mount does
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(datasets.tempfile, "mkdtemp", read_only)
+    with pytest.raises(DatasetCorruptError) as info:
+        CIFAR10(root, train=False, download=True)
+    text = one_line(info.value)
+    assert f"{folder / 'test_batch'} is truncated or damaged" in text
+    assert f"{folder}/ cannot be written to repair it (Read-only file system)" in text

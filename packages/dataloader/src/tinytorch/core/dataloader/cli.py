@@ -116,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m tinytorch.core.dataloader.cli fetch|verify DATASET [--root DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m tinytorch.core.dataloader.cli",
-                                     description=__doc__.splitlines()[0])
+                                     description="Get a dataset, check every file, repair what is damaged.")
     _add_commands(parser, "tinytorch data")
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -458,7 +458,13 @@ class CIFAR10(VisionDataset):
                     f"{type(self).__name__}: {damaged}, and fetching it again failed: {err}. "
                     f"To fix: {offline}; then run again.",
                     folder / next(iter(problems)), next(iter(problems.values()))) from None
-        staging = Path(tempfile.mkdtemp(prefix=".repair-", dir=folder))
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=".repair-", dir=folder))
+        except OSError as err:
+            raise DatasetCorruptError(
+                f"{type(self).__name__}: {damaged}, and {folder}/ cannot be written to repair it "
+                f"({err.strerror or err}); fix it where it can be written, or {offline}.",
+                folder / next(iter(problems)), next(iter(problems.values()))) from None
         try:
             wanted = [f"{self.base_folder}/{name}" for name in problems]
             try:
