@@ -1,47 +1,74 @@
-"""Benchmark: the course's small CIFAR-10 CNN served over HTTP, under concurrent clients.
+"""Benchmark: ``tito serve`` under load and under abuse, side by side with the server it replaced.
 
-    python capstone/benchmarks/serve_load.py [--clients 8] [--requests 100] [--batch 1]
+    python capstone/benchmarks/serve_load.py            # the full run (~10 min); writes
+                                                        # capstone/benchmarks/results/serve_load.json
+    python capstone/benchmarks/serve_load.py --quick    # every part, small (~2 min); no file
+                                                        # unless --out is given
 
-What it does, in order:
-1. builds ``small_cnn()`` (tinytorch.core.training.cifar10; 0.3 M parameters) and registers it
-   in a temporary registry with a reference sample (so drift monitoring runs as it would in
-   production), or serves ``--model NAME[:REF] --registry DIR`` if given;
-2. starts ``python -m tinytorch.core.mlops serve`` — the same server as ``tito serve`` — in a
-   separate process on 127.0.0.1 (port 0), so the clients do not share its interpreter;
-3. pre-encodes the request bodies (real CIFAR-shaped inputs as JSON, ~60 kB per image), warms
-   up, then runs ``--clients`` client threads, each sending ``--requests`` POST /predict
-   requests back to back on its own keep-alive connection (``--new-connections``: a new TCP
-   connection per request, as urllib does);
-4. reports client-side latency percentiles (p50/p90/p99), requests and images per second,
-   checks every answer (status 200, one prediction per image) and that the server's own
-   ``/metrics`` count equals the number of requests the clients made; prints the machine's
-   load average before and after (the numbers mean little on a busy machine without it).
+The model is the course's small CIFAR-10 CNN (``small_cnn()``, random weights), registered
+with a reference sample so drift monitoring runs as in production; a request is one CIFAR
+image as JSON (62 kB). Every server runs in its own process (``python -m tinytorch.core.mlops
+serve``, i.e. ``tito serve``) on 127.0.0.1, started under the usual open-file soft limit of
+1,024; the clients are threads of this process speaking HTTP/1.1 over raw sockets
+(:mod:`tinytorch.core.mlops.loadtest`). Contenders:
 
-This is a benchmark, not a test: it asserts nothing about speed. Latency here is the whole
-round trip — JSON encoding, HTTP, parsing and validating ~3,000 numbers per image, the
-forward pass (one at a time: the server serialises model calls), the response.
+* ``uvicorn`` — ``tito serve`` as it is now: uvicorn, dynamic batching (32 samples, 5 ms);
+* ``uvicorn-nobatch`` — the same with ``--max-batch 1`` (what batching itself buys);
+* ``old-stdlib`` — the server ``tito serve`` ran before (ThreadingHTTPServer, one thread per
+  connection), taken from git (``--baseline``, the commit before this work) with
+  ``git archive`` and put first on PYTHONPATH; the rest of the framework is the same.
+
+Parts:
+
+1. **Throughput**: ``--clients`` keep-alive clients × ``--duration`` s against each contender,
+   interleaved over ``--rounds`` rounds with a pause between runs (so the machine's background
+   load falls on all of them alike); every answer is checked against the model's own
+   prediction, and the server's ``/metrics`` count against the requests made. Reports
+   requests/s, latency percentiles, server and client CPU seconds, load average.
+2. **Probes**, against ``uvicorn`` and ``old-stdlib``: 1,100 idle connections then valid
+   requests (200 within 1 s?); connections trickling their headers one byte a second (closed
+   within the header deadline?); each client error (status, and no 500 / no ``internal`` in
+   ``/metrics``); 12 (and 24) concurrent 7.9 MiB bodies while the server's RSS is sampled.
+3. **Connection cap** (``uvicorn``, ``--max-connections 100``): 110 silent connections, then a
+   request: 503 at once.
+
+Nothing here asserts a speed: the numbers go to the results file, and the README quotes them
+from there. Timings on a shared 2-core machine move with its load: the load average is
+recorded before and after every run.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import datetime as dt
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
+import tarfile
+import io
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlparse
+from pathlib import Path
 
 import numpy as np
 
-from tinytorch.core.mlops import ModelRegistry, parse_metrics
+from tinytorch.core.mlops import ModelRegistry, Predictor
+from tinytorch.core.mlops.loadtest import (ServerProcess, build_request, exchange, metric_sum,
+                                           probe_connection_cap, probe_idle_connections,
+                                           probe_memory, probe_requests, probe_trickle,
+                                           process_cpu_seconds, raise_own_file_limit,
+                                           read_metrics, run_load, serve_command)
 from tinytorch.core.tensor import manual_seed
 from tinytorch.core.training.cifar10 import CIFAR10_MEAN, CIFAR10_STD, small_cnn
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = Path(__file__).parent / "results" / "serve_load.json"
+BASELINE = "bc0ec5f"  # the last commit whose `tito serve` was the ThreadingHTTPServer
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+           "truck"]
 
 
 def cifar_like(n: int, seed: int) -> np.ndarray:
@@ -53,146 +80,319 @@ def cifar_like(n: int, seed: int) -> np.ndarray:
     return ((pixels - mean) / std).astype(np.float32)
 
 
-def start_server(model: str, registry: str, monitor: bool) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "tinytorch.core.mlops", "serve", model, "--registry", registry,
-           "--port", "0"]
-    if not monitor:
-        cmd.append("--no-monitor")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    line = proc.stdout.readline()
-    match = re.search(r"on (http://\S+)", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"the server did not start: {line}{proc.stdout.read()}")
-    return proc, match.group(1)
+def old_server_path(ref: str, into: Path) -> Path:
+    """The mlops sources of commit ``ref``, extracted under ``into``; their ``src`` folder."""
+    data = subprocess.run(["git", "-C", str(REPO), "archive", ref, "packages/mlops/src"],
+                          check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into)
+    return into / "packages" / "mlops" / "src"
 
 
-class Client:
-    """One client: a keep-alive connection (or a new one per request)."""
+class Contenders:
+    """How to start each server."""
 
-    def __init__(self, url: str, new_connections: bool) -> None:
-        parsed = urlparse(url)
-        self.host, self.port = parsed.hostname, parsed.port
-        self.new = new_connections
-        self.conn = None
+    def __init__(self, registry: str, old_src: Path | None) -> None:
+        self.registry = registry
+        self.old_src = old_src
 
-    def post(self, body: bytes) -> tuple[int, bytes]:
-        if self.conn is None or self.new:
-            if self.conn is not None:
-                self.conn.close()
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
-        headers = {"Content-Type": "application/json"}
-        if self.new:
-            headers["Connection"] = "close"
-        self.conn.request("POST", "/predict", body=body, headers=headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        if resp.getheader("Connection", "").lower() == "close":
-            self.conn.close()
-            self.conn = None
-        return resp.status, data
+    def start(self, name: str, *options: str) -> ServerProcess:
+        if name == "uvicorn":
+            return ServerProcess(serve_command("small-cnn", self.registry, *options), nofile=1024)
+        if name == "uvicorn-nobatch":
+            return ServerProcess(serve_command("small-cnn", self.registry, "--max-batch", "1",
+                                               *options), nofile=1024)
+        if name == "old-stdlib":
+            env = {"PYTHONPATH": os.pathsep.join([str(self.old_src)] + [
+                p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+            server = ServerProcess(serve_command("small-cnn", self.registry, *options), env=env,
+                                   nofile=1024)
+            health = exchange(server.host, server.port, build_request("GET", "/health")).json()
+            if "engine" in health:
+                server.stop()
+                raise SystemExit("the baseline server is not the old one (PYTHONPATH shadowing "
+                                 "failed)")
+            return server
+        raise ValueError(name)
+
+
+def loadavg() -> list:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def throughput(contenders: Contenders, names: list, args: argparse.Namespace,
+               bodies: list, check) -> dict:
+    runs = []
+    for r in range(args.rounds):
+        order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
+        for name in order:
+            time.sleep(args.pause)
+            server = contenders.start(name)
+            try:
+                warm = run_load(server.host, server.port, bodies, args.clients, args.warmup, check)
+                load0, cpu0 = loadavg(), process_cpu_seconds(server.pid)
+                client0 = os.times()
+                res = run_load(server.host, server.port, bodies, args.clients, args.duration,
+                               check)
+                client1 = os.times()
+                cpu1, load1 = process_cpu_seconds(server.pid), loadavg()
+                metrics = read_metrics(server.url)
+                counted = metric_sum(metrics, "tinytorch_requests_total", endpoint="/predict")
+                made = res.ok + res.failed + warm.ok + warm.failed
+                run = {"contender": name, "round": r + 1, **res.summary(),
+                       "server_cpu_s": round(cpu1 - cpu0, 2),
+                       "client_cpu_s": round(client1.user + client1.system - client0.user
+                                             - client0.system, 2),
+                       "server_counted": int(counted), "requests_made": made,
+                       "forward_passes": int(metric_sum(metrics,
+                                                        "tinytorch_forward_passes_total")) or None,
+                       "load_average_before": load0, "load_average_after": load1}
+            finally:
+                server.stop()
+            runs.append(run)
+            print(f"  round {r + 1} {name:16s} {run['requests_per_s']:7.1f} req/s  p50 "
+                  f"{run['p50_ms']:6.1f}  p99 {run['p99_ms']:6.1f} ms  failed {run['failed']}  "
+                  f"counted {run['server_counted']}/{made}  load {load1[0]}", flush=True)
+    summary = {}
+    for name in names:
+        mine = [x for x in runs if x["contender"] == name]
+        summary[name] = {k: float(np.median([x[k] for x in mine]))
+                         for k in ("requests_per_s", "p50_ms", "p90_ms", "p99_ms")}
+    return {"clients": args.clients, "duration_s": args.duration, "warmup_s": args.warmup,
+            "rounds": args.rounds, "pause_s": args.pause, "runs": runs, "median": summary}
+
+
+def client_error_cases(server: ServerProcess, image: np.ndarray, big: bytes) -> list:
+    """The crafted requests, for one server: (cases, follow-ups checked after)."""
+    good = json.dumps({"inputs": image[None].tolist()}).encode()
+    huge_int = re.sub(rb"-?\d+\.\d+(e-?\d+)?", b"9" * 5000, good, count=1)
+    deep = b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    nan = re.sub(rb"-?\d+\.\d+(e-?\d+)?", b"NaN", good, count=1)
+    post = lambda body, **kw: build_request("POST", "/predict", body, **kw)  # noqa: E731
+    cases = [
+        {"name": "5,000-digit integer in inputs", "data": post(huge_int), "expect": 422},
+        {"name": "JSON nested 100,000 deep", "data": post(deep), "expect": 400},
+        {"name": "NaN in inputs", "data": post(nan), "expect": 422},
+        {"name": "wrong sample shape", "data": post(b'{"inputs": [[1, 2, 3]]}'), "expect": 422},
+        {"name": "malformed JSON", "data": post(b'{"inputs": [[1, 2'), "expect": 400},
+        {"name": "Content-Type text/plain", "data": post(good, headers={"Content-Type":
+                                                                          "text/plain"}),
+         "expect": 415},
+        {"name": "Content-Type image/png", "data": post(good, headers={"Content-Type":
+                                                                         "image/png"}),
+         "expect": 415},
+        {"name": "body shorter than Content-Length, client half-closes",
+         "data": post(good, content_length=len(good) + 100), "half_close": True,
+         "expect": 400, "timeout": 40},
+        {"name": "body shorter than Content-Length, client waits",
+         "data": post(good, content_length=len(good) + 100), "expect": 408, "timeout": 40},
+        {"name": "body over the 8 MiB limit (Content-Length, sent in full)",
+         "data": post(big + b" " * (8 * 2**20 + 1 - len(big))), "expect": 413},
+        {"name": "body over the limit, chunked (no Content-Length)",
+         "data": build_request("POST", "/predict", headers={"Transfer-Encoding": "chunked"})
+         + b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in [b"[" * 65536] * 130) + b"0\r\n\r\n",
+         "expect": 413},
+        {"name": "unknown path", "data": build_request("GET", "/nowhere"), "expect": 404},
+        {"name": "wrong method", "data": build_request("GET", "/predict"), "expect": 405},
+    ]
+    return cases
+
+
+def feedback_cases(server: ServerProcess, image: np.ndarray) -> list:
+    """/feedback: `labels: 5` (and is the prediction id still usable after?), label 999."""
+    good = json.dumps({"inputs": image[None].tolist()}).encode()
+    out = []
+    pid = exchange(server.host, server.port, build_request("POST", "/predict", good)).json()["id"]
+    bad = exchange(server.host, server.port, build_request(
+        "POST", "/feedback", json.dumps({"id": pid, "labels": 5}).encode()))
+    out.append({"name": "/feedback labels: 5 (not a list)", "expect": 422, "got": bad.status})
+    again = exchange(server.host, server.port, build_request(
+        "POST", "/feedback", json.dumps({"id": pid, "labels": [3]}).encode()))
+    out.append({"name": "/feedback with the same id after the refused one", "expect": 200,
+                "got": again.status})
+    pid = exchange(server.host, server.port, build_request("POST", "/predict", good)).json()["id"]
+    wrong = exchange(server.host, server.port, build_request(
+        "POST", "/feedback", json.dumps({"id": pid, "labels": [999]}).encode()))
+    out.append({"name": "/feedback label 999 on a 10-class model", "expect": 422,
+                "got": wrong.status})
+    return out
+
+
+def probes(contenders: Contenders, name: str, args: argparse.Namespace, images: np.ndarray,
+           big: bytes) -> dict:
+    out: dict = {}
+    good = build_request("POST", "/predict", json.dumps({"inputs": images[:1].tolist()}).encode())
+    server = contenders.start(name)
+    try:
+        t0 = time.perf_counter()
+        out["idle"] = probe_idle_connections(server.host, server.port, args.idle, good,
+                                             requests=args.idle_requests, within=1.0)
+        out["idle"]["wall_s"] = round(time.perf_counter() - t0, 2)
+        print(f"  {name}: {args.idle} idle connections: {out['idle']['ok_within']}/"
+              f"{out['idle']['requests']} requests answered 200 within 1 s (max "
+              f"{out['idle']['max_s']} s)", flush=True)
+        time.sleep(1.0)
+        t0 = time.perf_counter()
+        out["trickle"] = probe_trickle(server.host, server.port, args.trickle, 1.0,
+                                       args.trickle_limit)
+        out["trickle"]["wall_s"] = round(time.perf_counter() - t0, 2)
+        print(f"  {name}: {args.trickle} trickling connections: {out['trickle']['closed']} closed, "
+              f"after {out['trickle']['close_after_s'][:1]}..{out['trickle']['close_after_s'][-1:]}"
+              f" s", flush=True)
+        t0 = time.perf_counter()
+        cases = probe_requests(server.host, server.port,
+                               client_error_cases(server, images[0], big))
+        cases += feedback_cases(server, images[0])
+        metrics = read_metrics(server.url)
+        out["client_errors"] = {
+            "cases": cases,
+            "as_expected": sum(c["got"] == c["expect"] for c in cases), "total": len(cases),
+            "answered_500": int(metric_sum(metrics, "tinytorch_requests_total", status="500")),
+            "internal_errors_in_metrics": int(metric_sum(metrics,
+                                                         "tinytorch_request_errors_total",
+                                                         reason="internal")),
+            "wall_s": round(time.perf_counter() - t0, 2)}
+        print(f"  {name}: client errors: {out['client_errors']['as_expected']}/{len(cases)} got "
+              f"the expected status; /metrics counts {out['client_errors']['answered_500']} "
+              f"answers 500", flush=True)
+        for c in cases:
+            if c["got"] != c["expect"]:
+                print(f"      {c['name']}: expected {c['expect']}, got {c['got']}", flush=True)
+        memory = []
+        for n in args.memory_concurrency:
+            time.sleep(1.0)
+            m = probe_memory(server.host, server.port, server.pid, big, n)
+            memory.append(m)
+            print(f"  {name}: {n} concurrent {len(big) / 2**20:.1f} MiB bodies: RSS "
+                  f"{m['rss_before_mb']} -> peak {m['rss_peak_mb']} MB, statuses "
+                  f"{m['statuses']}, {m['wall_s']} s", flush=True)
+        out["memory"] = memory
+    finally:
+        server.stop()
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (8)")
-    parser.add_argument("--requests", type=int, default=200, help="requests per client (200)")
-    parser.add_argument("--batch", type=int, default=1, help="images per request (1)")
-    parser.add_argument("--warmup", type=int, default=20, help="requests before timing (20)")
-    parser.add_argument("--new-connections", action="store_true",
-                        help="a new TCP connection per request instead of keep-alive")
-    parser.add_argument("--no-monitor", action="store_true", help="serve without drift monitoring")
-    parser.add_argument("--model", default=None,
-                        help="serve this registered model (NAME[:VERSION|STAGE]) instead")
-    parser.add_argument("--registry", default=None, help="the registry of --model")
+    parser.add_argument("--quick", action="store_true", help="every part, small and short")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=None, help="seconds per run (30)")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds of warm-up (3)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (2)")
+    parser.add_argument("--pause", type=float, default=None, help="seconds between runs (5)")
+    parser.add_argument("--baseline", default=BASELINE, help="git ref of the old server")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the old server")
+    parser.add_argument("--skip-probes", action="store_true")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"results file (default {RESULTS.relative_to(REPO)} for a full run)")
     args = parser.parse_args()
+    q = args.quick
+    args.duration = args.duration or (3.0 if q else 30.0)
+    args.warmup = args.warmup or (1.0 if q else 3.0)
+    args.rounds = args.rounds or (1 if q else 2)
+    args.pause = args.pause if args.pause is not None else (1.0 if q else 5.0)
+    args.idle = 300 if q else 1100
+    args.idle_requests = 5 if q else 20
+    args.trickle = 4 if q else 20
+    args.trickle_limit = 14.0 if q else 25.0
+    args.memory_concurrency = [4] if q else [12, 24]
+    out_path = args.out or (None if q else RESULTS)
+
+    raise_own_file_limit(4096)
+    command = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(REPO))
+                                    if Path(sys.argv[0]).resolve().is_relative_to(REPO)
+                                    else sys.argv[0]] + sys.argv[1:])
+    started, wall0, load_start = dt.datetime.now(dt.timezone.utc), time.perf_counter(), loadavg()
+    print(f"{command}\nload average at start {load_start} on {os.cpu_count()} cores", flush=True)
 
     tmp = tempfile.TemporaryDirectory(prefix="serve-load-")
-    if args.model:
-        model_spec, registry = args.model, args.registry or "runs/registry"
-    else:
-        manual_seed(0)
-        model = small_cnn()
-        registry = os.path.join(tmp.name, "registry")
-        ModelRegistry(registry).register(
-            "small-cnn", model, data=cifar_like(2000, seed=0), reference_size=1000,
-            classes=["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                     "ship", "truck"], description="serve_load.py: random weights")
-        model_spec = "small-cnn"
+    registry = os.path.join(tmp.name, "registry")
+    manual_seed(0)
+    model = small_cnn()
+    ModelRegistry(registry).register("small-cnn", model, data=cifar_like(2000, seed=0),
+                                     reference_size=1000, classes=CLASSES,
+                                     description="serve_load.py: random weights")
+    old_src = None if args.no_baseline else old_server_path(args.baseline, Path(tmp.name) / "old")
+    contenders = Contenders(registry, old_src)
+    names = ["uvicorn", "uvicorn-nobatch"] + ([] if args.no_baseline else ["old-stdlib"])
 
-    load_before = os.getloadavg()
-    proc, url = start_server(model_spec, registry, monitor=not args.no_monitor)
-    try:
-        n_bodies = 64
-        images = cifar_like(n_bodies * args.batch, seed=1).reshape(n_bodies, args.batch, 3, 32, 32)
-        bodies = [json.dumps({"inputs": b.tolist()}).encode() for b in images]
-        print(f"serving {model_spec} at {url}; {args.clients} clients × {args.requests} requests "
-              f"of {args.batch} image(s) ({len(bodies[0]) / 1024:.0f} kB of JSON each), "
-              f"{'new connection per request' if args.new_connections else 'keep-alive'}, "
-              f"drift monitoring {'off' if args.no_monitor else 'on'}", flush=True)
+    images = cifar_like(64, seed=1)
+    bodies = [json.dumps({"inputs": images[i:i + 1].tolist()}).encode() for i in range(64)]
+    predictor = Predictor(ModelRegistry(registry).load("small-cnn"))
+    want_classes, want_probs = predictor.predict(images)
 
-        warm = Client(url, args.new_connections)
-        for i in range(args.warmup):
-            status, _ = warm.post(bodies[i % n_bodies])
-            assert status == 200, status
+    def check(index: int, resp) -> str | None:
+        out = resp.json()
+        got = np.asarray(out["probabilities"][0])
+        if not np.allclose(got, want_probs[index], atol=1e-4):
+            return f"image {index}: probabilities differ by {np.abs(got - want_probs[index]).max():.2e}"
+        top = np.sort(want_probs[index])[-2:]
+        if out["predictions"][0] != want_classes[index] and top[1] - top[0] > 1e-4:
+            return f"image {index}: predicted {out['predictions'][0]}, not {want_classes[index]}"
+        return None
 
-        latencies: list[list[float]] = [[] for _ in range(args.clients)]
-        failures: list[str] = []
-        lock = threading.Lock()
+    big_images = cifar_like(131, seed=2)
+    big = json.dumps({"inputs": big_images.tolist()}).encode()
+    results: dict = {
+        "benchmark": "tito serve under load and abuse: uvicorn + dynamic batching vs the old "
+                     "ThreadingHTTPServer",
+        "command": command, "started": started.isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "load_average_start": load_start},
+        "model": {"name": "small_cnn (random weights)",
+                  "parameters": int(sum(p.data.size for p in model.parameters())),
+                  "request": f"one CIFAR image, {len(bodies[0])} bytes of JSON",
+                  "drift_monitoring": True},
+        "contenders": {
+            "uvicorn": "tito serve: uvicorn (h11), Starlette, dynamic batching (32 samples, 5 ms)",
+            "uvicorn-nobatch": "tito serve --max-batch 1",
+            "old-stdlib": f"the ThreadingHTTPServer of commit {args.baseline} (git archive)"},
+        "servers_started_with_open_file_soft_limit": 1024,
+    }
+    print(f"throughput: {args.clients} keep-alive clients x {args.duration:g} s, one image "
+          f"({len(bodies[0]) / 1024:.0f} kB) per request, {args.rounds} round(s)", flush=True)
+    results["throughput"] = throughput(contenders, names, args, bodies, check)
+    med = results["throughput"]["median"]
+    if "old-stdlib" in med:
+        results["throughput"]["speedup_vs_old"] = round(
+            med["uvicorn"]["requests_per_s"] / med["old-stdlib"]["requests_per_s"], 2)
+    results["throughput"]["target"] = {
+        "requests_per_s": 754, "p99_ms": 100,
+        "met": bool(med["uvicorn"]["requests_per_s"] >= 754 and med["uvicorn"]["p99_ms"] <= 100)}
 
-        def run(k: int) -> None:
-            client = Client(url, args.new_connections)
-            for i in range(args.requests):
-                body = bodies[(k * 7 + i) % n_bodies]
-                t0 = time.perf_counter()
-                try:
-                    status, data = client.post(body)
-                except OSError as err:
-                    with lock:
-                        failures.append(f"client {k}: {err!r}")
-                    client.conn = None
-                    continue
-                latencies[k].append(time.perf_counter() - t0)
-                if status != 200 or len(json.loads(data)["predictions"]) != args.batch:
-                    with lock:
-                        failures.append(f"client {k}: HTTP {status} {data[:200]!r}")
-
-        cpu0, wall0 = os.times(), time.perf_counter()
-        with ThreadPoolExecutor(args.clients) as ex:
-            list(ex.map(run, range(args.clients)))
-        wall = time.perf_counter() - wall0
-        all_lat = np.array([x for per in latencies for x in per]) * 1000.0
-        made = args.warmup + sum(len(per) for per in latencies) + len(failures)
-
-        from urllib.request import urlopen
-        metrics = parse_metrics(urlopen(url + "/metrics", timeout=60).read().decode())
-        served = sum(v for (name, labels), v in metrics.items()
-                     if name == "tinytorch_requests_total" and ("endpoint", "/predict") in labels)
-        load_after = os.getloadavg()
-
-        ok = len(all_lat)
-        print(f"machine: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} before, "
-              f"{load_after[0]:.1f} after (1-minute)")
-        print(f"requests: {ok} ok, {len(failures)} failed; server counted {served:.0f} of the "
-              f"{made} made (warm-up included){'' if served == made else '  <-- MISMATCH'}")
-        if ok:
-            p50, p90, p99 = np.percentile(all_lat, [50, 90, 99])
-            print(f"latency (ms, client round trip): p50 {p50:.1f}  p90 {p90:.1f}  p99 {p99:.1f}  "
-                  f"max {all_lat.max():.1f}")
-            print(f"throughput: {ok / wall:.1f} requests/s, {ok * args.batch / wall:.1f} images/s "
-                  f"over {wall:.1f} s")
-        print(f"client process CPU: {os.times().user - cpu0.user + os.times().system - cpu0.system:.1f} s")
-        for f in failures[:5]:
-            print("  " + f)
-        return 0 if not failures and served == made else 1
-    finally:
-        proc.terminate()
+    if not args.skip_probes:
+        results["probes"] = {"settings": {"idle_connections": args.idle,
+                                          "trickle_connections": args.trickle,
+                                          "trickle_interval_s": 1.0,
+                                          "trickle_limit_s": args.trickle_limit,
+                                          "header_timeout_s": 10, "body_timeout_s": 30,
+                                          "big_body_bytes": len(big)}}
+        for name in ["uvicorn"] + ([] if args.no_baseline else ["old-stdlib"]):
+            time.sleep(args.pause)
+            print(f"probes: {name}", flush=True)
+            results["probes"][name] = probes(contenders, name, args, images, big)
+        time.sleep(args.pause)
+        server = contenders.start("uvicorn", "--max-connections", "100")
         try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        tmp.cleanup()
+            cap = probe_connection_cap(server.host, server.port, 110, build_request(
+                "POST", "/predict", bodies[0]))
+        finally:
+            server.stop()
+        results["probes"]["connection_cap"] = {"max_connections": 100, **cap}
+        print(f"  connection cap 100, 110 held: next request {cap['status_during']} in "
+              f"{cap['seconds_during']} s; after release {cap['status_after']}", flush=True)
+
+    results["wall_s"] = round(time.perf_counter() - wall0, 1)
+    results["machine"]["load_average_end"] = loadavg()
+    print(f"done in {results['wall_s']} s; load average at end {results['machine']['load_average_end']}")
+    if out_path is not None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"wrote {out_path}")
+    tmp.cleanup()
+    failed = sum(r["failed"] for r in results["throughput"]["runs"]
+                 if r["contender"] != "old-stdlib")
+    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":

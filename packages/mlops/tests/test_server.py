@@ -401,3 +401,26 @@ def test_predictor_runs_in_eval_mode_without_grad_and_one_blas_thread(make_mlp):
     finally:
         if before is not None:
             set_blas_threads(before)
+
+
+def test_stdlib_server_refuses_client_errors_with_4xx_too(serve, http, make_mlp):
+    """The lesson's server shares the endpoint logic: the same 4xx, never a 500."""
+    server = serve(make_mlp(), input_shape=(4,), classes=["a", "b", "c"])
+    url = server.url
+    good = json.dumps({"inputs": [[1, 2, 3, 4]]}).encode()
+    assert http(url + "/predict", good, headers={"Content-Type": "text/plain"})[0] == 415
+    assert http(url + "/predict", good, headers={"Content-Type": "image/png"})[0] == 415
+    status, out, _ = http(url + "/predict", b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000
+                          + b"}")
+    assert status == 400 and out["reason"] == "too_deep"
+    status, out, _ = http(url + "/predict", b'{"inputs": [[' + b"9" * 5000 + b", 1, 2, 3]]}")
+    assert status == 422 and out["reason"] == "not_finite"
+    pid = http(url + "/predict", good)[1]["id"]
+    status, out, _ = http(url + "/feedback", {"id": pid, "labels": 5})
+    assert status == 422 and out["reason"] == "bad_labels"
+    status, out, _ = http(url + "/feedback", {"id": pid, "labels": [999]})
+    assert status == 422 and "the model has 3 classes" in out["error"]
+    assert http(url + "/feedback", {"id": pid, "labels": ["b"]})[0] == 200  # id not spent
+    assert metric(url, "tinytorch_request_errors_total", endpoint="/predict",
+                  reason="internal") == 0
+    assert metric(url, "tinytorch_requests_total", endpoint="/feedback", status="500") == 0

@@ -92,3 +92,89 @@ def test_check_inputs_accepts_any_finite_batch_of_the_right_shape(rows):
 def test_check_inputs_refuses_any_batch_with_a_wrong_sample(rows):
     err = refused(body({"inputs": rows}), shape=(3,))
     assert err.status == 422 and err.reason == "bad_shape"
+
+
+# ---------------------------------------------------------------- beyond check_inputs: the body
+from tinytorch.core.mlops.validation import (MAX_JSON_DEPTH, check_content_type,  # noqa: E402
+                                             check_labels, json_nesting_depth, scan_json)
+
+
+@pytest.mark.parametrize("text,depth", [
+    (b"1", 0), (b"[]", 1), (b"[1, [2]]", 2), (b'{"a": "[["}', 1), (b'{"a": "]]]]"}', 1),
+    (b'{"a": "\\"[[", "b": [[[]]]}', 4), (b'{"a": "\\\\", "b": [[[]]]}', 4),
+    (b'[[1], [[2]], 3]', 3), (b"[" * 50 + b"]" * 50, 50)])
+def test_nesting_depth_counts_brackets_outside_strings(text, depth):
+    assert json_nesting_depth(text) == depth
+    assert json_nesting_depth(bytearray(text)) == depth
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(alphabet="[]{}\"\\ab"),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(alphabet="[]\"\\k", max_size=3), inner, max_size=3),
+                    max_leaves=12))
+def test_nesting_depth_matches_the_parsed_structure(value):
+    def depth(v):
+        if isinstance(v, list):
+            return 1 + max((depth(x) for x in v), default=0)
+        if isinstance(v, dict):
+            return 1 + max((depth(x) for x in v.values()), default=0)
+        return 0
+    def literal(v):
+        if isinstance(v, list):
+            return any(literal(x) for x in v)
+        if isinstance(v, dict):
+            return any(literal(x) for x in v.values())
+        return v is None or isinstance(v, bool)
+    text = json.dumps(value).encode()
+    assert json_nesting_depth(text) == depth(value)
+    if literal(value):  # the hint may say yes wrongly (a string), never no wrongly
+        assert scan_json(text)[1]
+    assert not scan_json(b"[[1.5, -2e3], [3, 4]]")[1]
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash():
+    deep = b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    err = refused(deep)
+    assert (err.status, err.reason) == (400, "too_deep") and "100001 levels" in err.message
+    just_over = b'{"inputs": ' + b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH + b"}"
+    assert refused(just_over).reason == "too_deep"
+    at_limit = b'{"inputs": ' + b"[" * (MAX_JSON_DEPTH - 1) + b"]" * (MAX_JSON_DEPTH - 1) + b"}"
+    assert refused(at_limit).reason != "too_deep"  # parsed: a shape error, not a depth one
+
+
+def test_an_integer_too_long_to_convert_is_a_422():
+    err = refused(b'{"inputs": [[1, ' + b"9" * 5000 + b"]]}")
+    assert (err.status, err.reason) == (422, "not_finite") and "4300 digits" in err.message
+
+
+@pytest.mark.parametrize("labels,words", [
+    (5, "got int"), ([1], "got 1"), ([0, 3], "labels[1] is 3; the model has 3 classes"),
+    ([0, -1], "labels[1] is -1"), ([True, 0], "labels[0] is a boolean"),
+    ([0, 1.0], "labels[1] is float"), ([0, None], "labels[1] is null"),
+    ([0, "zebra"], "labels[1] is a string"), ([0, 10**50], "labels[1] is 1000000000")])
+def test_labels_outside_the_models_classes_are_refused(labels, words):
+    with pytest.raises(RequestError) as err:
+        check_labels(labels, 2, 3, ["cat", "dog", "ship"])
+    assert (err.value.status, err.value.reason) == (422, "bad_labels")
+    assert words in err.value.message, err.value.message
+
+
+def test_labels_by_index_or_name():
+    np.testing.assert_array_equal(check_labels([2, "cat", "dog"], 3, 3, ["cat", "dog", "ship"]),
+                                  [2, 0, 1])
+    assert check_labels([0, 9], 2, 10).dtype == np.int64
+
+
+@pytest.mark.parametrize("value,ok", [
+    (None, True), ("", True), ("application/json", True), ("Application/JSON; charset=utf-8", True),
+    ("application/vnd.api+json", True), ("text/plain", False), ("image/png", False),
+    ("application/x-www-form-urlencoded", False), ("text/json", False)])
+def test_content_type_must_be_json(value, ok):
+    if ok:
+        check_content_type(value)
+    else:
+        with pytest.raises(RequestError) as err:
+            check_content_type(value)
+        assert (err.value.status, err.value.reason) == (415, "unsupported_media_type")
+        assert repr(value) in err.value.message

@@ -346,13 +346,39 @@ class _App:
         self.parser = None
         self.inflight = 0
 
-    def build(self) -> Starlette:
+    def build(self) -> Any:
         routes = [Route("/predict", self.predict, methods=["POST"]),
                   Route("/feedback", self.feedback, methods=["POST"]),
                   Route("/health", self.health, methods=["GET"]),
                   Route("/metrics", self.metrics, methods=["GET"])]
-        return Starlette(routes=routes, lifespan=self.lifespan,
-                         exception_handlers={HTTPException: self.http_error})
+        app = Starlette(routes=routes, lifespan=self.lifespan,
+                        exception_handlers={HTTPException: self.http_error})
+        return self._guard(app)
+
+    def _guard(self, app: Any) -> Any:
+        """The app behind a check of the request head's size: h11 refuses a head that grows
+        past the limit while it is still arriving, but a whole head read in one go is parsed
+        whatever its size — so the app refuses it (431) before any route runs."""
+        limit = self.o.max_header_bytes
+
+        async def guarded(scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                size = len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) \
+                    + sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+                if size > limit:
+                    path = scope.get("path", "")
+                    endpoint = path if path in ENDPOINTS else "other"
+                    self.o.metrics.observe_request(endpoint, 431, 0.0, "protocol")
+                    body = dump_json({"error": f"the request head is {size} bytes; the limit is "
+                                               f"{limit}", "status": 431, "reason": "protocol"})
+                    await send({"type": "http.response.start", "status": 431, "headers": [
+                        (b"content-type", b"application/json"), (b"connection", b"close"),
+                        (b"content-length", str(len(body)).encode())]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+            await app(scope, receive, send)
+
+        return guarded
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Any):  # noqa: ANN201 - Starlette's lifespan protocol

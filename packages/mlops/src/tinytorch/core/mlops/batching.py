@@ -97,8 +97,8 @@ class DynamicBatcher:
             _, fut = self._pending.popleft()
             if not fut.done():
                 fut.set_exception(Overloaded("the server is shutting down"))
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        if self._executor is not None:  # a pass still running ends on its own
+            self._executor.shutdown(wait=False)
             self._executor = None
 
     async def submit(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

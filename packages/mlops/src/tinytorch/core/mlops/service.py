@@ -107,15 +107,14 @@ class ModelService:
         RequestError (400 / 422)."""
         if self._orjson is None:
             return parse_predict_request(body, self.input_shape, self.max_batch)
-        check_depth(body)
+        literals = check_depth(body)
         try:
             payload = self._orjson.loads(body)
         except self._orjson.JSONDecodeError:
             # NaN, huge integers, bad UTF-8, malformed text...: the standard library's path
             # accepts or names each exactly as it would without orjson
             return parse_predict_request(body, self.input_shape, self.max_batch)
-        has_bools = b"true" in body or b"false" in body or b"null" in body
-        return check_payload(payload, self.input_shape, self.max_batch, has_bools)
+        return check_payload(payload, self.input_shape, self.max_batch, literals)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Classes and probabilities of a batch (one forward pass), and the monitor fed."""
