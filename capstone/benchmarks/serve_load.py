@@ -272,6 +272,36 @@ def probes(contenders: Contenders, name: str, args: argparse.Namespace, images: 
     return out
 
 
+def costs(predictor: Predictor, images: np.ndarray, body: bytes, repeat: int = 30) -> dict:
+    """In this process, one thread: the forward pass per image at a few batch sizes, and the
+    decoding of one image's JSON by the standard library, by orjson (medians, ms)."""
+    from tinytorch.core.mlops import parse_predict_request
+    from tinytorch.core.mlops.service import ModelService
+
+    def median_ms(fn, n):
+        fn()
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times)) * 1000.0
+
+    out = {"forward_ms_per_image": {}}
+    for b in (1, 4, 16, 32):
+        x = np.ascontiguousarray(np.resize(images, (b, 3, 32, 32)))
+        out["forward_ms_per_image"][str(b)] = round(median_ms(lambda: predictor.predict(x),
+                                                              repeat) / b, 3)
+    service = ModelService(predictor, (3, 32, 32), None, 256, None, {}, None)
+    out["decode_ms_one_image"] = {
+        "json (standard library)": round(median_ms(
+            lambda: parse_predict_request(body, (3, 32, 32)), 10 * repeat), 3),
+        service.json_backend: round(median_ms(lambda: service.parse_predict(body),
+                                              10 * repeat), 3)}
+    out["load_average"] = loadavg()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="every part, small and short")
@@ -331,6 +361,9 @@ def main() -> int:
             return f"image {index}: predicted {out['predictions'][0]}, not {want_classes[index]}"
         return None
 
+    results_costs = costs(predictor, images, bodies[0])
+    print(f"costs: {results_costs}", flush=True)
+
     big_images = cifar_like(131, seed=2)
     big = json.dumps({"inputs": big_images.tolist()}).encode()
     results: dict = {
@@ -348,6 +381,7 @@ def main() -> int:
             "uvicorn-nobatch": "tito serve --max-batch 1",
             "old-stdlib": f"the ThreadingHTTPServer of commit {args.baseline} (git archive)"},
         "servers_started_with_open_file_soft_limit": 1024,
+        "costs_in_process": results_costs,
     }
     print(f"throughput: {args.clients} keep-alive clients x {args.duration:g} s, one image "
           f"({len(bodies[0]) / 1024:.0f} kB) per request, {args.rounds} round(s)", flush=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 # Blocks that need an optional extra: run only when it is installed.
-NEEDS = {"export_onnx(": "onnx"}
+NEEDS = {"export_onnx(": "onnx", "ASGIModelServer(": "uvicorn"}
 
 
 def readme_text() -> str:
