@@ -174,6 +174,7 @@ def module_for_distribution(distribution: str) -> Module | None:
 PLUGIN_COMMANDS: dict[str, str] = {
     "benchmark": "tinytorch-benchmarking",
     "capstone": "tinytorch-capstone",
+    "data": "tinytorch-dataloader",
     "kernels": "tinytorch-kernels",
     "registry": "tinytorch-mlops",
     "serve": "tinytorch-mlops",

@@ -105,7 +105,10 @@ def _add_commands(parser: argparse.ArgumentParser, prog: str) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``tito data`` (``fetch``, ``verify``) to the command line."""
+    """Add ``tito data`` (``fetch``, ``verify``) to the command line (once: an older
+    tinytorch-training also adds it)."""
+    if "data" in subparsers.choices:
+        return
     parser = subparsers.add_parser(
         "data", help="get and check datasets (CIFAR-10, MNIST, Fashion-MNIST)",
         description="Get a dataset into the data folder and check every file of it; a damaged "
