@@ -164,17 +164,7 @@ def test_comparison_with_a_float64_array_is_made_in_float64():
     assert (x == ARR).numpy().all()
 
 
-# mse_loss and BCE-with-logits live in tinytorch-training, which turns an ndarray target into
-# a Tensor with ``Tensor(target)`` — float32 by the constructor's rule — before any op sees it.
-TRAINING_FLOAT32_TARGET = pytest.mark.xfail(
-    strict=True,
-    reason="tinytorch-training's _as_tensor(target) is Tensor(target): a float64 array target "
-           "becomes float32 before the subtraction; fix in packages/training (lift the target "
-           "with prediction's rule: Tensor(t, dtype=t.dtype) for an ndarray)",
-)
-
-
-@TRAINING_FLOAT32_TARGET
+# mse_loss and BCE-with-logits (tinytorch-training) lift an ndarray target in its own dtype too.
 def test_mse_loss_with_a_float64_array_target():
     pred, tpred = both(X64)
     ours = mse_loss(pred, ARR)
@@ -182,7 +172,6 @@ def test_mse_loss_with_a_float64_array_target():
     close(ours, theirs, rtol=1e-15, atol=0)
 
 
-@TRAINING_FLOAT32_TARGET
 def test_bce_with_logits_with_float64_array_target_and_pos_weight():
     logits, tlogits = both(np.array([0.3, -1.2, 2.0]))
     target = np.array([0.1, 0.7, 1 / 3])

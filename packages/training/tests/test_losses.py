@@ -241,3 +241,20 @@ def test_loss_gradients_match_finite_differences(name):
         "bce_pos": lambda a: binary_cross_entropy_with_logits(a, t01, pos_weight=np.array([1.0, 2, 3, 4])),
     }
     assert gradcheck(fns[name], [x])
+
+
+def test_a_float64_array_target_keeps_its_precision():
+    """An ndarray target is lifted in its own dtype, as every binary op lifts an array."""
+    pred = Tensor(np.array([0.1, 0.2, 0.3]), dtype=np.float64)
+    target = np.array([1 / 3, 2 / 7, 0.1])
+    exact = np.mean((pred.numpy() - target) ** 2)
+    loss = mse_loss(pred, target)
+    assert loss.dtype == np.float64 and loss.item() == pytest.approx(exact, rel=1e-15, abs=0)
+    logits = Tensor(np.array([0.3, -1.2]), dtype=np.float64)
+    probs = np.array([1 / 3, 0.7])
+    pos_weight = np.array([1 / 7, 2.1])
+    z = logits.numpy()
+    expected = np.mean(-(pos_weight * probs * np.log(1 / (1 + np.exp(-z)))
+                         + (1 - probs) * np.log(1 - 1 / (1 + np.exp(-z)))))
+    bce = binary_cross_entropy_with_logits(logits, probs, pos_weight=pos_weight)
+    assert bce.item() == pytest.approx(expected, rel=1e-13, abs=0)

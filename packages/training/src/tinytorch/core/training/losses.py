@@ -39,7 +39,13 @@ def _check_reduction(reduction: str) -> str:
 
 
 def _as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+    """A Tensor as is; a numpy array in its own dtype (a float64 target stays float64, as
+    in every binary op); anything else (lists, numbers) by the Tensor constructor's rule."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return Tensor(x, dtype=x.dtype)
+    return Tensor(x)
 
 
 def _class_targets(logits: Tensor, target: Any, name: str) -> np.ndarray:
