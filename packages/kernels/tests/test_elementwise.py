@@ -153,3 +153,12 @@ def test_gelu_op_records_its_node_and_differentiates():
     (numeric,) = numerical_grad(lambda v: (gelu_reference(v) * grad).sum(), [x.data])
     np.testing.assert_allclose(gx, numeric, rtol=1e-3, atol=1e-4)
     assert gelu_tanh(Tensor(np.ones(2))).requires_grad is False
+
+
+def test_bias_relu_lifts_a_float64_bias_array_in_float64():
+    """A raw float64 bias keeps its precision (it is not rounded to float32 on the way in)."""
+    x = Tensor(np.array([[0.1, -0.2, 0.3]]), dtype=np.float64)
+    b = np.array([1 / 3, 1 / 7, -0.1])
+    out = bias_relu(x, b)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out.numpy(), np.maximum(x.numpy() + b, 0.0))

@@ -26,7 +26,12 @@ GELU_TANH_OP = "kernels.gelu_tanh"
 
 
 def _as_tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else Tensor(value)
+    """A Tensor as is; a numpy array in its own dtype (as every binary op lifts one)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return Tensor(value, dtype=value.dtype)
+    return Tensor(value)
 
 
 def bias_relu(x: Any, b: Any) -> Tensor:
