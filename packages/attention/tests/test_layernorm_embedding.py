@@ -62,8 +62,9 @@ def test_layer_norm_is_stable_for_a_large_offset_and_a_constant_row(ref):
     assert np.isfinite(y).all() and (y == 0).all()
 
 
-def test_layer_norm_keeps_float64():
-    assert LayerNorm(3)(Tensor(np.ones((2, 3)), dtype=np.float64)).dtype == np.float64
+def test_layer_norm_without_parameters_keeps_its_input_dtype():
+    plain = LayerNorm(3, elementwise_affine=False)  # nothing to compute in: the input decides
+    assert plain(Tensor(np.ones((2, 3)), dtype=np.float64)).dtype == np.float64
 
 
 def test_layer_norm_shape_errors():
@@ -195,3 +196,15 @@ def test_learned_positional_embedding_adds_its_rows(rng):
         pe(np.zeros((1, 11, 4), np.float32))
     with pytest.raises(ValueError, match="size 5"):
         pe(np.zeros((1, 3, 5), np.float32))
+
+
+def test_layer_norm_computes_in_its_parameters_dtype():
+    """A float64 (or integer) input into a float32 LayerNorm is cast, as Dense and Conv2d do."""
+    ln = LayerNorm(3)
+    x64 = Tensor(np.array([[1.0, 2.0, 4.0]]), dtype=np.float64, requires_grad=True)
+    y = ln(x64)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y.numpy(), ln(Tensor(x64.numpy().astype(np.float32))).numpy())
+    y.sum().backward()
+    assert x64.grad.dtype == np.float64
+    assert ln(Tensor(np.array([[1, 2, 4]]), dtype=np.int64)).dtype == np.float32

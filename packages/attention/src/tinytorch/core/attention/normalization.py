@@ -134,7 +134,7 @@ class LayerNorm(Module):
 
     def forward(self, x: Any) -> Tensor:
         """Normalise each vector over the last ``len(normalized_shape)`` dimensions."""
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = self.cast_input(x)  # computed in the parameters' dtype, like every layer
         k = len(self.normalized_shape)
         if x.ndim < k or tuple(x.shape[-k:]) != self.normalized_shape:
             raise ValueError(
