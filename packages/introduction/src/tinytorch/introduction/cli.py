@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -119,6 +120,16 @@ def run(args: argparse.Namespace) -> int:
     from .learning_path import roadmap
     from .stats import graph_stats
 
+    if args.output and (os.path.isdir(args.output)
+                        or not os.path.isdir(os.path.dirname(os.path.abspath(args.output)))):
+        what = "is a folder" if os.path.isdir(args.output) else "is in a folder that does not exist"
+        print(f"error: --output {args.output} {what}: give the path of the file to write",
+              file=sys.stderr)
+        return 2
+    if args.repo and not os.path.isdir(args.repo):
+        print(f"error: --repo {args.repo} is not a folder: give the TinyTorch checkout to read",
+              file=sys.stderr)
+        return 2
     try:
         graph = discover(args.source, args.repo)
         if not len(graph):

@@ -12,16 +12,27 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["TitoError", "pip_install", "python_command", "run"]
+__all__ = ["TitoError", "UsageError", "pip_install", "python_command", "run"]
 
 
 class TitoError(Exception):
-    """An error ``tito`` reports as ``error: <message>`` (plus a hint) and exit code 1."""
+    """An error ``tito`` reports as ``error: <message>`` (plus a hint) and exit status 1:
+    the command ran and failed (a test run that broke, a build that did not succeed)."""
+
+    #: The exit status ``tito`` ends with.
+    exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class UsageError(TitoError):
+    """A mistake in the command line (a value out of range, a file that is missing or of the
+    wrong kind, an unknown name): ``error: <message naming the value>``, exit status 2."""
+
+    exit_code = 2
 
 
 def python_command(*args: str) -> list[str]:

@@ -20,7 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from .dists import InstalledDist
 from .metadata_toml import set_project_version, tomllib
-from .process import TitoError
+from .process import TitoError, UsageError
 from .registry import Module
 from .sources import PackageLayout, layout_from_folder
 from .stubbing import SolutionBlock, StubError, find_blocks, stub_source
@@ -186,7 +186,7 @@ def find_workspace(module: Module, directory: Path | None,
         if _is_workspace(candidate):
             return candidate.resolve()
     tried = ", ".join(str(c) for c in candidates)
-    raise TitoError(f"no student workspace for {module.distribution} (looked in {tried})",
+    raise UsageError(f"no student workspace for {module.distribution} (looked in {tried})",
                     hint=f"create one with: tito module start {module.folder} [--dir DIR]")
 
 

@@ -160,6 +160,12 @@ def run(args: argparse.Namespace, timer: Callable[[], float] | None = None) -> i
         print("tito kernels: --repeat must be >= 1; --min-time, --warmup and --blas-threads "
               ">= 0", file=sys.stderr)
         return 2
+    if args.json and (os.path.isdir(args.json)
+                      or not os.path.isdir(os.path.dirname(os.path.abspath(args.json)))):
+        what = "is a folder" if os.path.isdir(args.json) else "is in a folder that does not exist"
+        print(f"tito kernels: --json {args.json} {what}: give the path of the JSON file to write",
+              file=sys.stderr)
+        return 2
     machine = suite.machine_info()
     for line in _machine_lines(machine, args.quick, repeat, min_time, blas):
         print(line)

@@ -31,6 +31,18 @@ def _registry_arg(parser: argparse.ArgumentParser) -> None:
                         help="the registry folder (default $TINYTORCH_REGISTRY or runs/registry)")
 
 
+def _port(text: str) -> int:
+    """``--port``: a whole number from 0 to 65535 (argparse names the bad value)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number: use 0 to 65535 "
+                                         "(0: any free port)")
+    return port
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``tito serve`` to the command line."""
     parser = subparsers.add_parser(
@@ -42,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                       "the path of a version folder")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0: any free)")
     _registry_arg(parser)
     parser.add_argument("--engine", choices=("uvicorn", "stdlib"), default="uvicorn",
                         help="uvicorn (default; needs the serve extra): limits, deadlines, "
@@ -196,6 +208,11 @@ def run_registry(args: argparse.Namespace) -> int:
         args._parser.print_help()
         return 2
     registry = ModelRegistry(args.registry)
+    if args.registry is not None and not os.path.isdir(args.registry):
+        what = "is not a folder" if os.path.exists(args.registry) else "does not exist"
+        print(f"tito registry: --registry {args.registry} {what}: give the registry folder "
+              "(default $TINYTORCH_REGISTRY or runs/registry)", file=sys.stderr)
+        return 2
     try:
         if args.registry_command == "list":
             names = [args.name] if args.name else registry.models()

@@ -173,7 +173,16 @@ class ModelVersion:
                      else type(metadata).__name__)
             raise RegistryError(f"{meta_path}: unsupported metadata format {found!r} "
                                 f"(this version reads format {METADATA_FORMAT})")
-        version = cls(str(metadata.get("name")), int(metadata.get("version", 0)), path, metadata)
+        number = metadata.get("version")
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise RegistryError(f"{meta_path}: field 'version' is {json.dumps(number)}, not a "
+                                "version number (1, 2, ...); the file is damaged: register the "
+                                "model again")
+        name = metadata.get("name")
+        if not isinstance(name, str) or not name:
+            raise RegistryError(f"{meta_path}: field 'name' is {json.dumps(name)}, not a model "
+                                "name; the file is damaged: register the model again")
+        version = cls(name, number, path, metadata)
         if verify:
             version.verify()
         return version

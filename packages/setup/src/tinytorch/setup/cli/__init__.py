@@ -10,6 +10,7 @@ exit code.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from ..process import TitoError
 from ..registry import UnknownModuleError, command_provider, suggest
 from . import autograder, dev, instructor, lab, modules, system, testing, ui
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "debug_mode", "main"]
 
 _DESCRIPTION = """\
 tito: the TinyTorch course's command line.
@@ -139,8 +140,37 @@ def _grouped_problems(problems: list[str]) -> list[str]:
     return lines
 
 
+def debug_mode() -> bool:
+    """Whether ``TINYTORCH_DEBUG`` asks for tracebacks (any value but empty or ``0``)."""
+    return os.environ.get("TINYTORCH_DEBUG", "").strip() not in ("", "0")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected exception as one line: its type, its message, the file it concerns."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    filename = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
+    if filename and str(filename) not in text:
+        text += f" ({filename})"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """``tito grade``, ``tito module start``: the command ``args`` ran."""
+    words = [getattr(args, "command", None)]
+    words += [v for k, v in vars(args).items()
+              if k.endswith("command") and k != "command" and isinstance(v, str)]
+    return " ".join(["tito", *[w for w in words if w]])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``tito`` with ``argv`` (default: the command line); return the exit code."""
+    """Run ``tito`` with ``argv`` (default: the command line); return the exit code.
+
+    Exit statuses, for every command: 0 done; 1 the command ran and failed (a
+    :class:`~tinytorch.setup.process.TitoError`, or an unexpected exception: one line, never a
+    traceback); 2 a usage mistake (``argparse``'s own errors, an unknown command or module, a
+    :class:`~tinytorch.setup.process.UsageError`); 130 interrupted. ``TINYTORCH_DEBUG=1``
+    lets the exception's traceback through instead.
+    """
     parser, problems = build_parser()
     for problem in _grouped_problems(problems):
         ui.warning(problem)
@@ -156,11 +186,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except TitoError as exc:
+        if debug_mode():
+            raise
         ui.error(exc.message, exc.hint)
-        return 1
+        return int(getattr(exc, "exit_code", 1))
     except UnknownModuleError as exc:
+        if debug_mode():
+            raise
         ui.error(str(exc))
         return 2
     except KeyboardInterrupt:
         ui.error("interrupted")
         return 130
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a traceback
+        if debug_mode():
+            raise
+        ui.error(f"{_command_name(args)} failed: {_one_line(exc)}",
+                 "run with TINYTORCH_DEBUG=1 for the traceback")
+        return 1

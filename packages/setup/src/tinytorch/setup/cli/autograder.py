@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..process import TitoError
+from ..process import TitoError, UsageError
 from ..registry import resolve_module
 from . import ui
+from .args import check_out_folder, positive_float, positive_int, read_json_object
 
 __all__ = ["register", "run_classroom", "run_gradescope"]
 
@@ -42,7 +43,7 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
     gradescope.add_argument("--points", type=Path,
                             help='points file of tito grade (e.g. {"exercise:binary_op": 10}); '
                                  "default 1 point per test")
-    gradescope.add_argument("--timeout", type=float, default=600.0,
+    gradescope.add_argument("--timeout", type=positive_float, default=600.0,
                             help="seconds the submission's tests may take (default 600)")
     gradescope.add_argument("--pip", dest="extra_pip", action="append", default=[], metavar="SPEC",
                             help="one more thing for setup.sh to pip install (repeatable): a pin "
@@ -64,9 +65,9 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
                            help="the repository's folder (default .)")
     classroom.add_argument("--per-exercise", action="store_true",
                            help="one graded step per exercise of the lesson (its check cells)")
-    classroom.add_argument("--points", type=int,
+    classroom.add_argument("--points", type=positive_int,
                            help="points per step (default 10 per exercise, or 100 for one step)")
-    classroom.add_argument("--timeout", type=int, default=15,
+    classroom.add_argument("--timeout", type=positive_int, default=15,
                            help="minutes each step may take (default 15)")
     classroom.add_argument("--force", action="store_true",
                            help="replace an existing classroom.yml that differs")
@@ -79,11 +80,12 @@ def run_gradescope(args: argparse.Namespace) -> int:
     from ..grading.formats import build_gradescope_autograder
 
     module = resolve_module(args.module)
-    if args.points is not None and not args.points.is_file():
-        raise TitoError(f"the points file {args.points} does not exist")
+    if args.points is not None:
+        read_json_object(args.points, "--points")
     for spec in args.extra_pip:
         if spec.endswith((".whl", ".tar.gz")) and not Path(spec).is_file():
-            raise TitoError(f"{spec} does not exist", hint="--pip takes a requirement or an existing file")
+            raise UsageError(f"{spec} does not exist", hint="--pip takes a requirement or an existing file")
+    check_out_folder(args.out)
     path = build_gradescope_autograder(module, args.out.resolve(), points_file=args.points,
                                        timeout=args.timeout, extra_pip=list(args.extra_pip))
     ui.success(f"Gradescope autograder for {module.distribution}: {path}")
@@ -97,6 +99,7 @@ def run_classroom(args: argparse.Namespace) -> int:
     from ..grading.formats import CLASSROOM_WORKFLOW_PATH, classroom_workflow, lesson_checks
 
     module = resolve_module(args.module)
+    check_out_folder(args.out)
     exercises = lesson_checks(module) if args.per_exercise else None
     if args.per_exercise and not exercises:
         raise TitoError(f"the lesson of {module.distribution} has no check(...) cell",

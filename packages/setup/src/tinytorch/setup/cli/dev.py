@@ -7,10 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..process import TitoError
+from ..process import TitoError, UsageError
 from ..registry import MODULES, resolve_module
 from ..repo import find_repo_root, package_dir
 from . import ui
+from .args import positive_float, positive_int
 
 __all__ = ["register", "run_blocks", "run_check_hints", "run_check_stubs", "run_stub"]
 
@@ -37,11 +38,11 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
                                                  "(packages of the repository checkout)")
     check.add_argument("--path", type=Path, action="append", default=[],
                        help="a package folder to check (repeatable), instead of a module")
-    check.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
+    check.add_argument("--jobs", type=positive_int, default=2, help="parallel workers (default 2)")
     check.add_argument("--include-slow", action="store_true",
                        help="map and try tests marked `slow` from the start (by default they "
                             "only run when nothing else catches a block)")
-    check.add_argument("--timeout", type=float, default=600.0,
+    check.add_argument("--timeout", type=positive_float, default=600.0,
                        help="seconds allowed for one pytest run (default 600)")
     check.set_defaults(func=run_check_stubs)
     hints = sub.add_parser(
@@ -203,7 +204,7 @@ def run_stub(args: argparse.Namespace) -> int:
     try:
         text = args.file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise TitoError(f"cannot read {args.file}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
     try:
         sys.stdout.write(stub_source(text, args.module_name, str(args.file)))
     except StubError as exc:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 from pathlib import Path
 
-from ..process import TitoError
+from ..process import TitoError, UsageError
 from ..registry import Module, module_for_distribution, resolve_module
 from ..repo import find_repo_root
 from . import ui
+from .args import check_out_folder, positive_float, positive_int, read_json_object
 
 __all__ = ["register", "run_grade", "run_release"]
 
@@ -54,13 +54,13 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
                                         "from the submissions' pyproject.toml")
     grade.add_argument("--out", type=Path, default=Path("grades"),
                        help="where the gradebook goes (default ./grades)")
-    grade.add_argument("--timeout", type=float, default=600.0,
+    grade.add_argument("--timeout", type=positive_float, default=600.0,
                        help="seconds allowed for one submission's tests (default 600)")
-    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--jobs", type=positive_int, default=1, help="submissions graded at once (default 1)")
     grade.add_argument("--points", type=Path,
                        help='JSON file of test-id patterns or exercises to points, e.g. '
                             '{"*test_add*": 2, "exercise:matmul": 5}; default 1 point per test')
-    grade.add_argument("--memory", type=float, default=4.0,
+    grade.add_argument("--memory", type=positive_float, default=4.0,
                        help="address-space limit per submission, in GiB (default 4)")
     grade.add_argument("--pytest", dest="pytest_args", default="",
                        help="more pytest arguments, as one string (e.g. --pytest \"-m 'not slow'\")")
@@ -80,6 +80,7 @@ def run_release(args: argparse.Namespace) -> int:
     from ..sources import find_reference
 
     module = resolve_module(args.module)
+    check_out_folder(args.out)
     reference = find_reference(module, find_repo_root())
     result = release_module(reference, args.out.resolve())
     out = ui.console()
@@ -101,7 +102,7 @@ def _module_from_submissions(found: list[tuple[str, Path]]) -> Module:
             module = module_for_distribution(name) if name else None
             if module is not None:
                 return module
-    raise TitoError("cannot tell which module the submissions are for",
+    raise UsageError("cannot tell which module the submissions are for",
                     hint="pass --module (e.g. --module tensor)")
 
 
@@ -110,21 +111,31 @@ def run_grade(args: argparse.Namespace) -> int:
     from ..grading import DEFAULT_LIMITS, find_submissions, grade, write_gradebook
     from ..sources import find_reference
 
-    found = find_submissions(args.submissions.resolve())
-    if not found:
-        raise TitoError(f"no submission in {args.submissions} (folders or .tar.gz/.tgz/.zip archives)")
-    module = resolve_module(args.module) if args.module else _module_from_submissions(found)
-    reference = find_reference(module, find_repo_root())
+    if not args.submissions.exists():
+        raise UsageError(f"{args.submissions} does not exist",
+                         hint="give a folder of submissions (folders or archives), or one of them")
+    check_out_folder(args.out)
     points = None
     if args.points:
-        try:
-            points = json.loads(args.points.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise TitoError(f"cannot read the points file {args.points}: {exc}") from None
-        if not isinstance(points, dict) or not all(isinstance(v, (int, float)) for v in points.values()):
-            raise TitoError(f"{args.points} must be a JSON object of pattern -> number",
-                            hint='e.g. {"*test_add*": 2, "exercise:matmul": 5}')
-    extra = shlex.split(args.pytest_args)
+        points = read_json_object(args.points, "--points")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                   for v in points.values()):
+            raise UsageError(f"--points {args.points} must map patterns to numbers",
+                             hint='e.g. {"*test_add*": 2, "exercise:matmul": 5}')
+    try:
+        extra = shlex.split(args.pytest_args)
+    except ValueError as exc:
+        raise UsageError(f"--pytest {args.pytest_args!r}: {exc}",
+                         hint='quote it as one string, e.g. --pytest "-k \'add or mul\'"') from None
+    if args.gradescope and args.gradescope.is_dir():
+        raise UsageError(f"--gradescope {args.gradescope} is a folder; it names the results "
+                         "file to write", hint="e.g. --gradescope results/results.json")
+    found = find_submissions(args.submissions.resolve())
+    if not found:
+        raise UsageError(f"no submission in {args.submissions} (folders or .tar.gz/.tgz/.zip "
+                         "archives)")
+    module = resolve_module(args.module) if args.module else _module_from_submissions(found)
+    reference = find_reference(module, find_repo_root())
     limits = dict(DEFAULT_LIMITS, RLIMIT_AS=int(args.memory * (1 << 30)))
     out = ui.console()
     out.print(f"Grading {len(found)} submission(s) of [bold]{module.distribution}[/] with the reference "
@@ -138,7 +149,7 @@ def run_grade(args: argparse.Namespace) -> int:
 
     work = args.out.resolve() / "work"
     if args.gradescope and len(found) != 1:
-        raise TitoError(f"--gradescope writes the results of one submission; {args.submissions} holds "
+        raise UsageError(f"--gradescope writes the results of one submission; {args.submissions} holds "
                         f"{len(found)}", hint="pass the submission's own folder or archive")
     book = grade(found, module, reference, work, timeout=args.timeout, points=points,
                  jobs=args.jobs, limits=limits, pytest_args=extra, progress=progress,

@@ -15,6 +15,7 @@ from ..registry import MODULES, Module, resolve_module
 from ..stubbing import SolutionBlock
 from ..repo import find_repo_root, package_dir
 from . import ui
+from .args import check_out_folder, positive_float
 
 __all__ = ["register", "run_export", "run_list", "run_reset", "run_start", "run_status"]
 
@@ -41,7 +42,7 @@ def register(top: argparse._SubParsersAction) -> dict[str, argparse._SubParsersA
                                         "whether they pass. Exit code 1 if any fails.",
                             formatter_class=fmt)
     status.add_argument("--no-tests", action="store_true", help="do not run the tests")
-    status.add_argument("--timeout", type=float, default=900.0,
+    status.add_argument("--timeout", type=positive_float, default=900.0,
                         help="seconds allowed for one module's tests (default 900)")
     status.set_defaults(func=run_status)
     start = sub.add_parser(
@@ -206,6 +207,8 @@ def run_start(args: argparse.Namespace) -> int:
 
     module = resolve_module(args.module)
     _refuse_stubbing_setup(module, args)
+    if args.dir is not None:
+        check_out_folder(args.dir, "--dir")
     reference = find_reference(module, find_repo_root())
     dest = (args.dir or default_workspace(module)).resolve()
     workspace = create_workspace(reference, dest, force=args.force)
