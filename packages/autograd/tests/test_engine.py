@@ -368,3 +368,88 @@ def test_operators_and_engine_together_on_a_diamond():
     x = Tensor([1.0, -2.0, 3.0], requires_grad=True)
     (x * x + x * 3.0 + x).sum().backward()
     np.testing.assert_allclose(x.grad.data, 2 * x.data + 4)
+
+
+# ---------------------------------------------------------------- issue 21 part 5: gaps found by mutants
+def test_backprop_accumulates_into_a_read_only_grad_without_writing_it():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    frozen = np.array([10.0, 20.0], dtype=np.float32)
+    frozen.flags.writeable = False
+    x.grad = Tensor([0.0, 0.0])
+    x.grad.data = frozen
+    total(mul(x, 3.0)).backward()
+    np.testing.assert_array_equal(x.grad.data, [13.0, 23.0])
+    np.testing.assert_array_equal(frozen, [10.0, 20.0])  # the user's array is left alone
+    assert x.grad.data is not frozen
+
+
+def test_backprop_accumulates_into_a_grad_of_another_shape_by_broadcasting():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    x.grad = Tensor([10.0])  # shape (1,), not (2,): the sum broadcasts, as numpy's + does
+    held = x.grad.data
+    total(mul(x, 3.0)).backward()
+    assert x.grad.shape == (2,)
+    np.testing.assert_array_equal(x.grad.data, [13.0, 13.0])
+    np.testing.assert_array_equal(held, [10.0])
+
+
+def test_backprop_accumulates_into_a_writable_grad_in_place_exactly():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    x.grad = Tensor([0.5, -0.5])
+    held = x.grad.data
+    total(mul(x, 3.0)).backward()
+    assert x.grad.data is held
+    np.testing.assert_array_equal(held, [3.5, 2.5])
+
+
+def test_backprop_engine_backward_frees_the_graph_by_default():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = total(mul(x, x))
+    backward(loss)  # the engine's own default, not Tensor.backward's
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        backward(loss)
+    y = total(mul(x, x))
+    backward(y, retain_graph=True)
+    backward(y)
+    np.testing.assert_array_equal(x.grad.data, [6.0, 12.0])
+
+
+def test_backprop_grad_frees_the_graph_by_default():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    loss = total(mul(x, x))
+    (g,) = grad(loss, [x])
+    np.testing.assert_array_equal(g.data, [2.0, 4.0])
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        grad(loss, [x])
+
+
+def test_backprop_grad_sums_a_leaf_reached_by_several_paths():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (g,) = grad(total(mul(x, x)), [x])  # both inputs of mul are the leaf x
+    np.testing.assert_array_equal(g.data, [2.0, 4.0])
+    (g,) = grad(total(add(mul(x, 2.0), add(mul(x, 3.0), mul(x, -7.0)))), [x])
+    np.testing.assert_array_equal(g.data, [-2.0, -2.0])
+    assert x.grad is None
+
+
+def test_backprop_grad_returns_owned_writable_arrays():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    a = Tensor([3.0, 4.0], requires_grad=True)
+    # total hands back a read-only broadcast view; add gives both inputs one array
+    gx, ga = grad(add(total(x), total(add(a, a))), [x, a])
+    for g in (gx, ga):
+        assert g.data.flags.writeable and g.data.flags.owndata
+        assert g.dtype == np.float32
+    gx.data += 1.0
+    np.testing.assert_array_equal(gx.data, [2.0, 2.0])
+    np.testing.assert_array_equal(ga.data, [2.0, 2.0])
+    (gd,) = grad(total(mul(x, 2.0)), [x])
+    gd.data *= 0.0
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+
+
+def test_backprop_grad_of_a_leaf_output_and_a_given_grad_output():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (g,) = grad(mul(x, 2.0), [x], grad_output=np.array([1.0, -1.0]))
+    np.testing.assert_array_equal(g.data, [2.0, -2.0])

@@ -179,3 +179,156 @@ def test_updates_stay_in_the_parameters_dtype_and_array(make, dtype):
         if isinstance(value, np.ndarray):
             assert value.dtype == dtype
     assert not np.allclose(p.data, np.linspace(-1, 1, 6).reshape(2, 3))
+
+
+# ---------------------------------------------------------------- issue 21 part 5: gaps found by mutants
+def test_sgd_defaults_are_pytorchs():
+    p = param([1.0, -2.0])
+    group = SGD([p]).param_groups[0]
+    assert group["lr"] == 1e-3 and group["momentum"] == 0.0 and group["dampening"] == 0.0
+    assert group["weight_decay"] == 0.0 and group["nesterov"] is False
+    opt = SGD([p])
+    # momentum 0 by default: two equal gradients give two equal lr-sized steps
+    np.testing.assert_allclose(step(opt, p, [1.0, -4.0]), [0.999, -1.996], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(step(opt, p, [1.0, -4.0]), [0.998, -1.992], rtol=0, atol=1e-15)
+    assert "momentum_buffer" not in opt.state.get(p, {})
+
+
+def test_sgd_momentum_zero_ignores_dampening():
+    # PyTorch: with momentum 0 there is no buffer, so dampening has nothing to damp
+    p = param([0.0, 1.0])
+    opt = SGD([p], lr=0.5, momentum=0.0, dampening=0.5)
+    np.testing.assert_allclose(step(opt, p, [1.0, 2.0]), [-0.5, 0.0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(step(opt, p, [1.0, 2.0]), [-1.0, -1.0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(step(opt, p, [-3.0, 0.0]), [0.5, -1.0], rtol=0, atol=1e-15)
+
+
+def test_sgd_dampening_one_keeps_only_the_decayed_buffer():
+    p = param([0.0])
+    opt = SGD([p], lr=1.0, momentum=0.5, dampening=1.0)
+    np.testing.assert_allclose(step(opt, p, [2.0]), [-2.0], rtol=0, atol=1e-15)   # b = 2
+    np.testing.assert_allclose(step(opt, p, [8.0]), [-3.0], rtol=0, atol=1e-15)   # b = 1 + 0·8
+    np.testing.assert_allclose(step(opt, p, [8.0]), [-3.5], rtol=0, atol=1e-15)   # b = 0.5
+    np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [0.5], rtol=0, atol=1e-15)
+
+
+def test_sgd_dampening_by_hand_with_uneven_gradients():
+    p = param([0.0])
+    opt = SGD([p], lr=1.0, momentum=0.5, dampening=0.25)
+    step(opt, p, [4.0])                                                       # b = 4
+    np.testing.assert_allclose(step(opt, p, [8.0]), [-12.0], rtol=0, atol=1e-12)  # b = 2 + 6
+
+
+def test_sgd_weight_decay_one_and_negative_weights():
+    p = param([2.0, -0.5])
+    opt = SGD([p], lr=0.1, weight_decay=1.0)
+    # d = g + 1·p = [3, 0.5]
+    np.testing.assert_allclose(step(opt, p, [1.0, 1.0]), [1.7, -0.55], rtol=0, atol=1e-12)
+    q = param([4.0])
+    opt = SGD([q], lr=0.1, momentum=0.5, weight_decay=0.25)
+    np.testing.assert_allclose(step(opt, q, [1.0]), [3.8], rtol=0, atol=1e-12)   # d = b = 2
+    # d = 1 + 0.25·3.8 = 1.95; b = 0.5·2 + 1.95 = 2.95
+    np.testing.assert_allclose(step(opt, q, [1.0]), [3.8 - 0.295], rtol=0, atol=1e-12)
+
+
+def test_sgd_momentum_buffer_is_not_the_gradient_array():
+    # zero_grad(set_to_none=False) zeroes .grad in place; the buffer must not be wiped with it
+    def run(zero_in_place):
+        p = param([1.0, -1.0])
+        opt = SGD([p], lr=0.1, momentum=0.9)
+        p.grad = Tensor(np.array([1.0, 2.0]), dtype=np.float64)
+        opt.step()
+        assert not np.shares_memory(opt.state[p]["momentum_buffer"], p.grad.data)
+        np.testing.assert_array_equal(p.grad.data, [1.0, 2.0])  # step leaves .grad alone
+        if zero_in_place:
+            opt.zero_grad(set_to_none=False)
+            np.testing.assert_array_equal(p.grad.data, [0.0, 0.0])
+            p.grad.data += np.array([3.0, -1.0])  # the next backward accumulates in place
+        else:
+            opt.zero_grad()
+            p.grad = Tensor(np.array([3.0, -1.0]), dtype=np.float64)
+        opt.step()
+        np.testing.assert_array_equal(p.grad.data, [3.0, -1.0])
+        return p.data.copy(), opt.state[p]["momentum_buffer"].copy()
+
+    for zero_in_place in (True, False):
+        p, buf = run(zero_in_place)
+        # b = 0.9·[1, 2] + [3, -1] = [3.9, 0.8]
+        np.testing.assert_allclose(buf, [3.9, 0.8], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(p, [1.0 - 0.1 - 0.39, -1.0 - 0.2 - 0.08], rtol=0, atol=1e-12)
+
+
+def test_sgd_nesterov_buffer_is_not_the_gradient_array():
+    p = param([0.0])
+    opt = SGD([p], lr=0.1, momentum=0.5, nesterov=True)
+    step(opt, p, [1.0])
+    opt.zero_grad(set_to_none=False)
+    p.grad.data += 1.0
+    opt.step()  # b = 0.5 + 1 = 1.5; d = 1 + 0.75
+    np.testing.assert_allclose(p.data, [-0.15 - 0.175], rtol=0, atol=1e-12)
+
+
+def test_adam_defaults_are_pytorchs():
+    p = param([1.0])
+    group = Adam([p]).param_groups[0]
+    assert group["lr"] == 1e-3 and group["betas"] == (0.9, 0.999) and group["eps"] == 1e-8
+    assert group["weight_decay"] == 0.0 and group["amsgrad"] is False
+    group = AdamW([p]).param_groups[0]
+    assert group["lr"] == 1e-3 and group["betas"] == (0.9, 0.999) and group["eps"] == 1e-8
+    assert group["amsgrad"] is False
+
+
+def test_adam_default_step_by_hand_in_float64():
+    # one step with the defaults: m̂ = g, v̂ = g², so p -= 1e-3 · g / (|g| + 1e-8)
+    p = param([1.0, 1.0, 1.0, 1.0])
+    g = np.array([3e-8, -1e-8, 2.0, -5e-9])
+    after = step(Adam([p]), p, g)
+    np.testing.assert_allclose(after, 1.0 - 1e-3 * g / (np.abs(g) + 1e-8), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(after[:2], [1.0 - 7.5e-4, 1.0 + 5e-4], rtol=0, atol=1e-15)
+
+
+def test_adam_eps_is_added_to_the_denominator():
+    # eps larger than √v̂: the sign of "+ eps" decides the size of the step
+    p = param([0.0, 0.0])
+    after = step(Adam([p], lr=1.0, eps=0.5), p, [1.0, -0.25])
+    np.testing.assert_allclose(after, [-1.0 / 1.5, 0.25 / 0.75], rtol=0, atol=1e-12)
+    # float32 too (0.25 and 0.5 are exact in float32)
+    q32 = Tensor(np.zeros(1, dtype=np.float32), requires_grad=True)
+    step(Adam([q32], lr=1.0, eps=0.5), q32, [0.25])
+    np.testing.assert_allclose(q32.data, [-1.0 / 3.0], rtol=1e-6)
+
+
+def test_adam_default_is_not_amsgrad():
+    def run(**kw):
+        p = param([0.0])
+        opt = Adam([p], lr=0.1, betas=(0.0, 0.5), eps=0.0, **kw)
+        step(opt, p, [10.0])
+        return step(opt, p, [1.0])
+
+    np.testing.assert_array_equal(run(), run(amsgrad=False))
+    assert not np.allclose(run(), run(amsgrad=True))
+
+
+def test_adam_weight_decay_one_by_hand():
+    p = param([2.0, -0.5])
+    # g' = g + 1·p = [3, 0.5]: the first step is lr against its sign
+    after = step(Adam([p], lr=0.1, weight_decay=1.0, eps=0.0), p, [1.0, 1.0])
+    np.testing.assert_allclose(after, [1.9, -0.6], rtol=0, atol=1e-12)
+    q = param([2.0, -0.5])
+    opt = AdamW([q], lr=0.1, weight_decay=1.0, eps=0.0)
+    # decoupled: p·(1 - 0.1) first, then lr against the sign of g
+    np.testing.assert_allclose(step(opt, q, [1.0, 1.0]), [1.7, -0.55], rtol=0, atol=1e-12)
+
+
+def test_adam_step_leaves_the_gradient_alone():
+    for opt_cls, kw in ((Adam, {}), (Adam, dict(weight_decay=0.5, amsgrad=True)), (AdamW, {})):
+        p = param([1.0, -2.0])
+        opt = opt_cls([p], lr=0.1, **kw)
+        g = np.array([0.5, -3.0])
+        p.grad = Tensor(g.copy(), dtype=np.float64)
+        opt.step()
+        opt.step()
+        np.testing.assert_array_equal(p.grad.data, g)
+        st = opt.state[p]
+        assert not np.shares_memory(st["exp_avg"], p.grad.data)
+        assert not np.shares_memory(st["exp_avg_sq"], p.grad.data)

@@ -249,3 +249,16 @@ def test_matmul_vector_and_batch_mismatches():
         Tensor(np.ones((2, 4, 3))) @ Tensor(np.ones((3, 3, 5)))
     with pytest.raises(ValueError, match="at least 1 dimension"):
         Tensor(2.0) @ Tensor(np.ones(3))
+
+
+def test_matmul_mismatch_dimension_numbers_exact():
+    # PyTorch-style: the contracted dimension of each operand, counted from 0
+    cases = [((2, 3), (4,), 1, 0), ((3,), (2, 4, 5), 0, 1), ((5, 2, 3), (5, 4, 2), 2, 1),
+             ((3,), (4,), 0, 0), ((1, 2, 3, 4), (5, 6), 3, 0)]
+    for sa, sb, da, db in cases:
+        with pytest.raises(ValueError) as info:
+            Tensor(np.ones(sa)) @ Tensor(np.ones(sb))
+        msg = str(info.value)
+        assert f"dimension {da} of the first ({sa[-1]})" in msg, msg
+        kb = sb[0] if len(sb) == 1 else sb[-2]
+        assert f"dimension {db} of the second ({kb})" in msg, msg

@@ -147,3 +147,71 @@ def test_reduction_max_of_empty_refused():
     for name in ("max", "min"):
         with pytest.raises(ValueError, match="empty"):
             getattr(Tensor(np.zeros((0, 3))), name)()
+
+
+# ----------------------------------------------------------------------------- defaults, dim=
+# (issue 21 part 5: mutants that flipped these defaults or ignored dim= survived)
+def test_reduction_std_var_defaults_match_numpy_and_drop_the_axis():
+    a = np.array([[1.0, 2.0, 4.0], [3.0, 3.0, 9.0]], dtype=np.float32)
+    x = Tensor(a)
+    for name in ("var", "std"):
+        ref = getattr(np, name)(a, axis=1)  # ddof 0, keepdims False
+        out = getattr(x, name)(1)
+        assert out.shape == (2,)
+        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6)
+        full = getattr(x, name)()
+        assert full.shape == ()
+        np.testing.assert_allclose(full.numpy(), getattr(np, name)(a), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_reduction_std_var_dim_and_keepdim_spellings(name):
+    a = np.array([[1.0, 2.0, 4.0], [3.0, 3.0, 9.0]], dtype=np.float32)
+    x = Tensor(a)
+    ref0 = getattr(np, name)(a, axis=0)
+    np.testing.assert_allclose(getattr(x, name)(dim=0).numpy(), ref0, rtol=1e-6)
+    assert getattr(x, name)(dim=0).shape == (3,)
+    kept = getattr(x, name)(dim=-1, keepdim=True)
+    assert kept.shape == (2, 1)
+    np.testing.assert_allclose(kept.numpy(), getattr(np, name)(a, axis=-1, keepdims=True),
+                               rtol=1e-6)
+    # PyTorch's unbiased spelling and numpy's ddof agree, also with dim=
+    np.testing.assert_allclose(getattr(x, name)(dim=1, unbiased=True).numpy(),
+                               getattr(np, name)(a, axis=1, ddof=1), rtol=1e-6)
+    np.testing.assert_allclose(getattr(x, name)(dim=1, unbiased=False).numpy(),
+                               getattr(np, name)(a, axis=1, ddof=0), rtol=1e-6)
+
+
+def test_reduction_std_of_ints_is_float32():
+    out = Tensor([[1, 3], [2, 2]]).std(dim=1)
+    assert out.dtype == np.float32
+    assert out.tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["any", "all"])
+def test_reduction_any_all_axis_dim_keepdims(name):
+    a = np.array([[True, False, True], [True, True, True]])
+    x = Tensor(a)
+    f = getattr(np, name)
+    for axis in (0, 1, -1):
+        assert getattr(x, name)(axis=axis).tolist() == f(a, axis=axis).tolist()
+        assert getattr(x, name)(dim=axis).tolist() == f(a, axis=axis).tolist()
+        kept = getattr(x, name)(axis=axis, keepdims=True)
+        assert kept.shape == f(a, axis=axis, keepdims=True).shape
+        assert getattr(x, name)(dim=axis, keepdim=True).tolist() == kept.tolist()
+    assert getattr(x, name)().shape == ()
+    assert getattr(x, name)().item() == bool(f(a))
+    assert Tensor(a).all(axis=1).tolist() == [False, True]
+    assert Tensor(a).any(axis=0).tolist() == [True, True, True]
+    assert Tensor(~a).any(axis=1).tolist() == [True, False]
+    assert getattr(x, name)().requires_grad is False
+
+
+def test_reduction_defaults_keep_no_dims():
+    x = Tensor(np.arange(6.0).reshape(2, 3))
+    for name in ("sum", "mean", "max", "min", "var", "std", "any", "all"):
+        assert getattr(x, name)(0).shape == (3,), name
+        assert getattr(x, name)(dim=1).shape == (2,), name
+    for name in ("argmax", "argmin"):
+        assert getattr(x, name)(0).shape == (3,), name
+        assert getattr(x, name)(dim=1).shape == (2,), name

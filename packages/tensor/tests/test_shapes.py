@@ -297,3 +297,19 @@ def test_cat_stack_copies_its_inputs():
     x = Tensor(np.arange(12.0).reshape(3, 4))
     for c in (cat([x, x]), stack([x, x])):
         assert not np.shares_memory(c.numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("shape, bad", [((2, 3), (2, 1)), ((2, 3), (1, -3)), ((4,), (1,)),
+                                        ((4,), (-2,)), ((2, 3, 4), (3, 1, 2)),
+                                        ((2, 3, 4), (0, -4, 1))])
+def test_shape_op_permute_axis_out_of_range_refused(shape, bad):
+    # each of these is a permutation modulo ndim: only the range check can refuse it
+    with pytest.raises(ValueError, match=r"permute.*not a permutation"):
+        Tensor(np.ones(shape)).permute(*bad)
+
+
+def test_shape_op_permute_extreme_negative_axes():
+    a = np.arange(24.0).reshape(2, 3, 4)
+    _same(Tensor(a).permute(-3, -1, -2), np.transpose(a, (0, 2, 1)))
+    _same(Tensor(a).permute(2, -3, 1), np.transpose(a, (2, 0, 1)))
+    _same(Tensor(np.arange(3.0)).permute(-1), np.arange(3.0))
