@@ -563,7 +563,7 @@ def test_tito_autograder_gradescope(toy_cli, tmp_path, capsys):
     with zipfile.ZipFile(archive) as zf:
         assert "--timeout 90" in zf.read("run_autograder").decode() and "points.json" in zf.namelist()
     assert main(["autograder", "gradescope", "toy", "--out", str(tmp_path / "d2"),
-                 "--points", str(tmp_path / "missing.json")]) == 1
+                 "--points", str(tmp_path / "missing.json")]) == 2  # a usage mistake
     assert "does not exist" in _words(capsys.readouterr().err)
 
 

@@ -490,7 +490,7 @@ def test_lab_explains_what_is_missing(tmp_path, monkeypatch, capsys):
     assert main(["lab"]) == 1
     err = capsys.readouterr().err
     assert err.strip() == 'error: JupyterLab is not installed: pip install "tinytorch-setup[lab]"'
-    assert main(["lab", "capstone", "--dir", str(tmp_path / "nowhere")]) == 1
+    assert main(["lab", "capstone", "--dir", str(tmp_path / "nowhere")]) == 2  # usage mistake
     assert "tito module start capstone" in capsys.readouterr().err
 
 

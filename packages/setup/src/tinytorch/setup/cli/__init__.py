@@ -15,11 +15,11 @@ import re
 import sys
 from collections.abc import Sequence
 
-from ..process import TitoError
+from ..process import TitoError, UsageError
 from ..registry import UnknownModuleError, command_provider, suggest
 from . import autograder, dev, instructor, lab, modules, system, testing, ui
 
-__all__ = ["build_parser", "debug_mode", "main"]
+__all__ = ["TitoError", "UsageError", "build_parser", "debug_mode", "main"]
 
 _DESCRIPTION = """\
 tito: the TinyTorch course's command line.

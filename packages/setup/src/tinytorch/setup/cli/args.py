@@ -87,6 +87,8 @@ def read_json_object(path: Path, flag: str) -> dict:
     file when it is missing, a folder, unreadable, not JSON, or not an object."""
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder, not a JSON file")
+    if not path.exists():
+        raise UsageError(f"{flag} {path} does not exist")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
