@@ -227,7 +227,7 @@ KNOWN_NOT_RUNNABLE = {
     "tinytorch.core.activations.functional.leaky_relu": "prints float32 -0.2 as -0.2 (it is -0.20000000298023224)",
     "tinytorch.core.attention": "module example without its imports (Tensor)",
     "tinytorch.core.spatial": "module example without its imports (Tensor)",
-    "tinytorch.core.spatial.config": "sketch on the reader's model",
+    "tinytorch.core.spatial.fused.config": "sketch on the reader's model",
     "tinytorch.core.compression": "sketch on the reader's model",
     "tinytorch.core.compression.pruning.prune_magnitude": "sketch on the reader's model and optimizer",
     "tinytorch.core.mlops": "sketch on the reader's model",

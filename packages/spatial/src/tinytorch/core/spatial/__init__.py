@@ -12,6 +12,8 @@ Every op comes three ways:
   Tensor ops only (pad, sliding_window, reshape, matmul), so module 09 differentiates it;
 * the fused kernels (``conv2d_fused``, ...) — one op each, forward and backward written
   together in numpy and the derivative registered beside the forward. Layers use these.
+  They live apart, in the ``fused`` sub-package (not lesson material); the helpers both
+  paths share are in ``geometry``.
 
 ``conv2d``, ``max_pool2d``, ``avg_pool2d`` and ``batch_norm`` pick one of the last two
 (``fused=`` per call, or ``with fused_kernels(False):`` for a whole block).
@@ -26,18 +28,30 @@ from .composite import (
     conv2d_composite,
     max_pool2d_composite,
 )
-from .config import fused_kernels, fused_kernels_enabled, set_fused_kernels
 from .conv import Conv2d
-from .functional import avg_pool2d, batch_norm, conv2d, max_pool2d
-from .fused_conv import CONV2D_OP, conv2d_fused, conv2d_fused_backward
-from .fused_norm import BATCH_NORM_OP, batch_norm_fused, batch_norm_fused_backward
-from .fused_pool import (
+
+# functional.py is the one dispatch point between the composite path and ``fused/``: the fast
+# path's public names come through it
+from .functional import (
     AVG_POOL2D_OP,
+    BATCH_NORM_OP,
+    CONV2D_OP,
     MAX_POOL2D_OP,
+    avg_pool2d,
     avg_pool2d_fused,
     avg_pool2d_fused_backward,
+    batch_norm,
+    batch_norm_fused,
+    batch_norm_fused_backward,
+    conv2d,
+    conv2d_fused,
+    conv2d_fused_backward,
+    fused_kernels,
+    fused_kernels_enabled,
+    max_pool2d,
     max_pool2d_fused,
     max_pool2d_fused_backward,
+    set_fused_kernels,
 )
 from .geometry import out_size
 from .naive import conv2d_naive

@@ -21,9 +21,15 @@ import numpy as np
 
 from tinytorch.core.tensor import Tensor
 
-from .fused_norm import norm_axes, update_running_stats
-from .fused_pool import avg_pool_divisor
-from .geometry import check_4d, conv_geometry, pair, pool_geometry
+from .geometry import (
+    avg_pool_divisor,
+    check_4d,
+    conv_geometry,
+    norm_axes,
+    pair,
+    pool_geometry,
+    update_running_stats,
+)
 
 __all__ = ["conv2d_composite", "max_pool2d_composite", "avg_pool2d_composite",
            "adaptive_avg_pool2d", "batch_norm_composite", "averaging_matrix"]

@@ -1,8 +1,12 @@
 """The functional API: one function per op, running the fused kernel or the composite path.
 
-Each takes ``fused=None`` (follow :func:`~tinytorch.core.spatial.config.fused_kernels`),
+Each takes ``fused=None`` (follow :func:`~tinytorch.core.spatial.fused.config.fused_kernels`),
 ``True`` or ``False``. The layers in ``conv.py``, ``pooling.py`` and ``normalization.py`` call
 these.
+
+This is the one module of the lesson's code that imports the fast path (``fused/``): it is
+where the choice between the two is made. Everything else outside ``fused/`` gets the fused
+names from here (a test reads the sources to keep it that way).
 """
 
 from __future__ import annotations
@@ -18,12 +22,31 @@ from .composite import (
     conv2d_composite,
     max_pool2d_composite,
 )
-from .config import resolve
-from .fused_conv import conv2d_fused
-from .fused_norm import batch_norm_fused
-from .fused_pool import avg_pool2d_fused, max_pool2d_fused
+from .fused import (
+    AVG_POOL2D_OP,
+    BATCH_NORM_OP,
+    CONV2D_OP,
+    MAX_POOL2D_OP,
+    avg_pool2d_fused,
+    avg_pool2d_fused_backward,
+    batch_norm_fused,
+    batch_norm_fused_backward,
+    conv2d_fused,
+    conv2d_fused_backward,
+    fused_kernels,
+    fused_kernels_enabled,
+    max_pool2d_fused,
+    max_pool2d_fused_backward,
+    resolve,
+    set_fused_kernels,
+)
 
-__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"]
+__all__ = ["conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
+           # the fast path, re-exported for the package's namespace (see the docstring)
+           "conv2d_fused", "max_pool2d_fused", "avg_pool2d_fused", "batch_norm_fused",
+           "conv2d_fused_backward", "max_pool2d_fused_backward", "avg_pool2d_fused_backward",
+           "batch_norm_fused_backward", "CONV2D_OP", "MAX_POOL2D_OP", "AVG_POOL2D_OP",
+           "BATCH_NORM_OP", "fused_kernels", "fused_kernels_enabled", "set_fused_kernels"]
 
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,

@@ -1,4 +1,11 @@
-"""Argument checking and output sizes shared by every implementation (naive, composite, fused).
+"""Argument checking, output sizes and the small helpers every implementation shares.
+
+The naive loops, the composite path and the fused kernels (``fused/``) all import from here,
+and the first two import nothing from ``fused/``: what a student reads never depends on the
+speed code. Besides the window arithmetic below, this module holds the dtype an op computes in
+(:func:`compute_dtype`), batch norm's statistics axes and running-average update
+(:func:`norm_axes`, :func:`update_running_stats`) and average pooling's divisor
+(:func:`avg_pool_divisor`).
 
 A convolution or pooling window of size k, dilation d, stride s over an input of size n padded
 by p on both sides fits
@@ -15,8 +22,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinytorch.core.tensor import Tensor
+
 __all__ = ["pair", "conv_geometry", "pool_geometry", "ConvGeometry", "PoolGeometry", "check_4d",
-           "out_size"]
+           "out_size", "compute_dtype", "norm_axes", "update_running_stats", "avg_pool_divisor"]
 
 
 def pair(value: Any, name: str, label: str, minimum: int = 1) -> tuple:
@@ -160,3 +169,43 @@ def pool_geometry(x_shape: tuple, kernel_size: Any, stride: Any, padding: Any, d
         )
     return PoolGeometry(n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw,
                         out_size(h, kh, sh, ph, dh), out_size(w, kw, sw, pw, dw))
+
+
+def compute_dtype(*arrays: np.ndarray) -> np.dtype:
+    """The float dtype an op computes in: the widest float among its operands (float32 if none)."""
+    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
+    return np.result_type(*floats) if floats else np.dtype(np.float32)
+
+
+def norm_axes(ndim: int) -> tuple:
+    """The axes statistics are taken over: every axis but the channels (axis 1)."""
+    return (0,) + tuple(range(2, ndim))
+
+
+def update_running_stats(running_mean: Any, running_var: Any, mean: np.ndarray,
+                         biased_var: np.ndarray, n: int, momentum: float) -> None:
+    """running ← (1 - momentum)·running + momentum·batch, in place; the variance that goes in
+    is the unbiased one, biased_var · n / (n - 1), as in PyTorch."""
+    for running, batch in ((running_mean, mean), (running_var, biased_var * (n / (n - 1)))):
+        if running is None:
+            continue
+        arr = running.data if isinstance(running, Tensor) else running
+        m = np.asarray(momentum, dtype=arr.dtype)
+        arr *= np.asarray(1.0, dtype=arr.dtype) - m
+        arr += m * np.asarray(batch, dtype=arr.dtype).reshape(arr.shape)
+
+
+def avg_pool_divisor(geo: PoolGeometry, count_include_pad: bool, dtype: Any) -> np.ndarray | float:
+    """What each window's sum is divided by: kh·kw, or (count_include_pad=False) the number of
+    real (non-padding) elements under it, as an (H_out, W_out, 1) array."""
+    if count_include_pad or not (geo.ph or geo.pw):
+        return float(geo.kh * geo.kw)
+
+    def real_taps(n: int, k: int, s: int, p: int, n_out: int) -> np.ndarray:
+        start = np.arange(n_out) * s - p
+        taps = start[:, None] + np.arange(k)[None, :]
+        return ((taps >= 0) & (taps < n)).sum(axis=1)
+
+    rows = real_taps(geo.h, geo.kh, geo.sh, geo.ph, geo.h_out)
+    cols = real_taps(geo.w, geo.kw, geo.sw, geo.pw, geo.w_out)
+    return np.outer(rows, cols).astype(dtype)[:, :, None]

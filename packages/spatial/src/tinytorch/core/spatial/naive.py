@@ -15,8 +15,7 @@ import numpy as np
 
 from tinytorch.core.tensor import Tensor
 
-from .fused_conv import compute_dtype
-from .geometry import conv_geometry
+from .geometry import compute_dtype, conv_geometry
 
 __all__ = ["conv2d_naive"]
 

@@ -12,8 +12,7 @@ from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
 
 from .composite import adaptive_avg_pool2d
-from .config import fused_kernels_enabled
-from .functional import avg_pool2d, max_pool2d
+from .functional import avg_pool2d, fused_kernels_enabled, max_pool2d
 from .geometry import pair
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]

@@ -23,27 +23,11 @@ import numpy as np
 
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
 
-__all__ = ["batch_norm_fused", "batch_norm_fused_backward", "BATCH_NORM_OP", "update_running_stats", "norm_axes"]
+from ..geometry import norm_axes, update_running_stats
+
+__all__ = ["batch_norm_fused", "batch_norm_fused_backward", "BATCH_NORM_OP"]
 
 BATCH_NORM_OP = "spatial.batch_norm"
-
-
-def norm_axes(ndim: int) -> tuple:
-    """The axes statistics are taken over: every axis but the channels (axis 1)."""
-    return (0,) + tuple(range(2, ndim))
-
-
-def update_running_stats(running_mean: Any, running_var: Any, mean: np.ndarray,
-                         biased_var: np.ndarray, n: int, momentum: float) -> None:
-    """running ← (1 - momentum)·running + momentum·batch, in place; the variance that goes in
-    is the unbiased one, biased_var · n / (n - 1), as in PyTorch."""
-    for running, batch in ((running_mean, mean), (running_var, biased_var * (n / (n - 1)))):
-        if running is None:
-            continue
-        arr = running.data if isinstance(running, Tensor) else running
-        m = np.asarray(momentum, dtype=arr.dtype)
-        arr *= np.asarray(1.0, dtype=arr.dtype) - m
-        arr += m * np.asarray(batch, dtype=arr.dtype).reshape(arr.shape)
 
 
 def _stat(a: Any) -> np.ndarray:

@@ -26,13 +26,12 @@ import numpy as np
 
 from tinytorch.core.tensor import Tensor, is_grad_enabled, make_result, register_derivative
 
-from .geometry import PoolGeometry, pool_geometry
-from .parallel import parallel_for
-from .workspace import WORKSPACE
+from ..geometry import PoolGeometry, avg_pool_divisor, pool_geometry
+from ..parallel import parallel_for
+from ..workspace import WORKSPACE
 
 __all__ = ["max_pool2d_fused", "avg_pool2d_fused", "max_pool2d_fused_backward",
-           "avg_pool2d_fused_backward", "MAX_POOL2D_OP", "AVG_POOL2D_OP",
-           "avg_pool_divisor"]
+           "avg_pool2d_fused_backward", "MAX_POOL2D_OP", "AVG_POOL2D_OP"]
 
 MAX_POOL2D_OP = "spatial.max_pool2d"
 AVG_POOL2D_OP = "spatial.avg_pool2d"
@@ -191,22 +190,6 @@ def max_pool2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
 
 
 # --------------------------------------------------------------------------- average pooling
-def avg_pool_divisor(geo: PoolGeometry, count_include_pad: bool, dtype: Any) -> np.ndarray | float:
-    """What each window's sum is divided by: kh·kw, or (count_include_pad=False) the number of
-    real (non-padding) elements under it, as an (H_out, W_out, 1) array."""
-    if count_include_pad or not (geo.ph or geo.pw):
-        return float(geo.kh * geo.kw)
-
-    def real_taps(n: int, k: int, s: int, p: int, n_out: int) -> np.ndarray:
-        start = np.arange(n_out) * s - p
-        taps = start[:, None] + np.arange(k)[None, :]
-        return ((taps >= 0) & (taps < n)).sum(axis=1)
-
-    rows = real_taps(geo.h, geo.kh, geo.sh, geo.ph, geo.h_out)
-    cols = real_taps(geo.w, geo.kw, geo.sw, geo.pw, geo.w_out)
-    return np.outer(rows, cols).astype(dtype)[:, :, None]
-
-
 def avg_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
                      count_include_pad: bool = True, label: str = "avg_pool2d") -> Tensor:
     """Mean over each kh×kw window of an NCHW batch, as one fused op.

@@ -1,6 +1,6 @@
 """The fused 2-D convolution: one op, forward and backward written together in numpy.
 
-The composite convolution (``composite.py``) is five Tensor ops and every one of them
+The composite convolution (``spatial/composite.py``) is five Tensor ops and every one of them
 allocates, transposes or folds a full-size array. This version does the same arithmetic —
 the same single GEMM per group — with far less memory traffic:
 
@@ -32,9 +32,9 @@ from numpy.lib.stride_tricks import as_strided
 
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
 
-from .geometry import ConvGeometry, conv_geometry
-from .parallel import parallel_for
-from .workspace import WORKSPACE
+from ..geometry import ConvGeometry, compute_dtype, conv_geometry
+from ..parallel import parallel_for
+from ..workspace import WORKSPACE
 
 __all__ = ["conv2d_fused", "conv2d_fused_backward", "CONV2D_OP"]
 
@@ -50,12 +50,6 @@ _SKINNY_ROWS = 1024
 
 def _as_tensor(value: Any) -> Tensor:
     return value if isinstance(value, Tensor) else Tensor(value)
-
-
-def compute_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The float dtype an op computes in: the widest float among its operands (float32 if none)."""
-    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
-    return np.result_type(*floats) if floats else np.dtype(np.float32)
 
 
 def _patch_view(src: np.ndarray, geo: ConvGeometry) -> np.ndarray:
