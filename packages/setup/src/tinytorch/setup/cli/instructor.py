@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from ..process import TitoError, UsageError
+from ..process import UsageError
 from ..registry import Module, module_for_distribution, resolve_module
 from ..repo import find_repo_root
 from . import ui
