@@ -27,8 +27,8 @@ from tinytorch.core.spatial import (
     fused_kernels,
     max_pool2d,
 )
-from tinytorch.core.spatial.parallel import threads
 from tinytorch.core.tensor import Tensor, manual_seed
+from tinytorch.core.tensor.runtime import threads
 
 FUSED = pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
 

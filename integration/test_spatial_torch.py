@@ -20,8 +20,8 @@ from tinytorch.core.spatial import (  # noqa: E402
     MaxPool2d,
     fused_kernels,
 )
-from tinytorch.core.spatial.parallel import threads  # noqa: E402
 from tinytorch.core.tensor import Tensor, manual_seed  # noqa: E402
+from tinytorch.core.tensor.runtime import threads  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

@@ -45,7 +45,7 @@ def _single_threaded_blas():
     made this test ~8x slower. Without tinytorch-spatial, BLAS is left alone.
     """
     try:
-        from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads
+        from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads
     except ImportError:
         yield
         return

@@ -51,8 +51,8 @@ from tinytorch.core.spatial import (
     conv2d_fused_backward,
     fused_kernels,
 )
-from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads, threads
 from tinytorch.core.tensor import Tensor, from_numpy
+from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads, threads
 
 try:  # module 10, if it has landed
     from tinytorch.core.optimizers import SGD  # type: ignore

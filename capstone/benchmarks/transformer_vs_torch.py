@@ -44,7 +44,7 @@ VOCAB, BLOCK, EMBED, HEADS, LAYERS = 65, 64, 128, 4, 2
 LR = 1e-3
 
 try:  # best effort: numpy's bundled OpenBLAS thread count, at run time
-    from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads
+    from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads
 except ImportError:  # pragma: no cover
     get_blas_threads = set_blas_threads = None
 

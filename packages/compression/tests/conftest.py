@@ -7,8 +7,8 @@ from tinytorch.core.activations import ReLU
 from tinytorch.core.dense import Sequential
 from tinytorch.core.layers import Dense, Flatten
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d
-from tinytorch.core.spatial.parallel import set_num_threads
 from tinytorch.core.tensor import manual_seed, set_grad_enabled
+from tinytorch.core.tensor.runtime import set_num_threads
 
 
 @pytest.fixture(autouse=True)

@@ -18,8 +18,8 @@ from tinytorch.core.compression import (INT32_MAX, FLOAT32_EXACT, Observer, QPar
 from tinytorch.core.dense import Sequential
 from tinytorch.core.layers import Dense, Flatten
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d, conv2d_naive
-from tinytorch.core.spatial.parallel import threads
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.runtime import threads
 
 
 def _float(model, x):

@@ -18,7 +18,7 @@ from tinytorch.core.kernels import (
     split_points,
 )
 from tinytorch.core.kernels.threads import python_work
-from tinytorch.core.spatial.parallel import get_blas_threads
+from tinytorch.core.tensor.runtime import get_blas_threads
 
 
 @given(st.integers(0, 200), st.integers(1, 9))

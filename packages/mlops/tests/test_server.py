@@ -376,7 +376,7 @@ def test_served_model_is_monitored_for_drift(registry, http, make_mlp, tabular):
 
 
 def test_predictor_runs_in_eval_mode_without_grad_and_one_blas_thread(make_mlp):
-    from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads
+    from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads
     from tinytorch.core.tensor import is_grad_enabled
     model = make_mlp()
     model.train()

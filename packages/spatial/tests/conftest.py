@@ -3,8 +3,8 @@
 import pytest
 
 from tinytorch.core.spatial import WORKSPACE, set_fused_kernels
-from tinytorch.core.spatial.parallel import set_num_threads
 from tinytorch.core.tensor import set_grad_enabled
+from tinytorch.core.tensor.runtime import set_num_threads
 
 
 @pytest.fixture(autouse=True)

@@ -17,8 +17,8 @@ from tinytorch.core.spatial import (
     conv2d_naive,
     fused_kernels,
 )
-from tinytorch.core.spatial.parallel import threads
 from tinytorch.core.tensor import Tensor, get_derivative, manual_seed
+from tinytorch.core.tensor.runtime import threads
 from tinytorch.core.tensor.testing import assert_close, numerical_grad
 
 # (N, C_in, H, W, C_out, kernel, stride, padding, dilation, groups)

@@ -6,8 +6,13 @@ import pytest
 import tinytorch.core.spatial as spatial
 from tinytorch.core.layers import Flatten as LayersFlatten
 from tinytorch.core.spatial import fused_kernels, fused_kernels_enabled, set_fused_kernels
-from tinytorch.core.spatial.parallel import get_num_threads, parallel_for, set_num_threads, threads
-from tinytorch.core.spatial.workspace import Workspace
+from tinytorch.core.tensor.runtime import (
+    Workspace,
+    get_num_threads,
+    parallel_for,
+    set_num_threads,
+    threads,
+)
 
 
 def test_public_names():
@@ -91,7 +96,7 @@ def test_fused_flag_context_restores():
 
 
 def test_blas_runs_single_threaded_only_while_parts_run_in_parallel():
-    from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads
+    from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads
 
     before = get_blas_threads()
     if before is None:

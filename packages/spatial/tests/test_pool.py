@@ -22,8 +22,8 @@ from tinytorch.core.spatial import (
     max_pool2d_composite,
     max_pool2d_fused,
 )
-from tinytorch.core.spatial.parallel import threads
 from tinytorch.core.tensor import Tensor, get_derivative
+from tinytorch.core.tensor.runtime import threads
 from tinytorch.core.tensor.testing import assert_close, numerical_grad
 
 MAX_CASES = [

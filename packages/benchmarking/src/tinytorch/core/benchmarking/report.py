@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core.spatial.parallel import get_blas_threads
+from tinytorch.core.tensor.runtime import get_blas_threads
 
 from .format import markdown_table
 

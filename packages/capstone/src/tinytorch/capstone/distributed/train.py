@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one rank."""
     args = build_parser().parse_args(argv)
-    from tinytorch.core.spatial.parallel import set_blas_threads, set_num_threads
+    from tinytorch.core.tensor.runtime import set_blas_threads, set_num_threads
     set_num_threads(args.threads)
     set_blas_threads(args.threads)
     comm = get_communicator(args.comm)

@@ -55,9 +55,8 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.dense import Sequential
 from tinytorch.core.layers import Dense, Dropout, Flatten, Identity, Module
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d
-from tinytorch.core.spatial.parallel import parallel_for
-from tinytorch.core.spatial.workspace import WORKSPACE
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.runtime import WORKSPACE, parallel_for
 
 __all__ = ["QParams", "quantize_per_channel", "dequantize_per_channel", "quantize_tensor",
            "calibrate_qparams", "Observer", "fold_batchnorm", "fold_conv_bn", "fold_batchnorms",

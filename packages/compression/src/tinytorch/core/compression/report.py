@@ -32,8 +32,8 @@ import numpy as np
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.optimizers import SGD
 from tinytorch.core.spatial import Conv2d
-from tinytorch.core.spatial.parallel import threads
 from tinytorch.core.tensor import Tensor, manual_seed
+from tinytorch.core.tensor.runtime import threads
 from tinytorch.core.training import CrossEntropyLoss, load_checkpoint
 from tinytorch.core.training.cifar10 import cifar10_loaders, small_cnn, train_cifar10
 

@@ -21,9 +21,9 @@ from typing import Any, Callable
 import numpy as np
 
 from tinytorch.core.spatial import conv2d_fused
-from tinytorch.core.spatial.parallel import get_blas_threads
-from tinytorch.core.spatial.parallel import threads as spatial_threads
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.runtime import get_blas_threads
+from tinytorch.core.tensor.runtime import threads as spatial_threads
 
 from .conv import (
     conv2d_flops,

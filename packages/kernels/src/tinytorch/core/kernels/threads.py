@@ -4,8 +4,8 @@
 one per core). For a 1024³ product that is nearly free speed on an idle machine; for small
 products the split costs more than it saves, and on a *busy* machine BLAS threads that spin
 waiting for each other can make a product many times slower. :func:`blas_threads` changes the
-count for a block of code (through module 06's ``set_blas_threads``, which finds the OpenBLAS
-numpy bundles).
+count for a block of code (through ``set_blas_threads`` of :mod:`tinytorch.core.tensor.runtime`,
+which finds the OpenBLAS numpy bundles).
 
 **Data-parallel Python threads.** The GIL lets one thread run Python bytecode at a time, but
 numpy releases it inside its loops and BLAS calls. So two threads that each run the same
@@ -14,21 +14,22 @@ kernel on half of a batch really do use two cores — as long as the time is spe
 (:func:`python_work` is one, for the measurement that shows it). When the batch is split over
 threads, BLAS itself should run single-threaded, or the two kinds of threads fight over the
 cores.
+
+The threads themselves come from the framework's one pool (:mod:`tinytorch.core.tensor.runtime`,
+shared with the fused kernels of module 06): :func:`run_in_threads` is that runtime's, given
+here so the lesson can use it.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 import numpy as np
 
-from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads
+from tinytorch.core.tensor.runtime import get_blas_threads, run_in_threads, set_blas_threads
 
 __all__ = ["blas_threads", "run_in_threads", "map_batch", "split_points", "python_work"]
-
-_POOL: dict = {"pool": None, "size": 0}
 
 
 @contextmanager
@@ -47,31 +48,6 @@ def blas_threads(n: int) -> Iterator[bool]:
     finally:
         if ok:
             set_blas_threads(previous)
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    if _POOL["pool"] is None or _POOL["size"] < workers:
-        if _POOL["pool"] is not None:
-            _POOL["pool"].shutdown(wait=True)
-        _POOL["pool"] = ThreadPoolExecutor(workers, thread_name_prefix="tinytorch-kernels")
-        _POOL["size"] = workers
-    return _POOL["pool"]
-
-
-def run_in_threads(tasks: Sequence[Callable[[], Any]]) -> list:
-    """Run every zero-argument callable at once, one per thread (the first on the calling
-    thread); return their results in order. An exception in any task is raised here, after
-    every task has finished."""
-    tasks = list(tasks)
-    if len(tasks) <= 1:
-        return [task() for task in tasks]
-    futures = [_pool(len(tasks) - 1).submit(task) for task in tasks[1:]]
-    try:
-        first = tasks[0]()
-    finally:
-        for f in futures:  # no task may still be running when this returns or raises
-            f.exception()
-    return [first] + [f.result() for f in futures]
 
 
 def split_points(n: int, parts: int) -> list:

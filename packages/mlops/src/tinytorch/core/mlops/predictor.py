@@ -8,13 +8,13 @@ run on several threads at the same time:
   enter/exit can leave it switched on for a third, which then records a graph it never frees
   until its output dies;
 * the fused kernels of tinytorch-spatial already split every batch across a pool of threads
-  (``spatial.parallel``). That pool is shared and is *replaced* when a bigger one is needed, so
+  (``tensor.runtime``). That pool is shared and is *replaced* when a bigger one is needed, so
   a second caller can find the pool it was handed shut down mid-submission; and each call
   switches numpy's BLAS to one thread and back, which concurrent calls would undo for each
   other;
 * a model in training mode mutates itself on every call (BatchNorm's running statistics).
 
-The scratch buffers (``spatial.workspace``) are safe on their own — the pool takes a lock and
+The scratch buffers (``tensor.runtime``) are safe on their own — the pool takes a lock and
 only hands out an array that nobody else references — but the points above are not. So a
 Predictor runs one forward pass at a time, behind a lock, in eval mode, under ``no_grad``.
 That costs little in throughput on a small machine: each forward pass already uses every
@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.spatial.parallel import get_num_threads, threads
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.runtime import get_num_threads, threads
 
 __all__ = ["Predictor", "probabilities_from"]
 

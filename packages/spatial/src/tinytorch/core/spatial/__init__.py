@@ -20,6 +20,7 @@ Every op comes three ways:
 """
 
 from tinytorch.core.layers import Flatten
+from tinytorch.core.tensor.runtime import WORKSPACE, clear_workspace
 
 from .composite import (
     adaptive_avg_pool2d,
@@ -57,7 +58,6 @@ from .geometry import out_size
 from .naive import conv2d_naive
 from .normalization import BatchNorm1d, BatchNorm2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .workspace import WORKSPACE, clear_workspace
 
 __all__ = [
     "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",

@@ -12,12 +12,13 @@ the same single GEMM per group — with far less memory traffic:
   ``np.copyto`` lays them out as the (M, kh·kw·C) matrix, ordered (kh, kw, C) so every copied
   run is a contiguous row of channels.
 * **Reused buffers.** Padded input, patch matrix, output and gradient buffers come from
-  :data:`~tinytorch.core.spatial.workspace.WORKSPACE` instead of fresh allocations.
+  :data:`~tinytorch.core.tensor.runtime.WORKSPACE` instead of fresh allocations.
 * **col2im as contiguous adds.** The input gradient is computed per window tap as a batched
   matmul into a (kh·kw, M, C_in) block, so folding it back is kh·kw slice-adds of contiguous
   (M, C_in) slabs — done a few images at a time so the block stays in cache.
 * **Data-parallel.** Every step above works on a contiguous range of images, so the batch is
-  split across threads (``parallel.py``), each with single-threaded BLAS.
+  split across threads (``parallel_for`` of :mod:`tinytorch.core.tensor.runtime`), each with
+  single-threaded BLAS.
 
 Its derivative is registered right here with ``register_derivative("spatial.conv2d")``:
 module 09's engine calls it like any primitive's.
@@ -31,10 +32,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
+from tinytorch.core.tensor.runtime import WORKSPACE, parallel_for
 
 from ..geometry import ConvGeometry, compute_dtype, conv_geometry
-from ..parallel import parallel_for
-from ..workspace import WORKSPACE
 
 __all__ = ["conv2d_fused", "conv2d_fused_backward", "CONV2D_OP"]
 

@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, is_grad_enabled, make_result, register_derivative
+from tinytorch.core.tensor.runtime import WORKSPACE, parallel_for
 
 from ..geometry import PoolGeometry, avg_pool_divisor, pool_geometry
-from ..parallel import parallel_for
-from ..workspace import WORKSPACE
 
 __all__ = ["max_pool2d_fused", "avg_pool2d_fused", "max_pool2d_fused_backward",
            "avg_pool2d_fused_backward", "MAX_POOL2D_OP", "AVG_POOL2D_OP"]
