@@ -74,7 +74,19 @@ TARGETS: dict = {
 }
 
 # Equivalent mutants, classified by hand: (file, line, change) -> why no test can notice.
-EQUIVALENT: dict = {}
+_COPY = ("astype(..., copy=False) -> copy=True: the cast array is only read by a ufunc that "
+         "allocates its result, so a copy changes memory traffic, never a value or an alias")
+EQUIVALENT: dict = {
+    ("tensor/arithmetic.py", 68, "False -> True"): _COPY + " (_binary)",
+    ("tensor/arithmetic.py", 92, "False -> True"): _COPY + " (_compare)",
+    ("tensor/arithmetic.py", 156, "False -> True"): _COPY + " (__pow__)",
+    ("tensor/arithmetic.py", 207, "False -> True"): _COPY + " (matmul)",
+    ("autograd/derivatives/elementwise.py", 90, "False -> True"): _COPY + " (pow, d/dbase)",
+    ("autograd/derivatives/elementwise.py", 93, "False -> True"): _COPY + " (pow, d/dexp)",
+    ("autograd/derivatives/elementwise.py", 169, "False -> True"): _COPY + " (erf)",
+    ("autograd/derivatives/reductions.py", 71, "False -> True"): _COPY + " (max/min share)",
+    ("autograd/derivatives/reductions.py", 114, "False -> True"): _COPY + " (std)",
+}
 
 CMP_SWAP = {
     ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
@@ -101,6 +113,7 @@ class Mutant:
     line: int
     change: str
     status: str = ""   # killed | survived | timeout | equivalent
+    before: str = ""   # the status against --before REV's tests
     seconds: float = 0.0
     detail: str = ""
 
@@ -233,9 +246,10 @@ def mutant_source(m: Mutant) -> str:
 class Worker:
     """A private copy of every package src tree the tests import from this checkout."""
 
-    def __init__(self, base: Path, k: int, tests: Path) -> None:
+    def __init__(self, base: Path, k: int, tests: Path, old_tests: Path | None = None) -> None:
         self.dir = base / f"w{k}"
         self.tests = tests
+        self.old_tests = old_tests
         self.srcs = {}
         for pkg in sorted({p for p, _ in TARGETS.values()}):
             dst = self.dir / pkg
@@ -261,6 +275,18 @@ class Worker:
         cmd = self._cmd(pkg, tests)
         t0 = time.monotonic()
         try:
+            if self.old_tests is not None:
+                old = self._cmd(pkg, tests, self.old_tests)
+                try:
+                    r = subprocess.run(old, cwd=self.dir, env=env, capture_output=True,
+                                       text=True, timeout=timeout)
+                    m.before = "survived" if r.returncode == 0 else "killed"
+                except subprocess.TimeoutExpired:
+                    m.before = "timeout"
+                if m.before != "survived":  # the new tests include the old ones
+                    m.status = m.before
+                    m.seconds = round(time.monotonic() - t0, 2)
+                    return 0
             r = subprocess.run(cmd, cwd=self.dir, env=env, capture_output=True, text=True,
                                timeout=timeout)
             m.status = "survived" if r.returncode == 0 else "killed"
@@ -280,10 +306,11 @@ class Worker:
         return dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
                     PYTHONPATH=str(self.srcs[pkg]) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
-    def _cmd(self, pkg: str, tests: list) -> list:
+    def _cmd(self, pkg: str, tests: list, where: Path | None = None) -> list:
+        where = where or self.tests
         return [PY, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                "-c", str(ROOT / "pytest.ini"), "--rootdir", str(self.tests),
-                *[str(self.tests / pkg / "tests" / t) for t in tests]]
+                "-c", str(ROOT / "pytest.ini"), "--rootdir", str(where),
+                *[str(where / pkg / "tests" / t) for t in tests]]
 
 
 def snapshot_tests(base: Path, rev: str | None) -> Path:
@@ -327,12 +354,31 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "capstone/devtools/results/mutation.json"))
     ap.add_argument("--tests-from", default=None,
                     help="git revision whose tests to run (default: the working tree's)")
+    ap.add_argument("--before", default=None, metavar="REV",
+                    help="also measure the tests of git revision REV: each mutant runs against "
+                         "REV's tests first and, only if it survives them, against the working "
+                         "tree's (valid when the working tree only adds tests to REV's)")
+    ap.add_argument("--rerun", default=None, metavar="RESULTS",
+                    help="take the mutants of an earlier results file and run again only those "
+                         "that survived (after adding tests); the others keep their status")
     ap.add_argument("--list", action="store_true", help="only list the mutants")
     args = ap.parse_args(argv)
 
     rng = random.Random(args.seed)
     generated, chosen = {}, []
-    for f in args.files:
+    previous = None
+    if args.rerun:
+        previous = json.loads(Path(args.rerun).read_text())
+        args.files = list(previous["files"])
+        args.seed, args.max_per_file = previous["seed"], previous["max_per_file"]
+        generated = {f: v["generated"] for f, v in previous["files"].items()}
+        chosen = [Mutant(**m) for m in previous["mutants"]]
+        for m in chosen:  # the source must be the one the mutants were made from
+            if m.line and enumerate_mutants(m.file) and m.key not in {
+                    x.key for x in enumerate_mutants(m.file)}:
+                raise SystemExit(f"{m.file} changed since {args.rerun}: run afresh")
+        args.before = None
+    for f in ([] if previous else args.files):
         ms = enumerate_mutants(f)
         generated[f] = len(ms)
         if len(ms) > args.max_per_file:
@@ -348,13 +394,14 @@ def main(argv=None) -> int:
     for m in chosen:
         if m.key in EQUIVALENT:
             m.status, m.detail = "equivalent", EQUIVALENT[m.key]
-        else:
+        elif previous is None or m.status == "survived":
             to_run.append(m)
 
     t0 = time.monotonic()
     tests = snapshot_tests(Path(tempfile.gettempdir()), args.tests_from)
+    old_tests = snapshot_tests(Path(tempfile.gettempdir()), args.before) if args.before else None
     with tempfile.TemporaryDirectory(prefix="tt-mutate-") as tmp:
-        workers = [Worker(Path(tmp), k, tests) for k in range(args.workers)]
+        workers = [Worker(Path(tmp), k, tests, old_tests) for k in range(args.workers)]
         check_copy_is_used(workers[0])
         # the unmutated (round-tripped) copy must pass every test selection, or "killed" lies
         with cf.ThreadPoolExecutor(args.workers) as pool:
@@ -379,10 +426,13 @@ def main(argv=None) -> int:
                 return m
 
             for i, m in enumerate(pool.map(job, to_run), 1):
-                if m.status != "killed":
-                    print(f"[{i}/{len(to_run)}] {m.status:8s} {m.file}:{m.line}  {m.change}",
+                if m.status != "killed" or m.before == "survived":
+                    was = f" (before: {m.before})" if m.before else ""
+                    print(f"[{i}/{len(to_run)}] {m.status:8s} {m.file}:{m.line}  {m.change}{was}",
                           flush=True)
     shutil.rmtree(tests, ignore_errors=True)
+    if old_tests is not None:
+        shutil.rmtree(old_tests, ignore_errors=True)
     wall = time.monotonic() - t0
 
     per_file = {}
@@ -396,6 +446,16 @@ def main(argv=None) -> int:
     tot = {k: sum(v[k] for v in per_file.values())
            for k in ("generated", "sampled", "killed", "timeout", "survived", "equivalent")}
     relevant = tot["sampled"] - tot["equivalent"]
+    before = previous.get("before") if previous else None
+    if before:
+        before = dict(before, killed=relevant - before["survived"],
+                      score=round((relevant - before["survived"]) / relevant, 4))
+    if args.before:
+        b_surv = [m for m in chosen if m.before == "survived"]
+        before = dict(rev=args.before, survived=len(b_surv),
+                      killed=relevant - len(b_surv),
+                      score=round((relevant - len(b_surv)) / relevant, 4) if relevant else 1.0,
+                      survivors=[f"{m.file}:{m.line}  {m.change}" for m in b_surv])
     score = (tot["killed"] + tot["timeout"]) / relevant if relevant else 1.0
     load = os.getloadavg()
     result = dict(
@@ -404,7 +464,7 @@ def main(argv=None) -> int:
         seed=args.seed, max_per_file=args.max_per_file, workers=args.workers,
         timeout=args.timeout, wall_seconds=round(wall, 1),
         load_average_at_end=[round(x, 2) for x in load], python=platform.python_version(),
-        totals=dict(tot, score=round(score, 4)), files=per_file,
+        totals=dict(tot, score=round(score, 4)), before=before, files=per_file,
         equivalent=[dict(site=f"{m.file}:{m.line}", change=m.change, reason=m.detail)
                     for m in chosen if m.status == "equivalent"],
         mutants=[asdict(m) for m in chosen],
@@ -423,6 +483,14 @@ def main(argv=None) -> int:
     print(f"killed {tot['killed'] + tot['timeout']} of {relevant} non-equivalent mutants: "
           f"{score:.1%}{sampled_note}; {wall:.0f} s; load average {load[0]:.2f} {load[1]:.2f} "
           f"{load[2]:.2f}")
+    if previous:
+        result["rerun_of"] = dict(file=args.rerun, command=previous["command"],
+                                  wall_seconds=previous["wall_seconds"],
+                                  load_average_at_end=previous["load_average_at_end"])
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    if before:
+        print(f"with the tests of {before['rev'][:12]}: killed {before['killed']} of {relevant} "
+              f"({before['score']:.1%}), {before['survived']} survived")
     survivors = [m for m in chosen if m.status == "survived"]
     if survivors:
         print("survivors:")

@@ -262,3 +262,12 @@ def test_matmul_mismatch_dimension_numbers_exact():
         assert f"dimension {da} of the first ({sa[-1]})" in msg, msg
         kb = sb[0] if len(sb) == 1 else sb[-2]
         assert f"dimension {db} of the second ({kb})" in msg, msg
+
+
+def test_pow_op_integer_tensors_to_the_power_zero_and_up():
+    # only a negative integer exponent is refused: 0 is fine (x ** 0 == 1, 0 ** 0 == 1)
+    x = Tensor(np.array([0, 2, -3], dtype=np.int64))
+    assert (x ** 0).tolist() == [1, 1, 1] and (x ** 0).dtype == np.int64
+    assert (x ** Tensor(np.array([0, 1, 2]))).tolist() == [1, 2, 9]
+    with pytest.raises(ValueError, match="negative integer powers"):
+        x ** Tensor(np.array([0, -1, 2]))

@@ -215,3 +215,22 @@ def test_reduction_defaults_keep_no_dims():
     for name in ("argmax", "argmin"):
         assert getattr(x, name)(0).shape == (3,), name
         assert getattr(x, name)(dim=1).shape == (2,), name
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_reduction_argmax_of_several_axes_names_them(name):
+    x = Tensor(np.ones((2, 3)))
+    with pytest.raises(TypeError, match=rf"{name} takes a single axis, got \(0, 1\)"):
+        getattr(x, name)(axis=(0, 1))
+    with pytest.raises(TypeError, match=rf"{name} takes a single axis, got \(1, 0\)"):
+        getattr(x, name)(dim=(1, 0))
+
+
+@pytest.mark.parametrize("name", ["mean", "var", "std"])
+def test_reduction_float64_stays_float64_and_ints_give_float32(name):
+    a = np.array([[1.0, 1.0 + 2.0 ** -40], [3.0, 5.0]])  # a difference float32 cannot hold
+    out = getattr(Tensor(a, dtype=np.float64), name)(axis=1)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out.numpy(), getattr(np, name)(a, axis=1))
+    assert getattr(np, name)(a.astype(np.float32), axis=1)[0] != out.numpy()[0]  # float32 loses it
+    assert getattr(Tensor([[1, 2], [3, 5]]), name)(axis=1).dtype == np.float32

@@ -313,3 +313,12 @@ def test_shape_op_permute_extreme_negative_axes():
     _same(Tensor(a).permute(-3, -1, -2), np.transpose(a, (0, 2, 1)))
     _same(Tensor(a).permute(2, -3, 1), np.transpose(a, (2, 0, 1)))
     _same(Tensor(np.arange(3.0)).permute(-1), np.arange(3.0))
+
+
+def test_shape_op_unsqueeze_error_names_the_axis_and_the_tensors_ndim():
+    with pytest.raises(ValueError, match=r"unsqueeze: axis 3 is out of range for 2 dimensions"):
+        Tensor(np.ones((2, 3))).unsqueeze(3)
+    with pytest.raises(ValueError, match=r"unsqueeze: axis -3 is out of range for 1 dimensions"):
+        Tensor(np.ones(4)).unsqueeze(-3)
+    assert Tensor(np.ones(4)).unsqueeze(-2).shape == (1, 4)
+    assert Tensor(np.ones(4)).unsqueeze(1).shape == (4, 1)
