@@ -531,9 +531,13 @@ class _App:
             if reserved:  # the body is decoded: its budget can go to the next request
                 await self._release(reserved.pop())
             del body
-            classes, probabilities = await self.o.batcher.submit(x)
+            classes, probabilities = await self.o.batcher.submit(x, incoming)
             return service.answer(classes, probabilities)
-        return await self._post(request, "/predict", work)
+
+        # from its headers on, this request is on its way to the model: an idle batch waits
+        # for it (a little), and stops waiting if it fails
+        with self.o.batcher.incoming() as incoming:
+            return await self._post(request, "/predict", work)
 
     async def feedback(self, request: Request) -> Response:
         async def work(body: bytearray, reserved: list) -> bytes:

@@ -3,14 +3,19 @@
 A server answering one image per request runs the model on batches of one. The model is
 faster per image on bigger batches (the kernels split a batch across cores, one matrix
 product replaces many small ones), and requests from many clients arrive close together.
-So the server keeps a queue: the first request waits at most ``max_wait`` seconds for
-others; whatever has arrived by then (up to ``max_batch`` samples) is concatenated, run in
-one forward pass on the model's thread, and the rows of the result are handed back to the
-request each came from. While a pass runs, the next requests queue up, and the next batch
-starts as soon as the model is free.
+So the server keeps a queue. Whatever queued up while the model was busy (up to ``max_batch``
+samples) goes into the next forward pass as soon as the model is free; when the model was
+idle, the first request waits for others — but only for requests that are on their way (the
+server announces each request it has started reading with :meth:`DynamicBatcher.incoming`),
+and never longer than ``max_wait`` seconds. A fixed wait would leave the model idle while
+nobody else is coming; no wait at all would run the requests of a burst one by one. The batch
+is concatenated, run in one forward pass on the model's thread, and the rows of the result
+are handed back to the request each came from.
 
     batcher = DynamicBatcher(service.predict, max_batch=32, max_wait=0.005)
     batcher.start()                                  # inside the running event loop
+    with batcher.incoming():                         # a request is being read and parsed
+        x = ...
     classes, probabilities = await batcher.submit(x) # x: (n, *sample_shape); rows of this x
     await batcher.stop()
 
@@ -34,6 +39,26 @@ __all__ = ["DynamicBatcher", "Overloaded"]
 
 class Overloaded(RuntimeError):
     """The queue of requests waiting for the model is full."""
+
+
+class _Incoming:
+    """See :meth:`DynamicBatcher.incoming`."""
+
+    def __init__(self, batcher: "DynamicBatcher") -> None:
+        self._batcher = batcher
+        self.open = True
+        batcher._upstream += 1
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            self._batcher._gone()
+
+    def __enter__(self) -> "_Incoming":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class DynamicBatcher:
@@ -67,6 +92,7 @@ class DynamicBatcher:
         self.requests = 0         # requests answered through a batch
         self.samples = 0          # samples run
         self._pending: deque = deque()
+        self._upstream = 0  # requests being read or parsed: they will submit soon
         self._arrived: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -75,6 +101,17 @@ class DynamicBatcher:
     def queued(self) -> int:
         """Requests waiting for a forward pass."""
         return len(self._pending)
+
+    def incoming(self) -> "_Incoming":
+        """A request is being read and parsed and will (probably) be submitted: an idle batch
+        waits for it (up to ``max_wait``) until it is :meth:`submit`-ted or the returned
+        handle is closed (``with batcher.incoming(): ...``, or ``.close()``)."""
+        return _Incoming(self)
+
+    def _gone(self) -> None:
+        self._upstream -= 1
+        if self._arrived is not None:
+            self._arrived.set()  # a waiting batch re-checks who is still coming
 
     def start(self) -> None:
         """Start the batching task on the running event loop."""
@@ -101,8 +138,13 @@ class DynamicBatcher:
             self._executor.shutdown(wait=False)
             self._executor = None
 
-    async def submit(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Classes and probabilities for the rows of ``x``, computed in a shared pass."""
+    async def submit(self, x: np.ndarray,
+                     incoming: _Incoming | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Classes and probabilities for the rows of ``x``, computed in a shared pass
+        (``incoming``: the handle of this request, closed as it joins the queue)."""
+        if incoming is not None:
+            incoming.open = False  # counted as queued from here on, not as on its way
+            self._upstream -= 1
         if self._task is None or self._arrived is None:
             raise RuntimeError("DynamicBatcher.submit: call start() first")
         if len(self._pending) >= self.max_queue:
@@ -130,21 +172,24 @@ class DynamicBatcher:
         return n, False
 
     async def _collect(self) -> list:
-        """The next batch: wait for a first request, then up to ``max_wait`` for more."""
+        """The next batch. Requests that queued up while the model was busy go at once (the
+        model is the bottleneck: keep it busy); when the model has been idle, the first
+        request to arrive waits up to ``max_wait`` for others."""
         items: list = []
-        n, closed = 0, False
+        n, closed = self._take(items, 0)
+        if items:  # they waited for the previous pass already
+            return items
         while not items:
+            self._arrived.clear()
+            await self._arrived.wait()
             n, closed = self._take(items, n)
-            if not items:
-                self._arrived.clear()
-                await self._arrived.wait()
         if closed or self.max_wait <= 0:
             return items
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_wait
         while True:
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or self._upstream == 0:  # nobody else is on the way
                 return items
             self._arrived.clear()
             try:
