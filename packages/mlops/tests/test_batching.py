@@ -143,6 +143,39 @@ def test_a_full_queue_is_refused_and_stop_fails_what_is_left():
     assert all(isinstance(e, Overloaded) and "shutting down" in str(e) for e in outcomes), outcomes
 
 
+def test_an_idle_batch_waits_only_for_requests_on_their_way():
+    seen = []
+
+    def model(x):
+        seen.append(len(x))
+        return rowwise(x)
+
+    async def main():
+        b = DynamicBatcher(model, max_batch=8, max_wait=30.0)
+        b.start()
+        # nobody else is coming: the lone request goes at once, not after 30 s
+        alone = await asyncio.wait_for(b.submit(np.ones((1, 2))), 10)
+        # a second request is being read: the first waits for it and they share a pass
+        coming = b.incoming()
+        first = asyncio.ensure_future(b.submit(np.zeros((1, 2))))
+        await asyncio.sleep(0.05)
+        assert not first.done() and seen == [1]  # held for the one being read
+        second = await b.submit(np.full((1, 2), 2.0), coming)
+        # a request that fails while being read stops the wait
+        failing = b.incoming()
+        third = asyncio.ensure_future(b.submit(np.ones((1, 2))))
+        await asyncio.sleep(0.05)
+        assert not third.done()
+        failing.close()
+        await asyncio.wait_for(third, 10)
+        await b.stop()
+        return alone, await first, second
+
+    alone, first, second = run(main())
+    assert seen == [1, 2, 1]
+    assert first[1].tolist() == [[0, 0]] and second[1].tolist() == [[2, 2]]
+
+
 def test_settings_are_checked():
     for kwargs, words in [({"max_batch": 0}, "max_batch"), ({"max_wait": -1}, "max_wait"),
                           ({"max_queue": 0}, "max_queue")]:
