@@ -152,10 +152,11 @@ check("tensor", "compare_op")
 #   (d exp = exp, d sqrt = 1/(2·sqrt), d tanh = 1 − tanh²); `log`, `abs`, `relu`, `-x` save
 #   nothing; `clip` saves its bounds `(lo, hi)`.
 #
-# `relu` writes into `out`, a reused buffer (given — a CNN calls it on megabytes per step);
-# compare with a zero of the tensor's own dtype (`self.data.dtype.type(0)`) so the dtype is
-# kept, and every non-positive input, -0.0 included, comes out as +0.0. `log1p`, `sin`, `cos`,
-# `erf`, `sign` and `minimum`/`maximum` are given: they follow the same pattern.
+# `relu` is one `np.maximum`: compare with a zero of the tensor's own dtype
+# (`self.data.dtype.type(0)`) so the dtype is kept, and every non-positive input, -0.0
+# included, comes out as +0.0. (The ReLU layers of module 03 run the same op in a form that
+# reuses its output buffer — speed, kept out of the lesson in `fused.py`.) `log1p`, `sin`,
+# `cos`, `erf`, `sign` and `minimum`/`maximum` are given: they follow the same pattern.
 
 # %%
 check("tensor", "unary_math")

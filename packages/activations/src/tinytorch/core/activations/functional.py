@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, where
+from tinytorch.core.tensor.fused import relu as relu_fused
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax"]
 
@@ -71,9 +72,10 @@ def _check_axis(x: Tensor, axis: int, op: str) -> None:
 def relu(x: Any) -> Tensor:
     """Rectified linear unit: ``max(x, 0)`` elementwise — module 02's ``Tensor.relu``.
 
-    Given, not an exercise: you wrote ReLU's maths in module 02 (``MathOps.relu``, one pass
-    into a reused buffer, with its own derivative), and every ReLU layer of every model runs
-    through here, so it calls that op instead of composing a slower second copy of it.
+    Given, not an exercise: you wrote ReLU's maths in module 02 (``MathOps.relu``, one
+    ``np.maximum``, with its own derivative), and every ReLU layer of every model runs through
+    here, so it runs that same op — in its fast form, ``tinytorch.core.tensor.fused.relu``,
+    which writes the result into a reused buffer (a CNN calls it on megabytes per step).
 
     Args:
         x: a Tensor (or array / list) of any shape and dtype.
@@ -86,7 +88,7 @@ def relu(x: Any) -> Tensor:
         >>> relu(Tensor([-1.0, 0.0, 2.0])).tolist()
         [0.0, 0.0, 2.0]
     """
-    return _tensor(x).relu()
+    return relu_fused(_tensor(x))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:

@@ -12,7 +12,6 @@ import numpy as np
 
 from .dtypes import result_dtype
 from .validation import broadcast_error, normalize_axis
-from .workspace import WORKSPACE
 
 __all__ = ["MathOps", "erf_array"]
 
@@ -135,18 +134,18 @@ class MathOps:
         """max(x, 0) elementwise, op "relu"; same dtype as the input (ints stay ints).
 
         Its derivative is 0 at 0, as in PyTorch. Nothing saved (module 09 reads the sign of the
-        input). The result must be +0.0 for every non-positive input, -0.0
-        included, and is written into ``out``, a reused buffer shaped like the input.
+        input). The result must be +0.0 for every non-positive input, -0.0 included, and is
+        laid out in memory like the input (``np.maximum`` does both).
+
+        This is the maths. The ReLU layers of module 03 run the same op through
+        ``tinytorch.core.tensor.fused.relu``, which writes it into a reused buffer (speed, not
+        lesson material).
         """
-        # A CNN applies ReLU to every conv output, every step: write it into a reused buffer
-        # laid out like the input (a fresh 16 MB array costs more in page faults than the
-        # arithmetic). The buffer is free only when nothing references it (workspace.py).
-        out = WORKSPACE.like("relu.out", self.data)
         ### BEGIN SOLUTION
-        ### HINT: np.maximum(a, b, out=out) writes into the buffer and returns it
+        ### HINT: np.maximum compares elementwise; what is the other argument?
         ### HINT: compare with a zero of the tensor's own dtype: self.data.dtype.type(0)
         # 0 in the tensor's own dtype: numpy 1.x promotes a 0-d float32 with a Python 0 to float64
-        return self._make(np.maximum(self.data, self.data.dtype.type(0), out=out), "relu", (self,))
+        return self._make(np.maximum(self.data, self.data.dtype.type(0)), "relu", (self,))
         ### END SOLUTION
 
     # ------------------------------------------------------------------ min / max / clip

@@ -46,9 +46,9 @@ into it (see PERFORMANCE.md), and a training step of a small CNN makes a dozen o
 im2col matrix, a ReLU's output and its gradient, pooling masks... Returning the memory to the
 operating system and faulting it in again every step is pure overhead. So the ops that make
 big arrays on every step ask this pool for them and get back an array from an earlier step
-when one of the right shape is free: ReLU here in module 02 (its output) and in module 09 (its
-gradient), the fused kernels of module 06 (their padded inputs, patch matrices, outputs and
-gradient accumulators).
+when one of the right shape is free: ReLU's fast form here in module 02 (``fused.relu``,
+its output) and its derivative in module 09 (its gradient), the fused kernels of module 06
+(their padded inputs, patch matrices, outputs and gradient accumulators).
 
 "Free" is decided by reference counting, so a buffer can never be handed out while something
 still reads it: an array is reused only when the pool holds the last reference to it. A graph
