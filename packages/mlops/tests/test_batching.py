@@ -65,9 +65,11 @@ def test_a_request_larger_than_max_batch_runs_alone_and_shapes_never_mix():
 
     outs = run(main())
     np.testing.assert_array_equal(outs[1][1], np.arange(18.0).reshape(6, 3))
+    np.testing.assert_array_equal(outs[1][0], [2, 2, 2, 2, 2, 2])
     np.testing.assert_array_equal(outs[3][1], [[2, 2, 2]])
-    assert (6, 3) in seen and all(s[1:] in ((3,), (5,)) for s in seen)
-    assert all(s[0] <= 4 or s == (6, 3) for s in seen)
+    # the big request ran alone, in slices of max_batch: (4, 3) then (2, 3)
+    assert all(s[1:] in ((3,), (5,)) for s in seen) and max(s[0] for s in seen) <= 4
+    assert seen.count((2, 3)) >= 1 and sum(s[0] for s in seen) == 1 + 6 + 2 + 1
 
 
 def test_no_wait_still_batches_what_queued_during_a_pass():
