@@ -462,7 +462,7 @@ class _App:
                                "body_timeout") from None
         return buf
 
-    async def _body(self, request: Request, endpoint: str) -> tuple[bytearray, list]:
+    async def _body(self, request: Request, endpoint: str) -> tuple[list, list]:
         check_content_type(request.headers.get("content-type"))
         loop = asyncio.get_running_loop()
         reserved: list = []
@@ -472,7 +472,7 @@ class _App:
             if reserved:
                 await self._release(reserved[0])
             raise
-        return body, reserved
+        return [body], reserved  # in a list: whoever decodes it pops it, and it is freed
 
     async def _post(self, request: Request, endpoint: str, work: Any) -> Response:
         """Read, check and answer a POST; every client error its 4xx, counted as such."""
@@ -481,10 +481,10 @@ class _App:
         headers: dict = {}
         self.inflight += 1
         try:
-            body, reserved = await self._body(request, endpoint)
+            box, reserved = await self._body(request, endpoint)
             consumed = True
             try:
-                payload = await work(body, reserved)
+                payload = await work(box, reserved)
             finally:
                 if reserved:
                     await self._release(reserved[0])
@@ -521,8 +521,9 @@ class _App:
 
     # ------------------------------------------------------------------ endpoints
     async def predict(self, request: Request) -> Response:
-        async def work(body: bytearray, reserved: list) -> bytes:
+        async def work(box: list, reserved: list) -> bytes:
             service = self.o.service
+            body = box.pop()  # the only reference from here: freed once decoded
             if len(body) <= INLINE_PARSE_BYTES:
                 x = service.parse_predict(body)
             else:
@@ -540,8 +541,8 @@ class _App:
             return await self._post(request, "/predict", work)
 
     async def feedback(self, request: Request) -> Response:
-        async def work(body: bytearray, reserved: list) -> bytes:
-            return self.o.service.feedback(body)
+        async def work(box: list, reserved: list) -> bytes:
+            return self.o.service.feedback(box.pop())
         return await self._post(request, "/feedback", work)
 
     async def health(self, request: Request) -> Response:
