@@ -342,6 +342,7 @@ class _App:
     def __init__(self, owner: "ASGIModelServer") -> None:
         self.o = owner
         self.free = owner.body_memory      # bytes of body budget left
+        self.waiting = 0                   # requests waiting for some of it
         self.room: asyncio.Condition | None = None
         self.parser = None
         self.inflight = 0
@@ -409,21 +410,30 @@ class _App:
 
     async def _reserve(self, size: int, deadline: float) -> None:
         """Wait until ``size`` bytes of the body budget are free (503 at the deadline)."""
-        loop = asyncio.get_running_loop()
-        async with self.room:
-            if self.free < size:
-                try:
-                    await asyncio.wait_for(self.room.wait_for(lambda: self.free >= size),
-                                           max(0.0, deadline - loop.time()))
-                except asyncio.TimeoutError:
-                    raise RequestError(503, "the server is busy reading other large request "
-                                            "bodies; retry in a moment", "overloaded") from None
+        if self.free >= size and not self.waiting:  # the usual case: no lock, no wait
             self.free -= size
+            return
+        loop = asyncio.get_running_loop()
+        self.waiting += 1
+        try:
+            async with self.room:
+                if self.free < size:
+                    try:
+                        await asyncio.wait_for(self.room.wait_for(lambda: self.free >= size),
+                                               max(0.0, deadline - loop.time()))
+                    except asyncio.TimeoutError:
+                        raise RequestError(503, "the server is busy reading other large "
+                                                "request bodies; retry in a moment",
+                                           "overloaded") from None
+                self.free -= size
+        finally:
+            self.waiting -= 1
 
     async def _release(self, size: int) -> None:
-        async with self.room:
-            self.free += size
-            self.room.notify_all()
+        self.free += size
+        if self.waiting:
+            async with self.room:
+                self.room.notify_all()
 
     async def _read_body(self, request: Request, deadline: float, reserved: list) -> bytearray:
         """The body, read as it streams in: 413 as soon as it passes the limit (or at once
