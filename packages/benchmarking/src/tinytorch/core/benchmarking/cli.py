@@ -129,7 +129,7 @@ def _with_blas(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
             return 2
         if not n:
             return fn(args)
-        from tinytorch.core.spatial.parallel import get_blas_threads, set_blas_threads
+        from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads
 
         previous = get_blas_threads()
         if not set_blas_threads(n):
@@ -159,7 +159,7 @@ def _settings(args: argparse.Namespace) -> dict:
 def _load_line() -> str:
     import os
 
-    from tinytorch.core.spatial.parallel import get_blas_threads
+    from tinytorch.core.tensor.runtime import get_blas_threads
 
     blas = get_blas_threads()
     threads = f", numpy BLAS threads: {blas}" if blas else ""
