@@ -86,6 +86,15 @@ EQUIVALENT: dict = {
     ("autograd/derivatives/elementwise.py", 169, "False -> True"): _COPY + " (erf)",
     ("autograd/derivatives/reductions.py", 71, "False -> True"): _COPY + " (max/min share)",
     ("autograd/derivatives/reductions.py", 114, "False -> True"): _COPY + " (std)",
+    # _laid_out_like only decides whether reshape's gradient is copied into x's memory order
+    # (a speed fix, PERFORMANCE.md); the values are the same either way, and the workspace
+    # buffer is reused only when nothing references it
+    ("autograd/derivatives/shape.py", 40, "or -> and"): "layout only: a contiguous x of 2+ "
+        "dims now reaches the order test, which finds g already in x's order (or copies it "
+        "unchanged)",
+    ("autograd/derivatives/shape.py", 40, "< -> <="): "layout only: a transposed 2-D x gets g "
+        "in g's own order; same values",
+    ("autograd/derivatives/shape.py", 40, "2 -> 3"): "layout only: as for < -> <=",
 }
 
 CMP_SWAP = {

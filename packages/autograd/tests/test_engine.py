@@ -453,3 +453,26 @@ def test_backprop_grad_of_a_leaf_output_and_a_given_grad_output():
     x = Tensor([1.0, 2.0], requires_grad=True)
     (g,) = grad(mul(x, 2.0), [x], grad_output=np.array([1.0, -1.0]))
     np.testing.assert_array_equal(g.data, [2.0, -2.0])
+
+
+class _FirstOnly(Function):
+    """a + b whose derivative declines to give b a gradient (None)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g, None)
+
+
+def test_backprop_a_none_gradient_for_an_input_that_requires_grad_is_skipped():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = Tensor([3.0, 4.0], requires_grad=True)
+    total(mul(_FirstOnly.apply(x, y), 2.0)).backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    assert y.grad is None
+    gx, gy = grad(total(_FirstOnly.apply(x, y)), [x, y])
+    np.testing.assert_array_equal(gx.data, [1.0, 1.0])
+    assert gy is None
