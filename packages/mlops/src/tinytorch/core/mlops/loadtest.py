@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
+import selectors
 import socket
 import subprocess
 import sys
@@ -320,11 +320,22 @@ def run_load(host: str, port: int, bodies: list[bytes], clients: int, duration: 
 
 
 # ---------------------------------------------------------------------------- probes
+def _readable(socks: list, timeout: float) -> list:
+    """The sockets of ``socks`` with something to read (or EOF) within ``timeout`` seconds
+    (a selector: ``select.select`` cannot watch descriptors above 1,023)."""
+    if not socks:
+        time.sleep(timeout)
+        return []
+    with selectors.DefaultSelector() as sel:
+        for s in socks:
+            sel.register(s, selectors.EVENT_READ)
+        return [key.fileobj for key, _ in sel.select(timeout)]
+
+
 def _still_open(sock: socket.socket) -> bool:
     """Whether the server has left a silent connection open (nothing to read, no EOF)."""
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
+        if not _readable([sock], 0):
             return True
         return bool(sock.recv(1, socket.MSG_PEEK))
     except OSError:
@@ -397,7 +408,7 @@ def probe_trickle(host: str, port: int, connections: int = 10, interval: float =
                     s.close()
                     del socks[s]
             next_send += interval
-        readable, _, _ = select.select(list(socks), [], [], max(0.0, min(0.05, next_send - now)))
+        readable = _readable(list(socks), max(0.0, min(0.05, next_send - now)))
         for s in readable:
             try:
                 data = s.recv(65536)
