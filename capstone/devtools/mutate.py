@@ -370,6 +370,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rerun", default=None, metavar="RESULTS",
                     help="take the mutants of an earlier results file and run again only those "
                          "that survived (after adding tests); the others keep their status")
+    ap.add_argument("--sites", nargs="*", default=None, metavar="FILE:LINE",
+                    help="every mutant of these lines (no sampling), e.g. the sites of known gaps")
     ap.add_argument("--list", action="store_true", help="only list the mutants")
     args = ap.parse_args(argv)
 
@@ -387,10 +389,14 @@ def main(argv=None) -> int:
                     x.key for x in enumerate_mutants(m.file)}:
                 raise SystemExit(f"{m.file} changed since {args.rerun}: run afresh")
         args.before = None
+    if args.sites:
+        args.files = sorted({site.rsplit(":", 1)[0] for site in args.sites})
     for f in ([] if previous else args.files):
         ms = enumerate_mutants(f)
         generated[f] = len(ms)
-        if len(ms) > args.max_per_file:
+        if args.sites:
+            ms = [m for m in ms if f"{m.file}:{m.line}" in args.sites]
+        elif len(ms) > args.max_per_file:
             ms = sorted(rng.sample(ms, args.max_per_file), key=lambda m: (m.line, m.index, m.slot))
         chosen.extend(ms)
     if args.list:
@@ -455,13 +461,11 @@ def main(argv=None) -> int:
     tot = {k: sum(v[k] for v in per_file.values())
            for k in ("generated", "sampled", "killed", "timeout", "survived", "equivalent")}
     relevant = tot["sampled"] - tot["equivalent"]
-    before = previous.get("before") if previous else None
-    if before:
-        before = dict(before, killed=relevant - before["survived"],
-                      score=round((relevant - before["survived"]) / relevant, 4))
-    if args.before:
-        b_surv = [m for m in chosen if m.before == "survived"]
-        before = dict(rev=args.before, survived=len(b_surv),
+    rev = args.before or ((previous or {}).get("before") or {}).get("rev")
+    before = None
+    if rev:  # mutants classified equivalent since do not count against the old tests either
+        b_surv = [m for m in chosen if m.before == "survived" and m.status != "equivalent"]
+        before = dict(rev=rev, survived=len(b_surv),
                       killed=relevant - len(b_surv),
                       score=round((relevant - len(b_surv)) / relevant, 4) if relevant else 1.0,
                       survivors=[f"{m.file}:{m.line}  {m.change}" for m in b_surv])
