@@ -12,8 +12,10 @@ serve``, i.e. ``tito serve``) on 127.0.0.1, started under the usual open-file so
 1,024; the clients are threads of this process speaking HTTP/1.1 over raw sockets
 (:mod:`tinytorch.core.mlops.loadtest`). Contenders:
 
-* ``uvicorn`` — ``tito serve`` as it is now: uvicorn, dynamic batching (32 samples, 5 ms);
-* ``uvicorn-nobatch`` — the same with ``--max-batch 1`` (what batching itself buys);
+* ``uvicorn`` — ``tito serve`` as it is now: uvicorn, dynamic batching (32 samples, 5 ms), the
+  model in a process of its own;
+* ``uvicorn-1process`` — the same with ``--no-model-process`` (what the second process buys);
+* ``uvicorn-nobatch`` — the same with ``--max-batch 1`` (what batching buys);
 * ``old-stdlib`` — the server ``tito serve`` ran before (ThreadingHTTPServer, one thread per
   connection), taken from git (``--baseline``, the commit before this work) with
   ``git archive`` and put first on PYTHONPATH; the rest of the framework is the same (one
@@ -25,11 +27,13 @@ Parts:
    interleaved over ``--rounds`` rounds with a pause between runs (so the machine's background
    load falls on all of them alike); every answer is checked against the model's own
    prediction, and the server's ``/metrics`` count against the requests made. Reports
-   requests/s, latency percentiles, server and client CPU seconds, load average.
+   requests/s, latency percentiles, server (with its model process) and client CPU seconds,
+   load average.
 2. **Probes**, against ``uvicorn`` and ``old-stdlib``: 1,100 idle connections then valid
    requests (200 within 1 s?); connections trickling their headers one byte a second (closed
    within the header deadline?); each client error (status, and no 500 / no ``internal`` in
-   ``/metrics``); 12 (and 24) concurrent 7.9 MiB bodies while the server's RSS is sampled.
+   ``/metrics``); 12 (and 24) concurrent 7.9 MiB bodies while the server's RSS (with its
+   model process) is sampled.
 3. **Connection cap** (``uvicorn``, ``--max-connections 100``): 110 silent connections, then a
    request: 503 at once.
 
@@ -117,6 +121,9 @@ class Contenders:
         if name == "uvicorn-nobatch":
             return ServerProcess(serve_command("small-cnn", self.registry, "--max-batch", "1",
                                                *options), nofile=1024)
+        if name == "uvicorn-1process":
+            return ServerProcess(serve_command("small-cnn", self.registry, "--no-model-process",
+                                               *options), nofile=1024)
         if name == "old-stdlib":
             env = {"PYTHONPATH": os.pathsep.join([str(self.old_src)] + [
                 p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
@@ -146,12 +153,12 @@ def throughput(contenders: Contenders, names: list, args: argparse.Namespace,
             server = contenders.start(name)
             try:
                 warm = run_load(server.host, server.port, bodies, args.clients, args.warmup, check)
-                load0, cpu0 = loadavg(), process_cpu_seconds(server.pid)
+                load0, cpu0 = loadavg(), process_cpu_seconds(server.pid, tree=True)
                 client0 = os.times()
                 res = run_load(server.host, server.port, bodies, args.clients, args.duration,
                                check)
                 client1 = os.times()
-                cpu1, load1 = process_cpu_seconds(server.pid), loadavg()
+                cpu1, load1 = process_cpu_seconds(server.pid, tree=True), loadavg()
                 metrics = read_metrics(server.url)
                 counted = metric_sum(metrics, "tinytorch_requests_total", endpoint="/predict")
                 made = res.ok + res.failed + warm.ok + warm.failed
@@ -365,7 +372,8 @@ def main() -> int:
                                      description="serve_load.py: random weights")
     old_src = None if args.no_baseline else old_server_path(args.baseline, Path(tmp.name) / "old")
     contenders = Contenders(registry, old_src)
-    names = ["uvicorn", "uvicorn-nobatch"] + ([] if args.no_baseline else ["old-stdlib"])
+    names = ["uvicorn", "uvicorn-1process", "uvicorn-nobatch"] + (
+        [] if args.no_baseline else ["old-stdlib"])
 
     images = cifar_like(64, seed=1)
     bodies = [json.dumps({"inputs": images[i:i + 1].tolist()}).encode() for i in range(64)]
@@ -398,7 +406,10 @@ def main() -> int:
                   "request": f"one CIFAR image, {len(bodies[0])} bytes of JSON",
                   "drift_monitoring": True},
         "contenders": {
-            "uvicorn": "tito serve: uvicorn (h11), Starlette, dynamic batching (32 samples, 5 ms)",
+            "uvicorn": "tito serve: uvicorn (h11), Starlette, dynamic batching (32 samples, "
+                       "5 ms), the model in a process of its own",
+            "uvicorn-1process": "tito serve --no-model-process (the model on a thread of the "
+                                "server's process)",
             "uvicorn-nobatch": "tito serve --max-batch 1",
             "old-stdlib": f"the ThreadingHTTPServer of commit {args.baseline} (git archive of "
                           "packages/mlops/src only; tinytorch.core.spatial.parallel pointed at "

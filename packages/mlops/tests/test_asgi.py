@@ -399,3 +399,30 @@ def test_asgi_settings_are_checked(make_mlp):
                           ({"batch_wait_ms": -1}, "batch_wait_ms must be >= 0")]:
         with pytest.raises(ValueError, match=words):
             ASGIModelServer(make_mlp(), input_shape=(4,), port=0, **kwargs)
+
+
+def test_asgi_model_process_serves_and_survives_its_childs_death(registry, make_mlp, tabular):
+    import os
+    import signal
+    x, y = tabular
+    model = make_mlp()
+    version = registry.register("mlp", model, data=(x, y), reference_size=100)
+    server = ASGIModelServer.from_version(version, model_process=True, port=0).start()
+    try:
+        child = server.predictor.pid
+        assert child is not None and child != os.getpid()
+        health = exchange(server.host, server.port, build_request("GET", "/health")).json()
+        assert health["model_process"] == child
+        resp = post(server, "/predict", {"inputs": x[:3].tolist()})
+        classes, probs = expected(model, x[:3])
+        assert resp.status == 200 and resp.json()["predictions"] == classes.tolist()
+        np.testing.assert_allclose(resp.json()["probabilities"], probs, atol=2e-6)
+        assert server.monitor.observed == 3  # the monitor is fed in the server's process
+        os.kill(child, signal.SIGKILL)
+        dead = post(server, "/predict", {"inputs": x[:1].tolist()})
+        assert dead.status == 500 and "model process died" in dead.json()["error"]
+        again = post(server, "/predict", {"inputs": x[:1].tolist()})
+        assert again.status == 200 and server.predictor.pid not in (None, child)
+    finally:
+        assert server.shutdown(timeout=30) is True
+    assert server.predictor.pid is None  # the child is stopped with the server

@@ -126,12 +126,15 @@ def test_serve_options_reach_the_server(monkeypatch, registry, make_mlp):
                     "max_body_bytes": 1000, "monitor": False, "engine": "stdlib"}
     assert cli.main(base + ["--max-batch", "16", "--batch-wait-ms", "2", "--max-connections",
                             "100", "--max-queue", "50", "--header-timeout", "3",
-                            "--body-timeout", "4", "--idle-timeout", "5"]) == 2
+                            "--body-timeout", "4", "--idle-timeout", "5",
+                            "--max-header-bytes", "4096"]) == 2
     assert seen == {"host": "127.0.0.1", "port": 9, "log_requests": False, "max_samples": 7,
                     "max_body_bytes": 1000, "monitor": False, "engine": "uvicorn",
                     "max_batch": 16, "batch_wait_ms": 2.0, "max_connections": 100,
                     "max_queue": 50, "header_timeout": 3.0, "body_timeout": 4.0,
-                    "idle_timeout": 5.0}
+                    "idle_timeout": 5.0, "max_header_bytes": 4096, "model_process": True}
+    assert cli.main(base + ["--no-model-process"]) == 2
+    assert seen["model_process"] is False and seen["max_batch"] == 32
 
 
 def test_serve_without_the_serve_extra_says_what_to_install(monkeypatch, registry, make_mlp,

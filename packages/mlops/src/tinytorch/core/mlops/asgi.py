@@ -57,6 +57,7 @@ from .predictor import Predictor
 from .server import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY, ENDPOINTS
 from .service import ModelService, dump_json, version_settings
 from .validation import RequestError, check_content_type
+from .workers import ProcessPredictor
 
 SERVE_EXTRA = "pip install 'tinytorch-mlops[serve]'"
 
@@ -262,6 +263,16 @@ def _protocol_class(owner: "ASGIModelServer") -> type:
 
         # -- uvicorn's protocol, extended
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                # h11 writes a response's head and body separately: with Nagle's algorithm
+                # on, the body waits for the client's delayed ACK of the head — 40 ms per
+                # keep-alive request on Linux. asyncio sets TCP_NODELAY only on sockets whose
+                # protocol number says TCP, so it is set here, whatever the listener was.
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
             super().connection_made(_Transport(transport, self))  # type: ignore[arg-type]
             self._tt_arm()  # a new connection gets header_timeout for its first request
 
@@ -392,6 +403,8 @@ class _App:
         finally:
             await self.o.batcher.stop()
             self.parser.shutdown(wait=False)
+            if isinstance(self.o.predictor, ProcessPredictor):
+                self.o.predictor.close()
 
     # ------------------------------------------------------------------ helpers
     def _respond(self, endpoint: str, status: int, body: bytes, start: float,
@@ -560,6 +573,7 @@ class _App:
         o = self.o
         status, body = o.service.health(o.draining, {
             "engine": "uvicorn", "json": o.service.json_backend,
+            "model_process": getattr(o.predictor, "pid", None),
             "batching": {"max_batch": o.batcher.max_batch,
                          "wait_ms": o.batcher.max_wait * 1000.0,
                          "forward_passes": o.batcher.forward_passes,
@@ -650,7 +664,8 @@ class ASGIModelServer:
                 raise ValueError(f"ASGIModelServer: {name} must be > 0 seconds, got {value}")
         if batch_wait_ms < 0:
             raise ValueError(f"ASGIModelServer: batch_wait_ms must be >= 0, got {batch_wait_ms}")
-        self.predictor = model if isinstance(model, Predictor) else Predictor(model, output)
+        self.predictor = (model if isinstance(model, (Predictor, ProcessPredictor))
+                          else Predictor(model, output))
         self.max_body_bytes = int(max_body_bytes)
         self.max_samples = int(max_samples)
         self.header_timeout = float(header_timeout)
@@ -683,7 +698,7 @@ class ASGIModelServer:
         self._clean = True
         self.file_limit: tuple | None = None
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                                   socket.SOCK_STREAM)
+                                   socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._sock.bind((host, int(port)))
@@ -693,14 +708,24 @@ class ASGIModelServer:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_version(cls, version: Any, monitor: bool = True,
+    def from_version(cls, version: Any, monitor: bool = True, model_process: bool = False,
                      **kwargs: Any) -> "ASGIModelServer":
         """A server for a registered :class:`~tinytorch.core.mlops.registry.ModelVersion`
-        (verified on load); with ``monitor``, drift is tracked against its saved reference."""
-        settings = version_settings(version, monitor)
+        (verified on load); with ``monitor``, drift is tracked against its saved reference;
+        with ``model_process``, the model runs in a child process of its own
+        (:class:`~.workers.ProcessPredictor`: the event loop and the forward passes no longer
+        share one GIL)."""
+        settings = version_settings(version, monitor, load=not model_process)
         settings["info"].update(kwargs.pop("info", {}))
-        model = settings.pop("model")
-        return cls(model, **settings, **kwargs)
+        server = cls(settings.pop("model"), **settings, **kwargs)  # settings checked first
+        if model_process:
+            try:
+                server.predictor = server.service.predictor = ProcessPredictor(
+                    version.path, settings["output"])
+            except BaseException:
+                server._sock.close()
+                raise
+        return server
 
     @classmethod
     def from_registry(cls, name: str, ref: int | str = "latest", root: str | None = None,
@@ -799,6 +824,8 @@ class ASGIModelServer:
         else:
             self._address = self._sock.getsockname()[:2]
         self._sock.close()
+        if isinstance(self.predictor, ProcessPredictor):  # closed by the lifespan if it ran
+            self.predictor.close()
         return self._clean
 
     def __enter__(self) -> "ASGIModelServer":

@@ -65,6 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-wait-ms", type=float, default=5.0, metavar="MS",
                         help="how long a request waits for others to share its forward pass "
                              "(5 ms; uvicorn only)")
+    parser.add_argument("--model-process", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the model in a process of its own, so that the forward "
+                             "passes and the event loop do not share one GIL (default on; "
+                             "uvicorn only)")
     parser.add_argument("--max-samples", type=int, default=None, metavar="N",
                         help="most samples in one request (256; 422 beyond)")
     parser.add_argument("--max-body", type=int, default=None, metavar="BYTES",
@@ -78,6 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seconds for a request's headers to arrive (10; uvicorn only)")
     parser.add_argument("--body-timeout", type=float, default=30.0, metavar="S",
                         help="seconds for a request's body to arrive (30; uvicorn only)")
+    parser.add_argument("--max-header-bytes", type=int, default=16384, metavar="BYTES",
+                        help="largest request head (16 KiB; 431 beyond; uvicorn only)")
     parser.add_argument("--idle-timeout", type=float, default=None, metavar="S",
                         help="seconds a keep-alive connection may idle (15 for uvicorn, 30 "
                              "for stdlib)")
@@ -140,8 +146,10 @@ def _server_for(args: argparse.Namespace, version: Any) -> Any:
         kwargs["idle_timeout"] = args.idle_timeout
     kwargs.update(max_batch=args.max_batch, batch_wait_ms=args.batch_wait_ms,
                   max_connections=args.max_connections, max_queue=args.max_queue,
-                  header_timeout=args.header_timeout, body_timeout=args.body_timeout)
-    return ASGIModelServer.from_version(version, monitor=not args.no_monitor, **kwargs)
+                  header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+                  max_header_bytes=args.max_header_bytes)
+    return ASGIModelServer.from_version(version, monitor=not args.no_monitor,
+                                        model_process=args.model_process, **kwargs)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -162,7 +170,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     try:
         server = _server_for(args, version)
-    except ValueError as err:
+    except (ValueError, RuntimeError) as err:  # a bad setting; a model process that failed
         print(f"tito serve: {err}", file=sys.stderr)
         return 2
     except OSError as err:
@@ -182,8 +190,9 @@ def run_serve(args: argparse.Namespace) -> int:
               f"ms); at most {server.connection_limit} connections, {b.max_queue} queued "
               f"requests; deadlines: headers {server.header_timeout:g} s, body "
               f"{server.body_timeout:g} s, idle {server.idle_timeout:g} s; bodies up to "
-              f"{server.max_body_bytes} bytes; JSON via {server.service.json_backend}",
-              flush=True)
+              f"{server.max_body_bytes} bytes; JSON via {server.service.json_backend}; model "
+              + (f"in process {server.predictor.pid}" if args.model_process
+                 else "on a thread of this process"), flush=True)
     else:
         print("  stdlib: ThreadingHTTPServer, one thread per connection (no connection cap, "
               "no header deadline: for the lesson, not for exposure)", flush=True)

@@ -43,7 +43,8 @@ __all__ = ["ServerProcess", "Response", "LoadResult", "build_request", "exchange
            "read_response", "run_load",
            "probe_idle_connections", "probe_trickle", "probe_connection_cap",
            "probe_requests", "probe_memory", "read_metrics", "metric_sum", "process_rss",
-           "process_cpu_seconds", "raise_own_file_limit", "serve_command"]
+           "process_tree", "tree_rss", "process_cpu_seconds", "raise_own_file_limit",
+           "serve_command"]
 
 
 def raise_own_file_limit(minimum: int) -> int:
@@ -218,11 +219,47 @@ def process_rss(pid: int) -> tuple[int, int]:
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc``), e.g. a server and its model process."""
+    children: dict = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def tree_rss(pids: list[int]) -> int:
+    """Resident bytes of these processes together (those that have exited count 0)."""
+    total = 0
+    for p in pids:
+        try:
+            total += process_rss(p)[0]
+        except OSError:
+            pass
+    return total
+
+
+def process_cpu_seconds(pid: int, tree: bool = False) -> float:
+    """User + system CPU seconds a process (``tree``: and its descendants) has used (Linux)."""
+    total = 0.0
+    for p in (process_tree(pid) if tree else [pid]):
+        try:
+            with open(f"/proc/{p}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 # ---------------------------------------------------------------------------- load
@@ -465,18 +502,17 @@ def probe_requests(host: str, port: int, cases: list[dict], timeout: float = 10.
 
 def probe_memory(host: str, port: int, pid: int, body: bytes, concurrent: int,
                  timeout: float = 120.0) -> dict:
-    """``concurrent`` clients POST ``body`` to ``/predict`` at once while the server's
-    resident memory is sampled every 10 ms: baseline, peak, and the statuses."""
-    rss0, _ = process_rss(pid)
+    """``concurrent`` clients POST ``body`` to ``/predict`` at once while the resident memory
+    of the server and its child processes (a model process), together, is sampled every 10 ms:
+    baseline, peak, and the statuses."""
+    pids = process_tree(pid)
+    rss0 = tree_rss(pids)
     peak = [rss0]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            try:
-                peak[0] = max(peak[0], process_rss(pid)[0])
-            except OSError:
-                return
+            peak[0] = max(peak[0], tree_rss(pids))
             time.sleep(0.01)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -499,8 +535,9 @@ def probe_memory(host: str, port: int, pid: int, body: bytes, concurrent: int,
     time.sleep(0.2)
     stop.set()
     sampler.join()
-    rss1, _ = process_rss(pid)
+    rss1 = tree_rss(pids)
     return {"concurrent": concurrent, "body_bytes": len(body), "wall_s": round(wall, 3),
+            "processes": len(pids),
             "statuses": dict(Counter(r.status for r in results)),
             "rss_before_mb": round(rss0 / 2**20, 1), "rss_peak_mb": round(peak[0] / 2**20, 1),
             "rss_after_mb": round(rss1 / 2**20, 1),

@@ -49,12 +49,13 @@ def dump_json(obj: Any) -> bytes:
     return json.dumps(obj, allow_nan=False, separators=(",", ":")).encode()
 
 
-def version_settings(version: Any, monitor: bool = True) -> dict:
-    """Constructor arguments of a server for a registered model version (loaded and verified):
-    the model, its input shape, class names, output kind, info labels and — with ``monitor``
-    and a saved reference — a :class:`Monitor` tracking drift against the training data."""
+def version_settings(version: Any, monitor: bool = True, load: bool = True) -> dict:
+    """Constructor arguments of a server for a registered model version (loaded and verified;
+    ``load=False``: the model is left to whoever loads it, e.g. a model process): the model,
+    its input shape, class names, output kind, info labels and — with ``monitor`` and a saved
+    reference — a :class:`Monitor` tracking drift against the training data."""
     from .drift import DriftDetector
-    model = version.load_model()
+    model = version.load_model() if load else None
     mon = None
     if monitor and version.reference() is not None:
         baseline = next((v for k, v in version.metrics.items()
