@@ -264,3 +264,20 @@ def test_debug_mode_brings_the_traceback_back(scratch: Path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 1  # the exception escaped main
     assert "Traceback" in done.stderr and "UsageError: --out" in done.stderr
+
+
+@pytest.mark.parametrize("row_id, exception", [
+    ("serve-unknown-model", "RegistryError"),         # tinytorch-mlops's plugin
+    ("registry-show-version-null", "Error"),          # its registry command
+    ("data-verify-missing", "DatasetNotFoundError"),  # tinytorch-dataloader's plugin
+])
+def test_debug_mode_reaches_into_the_plugins(scratch: Path, row_id: str, exception: str):
+    """A plugin that catches a user's mistake itself lets it through under TINYTORCH_DEBUG=1."""
+    bad = next((r for r in ROWS if r.id == row_id), None)
+    if bad is None:
+        pytest.fail(f"no row {row_id!r} in the table")
+    env = dict(os.environ, TINYTORCH_DEBUG="1")
+    done = subprocess.run([sys.executable, "-m", "tinytorch.setup", *expand(bad.argv, scratch)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr and exception in done.stderr, done.stderr[-800:]

@@ -111,6 +111,13 @@ def _progress_text(rows: list) -> str:
     return "Progress\n" + _table(head, body, "lllll") + "\n" + foot
 
 
+def _debug_reraise() -> None:
+    """Under ``TINYTORCH_DEBUG=1`` (any value but empty or 0), let the exception being handled
+    through with its traceback instead of the one-line message. Call it from an ``except``."""
+    if os.environ.get("TINYTORCH_DEBUG", "").strip() not in ("", "0"):
+        raise  # noqa: PLE0704 - re-raises the exception the caller is handling
+
+
 def run(args: argparse.Namespace) -> int:
     """Carry out ``tito system graph`` with parsed arguments; returns the exit code."""
     from .docs import overview_markdown
@@ -137,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         graph.topological_order()  # a cycle is an error whatever is asked
     except (CycleError, FileNotFoundError, RuntimeError) as exc:
+        _debug_reraise()
         print(f"error: {exc}", file=sys.stderr)
         return 1
     fmt = args.format
@@ -148,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             print(f"wrote {save_figure(graph, target, args.all_edges)}")
         except PlotUnavailable as exc:
+            _debug_reraise()
             print(f"error: {exc}", file=sys.stderr)
             return 1
         return 0

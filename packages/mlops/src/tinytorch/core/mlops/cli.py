@@ -26,6 +26,13 @@ from typing import Any
 __all__ = ["register", "register_registry", "run_serve", "run_registry", "resolve_model", "main"]
 
 
+def _debug_reraise() -> None:
+    """Under ``TINYTORCH_DEBUG=1`` (any value but empty or 0), let the exception being handled
+    through with its traceback instead of the one-line message. Call it from an ``except``."""
+    if os.environ.get("TINYTORCH_DEBUG", "").strip() not in ("", "0"):
+        raise  # noqa: PLE0704 - re-raises the exception the caller is handling
+
+
 def _registry_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry", default=None, metavar="DIR",
                         help="the registry folder (default $TINYTORCH_REGISTRY or runs/registry)")
@@ -160,20 +167,24 @@ def run_serve(args: argparse.Namespace) -> int:
         try:  # the serve extra, checked before loading a model
             importlib.import_module(f"{__package__}.asgi")
         except ImportError as err:
+            _debug_reraise()
             print(f"tito serve: {err} (or --engine stdlib, the standard-library server)",
                   file=sys.stderr)
             return 2
     try:
         version = resolve_model(args.model, args.registry)
     except (RegistryError, IntegrityError, ValueError) as err:
+        _debug_reraise()
         print(f"tito serve: {err}", file=sys.stderr)
         return 2
     try:
         server = _server_for(args, version)
     except (ValueError, RuntimeError) as err:  # a bad setting; a model process that failed
+        _debug_reraise()
         print(f"tito serve: {err}", file=sys.stderr)
         return 2
     except OSError as err:
+        _debug_reraise()
         print(f"tito serve: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
         return 2
     stop = threading.Event()
@@ -246,6 +257,7 @@ def run_registry(args: argparse.Namespace) -> int:
             v = registry.rollback(args.name, args.stage)
             print(f"{args.name}: {args.stage} rolled back to v{v}")
     except (RegistryError, IntegrityError, ValueError) as err:
+        _debug_reraise()
         print(f"tito registry: {err}", file=sys.stderr)
         return 2
     return 0
