@@ -1,218 +1,201 @@
-"""Benchmark: training an MLP 784-128-10 at batch 128, TinyTorch against PyTorch CPU.
+"""Benchmark: MLPs, TinyTorch against PyTorch CPU, side by side, by the rules of vs_torch.py.
 
-    python capstone/benchmarks/mlp_vs_torch.py [--batch 128] [--rounds 30] [--steps 5]
+    python capstone/benchmarks/mlp_vs_torch.py [--rounds 9] [--steps 20] [--batch 128]
+    python capstone/benchmarks/mlp_vs_torch.py --readme     # only re-render the docs' figures
+
+Two workloads:
+
+* **MLP 784-128-10 train, batch 128**: forward, cross-entropy, backward, SGD with momentum
+  (tinytorch.core.dense.MLP and tinytorch.core.optimizers.SGD against nn.Sequential and
+  torch.optim.SGD);
+* **20-layer 16-wide MLP, batch 1, forward + backward** (``MLP(16, [16] * 19, 16)``, loss =
+  the sum of the outputs, no optimizer): almost no arithmetic, so what it times is the fixed
+  cost every op pays — recording the graph, the buffer pool, Python — per-op overhead.
 
 What it does, in order:
-1. builds the MLP with TinyTorch's modules (tinytorch.core.dense.MLP: Dense-ReLU-Dense), and
-   the same network from raw Tensors, and copies the weights into a PyTorch
-   ``nn.Sequential(Linear, ReLU, Linear)``;
-2. checks correctness before timing anything: the loss and every gradient of one batch agree
-   with PyTorch's, and so do the weights after a few steps of SGD with momentum;
-3. times whole training steps (forward, cross-entropy, backward, ``SGD.step``) of the three
-   contenders, rotating their order every round (the machine drifts), and prints the
-   median time per step, images/second, and TinyTorch's throughput relative to PyTorch
-   (from the medians, and as the median of the ratios within each round — short rounds
-   keep both contenders under the same machine state);
-4. times one ``a + b`` on small tensors: numpy, TinyTorch without and with
-   ``requires_grad`` (the latter records a graph node), PyTorch likewise — the fixed cost
-   every op pays, which dominates at this model size.
+1. builds each network in TinyTorch and copies the weights into its PyTorch twin;
+2. checks the first step before timing anything: the loss and every gradient of one batch
+   agree with PyTorch's (tolerances printed), and for the 784-128-10 MLP so do the weights
+   after five steps of SGD with momentum;
+3. times both workloads, interleaved with a 0.3 s pause before each run, one thread each and
+   two each (TinyTorch's default configuration; ``--settings`` adds ``2b``, TinyTorch's
+   ``threads(2, blas=1)``); wall and CPU time per step;
+4. times one ``a + b`` on (16,) tensors — numpy, TinyTorch and PyTorch, with and without
+   ``requires_grad`` — the smallest unit of that overhead (best of 7 × 20,000, one thread).
 
-PyTorch runs with ``torch.set_num_threads(2)`` (``--torch-threads``); numpy's BLAS uses its
-default (set ``OPENBLAS_NUM_THREADS``). This is a benchmark, not a test: it asserts nothing
-about speed. The load average is printed because other processes on a 2-core machine change
-the numbers a lot — multi-threaded BLAS and PyTorch's thread pool both degrade badly when the
-cores are oversubscribed; compare ratios, not times, and prefer runs on an idle machine.
+Writes capstone/benchmarks/results/mlp_vs_torch.json and renders the docs' figures from it.
+This is a benchmark, not a test: it asserts nothing about speed.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import time
+import sys
 import timeit
+from pathlib import Path
 
 import numpy as np
 
-import torch
-
-from tinytorch.core.dense import MLP
-from tinytorch.core.optimizers import SGD
-from tinytorch.core.tensor import Tensor, manual_seed
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import vs_torch as h  # noqa: E402
 
 LR, MOMENTUM = 0.01, 0.9
+WORKLOADS = {"mlp_train": "MLP 784-128-10 train, batch {n}",
+             "deep_mlp": "20-layer 16-wide MLP, batch 1, fwd+bwd (per-op overhead)"}
 
 
-# ---------------------------------------------------------------- the contenders
-def cross_entropy(logits: Tensor, labels: np.ndarray) -> Tensor:
+def cross_entropy(logits, labels: np.ndarray):
     """Mean negative log-likelihood of the labels under softmax(logits)."""
     return -logits.log_softmax(axis=-1).gather_rows(labels).mean()
 
 
-class RawMLP:
-    """The same network as plain Tensor ops, without any Module machinery."""
-
-    def __init__(self, w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray) -> None:
-        self.params = [Tensor(a, requires_grad=True) for a in (w1.T, b1, w2.T, b2)]
-
-    def __call__(self, x: Tensor) -> Tensor:
-        w1, b1, w2, b2 = self.params
-        return ((x @ w1 + b1).relu()) @ w2 + b2
-
-
-def tinytorch_step(model, opt: SGD, x: Tensor, y: np.ndarray) -> float:
-    opt.zero_grad()
-    loss = cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
-    return loss.data.item()
-
-
-def torch_step(model, opt, loss_fn, x, y) -> float:
-    opt.zero_grad()
-    loss = loss_fn(model(x), y)
-    loss.backward()
-    opt.step()
-    return loss.item()
-
-
-def build(batch: int, n_batches: int = 8) -> dict:
-    manual_seed(0)
-    ours = MLP(784, [128], 10)
-    layers = [m for m in ours if hasattr(m, "weight")]
-    w1, b1 = layers[0].weight.data, layers[0].bias.data
-    w2, b2 = layers[1].weight.data, layers[1].bias.data
-    raw = RawMLP(w1, b1, w2, b2)
-    ref = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+def twin(torch, ours, sizes: list):
+    """nn.Sequential(Linear, ReLU, ..., Linear) with ``ours``'s weights (same layout)."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
     with torch.no_grad():
-        for dst, src in zip(ref.parameters(), (w1, b1, w2, b2)):
-            dst.copy_(torch.from_numpy(src.copy()))
-    rng = np.random.default_rng(1)
-    xs = [rng.random((batch, 784), dtype=np.float32) for _ in range(n_batches)]
-    ys = [rng.integers(0, 10, batch) for _ in range(n_batches)]
-    return {
-        "ours": ours, "raw": raw, "ref": ref,
-        "opt": SGD(list(ours.parameters()), lr=LR, momentum=MOMENTUM),
-        "raw_opt": SGD(raw.params, lr=LR, momentum=MOMENTUM),
-        "ref_opt": torch.optim.SGD(ref.parameters(), lr=LR, momentum=MOMENTUM),
-        "loss_fn": torch.nn.CrossEntropyLoss(),
-        "xs": [Tensor(x) for x in xs], "ys": ys,
-        "txs": [torch.from_numpy(x) for x in xs], "tys": [torch.from_numpy(y) for y in ys],
-    }
+        for dst, src in zip(model.parameters(), ours.parameters()):
+            dst.copy_(torch.from_numpy(src.data.copy()))
+    return model
 
 
-# ---------------------------------------------------------------- correctness first
-def check(b: dict) -> None:
-    ours, raw, ref = b["ours"], b["raw"], b["ref"]
-    x, y, tx, ty = b["xs"][0], b["ys"][0], b["txs"][0], b["tys"][0]
-    loss = cross_entropy(ours(x), y)
-    loss.backward()
-    raw_loss = cross_entropy(raw(x), y)
-    raw_loss.backward()
-    ref_loss = b["loss_fn"](ref(tx), ty)
-    ref_loss.backward()
-    np.testing.assert_allclose(loss.item(), ref_loss.item(), rtol=1e-5)
-    np.testing.assert_allclose(raw_loss.item(), ref_loss.item(), rtol=1e-5)
-    for p, r, q in zip(ours.parameters(), raw.params, ref.parameters()):
-        g = q.grad.numpy()
-        np.testing.assert_allclose(p.grad.data, g, rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(r.grad.data, g.T if g.ndim == 2 else g, rtol=1e-4, atol=1e-6)
-    for opt in (b["opt"], b["raw_opt"], b["ref_opt"]):
-        opt.zero_grad()
-    for k in range(5):
-        tinytorch_step(ours, b["opt"], b["xs"][k], b["ys"][k])
-        tinytorch_step(raw, b["raw_opt"], b["xs"][k], b["ys"][k])
-        torch_step(ref, b["ref_opt"], b["loss_fn"], b["txs"][k], b["tys"][k])
-    for p, r, q in zip(ours.parameters(), raw.params, ref.parameters()):
-        w = q.detach().numpy()
-        np.testing.assert_allclose(p.data, w, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(r.data, w.T if w.ndim == 2 else w, rtol=1e-4, atol=1e-5)
-        assert p.dtype == np.float32
-    print("correctness: loss, gradients and 5 SGD-momentum steps agree with PyTorch")
+def grads(model, torch_side: bool) -> dict:
+    """Gradients by position ("0.weight", ...): the two Sequentials name layers alike."""
+    if torch_side:
+        return {n: p.grad.numpy().copy() for n, p in model.named_parameters()}
+    return {n: p.grad.data.copy() for n, p in model.named_parameters()}
 
 
-# ---------------------------------------------------------------- timing
-def time_training(b: dict, rounds: int, steps: int) -> dict:
-    n = len(b["xs"])
-    runs = {
-        "TinyTorch (MLP modules)": lambda k: tinytorch_step(b["ours"], b["opt"], b["xs"][k % n], b["ys"][k % n]),
-        "TinyTorch (raw tensors)": lambda k: tinytorch_step(b["raw"], b["raw_opt"], b["xs"][k % n], b["ys"][k % n]),
-        "PyTorch CPU": lambda k: torch_step(b["ref"], b["ref_opt"], b["loss_fn"], b["txs"][k % n], b["tys"][k % n]),
-    }
-    names = list(runs)
-    per_step = {name: [] for name in names}
-    for name in names:  # warm up
-        for k in range(3):
-            runs[name](k)
-    for r in range(rounds):
-        order = names[r % len(names):] + names[: r % len(names)]  # rotate who goes first
-        for name in order:
-            run = runs[name]
-            start = time.perf_counter()
-            for k in range(steps):
-                run(k)
-            per_step[name].append((time.perf_counter() - start) / steps)
-    medians = {name: statistics.median(ts) for name, ts in per_step.items()}
-    # the ratio within each round (same machine state), then its median: robust to drift
-    ref = per_step["PyTorch CPU"]
-    ratios = {name: statistics.median(r / t for r, t in zip(ref, ts)) for name, ts in per_step.items()}
-    return medians, ratios
+def time_small_add(torch, number: int = 20000, repeat: int = 7) -> dict:
+    from tinytorch.core.tensor import Tensor
 
-
-def time_small_add(shape: tuple = (16,), number: int = 20000, repeat: int = 7) -> dict:
-    a_np = np.ones(shape, dtype=np.float32)
-    b_np = np.ones(shape, dtype=np.float32)
+    a_np, b_np = np.ones(16, np.float32), np.ones(16, np.float32)
     a, b = Tensor(a_np), Tensor(b_np)
     ag, bg = Tensor(a_np, requires_grad=True), Tensor(b_np, requires_grad=True)
-    ta, tb = torch.ones(shape), torch.ones(shape)
-    tag, tbg = torch.ones(shape, requires_grad=True), torch.ones(shape, requires_grad=True)
-    cases = {
-        "numpy": lambda: a_np + b_np,
-        "TinyTorch": lambda: a + b,
-        "TinyTorch, requires_grad": lambda: ag + bg,
-        "PyTorch": lambda: ta + tb,
-        "PyTorch, requires_grad": lambda: tag + tbg,
-    }
-    out = {}
-    for name, fn in cases.items():
-        times = timeit.repeat(fn, number=number, repeat=repeat)
-        out[name] = min(times) / number  # best of the repeats: the cost without interruptions
-    return out
+    ta, tb = torch.ones(16), torch.ones(16)
+    tag, tbg = torch.ones(16, requires_grad=True), torch.ones(16, requires_grad=True)
+    cases = {"numpy": lambda: a_np + b_np, "TinyTorch": lambda: a + b,
+             "TinyTorch, requires_grad": lambda: ag + bg, "PyTorch": lambda: ta + tb,
+             "PyTorch, requires_grad": lambda: tag + tbg}
+    return {k: round(min(timeit.repeat(f, number=number, repeat=repeat)) / number * 1e6, 3)
+            for k, f in cases.items()}
 
 
-def main(argv: list | None = None) -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=30, help="timing rounds (median taken)")
-    parser.add_argument("--steps", type=int, default=5, help="training steps per round")
-    parser.add_argument("--torch-threads", type=int, default=2,
-                        help="torch.set_num_threads (2 is the reference setting; 1, together with "
-                             "OPENBLAS_NUM_THREADS=1, compares single cores on a busy machine)")
-    args = parser.parse_args(argv)
+    h.common_arguments(parser, rounds=9, steps=20)
+    parser.set_defaults(settings=["1", "2"])
+    args = parser.parse_args()
+    if args.readme:
+        h.render_all()
+        return
 
-    torch.set_num_threads(args.torch_threads)
-    blas = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS") or "default"
-    print(f"numpy {np.__version__} (BLAS threads: {blas}), torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    bench = build(args.batch)
-    check(bench)
+    torch = h.import_torch()
+    pin, results = h.start(torch, "TinyTorch vs PyTorch: MLPs (784-128-10 training; "
+                                  "20 layers × 16 at batch 1)")
+    import tinytorch.core.autograd  # noqa: F401
+    from tinytorch.core.dense import MLP
+    from tinytorch.core.optimizers import SGD
+    from tinytorch.core.tensor import Tensor, manual_seed
 
-    medians, ratios = time_training(bench, args.rounds, args.steps)
-    torch_s = medians["PyTorch CPU"]
-    print(f"\nMLP 784-128-10, batch {args.batch}, SGD(lr={LR}, momentum={MOMENTUM}); "
-          f"median of {args.rounds} rounds × {args.steps} steps")
-    print(f"{'contender':28s} {'ms/step':>9s} {'images/s':>10s} {'vs PyTorch':>11s} "
-          f"{'per-round ratio':>16s}")
-    for name, s in medians.items():
-        print(f"{name:28s} {s * 1e3:9.3f} {args.batch / s:10.0f} {torch_s / s:10.2f}× "
-              f"{ratios[name]:15.2f}×")
+    # ------------------------------------------------ the 784-128-10 MLP, batch 128
+    manual_seed(0)
+    mlp = MLP(784, [128], 10)
+    tmlp = twin(torch, mlp, [784, 128, 10])
+    rng = np.random.default_rng(1)
+    xs = [rng.random((args.batch, 784), dtype=np.float32) for _ in range(8)]
+    ys = [rng.integers(0, 10, args.batch) for _ in range(8)]
+    txs, tys = [torch.from_numpy(x) for x in xs], [torch.from_numpy(y) for y in ys]
+    xs = [Tensor(x) for x in xs]
 
-    adds = time_small_add()
-    print("\none `a + b` on float32 tensors of shape (16,), best of 7 × 20000")
-    for name, s in adds.items():
-        print(f"{name:28s} {s * 1e6:8.2f} µs")
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    loss = cross_entropy(mlp(xs[0]), ys[0])
+    loss.backward()
+    tloss = torch.nn.functional.cross_entropy(tmlp(txs[0]), tys[0])
+    tloss.backward()
+    checks = [h.check_first_step(loss.item(), tloss.item(), grads(mlp, False), grads(tmlp, True),
+                                 loss_tol=1e-5, grad_tol=1e-4, what="MLP 784-128-10, float32")]
+    opt = SGD(list(mlp.parameters()), lr=LR, momentum=MOMENTUM)
+    topt = torch.optim.SGD(tmlp.parameters(), lr=LR, momentum=MOMENTUM)
+    state = {"k": 0}
+
+    def mlp_step() -> None:
+        k = state["k"] = (state["k"] + 1) % len(xs)
+        opt.zero_grad()
+        cross_entropy(mlp(xs[k]), ys[k]).backward()
+        opt.step()
+
+    tstate = {"k": 0}
+
+    def torch_mlp_step() -> None:
+        k = tstate["k"] = (tstate["k"] + 1) % len(txs)
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(tmlp(txs[k]), tys[k]).backward()
+        topt.step()
+
+    opt.zero_grad()
+    topt.zero_grad()
+    for _ in range(5):
+        mlp_step()
+        torch_mlp_step()
+    worst = max(h.max_rel(p.data, q.detach().numpy())
+                for p, q in zip(mlp.parameters(), tmlp.parameters()))
+    print(f"  and the weights after 5 SGD-momentum steps agree to {worst:.1e} (tolerance 1e-4)")
+    if worst > 1e-4:
+        raise SystemExit("the SGD steps disagree: not timing")
+    checks[0]["weights_after_5_steps_max_rel_diff"] = worst
+
+    # ------------------------------------------------ 20 layers × 16 wide, batch 1
+    manual_seed(0)
+    deep = MLP(16, [16] * 19, 16)
+    tdeep = twin(torch, deep, [16] * 21)
+    x1 = rng.standard_normal((1, 16)).astype(np.float32)
+    dx, tdx = Tensor(x1), torch.from_numpy(x1)
+    dl = deep(dx).sum()
+    dl.backward()
+    tdl = tdeep(tdx).sum()
+    tdl.backward()
+    checks.append(h.check_first_step(dl.item(), tdl.item(), grads(deep, False), grads(tdeep, True),
+                                     loss_tol=1e-5, grad_tol=1e-4,
+                                     what="20-layer 16-wide MLP, float32"))
+
+    def deep_step() -> None:
+        deep.zero_grad()
+        deep(dx).sum().backward()
+
+    def torch_deep_step() -> None:
+        tdeep.zero_grad()
+        tdeep(tdx).sum().backward()
+
+    contenders = []
+    for key in args.settings:
+        s = h.SETTINGS[key]
+        for workload, ours, theirs in (("mlp_train", mlp_step, torch_mlp_step),
+                                       ("deep_mlp", deep_step, torch_deep_step)):
+            contenders.append(h.Contender(workload, "tinytorch", s, ours))
+            if s.tinytorch_blas is None:
+                contenders.append(h.Contender(workload, "torch", s, theirs))
+    print(f"\ntiming {len(contenders)} contenders: {args.rounds} rounds × {args.steps} steps")
+    timing = h.interleave(contenders, pin, args.rounds, args.steps)
+    titles = {k: v.format(n=args.batch) for k, v in WORKLOADS.items()}
+    rows = h.pair_rows(contenders, timing, titles)
+    h.print_rows(rows)
+
+    with pin(h.SETTINGS["1"]):
+        adds = time_small_add(torch)
+    print("\none `a + b` on float32 tensors of shape (16,), best of 7 × 20,000, one thread:")
+    for k, us in adds.items():
+        print(f"  {k:28s} {us:8.2f} µs")
+    results.update({"batch": args.batch, "rounds": args.rounds, "steps": args.steps,
+                    "checks": checks, "rows": rows, "add_16_us": adds,
+                    "samples": timing["samples"], "load_per_round": timing["load_per_round"]})
+    h.finish("mlp_vs_torch", results, args.out)
+    if not args.no_readme and args.out is None:
+        h.render_all()
 
 
 if __name__ == "__main__":

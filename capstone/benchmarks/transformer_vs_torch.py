@@ -1,256 +1,196 @@
-"""Benchmark: training a small GPT (2 layers, 4 heads, 128 wide, context 64), TinyTorch vs PyTorch CPU.
+"""Benchmark: training a small GPT, TinyTorch against PyTorch CPU, by the rules of vs_torch.py.
 
-    python capstone/benchmarks/transformer_vs_torch.py [--batch 32] [--rounds 7] [--steps 5]
+    python capstone/benchmarks/transformer_vs_torch.py [--rounds 5] [--steps 3] [--batch 32]
+    python capstone/benchmarks/transformer_vs_torch.py --readme   # only re-render the figures
 
 What it does, in order:
-1. builds ``tinytorch.core.attention.TinyGPT`` (vocabulary 65, block size 64, embed 128, 4 heads,
-   2 layers, MLP 4×, tanh-GELU, no dropout) and the same network in PyTorch — written here with
-   the same parameter names and ``F.scaled_dot_product_attention(is_causal=True)`` — and copies
-   TinyTorch's weights into it;
-2. checks correctness before timing anything: the loss and every gradient of one batch agree
-   with PyTorch's, and so do the weights after a few Adam steps;
-3. times whole training steps (forward, cross-entropy, backward, ``Adam.step``) for TinyTorch
-   with numpy's BLAS on its default threads, TinyTorch with BLAS on one thread (when
-   tinytorch-spatial can set it), PyTorch with ``torch.set_num_threads(2)`` and PyTorch on one
-   thread — rotating who goes first every round, since the machine drifts — and prints the
-   median time per step, training tokens per second (batch × 64 tokens per step) and the ratio
-   to PyTorch on 2 threads. (On a busy machine, multi-threaded BLAS/OpenMP threads that wait for
-   each other can be several times slower than one thread: hence both settings.)
+1. builds ``tinytorch.core.attention.TinyGPT`` (vocabulary 65, context 64, 128 wide, 4 heads,
+   2 layers, MLP 4×, tanh-GELU, no dropout) and the same network in PyTorch — written here
+   with the same parameter names and ``F.scaled_dot_product_attention(is_causal=True)`` —
+   and copies TinyTorch's weights into it;
+2. checks the first step before timing anything: the loss and every gradient of one batch
+   agree with PyTorch's (tolerances printed), and so do the weights after three Adam steps;
+3. times whole training steps (forward, cross-entropy, backward, ``Adam.step``; batch 32 =
+   2,048 tokens), interleaved with a 0.3 s pause before each run: one thread each, two each
+   (TinyTorch's default configuration) and two each with TinyTorch's ``threads(2, blas=1)``;
+   wall and CPU time per step.
 
-This is a benchmark, not a test. The load average is printed because other processes on a
-2-core machine change the numbers a lot; compare ratios within one run, not times across runs.
-The CPU time per step is printed too: for the one-thread contenders it excludes the time spent
-waiting for a core, so it is the steadier figure on a busy machine.
+Writes capstone/benchmarks/results/transformer_vs_torch.json and renders the docs' figures
+from it. This is a benchmark, not a test: it asserts nothing about speed.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
-import torch
-import torch.nn.functional as F
-
-import tinytorch.core.autograd  # noqa: F401  (the engine behind backward())
-from tinytorch.core.attention import TinyGPT
-from tinytorch.core.optimizers import Adam
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import vs_torch as h  # noqa: E402
 
 VOCAB, BLOCK, EMBED, HEADS, LAYERS = 65, 64, 128, 4, 2
 LR = 1e-3
-
-try:  # best effort: numpy's bundled OpenBLAS thread count, at run time
-    from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads
-except ImportError:  # pragma: no cover
-    get_blas_threads = set_blas_threads = None
+TITLE = f"GPT {LAYERS} layers / {HEADS} heads / {EMBED} dim / seq {BLOCK}, batch {{n}}, train"
 
 
-# ---------------------------------------------------------------- PyTorch's twin of TinyGPT
-class TorchAttention(torch.nn.Module):
-    def __init__(self, e: int, h: int) -> None:
-        super().__init__()
-        self.h = h
-        self.in_proj_weight = torch.nn.Parameter(torch.empty(3 * e, e))
-        self.in_proj_bias = torch.nn.Parameter(torch.empty(3 * e))
-        self.out_proj = torch.nn.Linear(e, e)
+def torch_gpt(torch):
+    """PyTorch's twin of TinyGPT, with TinyGPT's parameter names (defined once torch is
+    imported: ``--readme`` needs no torch)."""
+    F = torch.nn.functional
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, e = x.shape
-        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
-        q, k, v = (z.view(b, t, self.h, e // self.h).transpose(1, 2) for z in qkv.split(e, dim=-1))
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.out_proj(out.transpose(1, 2).reshape(b, t, e))
+    class Attention(torch.nn.Module):
+        def __init__(self, e: int, nh: int) -> None:
+            super().__init__()
+            self.h = nh
+            self.in_proj_weight = torch.nn.Parameter(torch.empty(3 * e, e))
+            self.in_proj_bias = torch.nn.Parameter(torch.empty(3 * e))
+            self.out_proj = torch.nn.Linear(e, e)
 
+        def forward(self, x):
+            b, t, e = x.shape
+            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+            q, k, v = (z.view(b, t, self.h, e // self.h).transpose(1, 2)
+                       for z in qkv.split(e, dim=-1))
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.out_proj(out.transpose(1, 2).reshape(b, t, e))
 
-class TorchMLP(torch.nn.Module):
-    def __init__(self, e: int) -> None:
-        super().__init__()
-        self.fc1 = torch.nn.Linear(e, 4 * e)
-        self.fc2 = torch.nn.Linear(4 * e, e)
+    class MLP(torch.nn.Module):
+        def __init__(self, e: int) -> None:
+            super().__init__()
+            self.fc1 = torch.nn.Linear(e, 4 * e)
+            self.fc2 = torch.nn.Linear(4 * e, e)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+        def forward(self, x):
+            return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
 
+    class Block(torch.nn.Module):
+        def __init__(self, e: int, nh: int) -> None:
+            super().__init__()
+            self.ln1, self.attn = torch.nn.LayerNorm(e), Attention(e, nh)
+            self.ln2, self.mlp = torch.nn.LayerNorm(e), MLP(e)
 
-class TorchBlock(torch.nn.Module):
-    def __init__(self, e: int, h: int) -> None:
-        super().__init__()
-        self.ln1, self.attn = torch.nn.LayerNorm(e), TorchAttention(e, h)
-        self.ln2, self.mlp = torch.nn.LayerNorm(e), TorchMLP(e)
+        def forward(self, x):
+            x = x + self.attn(self.ln1(x))
+            return x + self.mlp(self.ln2(x))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
+    class PositionEmbedding(torch.nn.Module):
+        def __init__(self, t: int, e: int) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.empty(t, e))
 
+    class GPT(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.token_embedding = torch.nn.Embedding(VOCAB, EMBED)
+            self.position_embedding = PositionEmbedding(BLOCK, EMBED)
+            self.blocks = torch.nn.ModuleList([Block(EMBED, HEADS) for _ in range(LAYERS)])
+            self.ln_f = torch.nn.LayerNorm(EMBED)
+            self.head = torch.nn.Linear(EMBED, VOCAB, bias=False)
 
-class PositionEmbedding(torch.nn.Module):
-    def __init__(self, t: int, e: int) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.empty(t, e))
+        def forward(self, idx, targets):
+            x = self.token_embedding(idx) + self.position_embedding.weight[: idx.shape[1]]
+            for block in self.blocks:
+                x = block(x)
+            logits = self.head(self.ln_f(x))
+            return F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
 
-
-class TorchGPT(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.token_embedding = torch.nn.Embedding(VOCAB, EMBED)
-        self.position_embedding = PositionEmbedding(BLOCK, EMBED)
-        self.blocks = torch.nn.ModuleList([TorchBlock(EMBED, HEADS) for _ in range(LAYERS)])
-        self.ln_f = torch.nn.LayerNorm(EMBED)
-        self.head = torch.nn.Linear(EMBED, VOCAB, bias=False)
-
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        x = self.token_embedding(idx) + self.position_embedding.weight[: idx.shape[1]]
-        for block in self.blocks:
-            x = block(x)
-        logits = self.head(self.ln_f(x))
-        return F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
-
-
-# ---------------------------------------------------------------- the training steps
-def tinytorch_step(model: TinyGPT, opt: Adam, x: np.ndarray, y: np.ndarray) -> float:
-    opt.zero_grad()
-    _, loss = model(x, y)
-    loss.backward()
-    opt.step()
-    return loss.item()
+    return GPT()
 
 
-def torch_step(model: TorchGPT, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
-    opt.zero_grad()
-    loss = model(x, y)
-    loss.backward()
-    opt.step()
-    return loss.item()
-
-
-def build(batch: int, n_batches: int = 6) -> dict:
-    ours = TinyGPT(VOCAB, BLOCK, EMBED, HEADS, LAYERS, generator=np.random.default_rng(0))
-    theirs = TorchGPT()
-    state = ours.state_dict()
-    missing = set(dict(theirs.named_parameters())) ^ set(state)
-    assert not missing, f"parameter names differ: {sorted(missing)}"
-    theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
-    rng = np.random.default_rng(1)
-    data = [rng.integers(0, VOCAB, (batch, BLOCK + 1)) for _ in range(n_batches)]
-    return {
-        "ours": ours, "theirs": theirs,
-        "opt": Adam(list(ours.parameters()), lr=LR),
-        "torch_opt": torch.optim.Adam(theirs.parameters(), lr=LR),
-        "xs": [d[:, :-1] for d in data], "ys": [d[:, 1:] for d in data],
-        "txs": [torch.from_numpy(d[:, :-1].copy()) for d in data],
-        "tys": [torch.from_numpy(d[:, 1:].copy()) for d in data],
-    }
-
-
-# ---------------------------------------------------------------- correctness first
-def check(b: dict) -> None:
-    ours, theirs = b["ours"], b["theirs"]
-    _, loss = ours(b["xs"][0], b["ys"][0])
-    loss.backward()
-    ref = theirs(b["txs"][0], b["tys"][0])
-    ref.backward()
-    np.testing.assert_allclose(loss.item(), ref.item(), rtol=1e-5)
-    grads = {n: p.grad.numpy() for n, p in theirs.named_parameters()}
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), grads[name], rtol=1e-3, atol=1e-6, err_msg=name)
-    b["opt"].zero_grad()
-    b["torch_opt"].zero_grad()
-    for k in range(3):
-        tinytorch_step(ours, b["opt"], b["xs"][k], b["ys"][k])
-        torch_step(theirs, b["torch_opt"], b["txs"][k], b["tys"][k])
-    weights = {n: p.detach().numpy() for n, p in theirs.named_parameters()}
-    for name, p in ours.named_parameters():
-        assert p.dtype == np.float32, name
-        # Adam moves each weight by ~lr per step whatever the gradient size, so float32 rounding in
-        # tiny gradients shows up at ~1e-5; 1e-4 is a tenth of one step
-        np.testing.assert_allclose(p.numpy(), weights[name], rtol=1e-3, atol=1e-4, err_msg=name)
-    print(f"correctness: loss {loss.item():.4f}, every gradient and 3 Adam steps agree with PyTorch")
-
-
-# ---------------------------------------------------------------- timing
-def time_training(b: dict, rounds: int, steps: int) -> dict:
-    n = len(b["xs"])
-    default_blas = get_blas_threads() if get_blas_threads else None
-
-    def ours(k: int) -> None:
-        tinytorch_step(b["ours"], b["opt"], b["xs"][k % n], b["ys"][k % n])
-
-    runs = {f"TinyTorch (BLAS {default_blas or 'default'} threads)": (ours, default_blas)}
-    if set_blas_threads is not None and default_blas not in (None, 1):
-        runs["TinyTorch (BLAS 1 thread)"] = (ours, 1)
-    torch_threads = torch.get_num_threads()
-
-    def theirs(threads: int):
-        def run(k: int) -> None:
-            torch.set_num_threads(threads)
-            torch_step(b["theirs"], b["torch_opt"], b["txs"][k % n], b["tys"][k % n])
-        return run
-
-    runs[f"PyTorch CPU ({torch_threads} threads)"] = (theirs(torch_threads), None)
-    if torch_threads != 1:
-        runs["PyTorch CPU (1 thread)"] = (theirs(1), None)
-    names = list(runs)
-    per_step: dict = {name: [] for name in names}
-    cpu_per_step: dict = {name: [] for name in names}
-    try:
-        for name in names:  # warm up
-            fn, blas = runs[name]
-            if blas is not None:
-                set_blas_threads(blas)
-            for k in range(2):
-                fn(k)
-        for r in range(rounds):
-            order = names[r % len(names):] + names[: r % len(names)]  # rotate who goes first
-            for name in order:
-                fn, blas = runs[name]
-                if blas is not None:
-                    set_blas_threads(blas)
-                start, cpu_start = time.perf_counter(), time.process_time()
-                for k in range(steps):
-                    fn(k)
-                per_step[name].append((time.perf_counter() - start) / steps)
-                cpu_per_step[name].append((time.process_time() - cpu_start) / steps)
-    finally:
-        if default_blas is not None:
-            set_blas_threads(default_blas)
-        torch.set_num_threads(torch_threads)
-    return {name: (statistics.median(per_step[name]), statistics.median(cpu_per_step[name]))
-            for name in names}
-
-
-def main(argv: list | None = None) -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=7, help="timing rounds (median taken)")
-    parser.add_argument("--steps", type=int, default=5, help="training steps per round")
-    args = parser.parse_args(argv)
+    h.common_arguments(parser, rounds=5, steps=3)
+    args = parser.parse_args()
+    if args.readme:
+        h.render_all()
+        return
 
-    torch.set_num_threads(2)
-    print(f"numpy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    bench = build(args.batch)
-    check(bench)
+    torch = h.import_torch()
+    pin, results = h.start(torch, "TinyTorch vs PyTorch: training a small GPT")
+    import tinytorch.core.autograd  # noqa: F401
+    from tinytorch.core.attention import TinyGPT
+    from tinytorch.core.optimizers import Adam
 
-    medians = time_training(bench, args.rounds, args.steps)
+    ours = TinyGPT(VOCAB, BLOCK, EMBED, HEADS, LAYERS, generator=np.random.default_rng(0))
+    theirs = torch_gpt(torch)
+    state = ours.state_dict()
+    missing = set(dict(theirs.named_parameters())) ^ set(state)
+    if missing:
+        raise SystemExit(f"parameter names differ: {sorted(missing)}")
+    theirs.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    rng = np.random.default_rng(1)
+    data = [rng.integers(0, VOCAB, (args.batch, BLOCK + 1)) for _ in range(6)]
+    xs, ys = [d[:, :-1] for d in data], [d[:, 1:] for d in data]
+    txs = [torch.from_numpy(d[:, :-1].copy()) for d in data]
+    tys = [torch.from_numpy(d[:, 1:].copy()) for d in data]
+
+    _, loss = ours(xs[0], ys[0])
+    loss.backward()
+    tloss = theirs(txs[0], tys[0])
+    tloss.backward()
+    checks = [h.check_first_step(
+        loss.item(), tloss.item(), {n: p.grad.numpy() for n, p in ours.named_parameters()},
+        {n: p.grad.numpy() for n, p in theirs.named_parameters()}, loss_tol=1e-5, grad_tol=1e-4,
+        what="GPT train step, float32")]
+
+    opt = Adam(list(ours.parameters()), lr=LR)
+    topt = torch.optim.Adam(theirs.parameters(), lr=LR)
+    k_ours, k_theirs = {"k": 0}, {"k": 0}
+
+    def ours_step() -> None:
+        k = k_ours["k"] = (k_ours["k"] + 1) % len(xs)
+        opt.zero_grad()
+        _, loss = ours(xs[k], ys[k])
+        loss.backward()
+        opt.step()
+
+    def theirs_step() -> None:
+        k = k_theirs["k"] = (k_theirs["k"] + 1) % len(txs)
+        topt.zero_grad()
+        theirs(txs[k], tys[k]).backward()
+        topt.step()
+
+    opt.zero_grad()
+    topt.zero_grad()
+    for _ in range(3):
+        ours_step()
+        theirs_step()
+    weights = {n: p.detach().numpy() for n, p in theirs.named_parameters()}
+    # Adam moves each weight by ~lr per step whatever the gradient's size, so float32 rounding
+    # in tiny gradients shows at ~1e-5 of a weight: compare with atol 1e-4 (a tenth of a step)
+    worst = max(float(np.abs(p.numpy() - weights[n]).max()) for n, p in ours.named_parameters())
+    print(f"  and the weights after 3 Adam steps agree to {worst:.1e} absolute (tolerance 1e-4)")
+    if worst > 1e-4:
+        raise SystemExit("the Adam steps disagree: not timing")
+    checks[0]["weights_after_3_adam_steps_max_abs_diff"] = worst
+
+    contenders = []
+    for key in args.settings:
+        s = h.SETTINGS[key]
+        contenders.append(h.Contender("gpt_train", "tinytorch", s, ours_step))
+        if s.tinytorch_blas is None:
+            contenders.append(h.Contender("gpt_train", "torch", s, theirs_step))
+    if "2b" in args.settings and "2" not in args.settings:
+        contenders.append(h.Contender("gpt_train", "torch", h.SETTINGS["2"], theirs_step))
     tokens = args.batch * BLOCK
-    torch_s = [s for name, (s, _) in medians.items() if name.startswith("PyTorch")][0]  # default threads
-    params = bench["ours"].num_parameters()
-    flops = 6 * params * tokens + 12 * LAYERS * BLOCK * EMBED * tokens  # ≈ training FLOPs per step
-    print(f"\nTinyGPT {LAYERS} layers × {HEADS} heads × {EMBED} wide, context {BLOCK}, vocab {VOCAB} "
-          f"({params:,} parameters), batch {args.batch} = {tokens} tokens/step, Adam(lr={LR}); "
-          f"median of {args.rounds} rounds × {args.steps} steps (≈{flops / 1e9:.1f} GFLOP/step)")
-    print(f"{'contender':30s} {'ms/step':>9s} {'tokens/s':>10s} {'GFLOP/s':>8s} {'vs PyTorch':>11s} "
-          f"{'CPU ms/step':>12s}")
-    for name, (s, cpu) in medians.items():
-        print(f"{name:30s} {s * 1e3:9.1f} {tokens / s:10,.0f} {flops / s / 1e9:8.1f} "
-              f"{torch_s / s:10.2f}× {cpu * 1e3:12.1f}")
-    print("(CPU ms/step is the process's CPU time: for the one-thread contenders it is what a step\n"
-          " costs without waiting for a core, a fairer figure on a busy machine)")
-    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    print(f"\ntiming {len(contenders)} contenders: {args.rounds} rounds × {args.steps} steps, "
+          f"batch {args.batch} = {tokens} tokens per step")
+    timing = h.interleave(contenders, pin, args.rounds, args.steps)
+    rows = h.pair_rows(contenders, timing, {"gpt_train": TITLE.format(n=args.batch)})
+    h.print_rows(rows)
+    for r in rows:
+        r["tinytorch_tokens_per_s"] = round(tokens / r["tinytorch_ms"] * 1e3)
+        r["torch_tokens_per_s"] = round(tokens / r["torch_ms"] * 1e3)
+    results.update({"batch": args.batch, "tokens_per_step": tokens, "rounds": args.rounds,
+                    "steps": args.steps, "parameters": ours.num_parameters(), "checks": checks,
+                    "rows": rows, "samples": timing["samples"],
+                    "load_per_round": timing["load_per_round"]})
+    h.finish("transformer_vs_torch", results, args.out)
+    if not args.no_readme and args.out is None:
+        h.render_all()
 
 
 if __name__ == "__main__":
