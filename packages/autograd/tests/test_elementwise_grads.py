@@ -182,11 +182,13 @@ def test_unary_relu_and_abs_have_zero_gradient_at_zero_like_pytorch():
 
 
 def test_unary_relu_gradients_in_reused_buffers_are_never_shared():
-    # ReLU's derivative writes into a pooled buffer (module 02's workspace). Chained ReLUs,
-    # gradients the caller keeps (retain_grad, grad()) and a second backward pass must each
-    # see their own values: a buffer is reused only when nothing references it.
+    # The ReLU layers' op (tinytorch.core.tensor.fused.relu) writes its output and its
+    # derivative into pooled buffers (the runtime's workspace). Chained ReLUs, gradients the
+    # caller keeps (retain_grad, grad()) and a second backward pass must each see their own
+    # values: a buffer is reused only when nothing references it.
     from tinytorch.core.autograd import grad
-    from tinytorch.core.tensor.workspace import WORKSPACE
+    from tinytorch.core.tensor.fused import relu
+    from tinytorch.core.tensor.runtime import WORKSPACE
 
     previous, WORKSPACE.min_bytes = WORKSPACE.min_bytes, 0  # pool these small arrays too
     try:
@@ -194,9 +196,9 @@ def test_unary_relu_gradients_in_reused_buffers_are_never_shared():
         a = away_from(rng.standard_normal((6, 5)))
         w = rng.standard_normal((6, 5))
         x = Tensor(a, dtype=np.float64, requires_grad=True)
-        h = (x * 2.0).relu()
+        h = relu(x * 2.0)
         h.retain_grad()
-        k = (h - 0.5).relu()
+        k = relu(h - 0.5)
         ones = np.ones((6, 5))  # seeds equal to the gradient of a .sum() of the product
         (k * Tensor(w, dtype=np.float64)).backward(ones, retain_graph=True)
         dk = w * (2 * np.maximum(a, 0) - 0.5 > 0)
@@ -209,6 +211,24 @@ def test_unary_relu_gradients_in_reused_buffers_are_never_shared():
         np.testing.assert_array_equal(again[1], -kept[1])
     finally:
         WORKSPACE.min_bytes = previous
+
+
+def test_relu_layer_op_and_lesson_op_have_the_same_gradient():
+    """The fused op (its own derivative, registered next to its forward) agrees with the
+    lesson's "relu" derivative exactly, also at 0 and for float64."""
+    from tinytorch.core.tensor.fused import RELU_FUSED, relu
+    a = np.array([[-1.5, 0.0, -0.0, 2.0], [3.0, -4.0, 0.5, 1e-30]])
+    g = np.arange(8.0).reshape(2, 4) - 3.0
+    grads = []
+    for forward in (lambda t: t.relu(), relu):
+        x = Tensor(a, dtype=np.float64, requires_grad=True)
+        y = forward(x)
+        y.backward(g)
+        grads.append(x.grad.data.copy())
+        assert x.grad.dtype == np.float64
+    assert relu(Tensor(a, requires_grad=True))._node.op == RELU_FUSED
+    np.testing.assert_array_equal(grads[0], grads[1])
+    np.testing.assert_array_equal(grads[0], g * (a > 0))
 
 
 def test_erf_derivative_matches_its_formula():

@@ -1,26 +1,33 @@
 """Fast versions of module 02's ops, for the layers that run them on every step — not lesson material.
 
-The lesson's ``Tensor.relu`` is the maths, ``np.maximum(x, 0)``, into a fresh array. A CNN
-runs ReLU on every conv output of every training step, megabytes each time, and a fresh
-array that size costs more in page faults than the arithmetic; so the ReLU *layers*
-(``tinytorch.core.activations.relu``, which every ``ReLU()`` calls) run :func:`relu` below
-instead: the same op (``"relu"``, the same derivative, the same numbers and memory layout),
-written into a scratch buffer from the runtime's pool
-(:data:`~tinytorch.core.tensor.runtime.WORKSPACE`, which explains when a buffer is free).
+The lesson's ``Tensor.relu`` is the maths, ``np.maximum(x, 0)``, into a fresh array, and module
+09 teaches its derivative the same way. A CNN runs ReLU on every conv output of every training
+step, megabytes each time, and a fresh array that size costs more in page faults than the
+arithmetic; so the ReLU *layers* (``tinytorch.core.activations.relu``, which every ``ReLU()``
+calls) run :func:`relu` below instead: the same numbers and memory layout, written into a
+scratch buffer from the runtime's pool (:data:`~tinytorch.core.tensor.runtime.WORKSPACE`, which
+explains when a buffer is free). It records its own op, :data:`RELU_FUSED`, whose derivative —
+registered here, next to the forward, as any fused op does — reuses a buffer the same way.
+
+:func:`match_layout` is the other speed helper the lessons call: a gradient copied into its
+input's memory order, so the elementwise derivatives before it run on matching layouts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .graph import register_derivative
 from .runtime import WORKSPACE
 from .tensor import Tensor, make_result
 
-__all__ = ["relu"]
+__all__ = ["relu", "RELU_FUSED", "match_layout"]
+
+RELU_FUSED = "relu.fused"  # the op a ReLU layer records (the lesson's Tensor.relu records "relu")
 
 
 def relu(x: Tensor) -> Tensor:
-    """``x.relu()`` — max(x, 0), op "relu" — with the result in a reused buffer.
+    """``x.relu()`` — max(x, 0) — with the result in a reused buffer; op :data:`RELU_FUSED`.
 
     Same dtype as ``x`` (ints stay ints), laid out like it in memory (channels-last stays
     channels-last, as ``np.maximum`` alone would keep it), and +0.0 for every non-positive
@@ -30,4 +37,36 @@ def relu(x: Tensor) -> Tensor:
     out = WORKSPACE.like("relu.out", data)
     # 0 in the tensor's own dtype: numpy 1.x promotes a 0-d float32 with a Python 0 to float64
     np.maximum(data, data.dtype.type(0), out=out)
-    return make_result(out, "relu", (x,))
+    return make_result(out, RELU_FUSED, (x,))
+
+
+@register_derivative(RELU_FUSED)
+def relu_backward(g: np.ndarray, node) -> tuple:
+    """d max(a, 0) = 1 where a > 0, else 0 — into a reused buffer laid out like ``a``.
+
+    The buffer is handed out only when nothing references it, so the engine owns the gradient
+    returned in it; its dtype is what ``g * mask`` would give.
+    """
+    a = node.inputs[0].data
+    out = WORKSPACE.like("relu.grad", a, np.result_type(g.dtype, np.bool_))
+    return (np.multiply(g, a > 0, out=out),)
+
+
+def match_layout(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``g``, or a copy of it in ``x``'s memory order when ``x`` is a transposed array.
+
+    Flattening a conv's channels-last output copies it into (N, C·H·W) order; the gradient
+    coming back is reshaped in that order, so it would reach the layers before — a ReLU, a
+    pool, the conv — transposed relative to their own arrays. numpy's elementwise ops on
+    operands of different memory orders are several times slower than on matching ones (8×
+    for a ReLU's derivative on the small CNN's 2 MB gradient), while one transposing copy
+    costs about as much as a matching op. So make the copy once, into a reused buffer.
+    """
+    if x.flags.c_contiguous or x.ndim < 2:
+        return g
+    order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
+    if not x.transpose(order).flags.c_contiguous or g.transpose(order).flags.c_contiguous:
+        return g  # x is not a plain transposed array, or g already runs in its order
+    out = WORKSPACE.like("reshape.grad", x, g.dtype)
+    np.copyto(out, g)
+    return out
