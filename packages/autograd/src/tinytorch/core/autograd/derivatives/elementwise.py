@@ -16,10 +16,6 @@ from tinytorch.core.tensor import register_derivative, sum_to_shape
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
 
-def _needs(node, i):
-    return node.inputs[i].requires_grad
-
-
 @register_derivative("add")
 def add_backward(g, node):
     """d(a + b) = (1, 1)"""
