@@ -13,6 +13,18 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from tinytorch.core.activations import (  # noqa: E402
+    ELU,
+    Hardswish,
+    LogSigmoid,
+    Mish,
+    SiLU,
+    Softplus,
+    elu,
+    hardswish,
+    logsigmoid,
+    mish,
+    silu,
+    softplus,
     GELU,
     LeakyReLU,
     LogSoftmax,
@@ -67,6 +79,20 @@ ACTIVATIONS = [
     ("Tanh", Tanh(), torch.nn.Tanh()),
     ("GELU", GELU(), torch.nn.GELU()),
     ("GELU_tanh", GELU("tanh"), torch.nn.GELU(approximate="tanh")),
+    ("silu", silu, F.silu),
+    ("elu", elu, F.elu),
+    ("elu_0.3", lambda x: elu(x, 0.3), lambda x: F.elu(x, 0.3)),
+    ("softplus", softplus, F.softplus),
+    ("softplus_b2_t5", lambda x: softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
+    ("mish", mish, F.mish),
+    ("hardswish", hardswish, F.hardswish),
+    ("logsigmoid", logsigmoid, F.logsigmoid),
+    ("SiLU", SiLU(), torch.nn.SiLU()),
+    ("ELU", ELU(0.7), torch.nn.ELU(0.7)),
+    ("Softplus", Softplus(0.5, 10.0), torch.nn.Softplus(0.5, 10.0)),
+    ("Mish", Mish(), torch.nn.Mish()),
+    ("Hardswish", Hardswish(), torch.nn.Hardswish()),
+    ("LogSigmoid", LogSigmoid(), torch.nn.LogSigmoid()),
 ]
 # float32 results of two libraries differ by rounding (and by the erf approximation for GELU)
 TOL = {np.float32: dict(rtol=1e-5, atol=2e-6), np.float64: dict(rtol=1e-7, atol=1e-7)}
@@ -76,6 +102,7 @@ def activation_inputs(dtype):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 50)) * 4
     x[0, :12] = [0.0, -0.0, 1e-8, -1e-8, 1e4, -1e4, 100.0, -100.0, 30.0, -30.0, 88.0, -88.0]
+    x[1, :8] = [3.0, -3.0, 20.0, -20.0, 10.0, 5.0, 2.5, 40.0]  # kinks and thresholds
     return x.astype(dtype)
 
 

@@ -13,6 +13,8 @@ in a model. Both are built from Tensor ops, so they are differentiable once tiny
 """
 
 from .base import Activation
+from .extra import (ELU, Hardswish, LogSigmoid, Mish, SiLU, Softplus, elu, hardswish,
+                    logsigmoid, mish, silu, softplus)
 from .functional import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .modules import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 
@@ -20,4 +22,7 @@ __all__ = [
     "Activation",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
+    # beyond the lesson (extra.py): built from the same primitives
+    "SiLU", "ELU", "Softplus", "Mish", "Hardswish", "LogSigmoid",
+    "silu", "elu", "softplus", "mish", "hardswish", "logsigmoid",
 ]
