@@ -214,11 +214,13 @@ check("attention", "layer_norm")
 # %% [markdown]
 # ### Exercise 8 — transformer_block: attention, MLP, and two residual paths
 #
-# **File:** `transformer.py`. **Function:** `TransformerBlock.forward(x, mask, is_causal)`, the
-# pre-norm block of GPT-2:
+# **File:** `transformer.py`. **Function:** `TransformerBlock.forward(x, mask, is_causal, cache)`,
+# the pre-norm block of GPT-2:
 #
-#     x = x + drop(attn(ln1(x), mask=mask, is_causal=is_causal))
+#     x = x + drop(attn(ln1(x), mask=mask, is_causal=is_causal, cache=cache))
 #     x = x + mlp(ln2(x))
+#
+# (`cache` is the KV cache of generation, see `kvcache.py`: pass it on to the attention.)
 #
 # The residual additions keep a direct path from the input to the output, so a deep stack starts
 # close to the identity and its gradients reach the first layers. Given: the sub-layers, built in

@@ -14,7 +14,7 @@ import pytest
 
 from tinytorch.core.tensor import Tensor
 
-MODULES = ["", ".masks", ".functional", ".multihead", ".normalization", ".embedding", ".transformer", ".gpt"]
+MODULES = ["", ".masks", ".functional", ".multihead", ".normalization", ".embedding", ".transformer", ".gpt", ".kvcache"]
 
 
 @pytest.mark.parametrize("name", MODULES)

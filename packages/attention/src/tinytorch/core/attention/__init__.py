@@ -13,6 +13,7 @@ tinytorch-autograd is installed.
 from .embedding import Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
 from .functional import dropout, masked_softmax, scaled_dot_product_attention
 from .gpt import TinyGPT, cross_entropy, sample_next_token
+from .kvcache import KVCache, LayerCache
 from .masks import causal_mask, combine_masks, padding_mask
 from .multihead import MultiHeadAttention, merge_heads, split_heads
 from .normalization import LayerNorm, layer_norm
@@ -25,5 +26,5 @@ __all__ = [
     "LayerNorm", "layer_norm",
     "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "sinusoidal_table",
     "gelu", "GELU", "FeedForward", "TransformerBlock",
-    "TinyGPT", "cross_entropy", "sample_next_token",
+    "TinyGPT", "cross_entropy", "sample_next_token", "KVCache", "LayerCache",
 ]

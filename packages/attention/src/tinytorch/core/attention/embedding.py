@@ -191,14 +191,15 @@ class LearnedPositionalEmbedding(Module):
         self.weight = Parameter(np.empty((max_len, embed_dim), dtype=np.float32))
         init.normal_(self.weight, 0.0, std, generator)
 
-    def forward(self, x: Any) -> Tensor:
-        """``x + weight[:length]``."""
+    def forward(self, x: Any, start: int = 0) -> Tensor:
+        """``x + weight[start:start + length]`` (``start``: the first row's position, e.g. the
+        number of tokens already in a KV cache)."""
         x = x if isinstance(x, Tensor) else Tensor(x)
-        length = _length(x, self.max_len, "LearnedPositionalEmbedding")
+        length = _length(x, self.max_len - start, "LearnedPositionalEmbedding")
         if x.shape[-1] != self.embed_dim:
             raise ValueError(f"LearnedPositionalEmbedding({self.max_len}, {self.embed_dim}): got "
                              f"vectors of size {x.shape[-1]} (input shape {x.shape})")
-        return x + self.weight[:length]
+        return x + self.weight[start:start + length]
 
     def extra_repr(self) -> str:
         return f"{self.max_len}, {self.embed_dim}"

@@ -19,6 +19,7 @@ from tinytorch.core.layers import Dense, Dropout, Module, ModuleList, init
 from tinytorch.core.tensor import Tensor, default_generator, set_grad_enabled
 
 from .embedding import Embedding, LearnedPositionalEmbedding, _indices
+from .kvcache import KVCache
 from .normalization import LayerNorm
 from .transformer import TransformerBlock
 
@@ -160,12 +161,15 @@ class TinyGPT(Module):
             else:
                 init.normal_(p, 0.0, std, generator)
 
-    def forward(self, idx: Any, targets: Any = None) -> Any:
+    def forward(self, idx: Any, targets: Any = None, cache: KVCache | None = None) -> Any:
         """Logits of the next token at every position.
 
         Args:
             idx: token ids ``(batch, T)`` with ``T <= block_size``.
             targets: optional ids ``(batch, T)`` (usually ``idx`` shifted left by one).
+            cache: a :class:`KVCache` of the tokens before ``idx`` (generation): ``idx`` then
+                holds only the new tokens, at positions ``cache.length`` onwards, and their
+                keys and values are added to the cache.
 
         Returns:
             ``logits`` ``(batch, T, vocab)``; with ``targets``, ``(logits, loss)`` where loss is
@@ -174,12 +178,19 @@ class TinyGPT(Module):
         ids = _indices(idx, self.vocab_size, f"TinyGPT(vocab_size={self.vocab_size})")
         if ids.ndim != 2:
             raise ValueError(f"TinyGPT: idx must have shape (batch, T), got {ids.shape}")
-        if ids.shape[1] > self.block_size:
-            raise ValueError(f"TinyGPT: a sequence of {ids.shape[1]} tokens is longer than the "
-                             f"block_size of {self.block_size}")
-        x = self.drop(self.position_embedding(self.token_embedding(ids)))
-        for block in self.blocks:
-            x = block(x, is_causal=True)
+        start = 0 if cache is None else cache.length
+        if start + ids.shape[1] > self.block_size:
+            cached = f" after {start} cached tokens" if start else ""
+            raise ValueError(f"TinyGPT: a sequence of {ids.shape[1]} tokens{cached} is longer "
+                             f"than the block_size of {self.block_size}")
+        x = self.drop(self.position_embedding(self.token_embedding(ids), start=start))
+        if cache is None:
+            for block in self.blocks:
+                x = block(x, is_causal=True)
+        else:
+            for block, layer in zip(self.blocks, cache.layers):
+                x = block(x, is_causal=True, cache=layer)
+            cache.length += ids.shape[1]
         batch, length, _ = x.shape
         logits = self.head(self.ln_f(x).reshape(batch * length, -1)).reshape(batch, length, -1)
         if targets is None:
@@ -188,11 +199,14 @@ class TinyGPT(Module):
 
     def generate(self, idx: Any, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, greedy: bool = False,
-                 generator: np.random.Generator | None = None) -> Tensor:
+                 generator: np.random.Generator | None = None, use_cache: bool = True) -> Tensor:
         """Extend ``idx`` by ``max_new_tokens`` tokens, each sampled from the model's prediction.
 
         Runs in eval mode without recording a graph (the mode is restored afterwards). Only the
-        last ``block_size`` tokens are fed back in.
+        last ``block_size`` tokens are fed back in. With ``use_cache`` (the default) a
+        :class:`KVCache` keeps every layer's keys and values, so each step runs only the newest
+        token; once the context is full the last ``block_size`` tokens are recomputed, as
+        without the cache. The tokens are the same either way.
 
         Args:
             idx: the prompt, ids ``(batch, T)`` (or ``(T,)`` for one sequence).
@@ -201,6 +215,7 @@ class TinyGPT(Module):
             top_k: sample among the ``top_k`` most likely tokens only.
             greedy: always take the most likely token.
             generator: numpy Generator for the draws (the same seed gives the same tokens).
+            use_cache: keep the keys and values of earlier tokens instead of recomputing them.
 
         Returns:
             int64 ids ``(batch, T + max_new_tokens)`` (``(T + max_new_tokens,)`` for a 1-D prompt).
@@ -218,8 +233,16 @@ class TinyGPT(Module):
         previous = set_grad_enabled(False)
         self.eval()
         try:
+            cache = None
             for _ in range(int(max_new_tokens)):
-                logits = self.forward(ids[:, -self.block_size:]).data[:, -1, :]
+                if not use_cache:
+                    logits = self.forward(ids[:, -self.block_size:]).data[:, -1, :]
+                elif cache is None or cache.length >= self.block_size:
+                    # first step, or the context is full (every position shifts): start afresh
+                    cache = KVCache(len(self.blocks))
+                    logits = self.forward(ids[:, -self.block_size:], cache=cache).data[:, -1, :]
+                else:
+                    logits = self.forward(ids[:, -1:], cache=cache).data[:, -1, :]
                 nxt = sample_next_token(logits, temperature, top_k, greedy, generator)
                 ids = np.concatenate([ids, nxt[:, None]], axis=1)
         finally:

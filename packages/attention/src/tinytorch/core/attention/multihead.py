@@ -29,7 +29,7 @@ from tinytorch.core.layers import Dense, Module, Parameter, init
 from tinytorch.core.tensor import Tensor
 
 from .functional import scaled_dot_product_attention
-from .masks import mask_array
+from .masks import combine_masks, mask_array
 
 __all__ = ["MultiHeadAttention", "split_heads", "merge_heads"]
 
@@ -133,7 +133,7 @@ class MultiHeadAttention(Module):
 
     def forward(self, query: Any, key: Any = None, value: Any = None, mask: Any = None,
                 is_causal: bool = False, need_weights: bool = False,
-                average_attn_weights: bool = True) -> Any:
+                average_attn_weights: bool = True, cache: Any = None) -> Any:
         """Attend from ``query`` to ``key``/``value`` (self-attention when they are omitted).
 
         Args:
@@ -149,6 +149,10 @@ class MultiHeadAttention(Module):
             need_weights: also return the attention weights.
             average_attn_weights: average the returned weights over heads, ``(batch, L_q,
                 L_k)``, as PyTorch does; otherwise ``(batch, H, L_q, L_k)``.
+            cache: a :class:`~tinytorch.core.attention.kvcache.LayerCache` (self-attention in
+                generation): the new positions' keys and values are appended to it and the
+                queries attend to every cached position too; with ``is_causal`` a query at
+                position p sees positions 0..p.
 
         Returns:
             The output ``(batch, L_q, E)``, or ``(output, weights)`` with ``need_weights``.
@@ -175,6 +179,14 @@ class MultiHeadAttention(Module):
         q = split_heads(self._project(query, 0), self.num_heads)
         k = split_heads(self._project(key, 1), self.num_heads)
         v = split_heads(self._project(value, 2), self.num_heads)
+        if cache is not None:
+            past = cache.length
+            k, v = cache.append(k, v)  # every position so far, the cached ones first
+            if is_causal:  # new query i sits at position past + i: it sees keys 0..past + i
+                allowed = np.arange(k.shape[2])[None, :] <= past + np.arange(q.shape[2])[:, None]
+                m = allowed if m is None else combine_masks(allowed, m)
+                m = m if not isinstance(m, Tensor) or m.dtype.kind == "f" else m.data
+                is_causal = False
         p = self.dropout if self.training else 0.0
         out, weights = scaled_dot_product_attention(
             q, k, v, mask=m, is_causal=is_causal, dropout_p=p, return_weights=True,

@@ -146,16 +146,17 @@ class TransformerBlock(Module):
         self.mlp = FeedForward(embed_dim, hidden, dropout=dropout, bias=bias,
                                approximate=approximate, generator=generator)
 
-    def forward(self, x: Any, mask: Any = None, is_causal: bool = False) -> Tensor:
+    def forward(self, x: Any, mask: Any = None, is_causal: bool = False, cache: Any = None) -> Tensor:
         """Apply the pre-norm block: ``x + drop(attn(ln1(x)))``, then ``x + mlp(ln2(x))``.
 
         ``x`` is ``(batch, L, E)`` (or ``(L, E)``) and so is the output; ``mask``/``is_causal``
-        go to the attention (see MultiHeadAttention). The sub-layers ``ln1``, ``attn``, ``drop``,
-        ``ln2`` and ``mlp`` are built in ``__init__``.
+        and ``cache`` (a KV cache layer, in generation) go to the attention (see
+        MultiHeadAttention). The sub-layers ``ln1``, ``attn``, ``drop``, ``ln2`` and ``mlp`` are
+        built in ``__init__``.
         """
         x = x if isinstance(x, Tensor) else Tensor(x)
         ### BEGIN SOLUTION
-        ### HINT: x = x + drop(attn(ln1(x), mask, is_causal)); then x = x + mlp(ln2(x))
-        x = x + self.drop(self.attn(self.ln1(x), mask=mask, is_causal=is_causal))
+        ### HINT: x = x + drop(attn(ln1(x), mask, is_causal, cache)); then x = x + mlp(ln2(x))
+        x = x + self.drop(self.attn(self.ln1(x), mask=mask, is_causal=is_causal, cache=cache))
         return x + self.mlp(self.ln2(x))
         ### END SOLUTION
