@@ -287,14 +287,22 @@ def prepare_run(recipe: Recipe, root: str | None = None, seed: int = 0,
 def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_dir: str = "runs/cifar10",
                   epochs: int | None = None, seed: int = 0, progress: bool = True,
                   limit_train: int | None = None, limit_test: int | None = None,
-                  resume: str | None = None, download: bool = False) -> dict:
+                  resume: str | None = None, download: bool = False,
+                  kernels: str | None = None) -> dict:
     """Train a CNN on CIFAR-10 and measure its test accuracy; returns a summary dict.
 
     Writes ``out_dir/last.npz`` after every epoch (the checkpoint to resume from, also after
     a crash), then ``history.json``/``.csv``; at the end ``summary.json`` and, when matplotlib
     is installed, ``curves.png``. ``download``: fetch CIFAR-10 when it is missing (or a
-    damaged file of it again).
+    damaged file of it again). ``kernels``: module 06's ``fused`` kernels or its ``composite``
+    Tensor-op path; ``None`` picks composite when the student's tinytorch-spatial is installed
+    (their own convolution trains) and fused otherwise. The first lines say which ran.
     """
+    from tinytorch.core.spatial import fused_kernels
+
+    from .provenance import choose_kernels, kernels_line
+
+    kernels = choose_kernels(kernels)
     if isinstance(recipe, str):
         if recipe not in RECIPES:
             raise ValueError(f"unknown recipe '{recipe}'; choose from {sorted(RECIPES)}")
@@ -312,19 +320,21 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
     print(f"TinyTorch CIFAR-10, recipe '{recipe.name}': {recipe.model} {recipe.widths}, "
           f"{params:,} parameters, {recipe.epochs} epochs of {len(train)} batches of "
           f"{recipe.batch_size}", flush=True)
+    print(kernels_line(kernels), flush=True)
     start = time.perf_counter()
-    trainer.fit(train, None, epochs=recipe.epochs, resume=resume)
-    train_time = time.perf_counter() - start
-    checkpoint = os.path.join(out_dir, "last.npz")  # written by the trainer after every epoch
-    if not os.path.exists(checkpoint):  # nothing left to train (a finished run resumed)
-        trainer.save(checkpoint, train)
-    test_metrics = trainer.evaluate(test)
-    if recipe.tta:
-        test_metrics["acc_plain"] = test_metrics["acc"]
-        test_metrics["acc"] = evaluate_tta(model, test, int(recipe.tta))
+    with fused_kernels(kernels == "fused"):
+        trainer.fit(train, None, epochs=recipe.epochs, resume=resume)
+        train_time = time.perf_counter() - start
+        checkpoint = os.path.join(out_dir, "last.npz")  # written by the trainer after every epoch
+        if not os.path.exists(checkpoint):  # nothing left to train (a finished run resumed)
+            trainer.save(checkpoint, train)
+        test_metrics = trainer.evaluate(test)
+        if recipe.tta:
+            test_metrics["acc_plain"] = test_metrics["acc"]
+            test_metrics["acc"] = evaluate_tta(model, test, int(recipe.tta))
     total_time = time.perf_counter() - start
     summary = {
-        "recipe": asdict(recipe), "seed": seed, "parameters": params,
+        "recipe": asdict(recipe), "seed": seed, "parameters": params, "kernels": kernels,
         "test_accuracy": test_metrics["acc"], "test_loss": test_metrics["loss"],
         "test_accuracy_without_tta": test_metrics.get("acc_plain"),
         "test_images": len(test.dataset), "train_images": len(train.dataset),

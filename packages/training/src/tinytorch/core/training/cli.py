@@ -58,6 +58,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue from this checkpoint (a file, or a run's folder); alone: "
                              "from OUT/last.npz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--kernels", choices=["fused", "composite"], default=None,
+                        help="module 06's fused kernels or its composite Tensor-op path (default: "
+                             "composite when your own tinytorch-spatial is installed, else fused)")
     # for quick checks and tests: train / evaluate on the first N images only
     parser.add_argument("--limit-train", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--limit-test", type=int, default=None, help=argparse.SUPPRESS)
@@ -141,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         train_cifar10(args.recipe, root=args.data, out_dir=args.out, epochs=args.epochs,
                       seed=args.seed, progress=not args.no_progress, resume=resume,
                       limit_train=args.limit_train, limit_test=args.limit_test,
-                      download=args.download)
+                      download=args.download, kernels=args.kernels)
     except (DatasetNotFoundError, UnsafeArchiveError, UnsafePickleError) as err:
         text = str(err).replace("(or download=True)", "(or tito train ... --download)")
         raise UsageError(text if args.data is None else f"--data {args.data}: {text}") from None
