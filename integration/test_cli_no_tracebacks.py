@@ -2,7 +2,7 @@
 
 The table below holds bad invocations of every command tito has when all the wheels are
 installed (setup's own commands and the plugins: train, data, serve, registry, benchmark,
-kernels, capstone, system graph). Each row runs through the real entry point,
+kernels, capstone, milestone, system graph). Each row runs through the real entry point,
 :func:`tinytorch.setup.cli.main`, in process (an exception escaping ``main`` fails the row),
 and must:
 
@@ -153,6 +153,12 @@ ROWS = [
     row("kernels-repeat-zero", "kernels --quick --repeat 0", 2, "0"),
     row("kernels-json-folder", "kernels --quick --only threads --json {tmp}/adir", 2, "adir"),
     row("capstone-track-unknown", "capstone run warpdrive", 2, "warpdrive"),
+    row("milestone-unknown", "milestone run 1999", 2, "1999"),
+    row("milestone-record-folder", "milestone run 1957 --record {tmp}/adir", 2, "adir"),
+    row("milestone-cifar-missing", "milestone run 1998 --quick --data {tmp}/adir --record "
+        "{tmp}/m.json", 2, "CIFAR-10"),
+    row("milestone-status-bad-record", "milestone status --record {tmp}/bad.json", 2, "bad.json"),
+    row("train-kernels-unknown", "train cifar10 --kernels fast", 2, "fast"),
     row("graph-format-unknown", "system graph --format gif", 2, "gif"),
     row("graph-repo-missing", "system graph --source repo --repo {tmp}/nowhere", 2, "nowhere"),
     row("graph-output-folder", "system graph --output {tmp}/adir", 2, "adir"),
@@ -270,6 +276,7 @@ def test_debug_mode_brings_the_traceback_back(scratch: Path):
     ("serve-unknown-model", "RegistryError"),         # tinytorch-mlops's plugin
     ("registry-show-version-null", "Error"),          # its registry command
     ("data-verify-missing", "DatasetNotFoundError"),  # tinytorch-dataloader's plugin
+    ("milestone-unknown", "MilestoneError"),          # tinytorch-capstone's milestones
 ])
 def test_debug_mode_reaches_into_the_plugins(scratch: Path, row_id: str, exception: str):
     """A plugin that catches a user's mistake itself lets it through under TINYTORCH_DEBUG=1."""

@@ -82,6 +82,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         {"Start here": "start-here.md"},
         {"Home": "index.md"},
         {"Modules": chapters},
+        {"Milestones": "milestones.md"},
         {"Getting started: contributors": "getting-started.md"},
     ]
     if api:

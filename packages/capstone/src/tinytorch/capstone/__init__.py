@@ -9,7 +9,9 @@
   each measured before/after (:mod:`.extensions.experiments`);
 * :mod:`.distributed` — data-parallel training over MPI, and its scaling;
 * :mod:`.analysis` — TinyTorch vs PyTorch, op by op and model by model, with plots;
-* :mod:`.devtools` — autograd-graph visualiser, activation/gradient monitor, errors at your line.
+* :mod:`.devtools` — autograd-graph visualiser, activation/gradient monitor, errors at your line;
+* :mod:`.milestones` — ``tito milestone``: your framework retraces 1957 → 2018 (perceptron, XOR,
+  backpropagation, LeNet on CIFAR-10, a GPT, MLPerf-style benchmarking).
 
 Heavy parts (PyTorch, mpi4py, matplotlib) are imported only when a track needs them.
 """

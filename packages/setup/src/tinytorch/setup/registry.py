@@ -176,6 +176,7 @@ PLUGIN_COMMANDS: dict[str, str] = {
     "capstone": "tinytorch-capstone",
     "data": "tinytorch-dataloader",
     "kernels": "tinytorch-kernels",
+    "milestone": "tinytorch-capstone",
     "registry": "tinytorch-mlops",
     "serve": "tinytorch-mlops",
     "system.graph": "tinytorch-introduction",
