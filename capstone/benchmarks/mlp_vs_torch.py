@@ -17,9 +17,9 @@ What it does, in order:
 2. checks the first step before timing anything: the loss and every gradient of one batch
    agree with PyTorch's (tolerances printed), and for the 784-128-10 MLP so do the weights
    after five steps of SGD with momentum;
-3. times both workloads, interleaved with a 0.3 s pause before each run, one thread each and
-   two each (TinyTorch's default configuration; ``--settings`` adds ``2b``, TinyTorch's
-   ``threads(2, blas=1)``); wall and CPU time per step;
+3. times both workloads, interleaved with a 0.3 s pause before each run: one thread each, two
+   each (TinyTorch's default configuration) and two each with TinyTorch's
+   ``threads(2, blas=1)``; wall and CPU time per step;
 4. times one ``a + b`` on (16,) tensors — numpy, TinyTorch and PyTorch, with and without
    ``requires_grad`` — the smallest unit of that overhead (best of 7 × 20,000, one thread).
 
@@ -89,7 +89,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=128)
     h.common_arguments(parser, rounds=9, steps=20)
-    parser.set_defaults(settings=["1", "2"])
     args = parser.parse_args()
     if args.readme:
         h.render_all()

@@ -399,7 +399,7 @@ def _table(results: list) -> list:
     settings = [k for k in SETTINGS if any(r["setting"] == k for r in rows)]
     workloads = sorted({r["workload"] for r in rows},
                        key=lambda w: WORKLOAD_ORDER.index(w) if w in WORKLOAD_ORDER else 99)
-    out = ["| workload | " + " | ".join(SETTINGS[k].title for k in settings) + " |",
+    out = ["| TinyTorch ÷ PyTorch | " + " | ".join(SETTINGS[k].title for k in settings) + " |",
            "|---|" + "---|" * len(settings)]
     for w in workloads:
         title = next(r["title"] for r in rows if r["workload"] == w)
@@ -409,20 +409,27 @@ def _table(results: list) -> list:
     for res in results:
         mem = res.get("memory")
         if mem:
-            out.append(f"| {mem['title']} | {mem['tinytorch_mib']:.0f} MiB vs "
-                       f"{mem['torch_mib']:.0f} MiB (**{mem['memory_ratio']:.2f}×** PyTorch's) "
-                       + "| " * (len(settings) - 1) + "|")
+            out += ["", f"Peak memory of one CNN training step, batch {res['batch']} (the rise of "
+                        "the peak RSS over the RSS just before it, in a fresh process, each side "
+                        f"at its default threads): TinyTorch {mem['tinytorch_mib']:.0f} MiB, "
+                        f"PyTorch {mem['torch_mib']:.0f} MiB — **{mem['memory_ratio']:.2f}×** "
+                        "PyTorch's."]
     return out
 
 
 def _provenance(res: dict) -> str:
-    chk = "; ".join(f"{c['what']}: losses {c['loss_rel_diff']:.0e} apart (tolerance "
-                    f"{c['loss_tolerance']:.0e}), gradients {c['grad_max_rel_diff']:.0e} "
+    chk = "; ".join(f"{c['what']}: losses {c['loss_rel_diff']:.1e} apart (tolerance "
+                    f"{c['loss_tolerance']:.0e}), gradients {c['grad_max_rel_diff']:.1e} "
                     f"(tolerance {c['grad_tolerance']:.0e})" for c in res["checks"])
     return (f"`{res['command']}`, {res['started'][:16].replace('T', ' ')} UTC, "
             f"{res['rounds']} rounds × {res['steps']} steps, load average "
             f"{res['load_average_start'][0]} at the start and {res['load_average_end'][0]} at the "
             f"end on {res['machine']['cpus']} CPUs. First step, same weights — {chk}.")
+
+
+def _numpy_blas(m: dict) -> str:
+    pools = m["blas_and_openmp_pools_at_start"]
+    return next((p for p in pools if "blas" in p.lower()), pools[0] if pools else "?")
 
 
 def render(name: str) -> str:
@@ -435,10 +442,18 @@ def render(name: str) -> str:
     out = ["TinyTorch ÷ PyTorch throughput (above 1: TinyTorch is faster), the median of "
            "per-round ratios; in brackets the wall and CPU milliseconds per step, TinyTorch vs "
            "PyTorch (medians). Contenders interleaved, a 0.3 s pause before each timed run; "
-           + results[0]["pytorch_configuration"] + f"; numpy {m['numpy']} "
-           f"({', '.join(m['blas_and_openmp_pools_at_start'][:1])}).", ""]
+           + results[0]["pytorch_configuration"] + f"; numpy {m['numpy']} ({_numpy_blas(m)}).",
+           ""]
     out += _table(results)
     out.append("")
+    busy = [r for r in results if max([r["load_average_start"][0], r["load_average_end"][0],
+                                       *r.get("load_per_round", [])]) >= r["machine"]["cpus"] / 2]
+    if busy:
+        out += ["**Measured while other jobs shared the machine** (the load averages below): "
+                "two threads per side on cores that others want mostly measure how each side's "
+                "threads wait for the cores, so those columns move run to run; the one-thread "
+                "column and the CPU times are the steadier figures. Rerun the commands on a "
+                "quiet machine to compare the frameworks.", ""]
     for res in results:
         out.append("- " + _provenance(res))
     return "\n".join(out) + "\n"
