@@ -31,6 +31,19 @@ def test_a_buffer_is_handed_out_only_when_nobody_holds_it():
     assert {id(d), id(e)} == pooled and ws.nbytes() == 2 * 400
 
 
+def test_only_arrays_of_at_least_min_bytes_are_pooled():
+    # the size is the product of the shape (numpy integers and 0-d shapes included) × itemsize
+    ws = Workspace(min_bytes=64)
+    assert ws.get("t", (np.int64(4), np.int64(4)), np.float32).shape == (4, 4)  # 64 bytes
+    assert ws.nbytes() == 64
+    ws.get("t", (3, 5), np.float32)   # 60 bytes: allocated normally, not kept
+    ws.get("t", (), np.float64)       # 8 bytes
+    ws.get("t", (0, 100), np.float64)  # empty
+    assert ws.nbytes() == 64
+    ws.get("t", (2, 2, 2), np.float64)  # 64 bytes again, another key
+    assert ws.nbytes() == 128
+
+
 def test_like_keeps_the_memory_layout():
     ws = Workspace(min_bytes=0)
     nhwc = np.zeros((2, 4, 5, 3), np.float32)

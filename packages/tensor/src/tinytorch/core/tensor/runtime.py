@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import math
 import os
 import sys
 import threading
@@ -259,7 +260,8 @@ class Workspace:
         """
         dtype = np.dtype(dtype)
         shape = tuple(int(n) for n in shape)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        # math.prod of Python ints: every pooled op calls this, and np.prod costs far more per call
+        nbytes = math.prod(shape) * dtype.itemsize
         if self._baseline is None or nbytes < self.min_bytes:
             return self._new(shape, dtype, fill)
         key = (tag, shape, dtype.str, fill)
