@@ -89,7 +89,7 @@ check("training", "mse")
 # %% [markdown]
 # ### Exercise 2 — nll: negative log-likelihood
 #
-# **Function:** `nll_loss(log_probs, target, reduction)`. `log_probs` `(N, C)` holds
+# **Function:** `nll_loss(log_probs, target, *, reduction)`. `log_probs` `(N, C)` holds
 # log-probabilities; `labels` `(N,)` the true classes (int64, checked). The loss of sample i is
 # `-log_probs[i, labels[i]]`: pick one entry per row with fancy indexing,
 # `log_probs[np.arange(N), labels]` — module 02 records it, and its derivative scatters the
@@ -101,7 +101,7 @@ check("training", "nll")
 # %% [markdown]
 # ### Exercise 3 — cross_entropy: from raw logits, with label smoothing
 #
-# **Function:** `cross_entropy(logits, target, label_smoothing, reduction)`. The stable
+# **Function:** `cross_entropy(logits, target, *, reduction, label_smoothing)`. The stable
 # `logp = logits.log_softmax(axis=-1)` is computed for you (never `softmax(x).log()`: a tiny
 # probability rounds to 0, and log 0 = -inf), and so is the soft-target case. For class labels:
 #
@@ -127,7 +127,7 @@ print("with label smoothing 0.1:", round(cross_entropy(logits, [0, 1], label_smo
 # %% [markdown]
 # ### Exercise 4 — bce: binary cross-entropy from logits, for any logit
 #
-# **Function:** `binary_cross_entropy_with_logits(logits, target, reduction, pos_weight)`, for
+# **Function:** `binary_cross_entropy_with_logits(logits, target, *, reduction, pos_weight)`, for
 # yes/no outputs: `-[w·t·log σ(x) + (1 - t)·log(1 - σ(x))]`, with `w` = `pos_weight` (or 1).
 # Computing σ(x) first fails at x = ±100 (σ rounds to exactly 0 or 1; log gives -inf). Instead:
 #
