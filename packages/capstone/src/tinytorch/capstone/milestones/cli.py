@@ -72,6 +72,9 @@ def _guarded(fn):
         except KeyboardInterrupt:
             print("tito milestone: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # the reader went away (`| head`): nothing left to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except (MilestoneError, ValueError) as err:
             if _debug():
                 raise
