@@ -74,9 +74,30 @@ OPTIMIZERS = {
     "rmsprop-centered": ("RMSprop", dict(lr=1e-3, centered=True, alpha=0.9)),
     "rmsprop-everything": ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5,
                                            weight_decay=0.1)),
+    # maximize=: every optimizer climbs instead
+    "sgd-maximize": ("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, maximize=True)),
+    "adam-maximize": ("Adam", dict(lr=1e-2, amsgrad=True, maximize=True)),
+    "adamw-maximize": ("AdamW", dict(lr=1e-2, maximize=True)),
+    "rmsprop-maximize": ("RMSprop", dict(lr=1e-3, centered=True, momentum=0.5, maximize=True)),
+    # beyond the lesson
+    "adagrad": ("Adagrad", dict()),
+    "adagrad-everything": ("Adagrad", dict(lr=0.05, lr_decay=0.01, weight_decay=0.1,
+                                           initial_accumulator_value=0.5, eps=1e-6,
+                                           maximize=True)),
+    "nadam": ("NAdam", dict()),
+    "nadam-decay": ("NAdam", dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1,
+                                  momentum_decay=1e-2)),
+    "nadam-decoupled": ("NAdam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True,
+                                      maximize=True)),
+    "radam": ("RAdam", dict(lr=1e-2)),
+    "radam-short-memory": ("RAdam", dict(lr=1e-2, betas=(0.9, 0.6), weight_decay=0.1)),
+    "radam-decoupled": ("RAdam", dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True,
+                                      maximize=True)),
 }
 GROUP_EXTRA = {"SGD": {"lr": 0.01, "momentum": 0.3}, "Adam": {"lr": 0.1, "betas": (0.5, 0.9)},
-               "AdamW": {"lr": 0.1, "weight_decay": 0.5}, "RMSprop": {"lr": 1e-2, "alpha": 0.5}}
+               "AdamW": {"lr": 0.1, "weight_decay": 0.5}, "RMSprop": {"lr": 1e-2, "alpha": 0.5},
+               "Adagrad": {"lr": 0.2, "lr_decay": 0.1}, "NAdam": {"lr": 0.05, "betas": (0.5, 0.9)},
+               "RAdam": {"lr": 0.05, "betas": (0.5, 0.7)}}
 
 
 @pytest.mark.parametrize("split", [False, True], ids=["one-group", "two-groups"])
@@ -166,6 +187,14 @@ SCHEDULERS = {
                                   div_factor=10.0, final_div_factor=100.0),) * 2,
     "onecycle-no-momentum": (
         lambda o, t: o.OneCycleLR(t, max_lr=0.3, total_steps=STEPS, cycle_momentum=False),) * 2,
+    "lambda": (lambda o, t: o.LambdaLR(t, lambda k: 0.9 ** k + 0.01 * (k % 3)),) * 2,
+    "lambda-per-group": (lambda o, t: o.LambdaLR(t, [lambda k: 1 / (1 + k), lambda k: 0.5]),) * 2,
+    "linear-decay": (lambda o, t: o.LinearLR(t, start_factor=1.0, end_factor=0.1,
+                                             total_iters=12),) * 2,
+    "sequential-three": (
+        lambda o, t: o.SequentialLR(t, [o.LinearLR(t, start_factor=0.2, total_iters=4),
+                                        o.StepLR(t, step_size=2, gamma=0.7),
+                                        _cosine(o, t)], milestones=[4, 11]),) * 2,
 }
 
 
@@ -206,3 +235,41 @@ def test_clip_grad_norm_matches_torch(max_norm, norm_type):
     np.testing.assert_allclose(float(total), float(ref_total), rtol=1e-5)
     for p, q in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------- ReduceLROnPlateau
+PLATEAU = {
+    "defaults": dict(),
+    "min-patience": dict(patience=2, factor=0.5),
+    "max-abs-cooldown": dict(mode="max", patience=1, threshold=0.05, threshold_mode="abs",
+                             cooldown=2, factor=0.3),
+    "floor": dict(patience=0, factor=0.2, min_lr=[0.004, 0.02]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLATEAU))
+def test_reduce_lr_on_plateau_matches_torch(name, tmp_path):
+    kwargs = PLATEAU[name]
+    ours, theirs = make_params()
+    opt = tt.SGD(groups(ours, True, {"lr": 0.05}), lr=0.1)
+    ref = torch.optim.SGD(groups(theirs, True, {"lr": 0.05}), lr=0.1)
+    sched = tt.ReduceLROnPlateau(opt, **kwargs)
+    ref_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(ref, **kwargs)
+    # a loss that improves, stalls, wobbles, improves a little, stalls again
+    values = [1.0, 0.8, 0.8, 0.81, 0.79995, 0.8, 0.7, 0.7, 0.7, 0.71, 0.69, 0.7, 0.7, 0.7,
+              0.7, 0.5, 0.5, 0.5, 0.6, 0.6]
+    for step, (grads, value) in enumerate(zip(gradients(), values)):
+        if kwargs.get("mode") == "max":
+            value = -value
+        if step == 10:  # checkpoint and resume in the middle
+            np.savez(tmp_path / "plateau.npz", **sched.state_dict())
+            sched = tt.ReduceLROnPlateau(opt, **kwargs)
+            sched.load_state_dict(np.load(tmp_path / "plateau.npz"))
+        set_grads(ours, theirs, grads)
+        opt.step()
+        ref.step()
+        sched.step(value)
+        ref_sched.step(value)
+        np.testing.assert_allclose(sched.get_last_lr(), ref_sched.get_last_lr(), rtol=1e-12,
+                                   err_msg=f"lr after step {step}")
+        assert_same(ours, theirs, step)

@@ -35,14 +35,16 @@ class Adam(Optimizer):
         weight_decay: L2 penalty added to the gradient (see :class:`AdamW` for the
             decoupled kind, which is usually what you want).
         amsgrad: divide by the largest second moment seen so far, not the current one.
+        maximize: climb the objective instead of descending it (the gradient is negated).
     """
 
     decoupled = False  # AdamW sets this: decay the weights directly, not through the gradient
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False,
+                 maximize: bool = False) -> None:
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad)
+                        amsgrad=amsgrad, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -63,7 +65,7 @@ class Adam(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            self._update(p.data, p.grad.data, self._state(p), group)
+            self._update(p.data, self._grad(p, group), self._state(p), group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One Adam step of the array ``p`` (in place) given its gradient ``g``.
@@ -130,11 +132,13 @@ class AdamW(Adam):
         eps: added to the denominator for numerical stability.
         weight_decay: the decoupled decay rate (PyTorch's default, 0.01).
         amsgrad: divide by the largest second moment seen so far.
+        maximize: climb the objective instead of descending it.
     """
 
     decoupled = True
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False,
+                 maximize: bool = False) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad)
+                         amsgrad=amsgrad, maximize=maximize)

@@ -167,6 +167,13 @@ class Optimizer:
     def _step_group(self, group: dict) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def _grad(p: Tensor, group: dict) -> np.ndarray:
+        """The gradient an update uses: ``p.grad``'s array, negated when the group has
+        ``maximize=True`` (climb the objective instead of descending it, as in PyTorch)."""
+        g = p.grad.data
+        return -g if group.get("maximize", False) else g
+
     def _state(self, p: Tensor) -> dict:
         """The state dict of parameter ``p`` (created empty on first use)."""
         st = self.state.get(p)

@@ -33,13 +33,14 @@ class RMSprop(Optimizer):
         momentum: momentum factor (0 disables it).
         centered: normalise by an estimate of the gradient's variance instead of its
             second moment.
+        maximize: climb the objective instead of descending it (the gradient is negated).
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
-                 centered: bool = False) -> None:
+                 centered: bool = False, maximize: bool = False) -> None:
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered)
+                        momentum=momentum, centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -57,7 +58,7 @@ class RMSprop(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            self._update(p.data, p.grad.data, self._state(p), group)
+            self._update(p.data, self._grad(p, group), self._state(p), group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One RMSprop step of the array ``p`` (in place) given its gradient ``g``.

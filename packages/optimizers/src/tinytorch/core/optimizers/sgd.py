@@ -29,6 +29,7 @@ class SGD(Optimizer):
         dampening: how much of each new gradient is *not* added to the momentum buffer.
         weight_decay: L2 penalty added to the gradient.
         nesterov: use Nesterov momentum (needs momentum > 0 and dampening = 0).
+        maximize: climb the objective instead of descending it (the gradient is negated).
 
     Example:
         >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -37,9 +38,9 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0,
-                 nesterov: bool = False) -> None:
+                 nesterov: bool = False, maximize: bool = False) -> None:
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
@@ -58,7 +59,7 @@ class SGD(Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            self._update(p.data, p.grad.data, self._state(p), group)
+            self._update(p.data, self._grad(p, group), self._state(p), group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One SGD step of the array ``p`` (in place) given its gradient ``g``.
