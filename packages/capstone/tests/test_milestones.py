@@ -202,3 +202,54 @@ def test_milestone_all_goes_on_past_missing_data(tmp_path, capsys, monkeypatch):
     assert "tito milestone: 1998 convolution not run: CIFAR-10 is needed" in captured.err
     assert "5 of 6 milestones passed: 1957 passed, 1969 passed, 1986 passed, 1998 not run" in captured.out
     assert [r["year"] for r in _runs(record)] == [1957, 1969, 1986, 2017, 2018]
+
+
+def test_milestone_2017_full_form_trains_samples_and_checks_the_cache(monkeypatch, tmp_path):
+    """The Shakespeare run, shrunk (a tiny model, 30 steps): it learns, samples, compares caches."""
+    from tinytorch.capstone.milestones import attention
+    from tinytorch.capstone.milestones.base import Context
+
+    monkeypatch.setattr(attention, "SHAKESPEARE", dict(block_size=16, embed_dim=16, num_heads=2,
+                                                       num_layers=1))
+    monkeypatch.setattr(attention, "SHAKESPEARE_STEPS", 30)
+    monkeypatch.setattr(attention, "SHAKESPEARE_BATCH", 8)
+    lines = []
+    outcome = attention.run(Context(quick=False, artifacts=tmp_path, log=lines.append))
+    names = [c.name for c in outcome.checks]
+    assert names == ["held-out loss (nats per character)", "minutes of training",
+                     "KV cache: identical tokens"]
+    assert outcome.checks[0].value < np.log(65)  # better than guessing among 65 characters
+    assert outcome.checks[2].passed and outcome.details["kv_cache"]["tokens"] == 15
+    assert outcome.details["steps"] == 30 and outcome.details["task"] == "shakespeare"
+    assert any(line.startswith("65 characters, 1,003,854 to learn from") for line in lines)
+    sample = next(line for line in lines if line.startswith("-" * 60))
+    text = sample.split("\n", 1)[1].rsplit("\n", 1)[0]  # between the rules
+    assert len(text) == 401 and text[0] == "\n"  # the prompt, a newline, then 400 characters
+
+
+def test_milestone_1998_full_form_keeps_its_weights_for_2018(tiny_cifar, monkeypatch, tmp_path):
+    """The full form's code path on a tiny CIFAR-10 of random pixels (so its bar is missed):
+    the checks of the full run, and 2018 then benchmarks the full run's network first."""
+    from dataclasses import asdict
+
+    from tinytorch.capstone.milestones import benchmarking, convolution
+    from tinytorch.capstone.milestones.base import Context
+    from tinytorch.core.training.cifar10 import Recipe
+
+    monkeypatch.setattr(convolution, "RECIPE", Recipe(**{**asdict(convolution.RECIPE),
+                                                        "epochs": 1, "batch_size": 64}))
+    ctx = Context(quick=False, data=tiny_cifar, artifacts=tmp_path, log=lambda line: None)
+    outcome = convolution.run(ctx)
+    assert [c.name for c in outcome.checks] == ["test accuracy on the 10,000 test images",
+                                                "minutes, training and testing"]
+    assert outcome.details["train_images"] == 260 and outcome.details["test_images"] == 60
+    full = convolution.weights_path(tmp_path, quick=False)
+    model, info = convolution.load_weights(full)
+    assert info["quick"] is False and info["test_images"] == 60
+    (tmp_path / "1998-convolution-quick.npz").write_bytes(full.read_bytes())  # both exist
+    monkeypatch.setattr(benchmarking, "QUICK", {"queries": 10, "batches": 1, "runs": 2})
+    lines = []
+    bench = benchmarking.run(Context(quick=True, data=tiny_cifar, artifacts=tmp_path,
+                                     log=lines.append))
+    assert bench.details["model"].startswith(f"the 1998 network from {full} ")
+    assert bench.details["samples"] == "CIFAR-10 test images"
