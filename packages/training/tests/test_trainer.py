@@ -164,6 +164,27 @@ def test_history_is_written_as_json_and_csv(tmp_path):
     assert not [p.name for p in (tmp_path / "logs").iterdir() if p.name.startswith(".")]
 
 
+def test_reduce_lr_on_plateau_follows_the_validation_loss():
+    from tinytorch.core.optimizers import ReduceLROnPlateau
+
+    class Recording(ReduceLROnPlateau):
+        def step(self, metrics=None):
+            received.append(metrics)
+            super().step(metrics)
+
+    received = []
+    manual_seed(0)
+    train, val = loaders(batch_size=32)
+    model = mlp()
+    opt = SGD(model.parameters(), lr=0.1)
+    sched = Recording(opt, patience=0, factor=0.5, threshold=10.0)  # nothing counts as better
+    history = Trainer(model, opt, CrossEntropyLoss(), scheduler=sched,
+                      progress=False).fit(train, val, epochs=3)
+    assert received == pytest.approx([row["val_loss"] for row in history])
+    assert [row["lr"] for row in history] == pytest.approx([0.1, 0.05, 0.025])
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0125)
+
+
 @pytest.mark.parametrize("interval", ["epoch", "step"])
 def test_scheduler_steps_per_epoch_or_per_step(interval):
     manual_seed(0)

@@ -24,7 +24,7 @@ import numpy as np
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.layers import Module
-from tinytorch.core.optimizers import clip_grad_norm_
+from tinytorch.core.optimizers import ReduceLROnPlateau, clip_grad_norm_
 from tinytorch.core.tensor import Tensor, default_generator
 
 from .callbacks import Callback
@@ -44,7 +44,8 @@ class Trainer:
         optimizer: anything with ``zero_grad()``, ``step()``, ``state_dict()`` and
             ``load_state_dict()`` (tinytorch.core.optimizers).
         loss_fn: ``loss_fn(output, target) -> scalar Tensor``.
-        scheduler: optional learning-rate scheduler (``step()``, ``state_dict()``).
+        scheduler: optional learning-rate scheduler (``step()``, ``state_dict()``); a
+            ``ReduceLROnPlateau`` is stepped with the validation loss (else the training loss).
         scheduler_interval: call ``scheduler.step()`` after every "step" or every "epoch".
         callbacks: :class:`Callback` instances (early stopping, best model, ...).
         grad_clip: clip the global gradient norm to this value before each step.
@@ -114,7 +115,10 @@ class Trainer:
         self.optimizer.step()                    # 5. move the weights
         ### END SOLUTION
         if self.scheduler is not None and self.scheduler_interval == "step":
-            self.scheduler.step()
+            if isinstance(self.scheduler, ReduceLROnPlateau):
+                self.scheduler.step(value)  # the batch's loss, for a per-step plateau
+            else:
+                self.scheduler.step()
         self.step_count += 1
         return value, out.data
 
@@ -203,7 +207,10 @@ class Trainer:
                 val = self.evaluate(val_loader)
                 row.update(val_loss=val["loss"], val_acc=val["acc"])
             if self.scheduler is not None and self.scheduler_interval == "epoch":
-                self.scheduler.step()
+                if isinstance(self.scheduler, ReduceLROnPlateau):  # it follows a measurement
+                    self.scheduler.step(row.get("val_loss", row["train_loss"]))
+                else:
+                    self.scheduler.step()
             self.epoch += 1
             self.history.append(row)
             self._report(row)
