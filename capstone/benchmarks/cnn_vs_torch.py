@@ -269,6 +269,7 @@ def main() -> None:
                 "(the same values and gradients, checked bit for bit); PyTorch's runs them in "
                 "the written order",
         "rows": rows, "samples": timing["samples"], "load_per_round": timing["load_per_round"],
+        "threads_seen": timing["threads_seen"],
     })
     results["memory"] = memory(n)
     h.finish("cnn_vs_torch", results, args.out)

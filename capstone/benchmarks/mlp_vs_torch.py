@@ -191,7 +191,8 @@ def main() -> None:
         print(f"  {k:28s} {us:8.2f} µs")
     results.update({"batch": args.batch, "rounds": args.rounds, "steps": args.steps,
                     "checks": checks, "rows": rows, "add_16_us": adds,
-                    "samples": timing["samples"], "load_per_round": timing["load_per_round"]})
+                    "samples": timing["samples"], "load_per_round": timing["load_per_round"],
+                    "threads_seen": timing["threads_seen"]})
     h.finish("mlp_vs_torch", results, args.out)
     if not args.no_readme and args.out is None:
         h.render_all()

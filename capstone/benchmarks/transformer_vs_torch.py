@@ -187,7 +187,8 @@ def main() -> None:
     results.update({"batch": args.batch, "tokens_per_step": tokens, "rounds": args.rounds,
                     "steps": args.steps, "parameters": ours.num_parameters(), "checks": checks,
                     "rows": rows, "samples": timing["samples"],
-                    "load_per_round": timing["load_per_round"]})
+                    "load_per_round": timing["load_per_round"],
+                    "threads_seen": timing["threads_seen"]})
     h.finish("transformer_vs_torch", results, args.out)
     if not args.no_readme and args.out is None:
         h.render_all()

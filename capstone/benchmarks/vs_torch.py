@@ -169,6 +169,16 @@ def interleave(contenders: list, pin: Pinner, rounds: int, steps: int, warmup: i
     round) and ``"load_per_round"``.
     """
     samples = {c.name: {"wall_ms": [], "cpu_ms": []} for c in contenders}
+    seen = {}  # what each setting really set, read back inside it (kept in the results file)
+    for setting in sorted({c.setting for c in contenders}, key=lambda s: s.key):
+        from tinytorch.core.tensor.runtime import get_blas_threads, get_num_threads
+
+        with pin(setting):
+            seen[setting.key] = {"torch.get_num_threads": pin.torch.get_num_threads(),
+                                 "tinytorch_kernel_threads": get_num_threads(),
+                                 "numpy_openblas_threads (tinytorch runtime)": get_blas_threads(),
+                                 "threadpoolctl": [f"{lib}: {n}" for lib, n in pin.blas_threads()]}
+        log(f"  setting {setting.key} ({setting.title}): {seen[setting.key]}")
     for c in contenders:  # warm up: buffers, caches, thread pools, lazy initialisation
         with pin(c.setting):
             for _ in range(warmup):
@@ -187,7 +197,7 @@ def interleave(contenders: list, pin: Pinner, rounds: int, steps: int, warmup: i
             samples[c.name]["cpu_ms"].append(round((c1 - c0) / steps * 1e3, 4))
         load.append(loadavg()[:1])
         log(f"  round {r + 1}/{rounds} done (load {load[-1][0] if load[-1] else '?'})")
-    return {"samples": samples, "load_per_round": [x[0] for x in load if x]}
+    return {"samples": samples, "load_per_round": [x[0] for x in load if x], "threads_seen": seen}
 
 
 def pair_rows(contenders: list, timing: dict, workloads: dict) -> list:
@@ -407,6 +417,11 @@ def _table(results: list) -> list:
                  for k in settings]
         out.append(f"| {title} | " + " | ".join(cells) + " |")
     for res in results:
+        adds = res.get("add_16_us")
+        if adds:
+            out += ["", "One `a + b` on float32 tensors of shape (16,), one thread, best of 7 × "
+                        "20,000 (the smallest unit of per-op overhead): "
+                        + ", ".join(f"{k} {v:.2f} µs" for k, v in adds.items()) + "."]
         mem = res.get("memory")
         if mem:
             out += ["", f"Peak memory of one CNN training step, batch {res['batch']} (the rise of "
