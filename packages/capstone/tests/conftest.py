@@ -9,6 +9,11 @@ import pytest
 
 import tinytorch.core.autograd  # noqa: F401  (the engine: Tensor.backward)
 
+def pytest_configure(config):
+    """Register the ``slow`` marker (the repository's pytest.ini does too; the wheel has none)."""
+    config.addinivalue_line("markers", "slow: long-running end-to-end tests (the milestones)")
+
+
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
