@@ -419,8 +419,8 @@ def _table(results: list) -> list:
     for res in results:
         adds = res.get("add_16_us")
         if adds:
-            out += ["", "One `a + b` on float32 tensors of shape (16,), one thread, best of 7 × "
-                        "20,000 (the smallest unit of per-op overhead): "
+            out += ["", "One `a + b` on float32 tensors of shape (16,), one thread, the best of 7 "
+                        "repeats of 20,000 calls (the smallest unit of per-op overhead): "
                         + ", ".join(f"{k} {v:.2f} µs" for k, v in adds.items()) + "."]
         mem = res.get("memory")
         if mem:
