@@ -8,11 +8,11 @@
 
 from . import init
 from .basic import Dropout, Flatten, Identity
-from .containers import ModuleDict, ModuleList
+from .containers import ModuleDict, ModuleList, ParameterList
 from .linear import Dense, Linear
 from .module import IncompatibleKeys, Module, StateDictKeyError, StateDictShapeError
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Dense", "Linear", "Dropout", "Identity", "Flatten",
-           "ModuleList", "ModuleDict", "IncompatibleKeys", "StateDictKeyError",
+           "ModuleList", "ModuleDict", "ParameterList", "IncompatibleKeys", "StateDictKeyError",
            "StateDictShapeError", "init"]

@@ -1,4 +1,5 @@
-"""``ModuleList`` and ``ModuleDict``: hold sub-modules in a list or dict and register them.
+"""``ModuleList``, ``ModuleDict`` and ``ParameterList``: hold sub-modules (or parameters) in
+a list or dict and register them.
 
 A plain Python list of layers is invisible to ``parameters()``; these containers name their
 entries "0", "1", ... (or by key) so every weight inside is found and saved.
@@ -11,8 +12,9 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from .module import Module
+from .parameter import Parameter
 
-__all__ = ["ModuleList", "ModuleDict"]
+__all__ = ["ModuleList", "ModuleDict", "ParameterList"]
 
 
 class ModuleList(Module):
@@ -142,3 +144,60 @@ class ModuleDict(Module):
 
     def items(self) -> Iterable[tuple]:
         return self._modules.items()
+
+
+class ParameterList(Module):
+    """A list of parameters, registered as "0", "1", ... (e.g. one scale per layer).
+
+    Tensors and arrays are wrapped in :class:`Parameter`; indexing, ``len``, iteration,
+    ``append`` and ``extend`` work like a list's, and ``parameters()`` / ``state_dict()`` see
+    every entry.
+
+    Example:
+        >>> scales = ParameterList([np.ones(3), np.zeros(3)])
+        >>> [name for name, _ in scales.named_parameters()]
+        ['0', '1']
+    """
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        for v in values or []:
+            self.append(v)
+
+    def append(self, value: Any) -> "ParameterList":
+        """Add a parameter at the end (anything else is wrapped in a Parameter first)."""
+        self.register_parameter(str(len(self._parameters)),
+                                value if isinstance(value, Parameter) else Parameter(value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> "ParameterList":
+        """Add several parameters at the end."""
+        for v in values:
+            self.append(v)
+        return self
+
+    def __getitem__(self, index: int) -> Parameter:
+        n = len(self._parameters)
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError(f"ParameterList indices must be integers, got {type(index).__name__}")
+        if not -n <= index < n:
+            raise IndexError(f"ParameterList index {index} out of range for {n} parameters")
+        return self._parameters[str(int(index) % n)]
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        key = str(int(index) % len(self._parameters)) if self._parameters else str(index)
+        self[index]  # the range check
+        self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(list(self._parameters.values()))
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError("ParameterList has no forward(); use its parameters in yours")
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): Parameter of shape {tuple(p.shape)} ({p.dtype})"
+                         for k, p in self._parameters.items())

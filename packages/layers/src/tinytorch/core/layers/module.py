@@ -380,6 +380,34 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
+    def to(self, dtype: Any) -> "Module":
+        """Cast every floating-point parameter and buffer (and gradient) to ``dtype``, in place.
+
+        Integer buffers (a batch-norm's counter) keep their type; the Tensor objects stay the
+        same, so build the optimizer after the cast (its state follows the parameters' dtype).
+
+        Example:
+            >>> model.to(np.float64)   # or model.double()
+        """
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to(): expected a floating-point dtype "
+                            f"(float32, float64), got {dtype}")
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.data.dtype.kind == "f" and t.data.dtype != dtype:
+                t.data = t.data.astype(dtype)
+                if t.grad is not None:
+                    t.grad.data = t.grad.data.astype(dtype)
+        return self
+
+    def float(self) -> "Module":
+        """``to(np.float32)``."""
+        return self.to(np.float32)
+
+    def double(self) -> "Module":
+        """``to(np.float64)``."""
+        return self.to(np.float64)
+
     def apply(self, fn: Callable[[Any], None]) -> "Module":
         """Call ``fn`` on every submodule and then on self (e.g. custom initialisation)."""
         for m in reversed(list(self.modules())):
