@@ -164,9 +164,12 @@ def interleave(contenders: list, pin: Pinner, rounds: int, steps: int, warmup: i
                pause: float = PAUSE_S, log: Callable[[str], None] = print) -> dict:
     """Time every contender ``rounds`` times, ``steps`` steps per run, taking turns.
 
+    The contenders compared with each other (same workload, same thread count: PyTorch and
+    each TinyTorch configuration) run back to back, so a per-round ratio compares runs moments
+    apart; who goes first rotates from round to round, and so does the order of the groups.
     Before each timed run the contender's threads are set and the process sleeps ``pause``
-    seconds. Returns ``{name: {"wall_ms": [...], "cpu_ms": [...]}}`` (per step, one entry per
-    round) and ``"load_per_round"``.
+    seconds. Returns ``{"samples": {name: {"wall_ms": [...], "cpu_ms": [...]}}`` (per step, one
+    entry per round), ``"load_per_round"`` and ``"threads_seen"``.
     """
     samples = {c.name: {"wall_ms": [], "cpu_ms": []} for c in contenders}
     seen = {}  # what each setting really set, read back inside it (kept in the results file)
@@ -183,10 +186,17 @@ def interleave(contenders: list, pin: Pinner, rounds: int, steps: int, warmup: i
         with pin(c.setting):
             for _ in range(warmup):
                 c.fn()
+    groups: dict = {}
+    for c in contenders:
+        groups.setdefault((c.workload, c.setting.threads), []).append(c)
+    groups = list(groups.values())
     load = []
     for r in range(rounds):
-        k = r % len(contenders)
-        for c in contenders[k:] + contenders[:k]:  # who goes first rotates
+        order = []
+        for group in groups[r % len(groups):] + groups[:r % len(groups)]:
+            k = r % len(group)
+            order += group[k:] + group[:k]  # who goes first rotates
+        for c in order:
             with pin(c.setting):
                 time.sleep(pause)
                 w0, c0 = time.perf_counter(), time.process_time()
@@ -400,8 +410,9 @@ def _ms(x: float) -> str:
 def _cell(row: dict | None) -> str:
     if row is None:
         return "—"
-    return (f"**{row['ratio']:.2f}×** ({_ms(row['tinytorch_ms'])} vs {_ms(row['torch_ms'])} ms;"
-            f" CPU {_ms(row['tinytorch_cpu_ms'])} vs {_ms(row['torch_cpu_ms'])} ms)")
+    return (f"**{row['ratio']:.2f}×**, CPU {row['cpu_ratio']:.2f}× ({_ms(row['tinytorch_ms'])} vs "
+            f"{_ms(row['torch_ms'])} ms; CPU {_ms(row['tinytorch_cpu_ms'])} vs "
+            f"{_ms(row['torch_cpu_ms'])} ms)")
 
 
 def _table(results: list) -> list:
@@ -454,9 +465,11 @@ def render(name: str) -> str:
     if not results:
         return "No results file yet: run the benchmark.\n"
     m = results[0]["machine"]
-    out = ["TinyTorch ÷ PyTorch throughput (above 1: TinyTorch is faster), the median of "
-           "per-round ratios; in brackets the wall and CPU milliseconds per step, TinyTorch vs "
-           "PyTorch (medians). Contenders interleaved, a 0.3 s pause before each timed run; "
+    out = ["TinyTorch ÷ PyTorch throughput (above 1: TinyTorch is faster) in wall time, then "
+           "in CPU time (the process's, all threads), each the median of per-round ratios; in "
+           "brackets the wall and CPU milliseconds per step, TinyTorch vs PyTorch (medians). "
+           "The contenders compared run back to back in each round, who goes first rotating, "
+           "a 0.3 s pause before each timed run; "
            + results[0]["pytorch_configuration"] + f"; numpy {m['numpy']} ({_numpy_blas(m)}).",
            ""]
     out += _table(results)
