@@ -261,6 +261,19 @@ def test_fold_is_vectorised():
     assert small < 100  # a handful of lines per tap of the 3×3 window
 
 
+def test_fold_gradient_is_laid_out_like_the_input():
+    # a channels-last (N, C, H, W) input — the layout of a composite convolution's feature maps
+    # — gets a channels-last gradient, with the same values as for a plain NCHW copy of it
+    nhwc = np.random.default_rng(3).standard_normal((2, 7, 6, 4))
+    x = Tensor(nhwc, dtype=np.float64).permute(0, 3, 1, 2).detach().requires_grad_()
+    plain = Tensor(np.ascontiguousarray(x.data), requires_grad=True)
+    g = np.random.default_rng(4).standard_normal(x.sliding_window((3, 2), stride=2).shape)
+    (gx,) = sliding_window_backward(g, x.sliding_window((3, 2), stride=2).grad_fn)
+    (want,) = sliding_window_backward(g, plain.sliding_window((3, 2), stride=2).grad_fn)
+    np.testing.assert_array_equal(gx, want)
+    assert gx.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
 def test_moves_reshape_gradient_comes_back_in_the_input_memory_order():
     # flattening a channels-last (N, C, H, W) view: the gradient has the input's shape and
     # values, and runs through memory in the input's order (so later elementwise ops see

@@ -105,13 +105,21 @@ plt.show()
 #
 # **File:** `composite.py`. **Function:** `conv2d_composite` (same arguments and result).
 #
-# The loops compute N·C_out·H_out·W_out dot products of length K = C_g·kh·kw. Line them up:
+# The loops compute N·C_out·H_out·W_out dot products of length K = kh·kw·C_g. Line them up:
 #
-# 1. pad H and W (`x.pad(...)`), then `x.sliding_window((kh, kw), (sh, sw), (dh, dw))` — module
-#    02's strided *view*, no copy — gives (N, C, H_out, W_out, kh, kw);
-# 2. reshape to groups and permute so each row is one patch: (G, M = N·H_out·W_out, K);
-# 3. the kernels become (G, K, C_out/G); one batched `@` gives (G, M, C_out/G);
+# 1. pad H and W with `pad_hw(x, ph, pw)` (given), then `.sliding_window((kh, kw), (sh, sw),
+#    (dh, dw))` — module 02's strided *view*, no copy — gives (N, C, H_out, W_out, kh, kw);
+# 2. reshape to groups and permute so each row is one patch, its columns in (kh, kw, C_g)
+#    order: (G, M = N·H_out·W_out, K) — this reshape is the one copy;
+# 3. the kernels become (G, K, C_out/G), columns in the same order; one batched `@` gives
+#    (G, M, C_out/G);
 # 4. put the result back as (N, C_out, H_out, W_out) and add the bias as (1, C_out, 1, 1).
+#
+# Why (kh, kw, C_g) and not (C_g, kh, kw)? Memory. The result of step 3 has one row per pixel
+# holding its C_out channels: the output is stored *channels-last* — (N, H, W, C) order behind
+# its (N, C, H, W) shape — and the ops after it (batch norm, ReLU, pooling) keep that order, as
+# `pad_hw` does. In that order a patch's kw·C_g numbers along a row of the image are neighbours
+# in memory, so the copy of step 2 moves long runs instead of three numbers at a time.
 #
 # Every step is a Tensor op, so this function trains once module 09 is installed. Given: `geo`
 # and the short names n, g, cg, cog, h_out, w_out, kh, kw.
@@ -141,8 +149,8 @@ for name, (seconds, result) in timings.items():
 #
 # **File:** `composite.py`. **Function:** `max_pool2d_composite(x, kernel_size, stride, padding,
 # dilation)`: (N, C, H, W) → (N, C, H_out, W_out), each output the max of its kh×kw window.
-# Pad with **−∞** (`x.pad(..., value=-np.inf)`), never zero — a padded cell must not win over
-# negative values — then `sliding_window` and `max` over the last two axes. Given: `geo`.
+# Pad with **−∞** (`pad_hw(x, ph, pw, value=-np.inf)`), never zero — a padded cell must not win
+# over negative values — then `sliding_window` and `max` over the last two axes. Given: `geo`.
 
 # %%
 check("spatial", "max_pool_composite")
@@ -150,7 +158,8 @@ check("spatial", "max_pool_composite")
 # %% [markdown]
 # ### Exercise 4 — avg_pool_composite: the mean of each window
 #
-# **File:** `composite.py`. **Function:** `avg_pool2d_composite`. Pad with zeros, slide, average.
+# **File:** `composite.py`. **Function:** `avg_pool2d_composite`. Pad with zeros (`pad_hw`), slide,
+# average.
 # With padding and `count_include_pad=False`, a border window divides by the number of *real*
 # cells under it: `divisor` (given) is then an (H_out, W_out, 1) array of those counts; otherwise
 # it is the float kh·kw and a plain mean does it.
@@ -203,6 +212,10 @@ print("a 32×32 picture pooled to 4×4:\n", adaptive_avg_pool2d(image, 4).numpy(
 # `update_running_stats(...)` (given) moves the running averages in place. In **evaluation**
 # the running statistics are used (given, reshaped to (1, C, 1, 1)). γ (`weight`) and β (`bias`)
 # are optional, reshaped with `bshape`.
+#
+# Mind the cost: every full-size op is paid again in the backward pass, usually twice. 1/√(var +
+# eps) and γ are per channel, so multiply them together first — a (1, C, 1, 1) tensor — and the
+# full-size work is one multiply by that scale and one add of β.
 
 # %%
 check("spatial", "batch_norm_composite")

@@ -8,9 +8,19 @@ The convolution is the classic im2col trick: cut every kh×kw patch out of the p
 (``sliding_window`` does it as a view), lay the patches out as the rows of a matrix, and the
 whole convolution is *one* matrix product with the flattened kernels:
 
-    patches (M = N·H_out·W_out, K = C_in·kh·kw)  @  kernels (K, C_out)  ->  (M, C_out)
+    patches (M = N·H_out·W_out, K = kh·kw·C_in)  @  kernels (K, C_out)  ->  (M, C_out)
 
 With groups, the channels split into G independent convolutions: a batch of G such products.
+
+**Memory layout.** Everything here works *channels-last* in memory: an (N, C, H, W) tensor
+whose numbers are stored in (N, H, W, C) order, a pixel's channels side by side. The matmul
+produces exactly that — row (n, i, j) of the output holds the C_out channels of one pixel — so
+the output is returned as an (N, C, H, W) view of it, with no copy, and every op after it
+(batch norm, ReLU, pooling, the next convolution) keeps that order, because numpy's
+elementwise ops and reductions lay out their results like their inputs. It is what PyTorch
+calls the ``channels_last`` memory format. It matters for speed: the one big copy of a
+convolution, the patch matrix, then moves whole runs of kw·C neighbouring numbers instead of
+runs of kw, and pooling compares rows of channels instead of pairs of numbers.
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ from .geometry import (
 )
 
 __all__ = ["conv2d_composite", "max_pool2d_composite", "avg_pool2d_composite",
-           "adaptive_avg_pool2d", "batch_norm_composite", "averaging_matrix"]
+           "adaptive_avg_pool2d", "batch_norm_composite", "averaging_matrix", "pad_hw"]
 
 
 def _tensor(value: Any) -> Tensor:
@@ -43,6 +53,21 @@ def _float(x: Tensor, like: Tensor | None = None) -> Tensor:
     if x.dtype.kind == "f":
         return x
     return x.astype(like.dtype if like is not None and like.dtype.kind == "f" else np.float32)
+
+
+def pad_hw(x: Tensor, ph: int, pw: int, value: float = 0.0) -> Tensor:
+    """(N, C, H, W) -> (N, C, H + 2·ph, W + 2·pw): ``value`` added around every feature map,
+    the result stored channels-last.
+
+    Module 02's ``pad`` writes its result in plain row-major order of the shape it is given. So
+    the padding is done on the (N, H, W, C) view and the result viewed as (N, C, H, W) again:
+    the same numbers, with a pixel's channels side by side in memory (see the top of this file).
+    With nothing to pad, ``x`` comes back unchanged.
+    """
+    if not (ph or pw):
+        return x
+    nhwc = x.permute(0, 2, 3, 1)
+    return nhwc.pad(((0, 0), (ph, ph), (pw, pw), (0, 0)), value=value).permute(0, 3, 1, 2)
 
 
 def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
@@ -75,19 +100,31 @@ def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
     n, g, cg, cog = geo.n, geo.groups, geo.c_group, geo.c_out_group
     h_out, w_out, kh, kw = geo.h_out, geo.w_out, geo.kh, geo.kw
     ### BEGIN SOLUTION
-    ### HINT: pad H and W, take sliding_window((kh, kw), stride, dilation): (N, C, H_out, W_out, kh, kw)
-    ### HINT: rows = patches (N·H_out·W_out), columns = (C_g, kh, kw); then one matmul per group
-    ### HINT: kernels: weight (C_out, C_g, kh, kw) -> (G, C_g·kh·kw, C_out/G); a batched @ does
-    ### HINT: all groups at once. Put the result back as (N, C_out, H_out, W_out), + bias (1, C_out, 1, 1)
-    if geo.ph or geo.pw:
-        x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)))
-    windows = x.sliding_window((kh, kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
+    ### HINT: pad_hw(x, ph, pw) (given: it keeps the memory channels-last), then
+    ### HINT: sliding_window((kh, kw), stride, dilation): (N, C, H_out, W_out, kh, kw)
+    ### HINT: rows = patches (N·H_out·W_out), columns = (kh, kw, C_g) — in that order, so each
+    ### HINT: copied run is kw·C_g neighbours in memory; one reshape makes the (G, M, K) copy
+    ### HINT: kernels: weight (C_out, C_g, kh, kw) -> (G, kh·kw·C_g, C_out/G), the same column
+    ### HINT: order; one batched @ does all groups. Put the result back as (N, C_out, H_out,
+    ### HINT: W_out) — rows are pixels, so it stays channels-last — and + bias (1, C_out, 1, 1)
+    windows = pad_hw(x, geo.ph, geo.pw).sliding_window((kh, kw), (geo.sh, geo.sw),
+                                                        (geo.dh, geo.dw))
+    # im2col: this reshape is the one copy of the convolution. Columns in (kh, kw, C_g) order
+    # copy kh runs of kw·C_g numbers that are neighbours in memory (in (C_g, kh, kw) order they
+    # would be runs of kw: three numbers at a time). The fused kernel makes the same copy into
+    # a buffer it reuses every step, a few images per thread.
     patches = (windows.reshape(n, g, cg, h_out, w_out, kh, kw)
-               .permute(1, 0, 3, 4, 2, 5, 6)
-               .reshape(g, n * h_out * w_out, cg * kh * kw))
-    kernels = weight.reshape(g, cog, cg * kh * kw).permute(0, 2, 1)
-    out = patches @ kernels  # (G, M, C_out/G)
-    y = out.reshape(g, n, h_out, w_out, cog).permute(1, 0, 4, 2, 3).reshape(n, geo.c_out, h_out, w_out)
+               .permute(1, 0, 3, 4, 5, 6, 2)              # (G, N, H_out, W_out, kh, kw, C_g)
+               .reshape(g, n * h_out * w_out, kh * kw * cg))
+    kernels = (weight.reshape(g, cog, cg, kh, kw)
+               .permute(0, 3, 4, 2, 1)                    # (G, kh, kw, C_g, C_out/G)
+               .reshape(g, kh * kw * cg, cog))
+    out = patches @ kernels                               # (G, M, C_out/G): the one GEMM
+    # Row (n, i, j) of out is pixel (i, j)'s output channels: with one group the reshapes
+    # and the permute below are views, and y is stored channels-last.
+    y = (out.reshape(g, n, h_out, w_out, cog)
+         .permute(1, 0, 4, 2, 3)                          # (N, G, C_out/G, H_out, W_out)
+         .reshape(n, geo.c_out, h_out, w_out))
     if bias is not None:
         y = y + bias.reshape(1, geo.c_out, 1, 1)
     return y
@@ -107,11 +144,10 @@ def max_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: 
     x = _float(_tensor(x))
     geo = pool_geometry(x.shape, kernel_size, stride, padding, dilation, label)
     ### BEGIN SOLUTION
-    ### HINT: pad with -inf (``x.pad(..., value=-np.inf)``): a padded cell must never win
+    ### HINT: pad with -inf (``pad_hw(x, ph, pw, value=-np.inf)``): a padded cell must never win
     ### HINT: sliding_window gives (N, C, H_out, W_out, kh, kw); take the max of the last two axes
-    if geo.ph or geo.pw:
-        x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)), value=-np.inf)
-    windows = x.sliding_window((geo.kh, geo.kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
+    windows = pad_hw(x, geo.ph, geo.pw, value=-np.inf).sliding_window(
+        (geo.kh, geo.kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
     return windows.max(axis=(-2, -1))
     ### END SOLUTION
 
@@ -130,12 +166,10 @@ def avg_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: 
     geo = pool_geometry(x.shape, kernel_size, stride, padding, 1, label)
     divisor = avg_pool_divisor(geo, count_include_pad, x.dtype)
     ### BEGIN SOLUTION
-    ### HINT: pad with zeros, then sliding_window((kh, kw), (sh, sw)) as for max pooling
+    ### HINT: pad with zeros (pad_hw), then sliding_window((kh, kw), (sh, sw)) as for max pooling
     ### HINT: a float divisor: the mean over the window axes; an array: the window's sum divided
     ### HINT: by divisor[:, :, 0] (H_out, W_out), which broadcasts over N and C
-    if geo.ph or geo.pw:
-        x = x.pad(((0, 0), (0, 0), (geo.ph, geo.ph), (geo.pw, geo.pw)))
-    windows = x.sliding_window((geo.kh, geo.kw), (geo.sh, geo.sw))
+    windows = pad_hw(x, geo.ph, geo.pw).sliding_window((geo.kh, geo.kw), (geo.sh, geo.sw))
     if isinstance(divisor, float):
         return windows.mean(axis=(-2, -1))
     return windows.sum(axis=(-2, -1)) / Tensor(divisor[:, :, 0], dtype=x.dtype)
@@ -186,7 +220,7 @@ def adaptive_avg_pool2d(x: Any, output_size: Any, label: str = "adaptive_avg_poo
 def batch_norm_composite(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
                          bias: Any = None, training: bool = False, momentum: float = 0.1,
                          eps: float = 1e-5) -> Tensor:
-    """Batch normalisation from Tensor ops: mean, var, (x - mean) / sqrt(var + eps) · γ + β.
+    """Batch normalisation from Tensor ops: mean, var, (x - mean) · γ / sqrt(var + eps) + β.
 
     In training the statistics are the batch's, per channel over every other axis (and the
     running averages are updated in place); in evaluation they are the running ones.
@@ -216,6 +250,8 @@ def batch_norm_composite(x: Any, running_mean: Any, running_var: Any, weight: An
     ### HINT: batch statistics: mean, then the mean of (x - mean)² — Tensor ops, so it trains
     ### HINT: in training, update_running_stats(running_mean, running_var, mean.data, var.data,
     ### HINT: n, momentum) updates them in place (it makes the unbiased variance itself)
+    ### HINT: 1/√(var + eps) and γ are per channel: combine them into one (1, C, ...) scale first,
+    ### HINT: then y = centered · scale + β is one full-size multiply and one add
     if use_batch:
         mean = x.mean(axis=axes, keepdims=True)
         centered = x - mean
@@ -225,9 +261,16 @@ def batch_norm_composite(x: Any, running_mean: Any, running_var: Any, weight: An
     else:
         centered = x - running_mean
         var = running_var
-    y = centered / (var + eps).sqrt()
+    # Everything per channel is done on the small (1, C, 1, 1) tensors first: the division by
+    # √(var + eps) and γ become one scale, so the full-size work is one multiply (whose
+    # derivative is two multiplies) rather than a division and a multiply (five). Module 09
+    # still differentiates every op on its own; the fused kernel instead uses the closed form
+    # of the whole derivative, dx = γ/√(var + eps) · (g - mean(g) - x̂ · mean(g·x̂)): two
+    # reductions and one pass over the batch.
+    scale = 1 / (var + eps).sqrt()
     if weight is not None:
-        y = y * _tensor(weight).reshape(bshape)
+        scale = scale * _tensor(weight).reshape(bshape)
+    y = centered * scale
     if bias is not None:
         y = y + _tensor(bias).reshape(bshape)
     return y

@@ -66,9 +66,11 @@ def _extreme_backward(g, node):
     ### HINT: compare the input with the saved extreme (its reduced axes put back with _expand) to find every element that hit it
     ### HINT: tied elements share the gradient equally: divide the hit mask by its sum along the same axes
     hit = a.data == _expand(out, axes, keepdims, a.shape)
-    # Every element equal to the extreme gets an equal share (PyTorch's amax/amin rule).
-    share = hit / hit.sum(axis=axes, keepdims=True)
-    return (_expand(g, axes, keepdims, a.shape) * share.astype(g.dtype, copy=False),)
+    # Every element equal to the extreme gets an equal share (PyTorch's amax/amin rule): each
+    # slice's g divided by its number of hits — a reduced-size array, in g's dtype — then put
+    # where the hits are (bool × float: one full-size pass).
+    ties = hit.sum(axis=axes, keepdims=True, dtype=g.dtype)
+    return (hit * (_expand(g, axes, keepdims, a.shape) / ties),)
     ### END SOLUTION
 
 
