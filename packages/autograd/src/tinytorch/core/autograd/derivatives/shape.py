@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.tensor import register_derivative, sum_to_shape
-from tinytorch.core.tensor.workspace import WORKSPACE
+from tinytorch.core.tensor.fused import match_layout
 
 
 @register_derivative("reshape")
@@ -23,28 +23,9 @@ def reshape_backward(g, node):
     ### HINT: reshape moves no values: the gradient is g in the input's shape (x.shape)
     gx = np.reshape(g, x.shape)
     ### END SOLUTION
-    return (_laid_out_like(gx, x),)
-
-
-def _laid_out_like(g, x):
-    """``g``, or a copy of it in ``x``'s memory order when ``x`` is a transposed array.
-
-    Flattening a conv's channels-last output copies it into (N, C·H·W) order; the gradient
-    coming back is reshaped in that order, so it would reach the layers before — a ReLU, a
-    pool, the conv — transposed relative to their own arrays. numpy's elementwise ops on
-    operands of different memory orders are several times slower than on matching ones (8×
-    for a ReLU's derivative on the small CNN's 2 MB gradient), while one transposing copy
-    costs about as much as a matching op. So make the copy here, once, into
-    a reused buffer (module 02's workspace).
-    """
-    if x.flags.c_contiguous or x.ndim < 2:
-        return g
-    order = sorted(range(x.ndim), key=lambda i: -abs(x.strides[i]))
-    if not x.transpose(order).flags.c_contiguous or g.transpose(order).flags.c_contiguous:
-        return g  # x is not a plain transposed array, or g already runs in its order
-    out = WORKSPACE.like("reshape.grad", x, g.dtype)
-    np.copyto(out, g)
-    return out
+    # match_layout: a copy in x's memory order when x is a transposed (channels-last) array,
+    # so the ops before see matching layouts -- speed only, the values are gx's
+    return (match_layout(gx, x),)
 
 
 @register_derivative("permute")
