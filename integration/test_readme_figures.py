@@ -80,3 +80,16 @@ def test_ratio_claims_are_read_from_statements_that_mention_pytorch(tmp_path):
     unrelated = tmp_path / "other.json"  # names no torch: its ratios do not count
     unrelated.write_text(json.dumps({"ratio": 1.31}))
     assert figures.unsupported_claims([page], [results, unrelated]) == [(str(page), "1.31")]
+
+
+def test_spatial_readme_composite_vs_fused_figures_match_the_results_files():
+    """The composite-vs-fused step times in the spatial README are the results files of
+    capstone/benchmarks/composite_vs_fused.py (now, and the run before issue 17's changes)."""
+    figures = _load("figures")
+    bench = _load("composite_vs_fused")
+    results = json.loads(bench.DEFAULT_OUT.read_text())
+    before = json.loads(bench.BEFORE.read_text()) if bench.BEFORE.exists() else None
+    assert figures.read_block(bench.README, "composite_vs_fused") == bench.render_readme(
+        results, before), ("packages/spatial/README.md's composite-vs-fused figures differ from "
+                           "the results files: run `python capstone/benchmarks/"
+                           "composite_vs_fused.py --readme`")
