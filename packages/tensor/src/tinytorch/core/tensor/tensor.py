@@ -14,6 +14,7 @@ import numpy as np
 from .arithmetic import ArithmeticOps
 from .dtypes import DEFAULT_FLOAT, scalar_dtype
 from .graph import _GRAD_MODE, Node, get_engine
+from .extra_ops import ExtraOps
 from .indexing import IndexingOps
 from .math_ops import MathOps
 from .reductions import ReductionOps
@@ -38,7 +39,7 @@ class Size(int):
         return self._shape if dim is None else self._shape[dim]
 
 
-class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, WindowOps):
+class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, WindowOps, ExtraOps):
     """An N-dimensional array that can record how it was computed.
 
     Args:

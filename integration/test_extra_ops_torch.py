@@ -1,0 +1,55 @@
+"""Tensor's flip, roll, tril/triu, masked_fill, logsumexp, amax/amin, split/chunk/unbind,
+repeat/tile against PyTorch 2.13: values and gradients, float32 and float64."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tinytorch.core.tensor import Tensor, cat  # noqa: E402
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((3, 4, 5))
+X[1, 2, :2] = X[1, 2, 3]  # ties for amax / amin
+MASK = rng.random((4, 5)) > 0.5
+
+OPS = {
+    "flip": (lambda t: t.flip((0, 2)),) * 2,
+    "flip-neg": (lambda t: t.flip(-1),) * 2,
+    "roll": (lambda t: t.roll((2, -1), (1, 2)),) * 2,
+    "roll-flat": (lambda t: t.roll(7),) * 2,
+    "tril": (lambda t: t.tril(1),) * 2,
+    "triu": (lambda t: t.triu(-1),) * 2,
+    "masked_fill": (lambda t: t.masked_fill(MASK, -3.0),
+                    lambda t: t.masked_fill(torch.tensor(MASK), -3.0)),
+    "logsumexp": (lambda t: t.logsumexp(1),) * 2,
+    "logsumexp-dims-keep": (lambda t: t.logsumexp((0, 2), keepdim=True),) * 2,
+    "amax": (lambda t: t.amax(2),) * 2,
+    "amin-keep": (lambda t: t.amin((0, 2), keepdim=True),) * 2,
+    "split": (lambda t: t.split(2, 1),) * 2,
+    "split-sizes": (lambda t: t.split([1, 3, 1], 2),) * 2,
+    "chunk": (lambda t: t.chunk(3, 2),) * 2,
+    "unbind": (lambda t: t.unbind(1),) * 2,
+    "repeat": (lambda t: t.repeat(2, 1, 3, 2),) * 2,
+    "tile": (lambda t: t.tile((2,)),) * 2,
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_values_and_gradients_match_torch(name, dtype):
+    ours, theirs = OPS[name]
+    x = X.astype(dtype)
+    a = Tensor(x, dtype=dtype, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    ya, yb = ours(a), theirs(b)
+    if isinstance(yb, tuple):
+        assert [tuple(p.shape) for p in ya] == [tuple(p.shape) for p in yb]
+        ya, yb = cat([p.reshape(-1) for p in ya]), torch.cat([p.reshape(-1) for p in yb])
+    assert ya.shape == tuple(yb.shape) and ya.dtype == dtype
+    g = np.random.default_rng(1).standard_normal(tuple(yb.shape)).astype(dtype)
+    ya.backward(g)
+    yb.backward(torch.from_numpy(g))
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
+    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)

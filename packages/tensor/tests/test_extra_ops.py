@@ -1,0 +1,82 @@
+"""flip, roll, tril/triu, masked_fill, logsumexp, amax/amin, split/chunk/unbind, repeat/tile:
+values against numpy, the graph recorded, errors. Values and gradients against PyTorch:
+integration/test_extra_ops_torch.py."""
+
+import numpy as np
+import pytest
+
+from tinytorch.core.tensor import Tensor
+
+X = np.arange(60, dtype=np.float64).reshape(3, 4, 5) * 0.5 - 7
+
+
+def t(requires_grad=False):
+    return Tensor(X, dtype=np.float64, requires_grad=requires_grad)
+
+
+def test_rearranging_ops_match_numpy():
+    np.testing.assert_array_equal(t().flip((0, 2)).numpy(), np.flip(X, (0, 2)))
+    np.testing.assert_array_equal(t().roll((2, -1), (1, 2)).numpy(), np.roll(X, (2, -1), (1, 2)))
+    np.testing.assert_array_equal(t().roll(7).numpy(), np.roll(X, 7))
+    np.testing.assert_array_equal(t().tril(1).numpy(), np.tril(X, 1))
+    np.testing.assert_array_equal(t().triu(-1).numpy(), np.triu(X, -1))
+    inf = Tensor(np.full((2, 2), np.inf))
+    assert inf.tril().numpy().tolist() == [[np.inf, 0.0], [np.inf, np.inf]]  # zeros, not nan
+    mask = X[0] > 0
+    np.testing.assert_array_equal(t().masked_fill(mask, -1.0).numpy(), np.where(mask, -1.0, X))
+    np.testing.assert_array_equal(t().repeat(2, 1, 3, 2).numpy(), np.tile(X, (2, 1, 3, 2)))
+    np.testing.assert_array_equal(Tensor([1, 2]).repeat(3).numpy(), [1, 2, 1, 2, 1, 2])
+    np.testing.assert_array_equal(t().tile((2,)).numpy(), np.tile(X, (1, 1, 2)))
+
+
+def test_reductions_match_numpy():
+    want = np.log(np.exp(X).sum(axis=1))
+    np.testing.assert_allclose(t().logsumexp(1).numpy(), want, rtol=1e-13)
+    big = Tensor(np.array([[1000.0, 1000.0], [-1000.0, -1001.0]]), dtype=np.float64)
+    np.testing.assert_allclose(big.logsumexp(1).numpy(),
+                               [1000 + np.log(2), -1000 + np.log1p(np.exp(-1))], rtol=1e-13)
+    assert t().logsumexp((0, 2), keepdim=True).shape == (1, 4, 1)
+    np.testing.assert_array_equal(t().amax(1).numpy(), X.max(1))
+    np.testing.assert_array_equal(t().amin((0, 2), keepdim=True).numpy(), X.min((0, 2), keepdims=True))
+
+
+def test_pieces():
+    parts = t().split(3, 2)
+    assert [p.shape for p in parts] == [(3, 4, 3), (3, 4, 2)]
+    np.testing.assert_array_equal(np.concatenate([p.numpy() for p in parts], 2), X)
+    assert [p.shape[1] for p in t().split([1, 0, 3], 1)] == [1, 0, 3]
+    assert [p.shape[2] for p in t().chunk(3, 2)] == [2, 2, 1]
+    assert [p.shape[0] for p in Tensor(np.zeros(5)).chunk(4)] == [2, 2, 1]  # fewer than asked
+    rows = t().unbind(1)
+    assert len(rows) == 4 and rows[2].shape == (3, 5)
+    np.testing.assert_array_equal(rows[2].numpy(), X[:, 2])
+
+
+@pytest.mark.parametrize("op", [lambda x: x.flip(0), lambda x: x.roll(1, 2), lambda x: x.tril(),
+                                lambda x: x.masked_fill(X[0] > 0, 0.0), lambda x: x.logsumexp(1),
+                                lambda x: x.repeat(1, 2, 1), lambda x: x.split(2, 1)[1],
+                                lambda x: x.unbind(0)[0], lambda x: x.amax(2)])
+def test_every_op_records_its_graph(op):
+    out = op(t(requires_grad=True))
+    assert out.requires_grad and out.grad_fn is not None
+
+
+def test_errors_name_the_bad_value():
+    with pytest.raises(ValueError, match="dim 3 is out of range"):
+        t().flip(3)
+    with pytest.raises(ValueError, match="repeat an axis"):
+        t().flip((0, -3))
+    with pytest.raises(ValueError, match="2 shifts for 1 dims"):
+        t().roll((1, 2), 0)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        Tensor([1.0, 2.0]).tril()
+    with pytest.raises(TypeError, match="mask must be boolean"):
+        t().masked_fill(np.ones((4, 5)), 0.0)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        t().masked_fill(np.ones((2, 5), bool), 0.0)
+    with pytest.raises(ValueError, match=r"sizes \[1, 1\] do not add up to 4"):
+        t().split([1, 1], 1)
+    with pytest.raises(ValueError, match="chunks must be a positive int"):
+        t().chunk(0)
+    with pytest.raises(ValueError, match="2 sizes for a tensor with 3 dimensions"):
+        t().repeat(2, 2)
