@@ -469,7 +469,10 @@ def render(name: str) -> str:
            "in CPU time (the process's, all threads), each the median of per-round ratios; in "
            "brackets the wall and CPU milliseconds per step, TinyTorch vs PyTorch (medians). "
            "The contenders compared run back to back in each round, who goes first rotating, "
-           "a 0.3 s pause before each timed run; "
+           "a 0.3 s pause before each timed run. The last column is a TinyTorch option "
+           "against PyTorch's two threads: TinyTorch's kernels split each batch over two "
+           "threads while numpy's BLAS runs on one (a model with no op that TinyTorch splits — "
+           "the MLPs, the GPT — then runs on one core). "
            + results[0]["pytorch_configuration"] + f"; numpy {m['numpy']} ({_numpy_blas(m)}).",
            ""]
     out += _table(results)
