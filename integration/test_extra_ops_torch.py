@@ -53,3 +53,54 @@ def test_values_and_gradients_match_torch(name, dtype):
     tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
     np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+
+
+Z = X.copy() * 3
+Z[0, 0, 0] = 0.0
+Z[1, 1, :2] = 0.0  # two zeros in one slice: prod's gradient there is exactly 0
+Z[2, 3, 1] = 2.5  # a half for round (half to even)
+Z[2, 3, 2] = -1.5
+D = np.random.default_rng(2).standard_normal((3, 4, 5))  # distinct values for sort / topk
+
+OWN_OPS = {
+    "floor": (lambda t: t.floor(), Z),
+    "ceil": (lambda t: t.ceil(), Z),
+    "round": (lambda t: t.round(), Z),
+    "round-2": (lambda t: t.round(decimals=2) if isinstance(t, torch.Tensor) else t.round(2), Z),
+    "trunc": (lambda t: t.trunc(), Z),
+    "cumsum": (lambda t: t.cumsum(1), Z),
+    "cumsum-last": (lambda t: t.cumsum(-1), Z),
+    "prod": (lambda t: t.prod(2), Z),
+    "prod-keep": (lambda t: t.prod(1, keepdim=True), Z),
+    "prod-all": (lambda t: t.prod(), D),
+    "sort": (lambda t: t.sort(1), D),
+    "sort-descending": (lambda t: t.sort(-1, descending=True), D),
+    "topk": (lambda t: t.topk(2, 1), D),
+    "topk-smallest": (lambda t: t.topk(3, 2, largest=False), D),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(OWN_OPS))
+def test_ops_with_their_own_derivative_match_torch(name, dtype):
+    fn, data = OWN_OPS[name]
+    x = data.astype(dtype)
+    a = Tensor(x, dtype=dtype, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    ya, yb = fn(a), fn(b)
+    if isinstance(ya, tuple):  # (values, indices)
+        np.testing.assert_array_equal(ya[1].numpy(), yb[1].numpy())
+        assert ya[1].dtype == np.int64
+        ya, yb = ya[0], yb[0]
+    g = np.random.default_rng(1).standard_normal(tuple(yb.shape)).astype(dtype)
+    ya.backward(g)
+    yb.backward(torch.from_numpy(g))
+    tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
+    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+
+
+def test_argsort_matches_torch():
+    np.testing.assert_array_equal(Tensor(D).argsort(0).numpy(), torch.tensor(D).argsort(0).numpy())
+    np.testing.assert_array_equal(Tensor(D).argsort(descending=True).numpy(),
+                                  torch.tensor(D).argsort(descending=True).numpy())

@@ -80,3 +80,59 @@ def test_errors_name_the_bad_value():
         t().chunk(0)
     with pytest.raises(ValueError, match="2 sizes for a tensor with 3 dimensions"):
         t().repeat(2, 2)
+
+
+def test_rounding_cumsum_prod_sort_match_numpy():
+    z = np.array([[-1.5, -0.5, 0.5, 1.5, 2.5, 2.7], [0.0, 3.0, -2.2, 0.0, 1.1, 4.0]])
+    x = Tensor(z, dtype=np.float64)
+    np.testing.assert_array_equal(x.floor().numpy(), np.floor(z))
+    np.testing.assert_array_equal(x.ceil().numpy(), np.ceil(z))
+    np.testing.assert_array_equal(x.round().numpy(), [[-2, -0, 0, 2, 2, 3], [0, 3, -2, 0, 1, 4]])
+    np.testing.assert_array_equal(x.trunc().numpy(), np.trunc(z))
+    assert Tensor([1, 2]).floor().dtype == np.int64  # integers pass through
+    np.testing.assert_array_equal(x.cumsum(1).numpy(), np.cumsum(z, 1))
+    np.testing.assert_array_equal(x.prod(1).numpy(), np.prod(z, 1))
+    assert x.prod().item() == np.prod(z) and x.prod(0, keepdim=True).shape == (1, 6)
+    values, indices = x.sort(1)
+    np.testing.assert_array_equal(values.numpy(), np.sort(z, 1))
+    np.testing.assert_array_equal(indices.numpy(), np.argsort(z, 1, kind="stable"))
+    top, where = x.topk(2, 1)
+    np.testing.assert_array_equal(top.numpy(), [[2.7, 2.5], [4.0, 3.0]])
+    np.testing.assert_array_equal(where.numpy(), [[5, 4], [5, 1]])
+    ties = Tensor([3.0, 1.0, 3.0, 2.0])
+    assert ties.sort(descending=True)[1].tolist() == [0, 2, 3, 1]  # ties keep their order
+    assert ties.argsort().tolist() == [1, 3, 0, 2]
+
+
+def test_ops_of_their_own_record_the_graph_and_name_bad_arguments():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    for out in (x.floor(), x.cumsum(0), x.prod(1), x.sort()[0], x.topk(1)[0]):
+        assert out.requires_grad and out.grad_fn is not None
+    assert x.sort()[1].requires_grad is False
+    with pytest.raises(ValueError, match="cumsum: dim 2 is out of range"):
+        x.cumsum(2)
+    with pytest.raises(ValueError, match="prod: dim -3"):
+        x.prod(-3)
+    with pytest.raises(ValueError, match="k must be an int from 0 to 3"):
+        x.topk(4)
+
+
+@pytest.mark.parametrize("op", [lambda t: t.cumsum(1), lambda t: t.cumsum(0),
+                                lambda t: t.prod(1), lambda t: t.prod(0, keepdim=True),
+                                lambda t: t.prod(), lambda t: t.sort(1)[0],
+                                lambda t: t.sort(0, descending=True)[0],
+                                lambda t: t.round()],
+                         ids=["cumsum1", "cumsum0", "prod1", "prod0-keep", "prod-all", "sort",
+                              "sort-desc", "round"])
+def test_registered_derivatives_match_finite_differences(op):
+    from tinytorch.core.tensor import get_derivative
+    from tinytorch.core.tensor.testing import numerical_grad
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4)) + 0.05  # distinct values, away from the rounding steps
+    x[1, 2] = 0.0  # a zero in a product
+    out = op(Tensor(x, dtype=np.float64, requires_grad=True))
+    g = rng.standard_normal(out.shape)
+    # the op's own derivative (registered in more_ops.py; module 09's engine is not needed)
+    (grads,) = get_derivative(out.grad_fn.op)(g, out.grad_fn)
+    (want,) = numerical_grad(lambda a: float(np.sum(g * op(Tensor(a, dtype=np.float64)).numpy())), [x])
+    np.testing.assert_allclose(grads, want, rtol=1e-6, atol=1e-8)

@@ -1,10 +1,12 @@
 """More Tensor methods a PyTorch user reaches for — flip, roll, tril/triu, masked_fill,
-logsumexp, amax/amin, split/chunk/unbind, repeat/tile.
+logsumexp, amax/amin, split/chunk/unbind, repeat/tile; and floor/ceil/round/trunc, cumsum,
+prod, sort/argsort/topk.
 
-Given, not exercises, and not new ops: each is a composition of the lesson's recorded
-primitives (indexing, ``cat``, ``where``, ``broadcast_to``, reshape, reductions), so the
-graph and every derivative come for free once module 09 is installed — and each agrees with
-PyTorch in value and gradient (``integration/test_numerics_vs_torch.py``).
+Given, not exercises. The first group are compositions of the lesson's recorded primitives
+(indexing, ``cat``, ``where``, ``broadcast_to``, reshape, reductions), so the graph and every
+derivative come for free once module 09 is installed; the second group are ops of their own,
+with their derivatives next to them in ``more_ops.py``. Each agrees with PyTorch in value and
+gradient (``integration/test_extra_ops_torch.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
+
+from . import more_ops
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -180,3 +184,50 @@ class ExtraOps:
         """``repeat``, with fewer sizes than dimensions allowed (ones are put in front)."""
         dims = tuple(int(d) for d in dims)
         return self.repeat(*((1,) * (self.ndim - len(dims)) + dims))
+
+    # ------------------------------------------------------------------ ops of their own
+    def floor(self) -> "Tensor":
+        """Round down, elementwise (gradient 0)."""
+        return more_ops.rounded(self, "floor")
+
+    def ceil(self) -> "Tensor":
+        """Round up, elementwise (gradient 0)."""
+        return more_ops.rounded(self, "ceil")
+
+    def round(self, decimals: int = 0) -> "Tensor":
+        """Round half to even (``decimals`` places), elementwise (gradient 0)."""
+        return more_ops.rounded(self, "round", int(decimals))
+
+    def trunc(self) -> "Tensor":
+        """Round towards 0, elementwise (gradient 0)."""
+        return more_ops.rounded(self, "trunc")
+
+    def cumsum(self, dim: int) -> "Tensor":
+        """Running sum along ``dim``."""
+        return more_ops.cumsum(self, dim)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False) -> "Tensor":
+        """Product over ``dim`` (of all elements when None); exact gradients with zeros."""
+        return more_ops.prod(self, dim, keepdim)
+
+    def sort(self, dim: int = -1, descending: bool = False) -> tuple:
+        """``(values, indices)`` sorted along ``dim``; equal values keep their order."""
+        return more_ops.sort(self, dim, descending)
+
+    def argsort(self, dim: int = -1, descending: bool = False) -> "Tensor":
+        """The indices that sort along ``dim`` (an int64 tensor, no gradient)."""
+        return more_ops.sort(self, dim, descending)[1]
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> tuple:
+        """``(values, indices)`` of the ``k`` largest (``largest=False``: smallest) along
+        ``dim``, best first."""
+        n = self.shape[dim] if self.ndim else 1
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= n:
+            raise ValueError(f"topk: k must be an int from 0 to {n} (the size of dim {dim}), "
+                             f"got {k!r}")
+        values, indices = more_ops.sort(self, dim, descending=largest)
+        if self.ndim == 0:
+            return values, indices
+        (axis,) = _dims(self, dim, "topk")
+        first = tuple(slice(0, int(k)) if i == axis else slice(None) for i in range(self.ndim))
+        return values[first], indices[first]

@@ -1,0 +1,125 @@
+"""Ops beyond the lesson that need a derivative of their own: rounding, cumsum, prod, sort.
+
+Given, not exercises. Module 09 teaches the derivatives of the lesson's primitives; these few
+register theirs here, next to their forward (as a fused op in a later package does), through
+the same registry — so they are differentiable as soon as the engine is installed:
+
+    floor, ceil, round, trunc   gradient 0 everywhere (as PyTorch; the steps have no slope)
+    cumsum                      dx = reversed cumulative sum of g along the axis
+    prod                        dx_i = g · Π_{j≠i} x_j  (products of the others, exact with
+                                zeros: no division by x_i)
+    sort                        the gradient goes back to where each value came from
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .graph import Node, register_derivative
+
+__all__ = ["ROUNDING_OPS", "rounded", "cumsum", "prod", "sort"]
+
+ROUNDING_OPS = {"floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc}
+
+
+def rounded(x: Any, op: str, decimals: int = 0) -> Any:
+    """``floor`` / ``ceil`` / ``round`` (half to even, ``decimals`` places) / ``trunc``;
+    integer tensors come back unchanged (a copy)."""
+    if x.dtype.kind in "iub":
+        return x._make(x.data.copy(), op, (x,))
+    data = np.round(x.data, decimals) if op == "round" else ROUNDING_OPS[op](x.data)
+    return x._make(np.asarray(data), op, (x,))
+
+
+def _zero_backward(g: np.ndarray, node: Node) -> tuple:
+    return (np.zeros_like(node.inputs[0].data, dtype=g.dtype),)
+
+
+for _name in ROUNDING_OPS:
+    register_derivative(_name)(_zero_backward)
+
+
+def cumsum(x: Any, axis: int) -> Any:
+    """Running sum along ``axis``; op "cumsum" (the axis saved)."""
+    nd = max(x.ndim, 1)
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
+        raise ValueError(f"cumsum: dim {axis!r} is out of range for a tensor of shape {x.shape}")
+    axis = int(axis) % nd
+    data = np.cumsum(x.data.reshape(x.shape or (1,)), axis=axis).reshape(x.shape)
+    return x._make(data.astype(x.dtype, copy=False) if x.dtype.kind == "f" else data,
+                   "cumsum", (x,), axis)
+
+
+@register_derivative("cumsum")
+def _cumsum_backward(g: np.ndarray, node: Node) -> tuple:
+    """Each input reaches every later output: dx = reversed cumsum of g."""
+    axis = node.saved
+    g2 = g.reshape(g.shape or (1,))
+    return (np.flip(np.cumsum(np.flip(g2, axis), axis), axis).reshape(g.shape),)
+
+
+def prod(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Product over ``axis`` (all elements when None); op "prod"."""
+    if axis is not None:
+        nd = max(x.ndim, 1)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
+            raise ValueError(f"prod: dim {axis!r} is out of range for a tensor of shape {x.shape}")
+        axis = int(axis) % nd if x.ndim else None
+    data = np.asarray(np.prod(x.data, axis=axis, keepdims=keepdims))
+    return x._make(data, "prod", (x,), (axis, keepdims))
+
+
+def _products_of_the_others(a: np.ndarray, axis: int) -> np.ndarray:
+    """For each element, the product of the other elements of its slice along ``axis``:
+    (product of those before it) × (product of those after it) — no division, so exact
+    when the slice holds zeros."""
+    a = np.moveaxis(a, axis, -1)
+    ones = np.ones(a.shape[:-1] + (1,), dtype=a.dtype)
+    before = np.cumprod(np.concatenate([ones, a[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(a, -1)[..., :-1]], axis=-1),
+                               axis=-1), -1)
+    return np.moveaxis(before * after, -1, axis)
+
+
+@register_derivative("prod")
+def _prod_backward(g: np.ndarray, node: Node) -> tuple:
+    axis, keepdims = node.saved
+    x = node.inputs[0].data
+    if axis is None:
+        others = _products_of_the_others(x.reshape(-1), 0).reshape(x.shape)
+        return (np.asarray(g).reshape(()) * others,)
+    others = _products_of_the_others(x, axis)
+    g = g if keepdims else np.expand_dims(g, axis)
+    return (g * others,)
+
+
+def sort(x: Any, axis: int = -1, descending: bool = False) -> tuple:
+    """``(values, indices)`` sorted along ``axis`` (stable: equal values keep their order;
+    descending reverses the comparison, not the order of ties); op "sort" on the values."""
+    nd = x.ndim
+    if nd == 0:
+        return x._make(x.data.copy(), "sort", (x,), (0, np.zeros((), np.int64))), \
+            x._make(np.zeros((), np.int64), "argsort", ())
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
+        raise ValueError(f"sort: dim {axis!r} is out of range for a tensor of shape {x.shape}")
+    axis = int(axis) % nd
+    key = -x.data if descending and x.dtype.kind in "fi" else x.data
+    if descending and x.dtype.kind not in "fi":
+        key = np.logical_not(x.data) if x.dtype.kind == "b" else -x.data.astype(np.int64)
+    order = np.argsort(key, axis=axis, kind="stable")
+    values = np.take_along_axis(x.data, order, axis=axis)
+    return (x._make(values, "sort", (x,), (axis, order)),
+            x._make(order.astype(np.int64), "argsort", ()))
+
+
+@register_derivative("sort")
+def _sort_backward(g: np.ndarray, node: Node) -> tuple:
+    """Each output value's gradient goes back to the position it was taken from."""
+    axis, order = node.saved
+    gx = np.zeros(node.inputs[0].data.shape, dtype=g.dtype)
+    if gx.ndim == 0:
+        return (g.astype(gx.dtype),)
+    np.put_along_axis(gx, order, g, axis=axis)
+    return (gx,)
