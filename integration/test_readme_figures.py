@@ -82,6 +82,22 @@ def test_ratio_claims_are_read_from_statements_that_mention_pytorch(tmp_path):
     assert figures.unsupported_claims([page], [results, unrelated]) == [(str(page), "1.31")]
 
 
+def test_throughputs_stated_next_to_pytorch_must_be_in_a_results_file(tmp_path):
+    figures = _load("figures")
+    page = tmp_path / "README.md"
+    page.write_text(
+        "PyTorch trained at 2,374 img/s, TinyTorch at 2,135 img/s.\n\n"
+        "| framework | tokens/s |\n|---|---:|\n| TinyTorch | 99 |\n| PyTorch | 120.5 |\n\n"
+        "TinyTorch alone: 4,000 img/s.\n")
+    assert figures.torch_rate_claims(page.read_text()) == ["2374", "2135", "120.5"]
+    results = tmp_path / "r.json"
+    results.write_text(json.dumps({"torch": {"img_per_s": 2373.6}, "tinytorch": 2135.2,
+                                   "tokens": [120.49]}))
+    assert figures.unsupported_claims([page], [results]) == []
+    results.write_text(json.dumps({"torch": {"img_per_s": 2373.6}, "tinytorch": 2135.2}))
+    assert figures.unsupported_claims([page], [results]) == [(str(page), "120.5 per s")]
+
+
 def test_spatial_readme_composite_vs_fused_figures_match_the_results_files():
     """The composite-vs-fused step times in the spatial README are the results files of
     capstone/benchmarks/composite_vs_fused.py (now, and the run before issue 17's changes)."""

@@ -17,8 +17,9 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["read_block", "write_block", "torch_ratio_claims", "ratios_in_results", "pages",
-           "results_files", "unsupported_claims"]
+__all__ = ["read_block", "write_block", "torch_ratio_claims", "torch_rate_claims",
+           "ratios_in_results", "numbers_in_results", "pages", "results_files",
+           "unsupported_claims"]
 
 
 def _pattern(name: str) -> re.Pattern:
@@ -91,6 +92,51 @@ def torch_ratio_claims(text: str) -> list:
     return claims
 
 
+_RATE_UNIT = r"(?:img/s|images/s|tokens/s)"
+_RATE = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)? ?" + _RATE_UNIT)
+_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
+
+
+def torch_rate_claims(text: str) -> list:
+    """Every throughput (img/s, tokens/s; as written, without thousands separators) stated in
+    a statement that mentions PyTorch — in prose, or in a table column whose header names the
+    unit."""
+    claims = []
+    for unit in _units(text):
+        if not _TORCH.search(unit):
+            continue
+        lines = unit.splitlines()
+        if len(lines) == 2 and lines[0].lstrip().startswith("|"):  # a table row and its header
+            heads = [c.strip() for c in lines[0].strip().strip("|").split("|")]
+            cells = [c.strip() for c in lines[1].strip().strip("|").split("|")]
+            for head, cell in zip(heads, cells):
+                if re.search(_RATE_UNIT, head):
+                    claims += [a.replace(",", "") + (b or "") for a, b in _NUMBER.findall(cell)]
+        claims += [a.replace(",", "") + (b or "") for a, b in _RATE.findall(unit)]
+    return claims
+
+
+def _walk_numbers(node, found: set) -> None:
+    if isinstance(node, dict):
+        for v in node.values():
+            _walk_numbers(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            _walk_numbers(v, found)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        found.add(float(node))
+
+
+def numbers_in_results(paths) -> set:
+    """Every number of the results files of comparisons with PyTorch (files that name torch)."""
+    found: set = set()
+    for path in paths:
+        text = Path(path).read_text()
+        if _TORCH.search(text):
+            _walk_numbers(json.loads(text), found)
+    return found
+
+
 def _walk_ratios(node, found: set, under_ratio: bool = False) -> None:
     if isinstance(node, dict):
         for k, v in node.items():
@@ -137,12 +183,19 @@ def pages(repo: Path) -> list:
 
 
 def unsupported_claims(page_paths, results_paths) -> list:
-    """(page, ratio) for every ratio stated next to PyTorch that no results file contains
-    (to the decimals stated)."""
+    """(page, claim) for every ratio stated next to PyTorch that no results file holds under a
+    ratio's key, and every throughput (img/s, tokens/s) stated next to PyTorch that no results
+    file of a comparison with PyTorch holds — to the decimals stated. A ratio comes back as
+    written ("0.89"), a throughput as "2374 per s"."""
     ratios = ratios_in_results(results_paths)
+    numbers = numbers_in_results(results_paths)
     bad = []
     for page in page_paths:
-        for claim in torch_ratio_claims(Path(page).read_text(errors="replace")):
+        text = Path(page).read_text(errors="replace")
+        for claim in torch_ratio_claims(text):
             if not _supported(claim, ratios):
                 bad.append((str(page), claim))
+        for claim in torch_rate_claims(text):
+            if not _supported(claim, numbers):
+                bad.append((str(page), f"{claim} per s"))
     return bad
