@@ -119,7 +119,11 @@ def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
     kernels = (weight.reshape(g, cog, cg, kh, kw)
                .permute(0, 3, 4, 2, 1)                    # (G, kh, kw, C_g, C_out/G)
                .reshape(g, kh * kw * cg, cog))
-    out = patches @ kernels                               # (G, M, C_out/G): the one GEMM
+    # The one GEMM. Module 09's backward of it gives dpatches = g @ kernelsᵀ, which the
+    # sliding window's derivative folds back onto the pixels tap by tap (kh·kw slice-adds);
+    # the fused kernel instead multiplies per tap, a few images at a time, so each block it
+    # folds is still in cache.
+    out = patches @ kernels                               # (G, M, C_out/G)
     # Row (n, i, j) of out is pixel (i, j)'s output channels: with one group the reshapes
     # and the permute below are views, and y is stored channels-last.
     y = (out.reshape(g, n, h_out, w_out, cog)
@@ -148,6 +152,10 @@ def max_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: 
     ### HINT: sliding_window gives (N, C, H_out, W_out, kh, kw); take the max of the last two axes
     windows = pad_hw(x, geo.ph, geo.pw, value=-np.inf).sliding_window(
         (geo.kh, geo.kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
+    # Module 09 differentiates this max by comparing every input with its window's maximum
+    # and counting ties. The fused kernel remembers the winner instead (for 2×2 windows, two
+    # pairwise np.maximum passes, each with a mask of which side won) and routes the gradient
+    # through those masks: a few times less work, and ties go to the first element.
     return windows.max(axis=(-2, -1))
     ### END SOLUTION
 
@@ -263,7 +271,7 @@ def batch_norm_composite(x: Any, running_mean: Any, running_var: Any, weight: An
         var = running_var
     # Everything per channel is done on the small (1, C, 1, 1) tensors first: the division by
     # √(var + eps) and γ become one scale, so the full-size work is one multiply (whose
-    # derivative is two multiplies) rather than a division and a multiply (five). Module 09
+    # derivative makes two full-size arrays) rather than a division and a multiply (six). Module 09
     # still differentiates every op on its own; the fused kernel instead uses the closed form
     # of the whole derivative, dx = γ/√(var + eps) · (g - mean(g) - x̂ · mean(g·x̂)): two
     # reductions and one pass over the batch.
