@@ -104,3 +104,18 @@ def test_argsort_matches_torch():
     np.testing.assert_array_equal(Tensor(D).argsort(0).numpy(), torch.tensor(D).argsort(0).numpy())
     np.testing.assert_array_equal(Tensor(D).argsort(descending=True).numpy(),
                                   torch.tensor(D).argsort(descending=True).numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mod_matches_torch_values_and_gradients(dtype):
+    rng = np.random.default_rng(5)
+    a0 = (rng.uniform(-9, 9, (3, 4)) + 0.013).astype(dtype)
+    b0 = np.array([2.3, -1.7, 3.1, 0.9], dtype)
+    a, b = Tensor(a0, dtype=dtype, requires_grad=True), Tensor(b0, dtype=dtype, requires_grad=True)
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    g = rng.standard_normal((3, 4)).astype(dtype)
+    (a % b).backward(g)
+    (ta % tb).backward(torch.from_numpy(g))
+    np.testing.assert_allclose((a % b).data, (ta % tb).detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-6)

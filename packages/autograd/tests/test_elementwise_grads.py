@@ -323,3 +323,14 @@ def test_cast_passes_the_gradient_back_in_the_inputs_dtype(dtype):
     np.testing.assert_allclose(x.grad.data, 2 * x.data, rtol=1e-6)
     # linear through the float32 round trip: a large step keeps rounding out of the numbers
     assert gradcheck(lambda a: a.float().double() * 3.0, [rand((2, 3), 7)], eps=1e-2, atol=1e-3)
+
+
+def test_mod_gradients_match_finite_differences_with_broadcasting():
+    # a % b = a - b·floor(a/b): d/da = 1, d/db = -floor(a/b), away from the jumps
+    rng = np.random.default_rng(8)
+    a = Tensor(rng.uniform(-9, 9, (3, 4)) + 0.013, dtype=np.float64, requires_grad=True)
+    b = Tensor(np.array([2.3, -1.7, 3.1, 0.9]), dtype=np.float64, requires_grad=True)
+    assert gradcheck(lambda x, y: x % y, [a, b])
+    (a % b).backward(np.ones((3, 4)))
+    np.testing.assert_array_equal(a.grad.data, np.ones((3, 4)))
+    np.testing.assert_allclose(b.grad.data, -np.floor(a.data / b.data).sum(axis=0))

@@ -271,7 +271,7 @@ NEVER_RECORDED = [
     ("compare_op-gt_self", lambda x: x > x),
     ("reduction-argmax", lambda x: x.argmax()), ("reduction-argmax_axis", lambda x: x.argmax(axis=1)),
     ("argmin", lambda x: x.argmin(dim=0)), ("sign", lambda x: x.sign()),
-    ("compare_op-floordiv", lambda x: x // 2.0), ("compare_op-mod", lambda x: x % 2.0),
+    ("compare_op-floordiv", lambda x: x // 2.0),
     ("any", lambda x: (x > 2.0).any()), ("all", lambda x: (x > 0.0).all()),
     ("invert", lambda x: ~(x > 2.0)),
     ("long", lambda x: x.long()), ("astype_int", lambda x: x.astype(np.int32)),
@@ -283,6 +283,16 @@ NEVER_RECORDED = [
 def test_non_differentiable_ops_never_record(fn):
     out = fn(_x())
     assert out.grad_fn is None and not out.requires_grad
+
+
+def test_float_mod_is_recorded_with_both_inputs_like_pytorch():
+    # a % b = a - b·floor(a / b): differentiable in a and b (module 09 has its derivative)
+    x = _x()
+    out = x % 2.0
+    assert out.requires_grad and out.grad_fn.op == "mod"
+    assert out.grad_fn.inputs[0] is x and out.grad_fn.inputs[1].tolist() == 2.0
+    np.testing.assert_array_equal(out.numpy(), np.remainder(x.numpy(), 2.0))
+    assert (Tensor([5, -7]) % 3).grad_fn is None  # integers: outside the graph
 
 
 def test_detach_cuts_the_graph_and_shares_data():

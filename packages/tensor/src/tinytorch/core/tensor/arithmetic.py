@@ -135,8 +135,15 @@ class ArithmeticOps:
         return self._lift(other).__floordiv__(self)
 
     def __mod__(self, other: Any) -> Any:
-        """``self % other`` with numpy's sign convention (not differentiable)."""
-        return self._compare(other, "mod", np.remainder)
+        """``self % other`` with numpy's (and PyTorch's) sign convention: the result takes the
+        divisor's sign. Given. For floats it is differentiable as in PyTorch —
+        ``a % b = a - b·floor(a / b)``, so d/da = 1 and d/db = -floor(a / b) (module 09) —
+        so the node records both inputs; integer results stay outside the graph."""
+        other = self._lift(other)
+        out = self._compare(other, "mod", np.remainder)
+        if out.data.dtype.kind == "f":
+            return self._make(out.data, "mod", (self, other))
+        return out
 
     def __rmod__(self, other: Any) -> Any:
         return self._lift(other).__mod__(self)

@@ -28,6 +28,16 @@ def add_backward(g, node):
     ### END SOLUTION
 
 
+@register_derivative("mod")
+def mod_backward(g, node):
+    """d(a mod b) = (1, -floor(a / b)), as a mod b = a - b·floor(a / b) (given)"""
+    a, b = node.inputs
+    with np.errstate(divide="ignore", invalid="ignore"):  # b = 0: the value is NaN already
+        quotient = np.floor(a.data / b.data)
+    return (sum_to_shape(g, a.shape) if a.requires_grad else None,
+            sum_to_shape(-g * quotient, b.shape) if b.requires_grad else None)
+
+
 @register_derivative("sub")
 def sub_backward(g, node):
     """d(a - b) = (1, -1)"""
