@@ -234,3 +234,18 @@ def test_reduction_float64_stays_float64_and_ints_give_float32(name):
     np.testing.assert_array_equal(out.numpy(), getattr(np, name)(a, axis=1))
     assert getattr(np, name)(a.astype(np.float32), axis=1)[0] != out.numpy()[0]  # float32 loses it
     assert getattr(Tensor([[1, 2], [3, 5]]), name)(axis=1).dtype == np.float32
+
+
+def test_var_and_std_take_pytorchs_correction_and_unbiased():
+    # the default is numpy's population variance (ddof=0); PyTorch's default is correction=1
+    x = np.random.default_rng(0).standard_normal((3, 5))
+    t = Tensor(x, dtype=np.float64)
+    np.testing.assert_allclose(t.var(dim=1).numpy(), x.var(axis=1), rtol=1e-14)
+    np.testing.assert_allclose(t.var(dim=1, correction=1).numpy(), x.var(axis=1, ddof=1), rtol=1e-14)
+    np.testing.assert_allclose(t.std(unbiased=True).numpy(), x.std(ddof=1), rtol=1e-14)
+    np.testing.assert_allclose(t.std(correction=2, dim=0).numpy(), x.std(axis=0, ddof=2), rtol=1e-14)
+    assert t.var(correction=1).grad_fn is None  # no graph without requires_grad
+    with pytest.raises(ValueError, match="unbiased= or correction=, not both"):
+        t.var(unbiased=True, correction=1)
+    with pytest.raises(ValueError, match="correction must be an int >= 0"):
+        t.std(correction=-1)

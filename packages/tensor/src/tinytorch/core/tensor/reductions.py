@@ -36,6 +36,21 @@ def _index_axis(self: Any, axis: Any, dim: Any, keepdims: bool, keepdim: Any, op
     return axes[0], keep
 
 
+def _ddof(ddof: int, unbiased: bool | None, correction: int | None, op: str) -> int:
+    """One degrees-of-freedom correction from numpy's ``ddof`` or PyTorch's ``unbiased`` /
+    ``correction`` (at most one of the PyTorch spellings)."""
+    if unbiased is not None and correction is not None:
+        raise ValueError(f"{op}: pass unbiased= or correction=, not both")
+    if correction is not None:
+        if isinstance(correction, bool) or not isinstance(correction, (int, np.integer)) \
+                or correction < 0:
+            raise ValueError(f"{op}: correction must be an int >= 0, got {correction!r}")
+        return int(correction)
+    if unbiased is not None:
+        return 1 if unbiased else 0
+    return ddof
+
+
 class ReductionOps:
     """Mixin: reductions. ``axis`` may be None (all), an int or a tuple of ints."""
 
@@ -107,16 +122,17 @@ class ReductionOps:
         return self._make(data, "min", (self,), (axes, keep, data))
 
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
-            keepdim: Any = None, unbiased: bool | None = None) -> Any:
+            keepdim: Any = None, unbiased: bool | None = None,
+            correction: int | None = None) -> Any:
         """Variance over ``axis``: sum((x - mean)²) / (n - ddof); op "var".
 
-        n is the number of elements reduced. ``ddof=0`` (numpy's default) is the population
-        variance, ``ddof=1`` (or ``unbiased=True``, PyTorch's default) the sample variance.
-        Float result of x's dtype. Saves ``(axes, keep, ddof)``.
+        n is the number of elements reduced. ``ddof=0`` (numpy's default, and this method's) is
+        the population variance, ``ddof=1`` the sample variance — **PyTorch's default**: pass
+        ``unbiased=True`` or ``correction=1`` (PyTorch's names, both accepted) to get what
+        ``torch.var(x)`` gives. Float result of x's dtype. Saves ``(axes, keep, ddof)``.
         """
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "var")
-        if unbiased is not None:
-            ddof = 1 if unbiased else 0
+        ddof = _ddof(ddof, unbiased, correction, "var")
         x = self.data if self.data.dtype.kind == "f" else self.data.astype(np.float32)
         ### BEGIN SOLUTION
         ### HINT: np.var takes ddof; keep the dtype with np.asarray(..., dtype=x.dtype)
@@ -125,7 +141,8 @@ class ReductionOps:
         ### END SOLUTION
 
     def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
-            keepdim: Any = None, unbiased: bool | None = None) -> Any:
+            keepdim: Any = None, unbiased: bool | None = None,
+            correction: int | None = None) -> Any:
         """Standard deviation, sqrt(var) (same arguments as :meth:`var`); op "std".
 
         An op of its own rather than ``var().sqrt()``: where the deviation is 0 (a constant
@@ -134,8 +151,7 @@ class ReductionOps:
         ``(axes, keep, ddof, out)``.
         """
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "std")
-        if unbiased is not None:
-            ddof = 1 if unbiased else 0
+        ddof = _ddof(ddof, unbiased, correction, "std")
         x = self.data if self.data.dtype.kind == "f" else self.data.astype(np.float32)
         data = np.asarray(np.std(x, axis=axes, keepdims=keep, ddof=ddof), dtype=x.dtype)
         return self._make(data, "std", (self,), (axes, keep, ddof, data))
