@@ -57,3 +57,11 @@ def test_parameter_list_registers_and_indexes_like_a_list():
         pl[3]
     with pytest.raises(TypeError, match="indices must be integers"):
         pl["0"]
+
+
+def test_dense_takes_a_dtype():
+    layer = Dense(4, 3, dtype=np.float64, generator=np.random.default_rng(0))
+    same = Dense(4, 3, generator=np.random.default_rng(0))
+    assert layer.weight.dtype == np.float64 and layer.bias.dtype == np.float64
+    np.testing.assert_array_equal(layer.weight.data, same.weight.data.astype(np.float64))
+    assert layer(np.ones((2, 4))).dtype == np.float64

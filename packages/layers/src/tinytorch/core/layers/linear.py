@@ -31,6 +31,7 @@ class Dense(Module):
         bias: learn an additive bias.
         init: "kaiming" (PyTorch's default for Linear) or "xavier".
         generator: numpy Generator for the initial weights (default: tinytorch's seeded one).
+        dtype: the parameters' dtype (float32 by default; e.g. ``np.float64``).
 
     Shape:
         (*, in_features) -> (*, out_features)
@@ -42,7 +43,8 @@ class Dense(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 init: str = "kaiming", generator: np.random.Generator | None = None) -> None:
+                 init: str = "kaiming", generator: np.random.Generator | None = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Dense needs positive sizes, got in_features={in_features}, "
@@ -55,6 +57,8 @@ class Dense(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters(init, generator)
+        if dtype is not None:
+            self.to(dtype)  # initialised in float32, then cast (the same draws in either dtype)
 
     def reset_parameters(self, init: str = "kaiming", generator: np.random.Generator | None = None) -> None:
         """Draw fresh initial weights."""
