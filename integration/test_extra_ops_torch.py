@@ -119,3 +119,38 @@ def test_mod_matches_torch_values_and_gradients(dtype):
     np.testing.assert_allclose((a % b).data, (ta % tb).detach().numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), rtol=1e-6)
     np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-6)
+
+
+N = X.copy()
+N[0, 0, :] = 0.0  # a slice of zeros: norm 0, gradient 0 (not NaN)
+GATHER = np.random.default_rng(3).integers(0, 4, (3, 6, 5))
+SELECT = np.array([3, 0, 0, 2])
+NORMS = {
+    "norm-2-dim": (lambda t: t.norm(dim=2), lambda t: torch.linalg.vector_norm(t, dim=2)),
+    "norm-2-all": (lambda t: t.norm(), lambda t: torch.linalg.vector_norm(t)),
+    "norm-fro": (lambda t: t.norm("fro", dim=(1, 2)), lambda t: torch.linalg.vector_norm(t, 2, dim=(1, 2))),
+    "norm-1-keep": (lambda t: t.norm(1, dim=1, keepdim=True),
+                    lambda t: torch.linalg.vector_norm(t, 1, dim=1, keepdim=True)),
+    "norm-3": (lambda t: t.norm(3, dim=(0, 2)), lambda t: torch.linalg.vector_norm(t, 3, dim=(0, 2))),
+    "norm-inf": (lambda t: t.norm(float("inf"), dim=2),
+                 lambda t: torch.linalg.vector_norm(t, float("inf"), dim=2)),
+    "index_select": (lambda t: t.index_select(1, SELECT),
+                     lambda t: t.index_select(1, torch.tensor(SELECT))),
+    "gather": (lambda t: t.gather(1, GATHER), lambda t: t.gather(1, torch.tensor(GATHER))),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(NORMS))
+def test_norm_index_select_gather_match_torch(name, dtype):
+    ours, theirs = NORMS[name]
+    x = N.astype(dtype)
+    a, b = Tensor(x, dtype=dtype, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ya, yb = ours(a), theirs(b)
+    g = np.random.default_rng(1).standard_normal(tuple(yb.shape)).astype(dtype)
+    ya.backward(g)
+    yb.backward(torch.from_numpy(g))
+    tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
+    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+    assert np.isfinite(a.grad.data).all()

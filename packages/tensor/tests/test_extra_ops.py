@@ -136,3 +136,23 @@ def test_registered_derivatives_match_finite_differences(op):
     (grads,) = get_derivative(out.grad_fn.op)(g, out.grad_fn)
     (want,) = numerical_grad(lambda a: float(np.sum(g * op(Tensor(a, dtype=np.float64)).numpy())), [x])
     np.testing.assert_allclose(grads, want, rtol=1e-6, atol=1e-8)
+
+
+def test_norm_index_select_gather_match_numpy():
+    z = X.copy()
+    z[0, 0, :] = 0.0
+    x = Tensor(z, dtype=np.float64)
+    np.testing.assert_allclose(x.norm(dim=2).numpy(), np.linalg.norm(z, axis=2), rtol=1e-13)
+    np.testing.assert_allclose(x.norm(3, dim=1).numpy(), (np.abs(z) ** 3).sum(1) ** (1 / 3), rtol=1e-13)
+    assert x.norm(float("inf")).item() == np.abs(z).max() and x.norm(1).item() == np.abs(z).sum()
+    assert x.norm(dim=2).numpy()[0, 0] == 0.0
+    np.testing.assert_array_equal(x.index_select(2, [4, 0, 4]).numpy(), z[:, :, [4, 0, 4]])
+    idx = np.array([[[0, 3], [1, 1]], [[2, 2], [0, 1]], [[3, 0], [1, 2]]])
+    np.testing.assert_array_equal(Tensor(z[:, :2, :2]).gather(2, idx[:, :, :2] % 2).numpy(),
+                                  np.take_along_axis(z[:, :2, :2], idx[:, :, :2] % 2, 2))
+    with pytest.raises(ValueError, match="p must be > 0"):
+        x.norm(0)
+    with pytest.raises(ValueError, match="1-D integer array"):
+        x.index_select(0, [[0]])
+    with pytest.raises(IndexError, match="index 9 is out of range for dim 1 of size 4"):
+        x.gather(1, np.full((3, 1, 5), 9))

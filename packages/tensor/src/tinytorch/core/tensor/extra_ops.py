@@ -1,5 +1,5 @@
 """More Tensor methods a PyTorch user reaches for — flip, roll, tril/triu, masked_fill,
-logsumexp, amax/amin, split/chunk/unbind, repeat/tile; and floor/ceil/round/trunc, cumsum,
+logsumexp, amax/amin, norm, index_select, gather, split/chunk/unbind, repeat/tile; and floor/ceil/round/trunc, cumsum,
 prod, sort/argsort/topk.
 
 Given, not exercises. The first group are compositions of the lesson's recorded primitives
@@ -61,6 +61,58 @@ class ExtraOps:
             return out
         axes = _dims(self, range(self.ndim) if dim is None else dim, "logsumexp")
         return out.reshape(*[n for i, n in enumerate(out.shape) if i not in axes])
+
+    def norm(self, p: Any = 2, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """The vector p-norm over ``dim`` (all elements by default): ``(Σ |x|^p)^(1/p)``;
+        ``p="fro"`` is 2, ``p=inf`` the largest ``|x|``, ``-inf`` the smallest.
+
+        A slice of zeros has norm 0 and gradient 0 (as in PyTorch), not the 0/0 the chain rule
+        through ``sqrt`` would give: the root is taken of 1 there and then replaced by 0.
+        """
+        from .functions import where
+        if p == "fro":
+            p = 2
+        if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, (int, float, np.number)):
+            raise ValueError(f"norm: p must be a number, inf or 'fro', got {p!r}")
+        a = self.abs() if self.dtype.kind == "f" else self.astype(np.float32).abs()
+        if p == math.inf:
+            return a.amax(dim=dim, keepdim=keepdim)
+        if p == -math.inf:
+            return a.amin(dim=dim, keepdim=keepdim)
+        if p <= 0:
+            raise ValueError(f"norm: p must be > 0 (or ±inf), got {p}")
+        if p == 1:
+            return a.sum(dim=dim, keepdim=keepdim)
+        total = (a * a if p == 2 else a ** float(p)).sum(dim=dim, keepdim=keepdim)
+        positive = total.data > 0
+        safe = where(positive, total, 1.0)
+        root = safe.sqrt() if p == 2 else safe ** (1.0 / float(p))
+        return where(positive, root, 0.0)
+
+    def index_select(self, dim: int, index: Any) -> "Tensor":
+        """The entries at ``index`` (1-D integers) along ``dim``, in that order."""
+        (axis,) = _dims(self, dim, "index_select")
+        idx = np.asarray(getattr(index, "data", index))
+        if idx.ndim != 1 or idx.dtype.kind not in "iu":
+            raise ValueError(f"index_select: index must be a 1-D integer array, got shape "
+                             f"{idx.shape} ({idx.dtype})")
+        return self[(slice(None),) * axis + (idx.astype(np.int64),)]
+
+    def gather(self, dim: int, index: Any) -> "Tensor":
+        """``out[i][j][k] = x[i][index[i][j][k]][k]`` (for dim 1): along ``dim`` each position
+        takes the entry ``index`` names; ``index`` has this tensor's number of dimensions."""
+        (axis,) = _dims(self, dim, "gather")
+        idx = np.asarray(getattr(index, "data", index))
+        if idx.ndim != self.ndim or idx.dtype.kind not in "iu":
+            raise ValueError(f"gather: index must be an integer array with {self.ndim} "
+                             f"dimensions, got shape {idx.shape} ({idx.dtype})")
+        n = self.shape[axis]
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"gather: index {int(idx.max() if idx.max() >= n else idx.min())} "
+                             f"is out of range for dim {axis} of size {n}")
+        grid = list(np.indices(idx.shape, sparse=True))
+        grid[axis] = idx.astype(np.int64)
+        return self[tuple(grid)]
 
     # ------------------------------------------------------------------ rearranging
     def flip(self, dims: Any) -> "Tensor":
