@@ -154,3 +154,25 @@ def test_norm_index_select_gather_match_torch(name, dtype):
     np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
     np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
     assert np.isfinite(a.grad.data).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("equation, shapes", [
+    ("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]), ("ij->", [(3, 4)]),
+    ("i,j->ij", [(3,), (4,)]), ("ij,kl->ik", [(3, 4), (2, 5)])])
+def test_einsum_matches_torch(equation, shapes, dtype):
+    from tinytorch.core.tensor import einsum
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ours = [Tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ya, yb = einsum(equation, *ours), torch.einsum(equation, *theirs)
+    g = rng.standard_normal(tuple(yb.shape)).astype(dtype)
+    ya.backward(g)
+    yb.backward(torch.from_numpy(g))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
+    for a, b in zip(ours, theirs):
+        assert a.grad.dtype == dtype
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)

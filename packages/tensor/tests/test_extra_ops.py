@@ -156,3 +156,36 @@ def test_norm_index_select_gather_match_numpy():
         x.index_select(0, [[0]])
     with pytest.raises(IndexError, match="index 9 is out of range for dim 1 of size 4"):
         x.gather(1, np.full((3, 1, 5), 9))
+
+
+EINSUMS = [("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,jk->bik", [(2, 3, 4), (4, 5)]),
+           ("ij->ji", [(3, 4)]), ("ij->", [(3, 4)]), ("ij,j->i", [(3, 4), (4,)]),
+           ("i,j->ij", [(3,), (4,)]), ("ij,kl->ik", [(3, 4), (2, 5)])]
+
+
+@pytest.mark.parametrize("equation, shapes", EINSUMS, ids=[e for e, _ in EINSUMS])
+def test_einsum_values_and_its_derivative_against_finite_differences(equation, shapes):
+    from tinytorch.core.tensor import einsum, get_derivative
+    from tinytorch.core.tensor.testing import numerical_grad
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    out = einsum(equation, *[Tensor(a, dtype=np.float64, requires_grad=True) for a in arrays])
+    np.testing.assert_allclose(out.numpy(), np.einsum(equation, *arrays), rtol=1e-13)
+    g = rng.standard_normal(out.shape)
+    grads = get_derivative("einsum")(g, out.grad_fn)
+    want = numerical_grad(lambda *xs: float(np.sum(g * np.einsum(equation, *xs))), arrays)
+    for got, w in zip(grads, want):
+        np.testing.assert_allclose(got, w, rtol=1e-6, atol=1e-8)
+
+
+def test_einsum_refuses_what_it_does_not_support():
+    from tinytorch.core.tensor import einsum
+    a = Tensor(np.ones((2, 2)))
+    with pytest.raises(ValueError, match="explicit equation"):
+        einsum("ij,jk", a, a)
+    with pytest.raises(ValueError, match="explicit equation"):
+        einsum("...i->i", a)
+    with pytest.raises(ValueError, match="do not fit an operand of shape"):
+        einsum("ii->i", a)
+    with pytest.raises(ValueError, match="names 2 operands, got 1"):
+        einsum("ij,jk->ik", a)

@@ -33,6 +33,7 @@ from .functions import (
     as_tensor,
     cat,
     concatenate,
+    einsum,
     from_numpy,
     matmul,
     maximum,
@@ -62,7 +63,7 @@ __all__ = [
     "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
     "rand", "randn", "randint", "manual_seed", "default_generator",
     "zeros_like", "ones_like", "full_like", "rand_like", "randn_like",
-    "cat", "concatenate", "stack", "where", "maximum", "minimum", "matmul", "pad",
+    "cat", "concatenate", "einsum", "stack", "where", "maximum", "minimum", "matmul", "pad",
     "Node", "register_derivative", "get_derivative", "register_engine", "get_engine",
     "is_grad_enabled", "set_grad_enabled", "sum_to_shape", "erf_array", "window_output_size",
 ]

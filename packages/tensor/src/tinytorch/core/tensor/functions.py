@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import more_ops
 from .dtypes import result_dtype
 from .tensor import Tensor, make_result
 
@@ -135,6 +136,17 @@ def minimum(a: Any, b: Any) -> Tensor:
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product (see :meth:`Tensor.matmul`)."""
     return _operand(a).matmul(b)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, ``einsum("ij,jk->ik", a, b)`` (explicit ``->`` form; no ``...``);
+    differentiable in every operand. Beyond the lesson (``more_ops.py``).
+
+    Example:
+        >>> einsum("ij,j->i", Tensor([[1.0, 2.0], [3.0, 4.0]]), Tensor([1.0, 1.0])).tolist()
+        [3.0, 7.0]
+    """
+    return more_ops.einsum(equation, *[_operand(o) for o in operands])
 
 
 def pad(x: Tensor, pad_width: Sequence, value: float = 0.0) -> Tensor:

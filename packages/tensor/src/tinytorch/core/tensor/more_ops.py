@@ -9,6 +9,8 @@ the same registry — so they are differentiable as soon as the engine is instal
     prod                        dx_i = g · Π_{j≠i} x_j  (products of the others, exact with
                                 zeros: no division by x_i)
     sort                        the gradient goes back to where each value came from
+    einsum                      operand i's gradient is the einsum of g with the others,
+                                written to operand i's subscripts
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from .graph import Node, register_derivative
 
-__all__ = ["ROUNDING_OPS", "rounded", "cumsum", "prod", "sort"]
+__all__ = ["ROUNDING_OPS", "rounded", "cumsum", "prod", "sort", "einsum"]
 
 ROUNDING_OPS = {"floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc}
 
@@ -123,3 +125,42 @@ def _sort_backward(g: np.ndarray, node: Node) -> tuple:
         return (g.astype(gx.dtype),)
     np.put_along_axis(gx, order, g, axis=axis)
     return (gx,)
+
+
+def einsum(equation: str, *tensors: Any) -> Any:
+    """``np.einsum`` on tensors, explicit form ``"ij,jk->ik"`` (no ``...``, no index repeated
+    within one operand); op "einsum". The result takes the operands' common dtype."""
+    if not isinstance(equation, str) or "->" not in equation or "..." in equation:
+        raise ValueError(f"einsum: expected an explicit equation like 'ij,jk->ik' (no '...'), "
+                         f"got {equation!r}")
+    left, out_spec = equation.replace(" ", "").split("->")
+    specs = left.split(",")
+    if len(specs) != len(tensors):
+        raise ValueError(f"einsum: {equation!r} names {len(specs)} operands, got {len(tensors)}")
+    for spec, t in zip(specs, tensors):
+        if len(spec) != t.ndim or len(set(spec)) != len(spec):
+            raise ValueError(f"einsum: subscripts {spec!r} do not fit an operand of shape "
+                             f"{t.shape} (one letter per axis, none repeated)")
+    dtype = np.result_type(*[t.dtype for t in tensors])
+    data = np.asarray(np.einsum(equation, *[t.data.astype(dtype, copy=False) for t in tensors]))
+    return tensors[0]._make(data, "einsum", tuple(tensors), (specs, out_spec))
+
+
+@register_derivative("einsum")
+def _einsum_backward(g: np.ndarray, node: Node) -> tuple:
+    specs, out_spec = node.saved
+    grads = []
+    for i, t in enumerate(node.inputs):
+        if not t.requires_grad:
+            grads.append(None)
+            continue
+        others = [(s, u.data) for j, (s, u) in enumerate(zip(specs, node.inputs)) if j != i]
+        seen = set(out_spec).union(*[set(s) for s, _ in others])
+        kept = "".join(c for c in specs[i] if c in seen)  # letters summed away nowhere else
+        expr = ",".join([out_spec] + [s for s, _ in others]) + "->" + kept
+        gi = np.einsum(expr, g, *[a for _, a in others])
+        if kept != specs[i]:  # a letter only in this operand was summed: broadcast back
+            shape = [t.shape[k] if c in seen else 1 for k, c in enumerate(specs[i])]
+            gi = np.broadcast_to(gi.reshape(shape), t.shape)
+        grads.append(np.ascontiguousarray(gi, dtype=g.dtype))
+    return tuple(grads)
