@@ -387,7 +387,9 @@ class Module:
         same, so build the optimizer after the cast (its state follows the parameters' dtype).
 
         Example:
-            >>> model.to(np.float64)   # or model.double()
+            >>> from tinytorch.core.layers import Dense
+            >>> Dense(2, 3).to(np.float64).weight.dtype   # or .double()
+            dtype('float64')
         """
         dtype = np.dtype(dtype)
         if dtype.kind != "f":

@@ -36,7 +36,12 @@ class Adagrad(Optimizer):
         maximize: climb the objective instead of descending it.
 
     Example:
-        >>> opt = Adagrad(model.parameters(), lr=0.01)
+        >>> from tinytorch.core.tensor import Tensor
+        >>> w = Tensor([1.0, -2.0], requires_grad=True)
+        >>> w.grad = Tensor([0.5, 0.5])
+        >>> Adagrad([w], lr=0.1).step()   # a first step moves each weight by lr
+        >>> w.tolist()
+        [0.8999999761581421, -2.0999999046325684]
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lr_decay: float = 0.0,

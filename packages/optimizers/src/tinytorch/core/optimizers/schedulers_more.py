@@ -32,7 +32,13 @@ class LambdaLR(LRScheduler):
     PyTorch: construct the scheduler with the same functions before loading.
 
     Example:
-        >>> sched = LambdaLR(opt, lambda t: 0.95 ** t)
+        >>> from tinytorch.core.optimizers import SGD
+        >>> from tinytorch.core.tensor import Tensor
+        >>> opt = SGD([Tensor([1.0], requires_grad=True)], lr=0.1)
+        >>> sched = LambdaLR(opt, lambda t: 0.5 ** t)
+        >>> sched.step(); sched.step()
+        >>> sched.get_last_lr()
+        [0.025]
     """
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable | Sequence[Callable],
