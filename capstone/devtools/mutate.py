@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures as cf
-import copy
 import json
 import os
 import platform

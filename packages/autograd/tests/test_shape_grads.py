@@ -5,7 +5,6 @@ the sliding window — plus a check that the sliding window's backward is vector
 import sys
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -244,7 +244,7 @@ check("compression", "distill_step")
 
 # %%
 from tinytorch.core.compression import (count_flops, distill, evaluate_accuracy,
-                                        float_state_nbytes, prune_magnitude, prune_structured,
+                                        prune_magnitude, prune_structured,
                                         quantize_model, sparsity_report)
 from tinytorch.core.optimizers import SGD
 from tinytorch.core.training import cross_entropy

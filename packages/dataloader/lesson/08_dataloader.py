@@ -48,7 +48,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tinytorch.core.dataloader import Dataset, TensorDataset
+from tinytorch.core.dataloader import TensorDataset
 
 CLASSES = ("square", "plus", "cross")
 rng = np.random.default_rng(0)

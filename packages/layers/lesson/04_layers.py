@@ -35,7 +35,6 @@ setup_lesson("layers")   # autoreload on; says whether YOUR version or the refer
 # from N(0, 1) and watch the size of the activations (plain numpy, nothing of yours yet).
 
 # %%
-import math
 import tempfile
 import time
 from pathlib import Path

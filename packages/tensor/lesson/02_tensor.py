@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, cat, from_numpy, stack, where
+from tinytorch.core.tensor import Tensor, cat, stack, where
 
 x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 print(x, x.shape, x.dtype, f"{x.data.nbytes} bytes")   # construction is given

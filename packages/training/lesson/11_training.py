@@ -50,7 +50,7 @@ from matplotlib.colors import ListedColormap
 
 from tinytorch.core.dataloader import DataLoader, TensorDataset
 from tinytorch.core.dense import MLP
-from tinytorch.core.optimizers import SGD, Adam
+from tinytorch.core.optimizers import Adam
 from tinytorch.core.tensor import Tensor, manual_seed
 
 

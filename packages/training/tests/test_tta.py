@@ -39,7 +39,9 @@ def test_tta_levels_average_the_documented_views():
         return a.reshape(len(a), -1) @ weights
 
     np.testing.assert_allclose(tta_logits(forward, x, 0), forward(x))
-    mirror = lambda a: 0.5 * (forward(a) + forward(a[..., ::-1]))
+    def mirror(a):
+        return 0.5 * (forward(a) + forward(a[..., ::-1]))
+
     np.testing.assert_allclose(tta_logits(forward, x, 1), mirror(x), rtol=1e-5, atol=1e-5)
     expected = (0.5 * mirror(x) + 0.25 * mirror(shift_images(x, 1, 1))
                 + 0.25 * mirror(shift_images(x, -1, -1)))

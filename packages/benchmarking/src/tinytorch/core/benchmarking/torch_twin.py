@@ -30,7 +30,7 @@ from tinytorch.core.dense import Sequential
 from tinytorch.core.tensor import Tensor, from_numpy
 from tinytorch.core.training import CrossEntropyLoss
 
-from .compare import ABResult, ab_compare
+from .compare import ab_compare
 from .format import format_rate, markdown_table
 from .models import TORCH_LAYER_NAMES, ModelSpec, build_tinytorch, sample_batch, tinytorch_train_step
 

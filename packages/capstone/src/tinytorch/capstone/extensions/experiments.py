@@ -31,7 +31,7 @@ from tinytorch.core.dense import Sequential
 from tinytorch.core.layers import Dense, Flatten
 from tinytorch.core.optimizers import SGD
 from tinytorch.core.spatial import AdaptiveAvgPool2d, Conv2d
-from tinytorch.core.tensor import Tensor, manual_seed
+from tinytorch.core.tensor import manual_seed
 from tinytorch.core.training import accuracy, cross_entropy
 from tinytorch.core.training.cifar10 import cifar10_loaders
 

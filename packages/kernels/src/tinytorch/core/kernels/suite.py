@@ -16,7 +16,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 

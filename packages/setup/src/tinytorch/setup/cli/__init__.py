@@ -133,7 +133,7 @@ def _grouped_problems(problems: list[str]) -> list[str]:
         if len(names) > 1:
             lines.append(f"skipped {len(names)} tito plugins ({', '.join(names)}): {error}")
         elif names:
-            lines.append(f"skipped a tito plugin: "
+            lines.append("skipped a tito plugin: "
                          + next(p for p in problems if p.startswith(f"plugin {names[0]!r}")))
         else:
             lines.append(f"skipped a tito plugin: {error}")
