@@ -153,7 +153,8 @@ class ReduceLROnPlateau:
         mode: "min" (lower is better, a loss) or "max" (an accuracy).
         factor: the multiplier, in (0, 1).
         patience: bad steps tolerated before reducing.
-        threshold, threshold_mode: what counts as an improvement ("rel" or "abs").
+        threshold: how much better than the best a value must be to count as an improvement.
+        threshold_mode: "rel" (a fraction of the best) or "abs" (an amount).
         cooldown: steps to wait after a reduction.
         min_lr: a floor, one for all groups or one per group.
         eps: reductions smaller than this are skipped.
