@@ -1,6 +1,6 @@
 """Benchmark: training a small GPT, TinyTorch against PyTorch CPU, by the rules of vs_torch.py.
 
-    python capstone/benchmarks/transformer_vs_torch.py [--rounds 5] [--steps 3] [--batch 32]
+    python capstone/benchmarks/transformer_vs_torch.py [--rounds 7] [--steps 3] [--batch 32]
     python capstone/benchmarks/transformer_vs_torch.py --readme   # only re-render the figures
 
 What it does, in order:
@@ -102,7 +102,7 @@ def torch_gpt(torch):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
-    h.common_arguments(parser, rounds=5, steps=3)
+    h.common_arguments(parser, rounds=7, steps=3)
     args = parser.parse_args()
     if args.readme:
         h.render_all()
