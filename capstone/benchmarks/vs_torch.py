@@ -3,9 +3,11 @@
 TinyTorch against PyTorch on the CPU, side by side in one process, by rules that favour
 neither (issue 19):
 
-* **PyTorch at its defaults.** No ``OMP_WAIT_POLICY`` or any other environment setting that
-  changes one side's threads: the scripts refuse to run when one is set (``refuse_handicaps``).
-  A setting offered is applied to both: a row's thread count goes to ``torch.set_num_threads``,
+* **PyTorch at its defaults; no threading policy on either side.** The scripts set no wait
+  policy, spin count, affinity or thread-count variable for either side, and refuse to run when
+  the environment carries one (``refuse_handicaps``: an OpenMP variable reaches only PyTorch's
+  pool, an OpenBLAS one only numpy's, so it would favour one side). Every run says so in its
+  output and results file (``THREADING_POLICY``). A setting offered is applied to both: a row's thread count goes to ``torch.set_num_threads``,
   to threadpoolctl's limit for every BLAS / OpenMP pool in the process (numpy's OpenBLAS and
   PyTorch's alike) and to TinyTorch's own kernel threads (``tinytorch.core.tensor.runtime``).
   "1 thread" really is one thread for both.
@@ -53,12 +55,21 @@ PAUSE_S = 0.3
 sys.path.insert(0, str(HERE))
 from figures import read_block, write_block  # noqa: E402
 
-# Environment variables that change how one side's threads behave (or how many there are):
-# the scripts set thread counts themselves, for both sides alike.
-HANDICAPS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "KMP_AFFINITY",
-             "OMP_PROC_BIND", "OMP_PLACES", "OMP_DYNAMIC", "MKL_DYNAMIC", "OMP_NUM_THREADS",
-             "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
-             "TINYTORCH_NUM_THREADS", "DNNL_MAX_CPU_ISA", "ONEDNN_MAX_CPU_ISA")
+# Environment variables that change how one side's threads behave (wait policy, spin time,
+# affinity, thread counts), recognised by their library's prefix: OpenMP (GNU and Intel), MKL,
+# OpenBLAS/GotoBLAS, oneDNN, and TinyTorch's own thread count. The scripts set thread counts
+# themselves, for both sides alike, and set no policy at all.
+THREAD_ENV_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "GOTO_", "DNNL_", "ONEDNN_",
+                       "TINYTORCH_NUM_THREADS")
+THREADING_POLICY = ("threading policy: none set, on neither side (no wait-policy, spin, affinity "
+                    "or thread-count variable in the environment; both run at their defaults); "
+                    "thread counts are set per row, to both sides alike")
+
+
+def thread_environment() -> dict[str, str]:
+    """The environment variables that would change one side's threads (empty when none is set)."""
+    return {k: v for k, v in sorted(os.environ.items())
+            if v and k.startswith(THREAD_ENV_PREFIXES)}
 
 
 # ================================================================ settings and pinning
@@ -83,7 +94,7 @@ SETTINGS = {
 
 def refuse_handicaps() -> None:
     """Exit with one line when the environment sets threads or wait policies for one side."""
-    found = [f"{k}={os.environ[k]}" for k in HANDICAPS if os.environ.get(k)]
+    found = [f"{k}={v}" for k, v in thread_environment().items()]
     if found:
         raise SystemExit(f"refusing to benchmark with {', '.join(found)} set: it changes one "
                          "side's threads (OMP_* reach only PyTorch's OpenMP pool, "
@@ -322,7 +333,7 @@ def machine_info(torch, pin: Pinner) -> dict:
         "torch_parallel_backend": backend,
         "torch_mkldnn": bool(torch.backends.mkldnn.is_available()),
         "torch_mkl": bool(torch.backends.mkl.is_available()),
-        "environment": {k: os.environ.get(k) for k in HANDICAPS if os.environ.get(k)},
+        "environment": thread_environment(),
     }
 
 
@@ -330,8 +341,8 @@ def torch_configuration(m: dict) -> str:
     """One sentence: how PyTorch ran."""
     libs = ("MKL, " if m["torch_mkl"] else "") + ("oneDNN, " if m["torch_mkldnn"] else "")
     return (f"PyTorch {m['torch']} at its defaults ({libs}{m['torch_parallel_backend']} "
-            f"backend, {m['torch_default_threads']} threads by default; no thread or "
-            "wait-policy environment variable set for either side); each row sets "
+            f"backend, {m['torch_default_threads']} threads by default); {THREADING_POLICY}: "
+            "each row sets "
             "`torch.set_num_threads(n)`, threadpoolctl's limit n on every BLAS/OpenMP pool "
             "(numpy's OpenBLAS and PyTorch's alike) and TinyTorch's kernel threads to n")
 
@@ -352,7 +363,8 @@ def start(torch, description: str) -> tuple:
     info = machine_info(torch, pin)
     header = {"benchmark": description, "command": command_line(),
               "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "machine": info, "pytorch_configuration": torch_configuration(info),
+              "machine": info, "threading_policy": THREADING_POLICY,
+              "pytorch_configuration": torch_configuration(info),
               "load_average_start": loadavg(), "pause_before_each_run_s": PAUSE_S}
     print(f"{description}\nnumpy {info['numpy']}; {'; '.join(info['blas_and_openmp_pools_at_start'])}"
           f"\n{header['pytorch_configuration']}\n{info['cpus']} CPUs ({info['cpu']}), "
