@@ -13,6 +13,23 @@ X = rng.standard_normal((3, 4, 5))
 X[1, 2, :2] = X[1, 2, 3]  # ties for amax / amin
 MASK = rng.random((4, 5)) > 0.5
 
+
+def leaves(x, dtype):
+    """The same values as a TinyTorch leaf and a PyTorch leaf, both requiring grad."""
+    return Tensor(x, dtype=dtype, requires_grad=True), torch.tensor(x, requires_grad=True)
+
+
+def backward_and_compare(a, b, ya, yb, dtype, f32_rtol=1e-6):
+    """Send the same upstream gradient into both outputs; the outputs and the inputs'
+    gradients must agree (float32 to ``f32_rtol``, float64 to 1e-12)."""
+    g = np.random.default_rng(1).standard_normal(tuple(yb.shape)).astype(dtype)
+    ya.backward(g)
+    yb.backward(torch.from_numpy(g))
+    tol = dict(rtol=f32_rtol, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
+    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+
+
 OPS = {
     "flip": (lambda t: t.flip((0, 2)),) * 2,
     "flip-neg": (lambda t: t.flip(-1),) * 2,
@@ -39,20 +56,13 @@ OPS = {
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_values_and_gradients_match_torch(name, dtype):
     ours, theirs = OPS[name]
-    x = X.astype(dtype)
-    a = Tensor(x, dtype=dtype, requires_grad=True)
-    b = torch.tensor(x, requires_grad=True)
+    a, b = leaves(X.astype(dtype), dtype)
     ya, yb = ours(a), theirs(b)
     if isinstance(yb, tuple):
         assert [tuple(p.shape) for p in ya] == [tuple(p.shape) for p in yb]
         ya, yb = cat([p.reshape(-1) for p in ya]), torch.cat([p.reshape(-1) for p in yb])
     assert ya.shape == tuple(yb.shape) and ya.dtype == dtype
-    g = np.random.default_rng(1).standard_normal(tuple(yb.shape)).astype(dtype)
-    ya.backward(g)
-    yb.backward(torch.from_numpy(g))
-    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+    backward_and_compare(a, b, ya, yb, dtype)
 
 
 Z = X.copy() * 3
@@ -84,20 +94,13 @@ OWN_OPS = {
 @pytest.mark.parametrize("name", sorted(OWN_OPS))
 def test_ops_with_their_own_derivative_match_torch(name, dtype):
     fn, data = OWN_OPS[name]
-    x = data.astype(dtype)
-    a = Tensor(x, dtype=dtype, requires_grad=True)
-    b = torch.tensor(x, requires_grad=True)
+    a, b = leaves(data.astype(dtype), dtype)
     ya, yb = fn(a), fn(b)
     if isinstance(ya, tuple):  # (values, indices)
         np.testing.assert_array_equal(ya[1].numpy(), yb[1].numpy())
         assert ya[1].dtype == np.int64
         ya, yb = ya[0], yb[0]
-    g = np.random.default_rng(1).standard_normal(tuple(yb.shape)).astype(dtype)
-    ya.backward(g)
-    yb.backward(torch.from_numpy(g))
-    tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+    backward_and_compare(a, b, ya, yb, dtype, f32_rtol=2e-6)
 
 
 def test_argsort_matches_torch():
@@ -144,15 +147,8 @@ NORMS = {
 @pytest.mark.parametrize("name", sorted(NORMS))
 def test_norm_index_select_gather_match_torch(name, dtype):
     ours, theirs = NORMS[name]
-    x = N.astype(dtype)
-    a, b = Tensor(x, dtype=dtype, requires_grad=True), torch.tensor(x, requires_grad=True)
-    ya, yb = ours(a), theirs(b)
-    g = np.random.default_rng(1).standard_normal(tuple(yb.shape)).astype(dtype)
-    ya.backward(g)
-    yb.backward(torch.from_numpy(g))
-    tol = dict(rtol=2e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ya.data, yb.detach().numpy(), **tol)
-    np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+    a, b = leaves(N.astype(dtype), dtype)
+    backward_and_compare(a, b, ours(a), theirs(b), dtype, f32_rtol=2e-6)
     assert np.isfinite(a.grad.data).all()
 
 

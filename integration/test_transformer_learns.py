@@ -16,13 +16,13 @@ printed (run with -s to see it), never asserted.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 import tinytorch.core.autograd  # noqa: F401  (the engine behind loss.backward())
 from tinytorch.core.attention import TinyGPT
+from tinytorch.core.kernels.threads import blas_threads
 from tinytorch.core.optimizers import Adam
 
 pytestmark = pytest.mark.slow
@@ -34,28 +34,6 @@ LENGTH = 6
 def _sequences(rng: np.random.Generator, n: int) -> np.ndarray:
     x = rng.integers(0, DIGITS, (n, LENGTH))
     return np.concatenate([x, np.full((n, 1), SEP), np.sort(x, axis=1)], axis=1)
-
-
-@contextmanager
-def _single_threaded_blas():
-    """Run numpy's BLAS on one thread inside the block, when tinytorch-spatial can arrange it.
-
-    The GEMMs here are narrow (48 wide), so a second BLAS thread gains little, and on a loaded
-    2-core machine (CI runs two tox envs at once) OpenBLAS threads spinning against each other
-    made this test ~8x slower. Without tinytorch-spatial, BLAS is left alone.
-    """
-    try:
-        from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads
-    except ImportError:
-        yield
-        return
-    previous = get_blas_threads()
-    set_blas_threads(1)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            set_blas_threads(previous)
 
 
 def test_tiny_transformer_learns_to_sort_digits():
@@ -76,7 +54,9 @@ def test_tiny_transformer_learns_to_sort_digits():
     opt = Adam(model.parameters(), lr=peak_lr, betas=(0.9, 0.98))
     first_loss = last_loss = None
     start = time.perf_counter()
-    with _single_threaded_blas():
+    # The GEMMs here are narrow (48 wide): a second BLAS thread gains little, and on a loaded
+    # 2-core machine OpenBLAS threads spinning against each other made this test ~8x slower.
+    with blas_threads(1):
         for step in range(1, steps + 1):
             seq = train_batch(64)
             inputs, targets = seq[:, :-1], seq[:, 1:].copy()

@@ -54,15 +54,7 @@ class Adagrad(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         super()._check_group(group)
-        for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            if group[name] < 0:
-                raise self._invalid(name, group[name], "must be >= 0")
-
-    def _step_group(self, group: dict) -> None:
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            self._update(p.data, self._grad(p, group), self._state(p), group)
+        self._check_nonnegative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One Adagrad step of ``p`` (in place); ``state`` keeps ``step`` and ``sum``."""

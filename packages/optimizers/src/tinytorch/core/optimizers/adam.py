@@ -49,23 +49,8 @@ class Adam(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         super()._check_group(group)
-        betas = tuple(group["betas"])
-        if len(betas) != 2:
-            raise self._invalid("betas", betas, "need two values (beta1, beta2)")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise self._invalid(f"beta{i + 1} (betas[{i}])", beta, "must be in [0, 1)")
-        group["betas"] = betas
-        if group["eps"] < 0:
-            raise self._invalid("eps", group["eps"], "must be >= 0")
-        if group["weight_decay"] < 0:
-            raise self._invalid("weight_decay", group["weight_decay"], "must be >= 0")
-
-    def _step_group(self, group: dict) -> None:
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            self._update(p.data, self._grad(p, group), self._state(p), group)
+        self._check_betas(group)
+        self._check_nonnegative(group, "eps", "weight_decay")
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One Adam step of the array ``p`` (in place) given its gradient ``g``.

@@ -49,16 +49,8 @@ class NAdam(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         super()._check_group(group)
-        group["betas"] = _check_betas(self, group["betas"])
-        for name in ("eps", "weight_decay", "momentum_decay"):
-            if group[name] < 0:
-                raise self._invalid(name, group[name], "must be >= 0")
-
-    def _step_group(self, group: dict) -> None:
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            self._update(p.data, self._grad(p, group), self._state(p), group)
+        self._check_betas(group)
+        self._check_nonnegative(group, "eps", "weight_decay", "momentum_decay")
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One NAdam step of ``p`` (in place); ``state``: step, mu_product, exp_avg(_sq)."""
@@ -87,13 +79,3 @@ class NAdam(Optimizer):
         denom = np.sqrt(v / t(1 - beta2 ** step)) + t(group["eps"])
         p -= t(lr * (1 - mu) / (1 - state["mu_product"])) * (g / denom)
         p -= t(lr * mu_next / (1 - state["mu_product"] * mu_next)) * (m / denom)
-
-
-def _check_betas(opt: Optimizer, betas: tuple) -> tuple:
-    betas = tuple(betas)
-    if len(betas) != 2:
-        raise opt._invalid("betas", betas, "need two values (beta1, beta2)")
-    for i, beta in enumerate(betas):
-        if not 0.0 <= beta < 1.0:
-            raise opt._invalid(f"beta{i + 1} (betas[{i}])", beta, "must be in [0, 1)")
-    return betas

@@ -61,7 +61,8 @@ class Optimizer:
     """Base class of every optimizer: holds the parameter groups and the per-parameter state.
 
     Subclasses pass their hyper-parameters' defaults, check them in ``_check_group`` and
-    implement ``_step_group(group)``, which updates each parameter of one group in place.
+    implement ``_update(p, g, state, group)``, which updates one parameter's array in place
+    (``_step_group`` calls it for each parameter of a group that has a gradient).
 
     Args:
         params: an iterable of Tensors that require grad, or of dicts (parameter groups)
@@ -134,6 +135,22 @@ class Optimizer:
     def _invalid(self, what: str, value: Any, rule: str) -> ValueError:
         return ValueError(f"{type(self).__name__}: invalid {what}={value} ({rule})")
 
+    def _check_nonnegative(self, group: dict, *names: str) -> None:
+        """Refuse a negative value of any of the options ``names``."""
+        for name in names:
+            if group[name] < 0:
+                raise self._invalid(name, group[name], "must be >= 0")
+
+    def _check_betas(self, group: dict) -> None:
+        """``group["betas"]`` as a tuple of two decay rates in [0, 1), or a ValueError."""
+        betas = tuple(group["betas"])
+        if len(betas) != 2:
+            raise self._invalid("betas", betas, "need two values (beta1, beta2)")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise self._invalid(f"beta{i + 1} (betas[{i}])", beta, "must be in [0, 1)")
+        group["betas"] = betas
+
     # ------------------------------------------------------------------ the loop's two calls
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient before the next backward pass.
@@ -165,6 +182,14 @@ class Optimizer:
         return loss
 
     def _step_group(self, group: dict) -> None:
+        """Update every parameter of ``group`` that has a gradient, one ``_update`` each."""
+        for p in group["params"]:
+            if p.grad is not None:
+                self._update(p.data, self._grad(p, group), self._state(p), group)
+
+    def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        """One step of the array ``p`` (in place) given its gradient ``g``: each optimizer's
+        own rule. ``state`` is ``p``'s dict (empty on the first step), ``group`` its options."""
         raise NotImplementedError
 
     @staticmethod

@@ -23,7 +23,6 @@ from typing import Iterable
 
 import numpy as np
 
-from .nadam import _check_betas
 from .optimizer import Optimizer
 
 __all__ = ["RAdam"]
@@ -51,16 +50,8 @@ class RAdam(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         super()._check_group(group)
-        group["betas"] = _check_betas(self, group["betas"])
-        for name in ("eps", "weight_decay"):
-            if group[name] < 0:
-                raise self._invalid(name, group[name], "must be >= 0")
-
-    def _step_group(self, group: dict) -> None:
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            self._update(p.data, self._grad(p, group), self._state(p), group)
+        self._check_betas(group)
+        self._check_nonnegative(group, "eps", "weight_decay")
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One RAdam step of ``p`` (in place); ``state``: step, exp_avg, exp_avg_sq."""

@@ -47,18 +47,7 @@ class RMSprop(Optimizer):
         super()._check_group(group)
         if not 0.0 <= group["alpha"] <= 1.0:
             raise self._invalid("alpha", group["alpha"], "must be in [0, 1]")
-        if group["eps"] < 0:
-            raise self._invalid("eps", group["eps"], "must be >= 0")
-        if group["momentum"] < 0:
-            raise self._invalid("momentum", group["momentum"], "must be >= 0")
-        if group["weight_decay"] < 0:
-            raise self._invalid("weight_decay", group["weight_decay"], "must be >= 0")
-
-    def _step_group(self, group: dict) -> None:
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            self._update(p.data, self._grad(p, group), self._state(p), group)
+        self._check_nonnegative(group, "eps", "momentum", "weight_decay")
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One RMSprop step of the array ``p`` (in place) given its gradient ``g``.

@@ -45,21 +45,12 @@ class SGD(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         super()._check_group(group)
-        if group["momentum"] < 0:
-            raise self._invalid("momentum", group["momentum"], "must be >= 0")
-        if group["weight_decay"] < 0:
-            raise self._invalid("weight_decay", group["weight_decay"], "must be >= 0")
+        self._check_nonnegative(group, "momentum", "weight_decay")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
                 f"momentum={group['momentum']}, dampening={group['dampening']}"
             )
-
-    def _step_group(self, group: dict) -> None:
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            self._update(p.data, self._grad(p, group), self._state(p), group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One SGD step of the array ``p`` (in place) given its gradient ``g``.
