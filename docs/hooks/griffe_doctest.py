@@ -15,7 +15,7 @@ as a paragraph (and `['weight', 'bias']` as a link). The same happens inside a G
 is fenced as ```pycon when it stands at the level of the text around it: at the left margin,
 right under a `Title:` line, or level with the text before it. A run indented deeper than the
 text before it is already a Markdown code block and is left alone, as is anything inside a
-fenced block.
+fenced block. A run is handled as a whole: its second line is never read as a new run.
 """
 from __future__ import annotations
 
@@ -63,6 +63,12 @@ def fence_doctests(text: str) -> str:
                     out.append("")
                 out += [f"{pad}```pycon", *block, f"{pad}```"]
                 continue
+            # indented deeper than the text: already a code block. Take the whole run, or its
+            # second line would look level with the first and be fenced on its own.
+            while i < len(lines) and lines[i].strip():
+                out.append(lines[i])
+                i += 1
+            continue
         out.append(line)
         i += 1
     return "\n".join(out)

@@ -21,6 +21,7 @@ A new package appears on the site as soon as its folder has a pyproject.toml.
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import os
@@ -181,8 +182,49 @@ def _chapter(pkg, names: dict, repo_url: str, has_api: bool) -> str:
     return f"# {pkg.name}\n\n{facts}\n{text}"
 
 
+def _mixin_members(pkg) -> list[str]:
+    """Public members a class of ``pkg`` gets from a mixin or private base class of ``pkg``.
+
+    ``Tensor`` is built from ``ArithmeticOps``, ``ShapeOps``, ... and ``BatchNorm2d`` from
+    ``_BatchNorm``: classes no API page shows, so their methods (``reshape``, ``sum``, ``forward``)
+    appear on the page only as inherited members of the public class. Only these names are
+    inherited — not, say, everything a layer gets from ``Module``, which has its own page.
+    """
+    classes: dict[str, list[ast.ClassDef]] = {}
+    for path in sorted((pkg.path / "src").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                classes.setdefault(node.name, []).append(node)
+
+    def hidden(name: str) -> bool:
+        return name in classes and (name.startswith("_") or name.endswith(("Ops", "Mixin")))
+
+    names: set[str] = set()
+    seen: set[str] = set()
+    todo = [b.id for defs in classes.values() for d in defs if not d.name.startswith("_")
+            for b in d.bases if isinstance(b, ast.Name) and hidden(b.id)]
+    while todo:  # the hidden bases, and theirs
+        base = todo.pop()
+        if base in seen:
+            continue
+        seen.add(base)
+        for d in classes[base]:
+            todo += [b.id for b in d.bases if isinstance(b, ast.Name) and hidden(b.id)]
+            for item in d.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    if not item.name.startswith("_"):
+                        names.add(item.name)
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    if not item.target.id.startswith("_"):
+                        names.add(item.target.id)
+    return sorted(names)
+
+
 def _api(pkg) -> str:
-    blocks = "\n\n".join(f"::: {root}" for root in pkg.import_roots)
+    inherited = _mixin_members(pkg)
+    options = ("\n    options:\n      inherited_members: [" + ", ".join(inherited) + "]"
+               if inherited else "")
+    blocks = "\n\n".join(f"::: {root}{options}" for root in pkg.import_roots)
     return (f"# API: {pkg.name}\n\n"
             f"Module {pkg.label}. The lesson is in [its chapter](../modules/{pkg.folder}.md).\n\n{blocks}\n")
 
