@@ -172,3 +172,27 @@ def test_einsum_matches_torch(equation, shapes, dtype):
     for a, b in zip(ours, theirs):
         assert a.grad.dtype == dtype
         np.testing.assert_allclose(a.grad.data, b.grad.numpy(), **tol)
+
+
+SCATTER_INDEX = np.random.default_rng(9).permutation(5)[None, :4].repeat(3, 0)  # distinct per row
+ADD_INDEX = np.array([[4, 4, 0, 1], [2, 2, 2, 2], [0, 1, 3, 3]])  # repeats add up
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["scatter", "scatter_add", "scatter-dim0", "scatter-value"])
+def test_scatter_matches_torch(name, dtype):
+    rng = np.random.default_rng(10)
+    x0, s0 = rng.standard_normal((3, 5)).astype(dtype), rng.standard_normal((3, 4)).astype(dtype)
+    (a, b), (sa, sb) = leaves(x0, dtype), leaves(s0, dtype)
+    if name == "scatter":
+        ya, yb = a.scatter(1, SCATTER_INDEX, sa), b.scatter(1, torch.tensor(SCATTER_INDEX), sb)
+    elif name == "scatter_add":
+        ya, yb = a.scatter_add(1, ADD_INDEX, sa), b.scatter_add(1, torch.tensor(ADD_INDEX), sb)
+    elif name == "scatter-dim0":
+        idx = np.array([[2, 0, 1, 2], [1, 2, 0, 0], [0, 1, 2, 1]])  # distinct per column
+        ya, yb = a.scatter(0, idx, sa), b.scatter(0, torch.tensor(idx), sb)
+    else:
+        ya, yb = a.scatter(1, SCATTER_INDEX, value=2.5), b.scatter(1, torch.tensor(SCATTER_INDEX), 2.5)
+    backward_and_compare(a, b, ya, yb, dtype)
+    if name != "scatter-value":
+        np.testing.assert_allclose(sa.grad.data, sb.grad.numpy(), rtol=1e-6)

@@ -189,3 +189,53 @@ def test_einsum_refuses_what_it_does_not_support():
         einsum("ii->i", a)
     with pytest.raises(ValueError, match="names 2 operands, got 1"):
         einsum("ij,jk->ik", a)
+
+
+SCATTER_INDEX = np.array([[2, 0, 1, 3], [3, 3, 0, 1]])  # (2, 4): row 1 writes position 3 twice
+
+
+def test_scatter_and_scatter_add_write_where_the_index_says():
+    x = Tensor(np.zeros((2, 5)))
+    src = Tensor(np.arange(1.0, 9.0).reshape(2, 4))
+    added = x.scatter_add(1, SCATTER_INDEX, src)
+    np.testing.assert_array_equal(added.numpy(), [[2, 3, 1, 4, 0], [7, 8, 0, 11, 0]])
+    unique = np.array([[2, 0, 1, 3], [4, 3, 0, 1]])
+    np.testing.assert_array_equal(x.scatter(1, unique, src).numpy(),
+                                  [[2, 3, 1, 4, 0], [7, 8, 0, 6, 5]])
+    np.testing.assert_array_equal(x.scatter(0, [[1, 0, 1]], value=-1.0).numpy(),
+                                  [[0, -1, 0, 0, 0], [-1, 0, -1, 0, 0]])
+    assert x.numpy().sum() == 0  # the input is not changed
+
+
+def test_scatter_names_bad_arguments():
+    x = Tensor(np.zeros((2, 5)))
+    with pytest.raises(IndexError, match="scatter_add: index 5 is out of range for dim 1 of size 5"):
+        x.scatter_add(1, [[5]], Tensor(np.ones((1, 1))))
+    with pytest.raises(ValueError, match="index must be an integer array with 2 dimensions"):
+        x.scatter(1, [0, 1], value=1.0)
+    with pytest.raises(ValueError, match=r"src of shape \(1, 1\) must have"):
+        x.scatter(1, [[0, 1]], Tensor(np.ones((1, 1))))
+    with pytest.raises(TypeError, match="exactly one of src"):
+        x.scatter(1, [[0]])
+
+
+@pytest.mark.parametrize("name", ["scatter", "scatter_add"])
+def test_scatter_derivatives_match_finite_differences(name):
+    from tinytorch.core.tensor import get_derivative
+    from tinytorch.core.tensor.testing import numerical_grad
+    rng = np.random.default_rng(8)
+    x0, s0 = rng.standard_normal((3, 5)), rng.standard_normal((3, 4))
+    index = np.array([[4, 0, 1, 2], [0, 1, 2, 3], [3, 2, 1, 0]])  # distinct within each row
+    if name == "scatter_add":
+        index[1] = [3, 3, 0, 3]  # repeats add up
+
+    def run(x, s):
+        return getattr(Tensor(x, dtype=np.float64, requires_grad=True), name)(
+            1, index, Tensor(s, dtype=np.float64, requires_grad=True))
+
+    out = run(x0, s0)
+    g = rng.standard_normal(out.shape)
+    got = get_derivative(name)(g, out.grad_fn)
+    want = numerical_grad(lambda x, s: float(np.sum(g * run(x, s).numpy())), [x0, s0])
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)

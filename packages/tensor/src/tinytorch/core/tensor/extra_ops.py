@@ -114,6 +114,19 @@ class ExtraOps:
         grid[axis] = idx.astype(np.int64)
         return self[tuple(grid)]
 
+    def scatter(self, dim: int, index: Any, src: Any = None, *, value: Any = None) -> "Tensor":
+        """A copy with ``src``'s values (or the number ``value``) written where ``index``
+        says: for dim 1, ``out[i][index[i][j][k]][k] = src[i][j][k]``. Where ``index`` names
+        one position twice, which value lands there is not specified (as in PyTorch)."""
+        if (src is None) == (value is None):
+            raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
+        return more_ops.scatter(self, dim, index, value if src is None else src, False, "scatter")
+
+    def scatter_add(self, dim: int, index: Any, src: Any) -> "Tensor":
+        """A copy with ``src``'s values added where ``index`` says (repeated positions add
+        up): for dim 1, ``out[i][index[i][j][k]][k] += src[i][j][k]``."""
+        return more_ops.scatter(self, dim, index, src, True, "scatter_add")
+
     # ------------------------------------------------------------------ rearranging
     def flip(self, dims: Any) -> "Tensor":
         """The order of the elements reversed along ``dims``."""

@@ -11,6 +11,8 @@ the same registry — so they are differentiable as soon as the engine is instal
     sort                        the gradient goes back to where each value came from
     einsum                      operand i's gradient is the einsum of g with the others,
                                 written to operand i's subscripts
+    scatter, scatter_add        dx = g (scatter: 0 where a value was written over);
+                                dsrc = g gathered at the positions src was written to
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from .graph import Node, register_derivative
 
-__all__ = ["ROUNDING_OPS", "rounded", "cumsum", "prod", "sort", "einsum"]
+__all__ = ["ROUNDING_OPS", "rounded", "cumsum", "prod", "sort", "einsum", "scatter"]
 
 ROUNDING_OPS = {"floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc}
 
@@ -164,3 +166,69 @@ def _einsum_backward(g: np.ndarray, node: Node) -> tuple:
             gi = np.broadcast_to(gi.reshape(shape), t.shape)
         grads.append(np.ascontiguousarray(gi, dtype=g.dtype))
     return tuple(grads)
+
+
+def _scatter_positions(x: Any, axis: int, idx: np.ndarray) -> tuple:
+    """Index arrays naming, for each entry of ``idx``, the position of ``x`` it writes to:
+    ``idx`` itself along ``axis``, the entry's own coordinates along every other axis."""
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid[axis] = idx
+    return tuple(grid)
+
+
+def scatter(x: Any, axis: Any, index: Any, src: Any, accumulate: bool, name: str) -> Any:
+    """``x`` with ``src``'s values written (``accumulate``: added) at the positions ``index``
+    names along ``axis``: for dim 1, ``out[i][index[i][j][k]][k] = src[i][j][k]``. ``src`` is a
+    tensor with at least ``index``'s extent on every axis (its leading ``index.shape`` block is
+    used) or a number. Op ``name`` ("scatter" / "scatter_add")."""
+    nd = x.ndim
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
+        raise ValueError(f"{name}: dim {axis!r} is out of range for a tensor of shape {x.shape}")
+    axis = int(axis) % nd
+    idx = np.asarray(getattr(index, "data", index))
+    if idx.ndim != nd or idx.dtype.kind not in "iu":
+        raise ValueError(f"{name}: index must be an integer array with {nd} dimensions, got "
+                         f"shape {idx.shape} ({idx.dtype})")
+    for d, (i, n) in enumerate(zip(idx.shape, x.shape)):
+        if d != axis and i > n:
+            raise ValueError(f"{name}: index of shape {idx.shape} is larger than the tensor "
+                             f"{x.shape} along dim {d}")
+    n = x.shape[axis]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        bad = int(idx.max() if idx.max() >= n else idx.min())
+        raise IndexError(f"{name}: index {bad} is out of range for dim {axis} of size {n}")
+    idx = idx.astype(np.int64) % max(n, 1)
+    where = _scatter_positions(x, axis, idx)
+    block = tuple(slice(0, k) for k in idx.shape)
+    if hasattr(src, "data") and hasattr(src, "shape"):
+        if src.ndim != nd or any(k > m for k, m in zip(idx.shape, src.shape)):
+            raise ValueError(f"{name}: src of shape {src.shape} must have index's number of "
+                             f"dimensions and at least its shape {idx.shape}")
+        values, inputs = src.data[block], (x, src)
+    elif np.ndim(src) == 0:
+        values, inputs = np.asarray(src), (x,)
+    else:
+        raise TypeError(f"{name}: src must be a Tensor or a number, got {type(src).__name__}")
+    data = x.data.copy()
+    if accumulate:
+        np.add.at(data, where, values.astype(data.dtype, copy=False))
+    else:
+        data[where] = values
+    return x._make(data, name, inputs, (where, block, accumulate))
+
+
+@register_derivative("scatter")
+@register_derivative("scatter_add")
+def _scatter_backward(g: np.ndarray, node: Node) -> tuple:
+    """x's entries pass straight through (unless written over); each src value was used at
+    one position, so its gradient is g there."""
+    where, block, accumulate = node.saved
+    gx = g if accumulate else g.copy()
+    if not accumulate:
+        gx[where] = 0
+    if len(node.inputs) == 1:
+        return (gx,)
+    src = node.inputs[1]
+    gsrc = np.zeros(src.data.shape, dtype=src.data.dtype)
+    gsrc[block] = g[where]
+    return (gx, gsrc)
