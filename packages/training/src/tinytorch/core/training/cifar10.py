@@ -343,7 +343,8 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
     }
     try:
         summary["plot"] = os.path.abspath(plot_history(trainer.history, os.path.join(out_dir, "curves.png"),
-                                                       f"CIFAR-10, recipe {recipe.name}"))
+                                                       f"CIFAR-10, recipe {recipe.name}",
+                                                       test_acc=test_metrics["acc"]))
     except ImportError:
         summary["plot"] = None
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
