@@ -217,3 +217,44 @@ def test_batchnorm_layer_computes_in_its_parameters_dtype(dtype):
     assert y.dtype == np.float32 and bn.running_mean.dtype == np.float32
     np.testing.assert_array_equal(y.numpy(), want.numpy())
     np.testing.assert_array_equal(bn.running_var.numpy(), ref.running_var.numpy())
+
+
+# ----------------------------------------------------------------------------- learn_scale=False
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_learn_scale_false_freezes_gamma_and_learns_beta(fused):
+    bn = BatchNorm2d(3, eps=1e-12, momentum=0.4, learn_scale=False)
+    assert not bn.weight.requires_grad and bn.bias.requires_grad
+    assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var",
+                                      "num_batches_tracked"]
+    assert "learn_scale=False" in repr(bn)
+    x, _, b, _, _ = _inputs((5, 3, 4, 4), seed=11, dtype=np.float64)
+    bn = bn.to(np.float64)
+    bn.bias.data[...] = b
+    xt = Tensor(x, dtype=np.float64, requires_grad=True)
+    with fused_kernels(fused):
+        y = bn(xt)
+    want = _reference(x, x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3)), np.ones(3), b, 1e-12)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-6, atol=1e-6)
+    # running statistics move 40 % of the way to the batch's (unbiased variance)
+    n = x.size // 3
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.4 * x.mean(axis=(0, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_var.numpy(),
+                               0.6 + 0.4 * x.var(axis=(0, 2, 3)) * n / (n - 1), rtol=1e-5)
+    if fused:  # the fused derivative returns no gradient for the frozen scale, β's is Σ g
+        v = np.random.default_rng(12).standard_normal(x.shape)
+        gx, gw, gb = get_derivative(BATCH_NORM_OP)(v, y.grad_fn)
+        assert gw is None
+        np.testing.assert_allclose(gb, v.sum(axis=(0, 2, 3)), rtol=1e-10)
+
+        def f(xa):
+            out = batch_norm_fused(Tensor(xa, dtype=np.float64), None, None,
+                                   Tensor(np.ones(3)), Tensor(b), training=True, eps=1e-12)
+            return float(np.sum(v * out.numpy()))
+
+        (numeric,) = numerical_grad(f, [x])
+        np.testing.assert_allclose(gx, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_learn_scale_false_needs_affine():
+    with pytest.raises(ValueError, match="learn_scale=False .* needs affine=True"):
+        BatchNorm2d(4, affine=False, learn_scale=False)

@@ -12,6 +12,11 @@ L), then scaled and shifted by learned γ (``weight``, init 1) and β (``bias``,
 
 The buffers are named like PyTorch's, so ``state_dict`` keys match:
 ``weight, bias, running_mean, running_var, num_batches_tracked``.
+
+``learn_scale=False`` keeps γ fixed at 1 (a ``weight`` parameter with ``requires_grad=False``,
+as airbench94 sets up PyTorch's layer): the layer learns only the shift β. After a
+normalisation γ mostly scales what the next (linear) layer could scale itself, so freezing it
+removes a redundant degree of freedom; the state dict keeps PyTorch's keys.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ class _BatchNorm(Module):
     _shapes: str = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True) -> None:
+                 affine: bool = True, track_running_stats: bool = True,
+                 learn_scale: bool = True) -> None:
         super().__init__()
         if not isinstance(num_features, (int, np.integer)) or num_features < 1:
             raise ValueError(f"{type(self).__name__}: num_features must be a positive int, "
@@ -43,9 +49,14 @@ class _BatchNorm(Module):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
+        self.learn_scale = bool(learn_scale)
+        if not self.learn_scale and not self.affine:
+            raise ValueError(f"{type(self).__name__}: learn_scale=False fixes the affine scale at 1; "
+                             "it needs affine=True (with affine=False there is no scale at all)")
         self._label = f"{type(self).__name__}({self.num_features})"
         if self.affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=np.float32))
+            self.weight = Parameter(np.ones(self.num_features, dtype=np.float32),
+                                    requires_grad=self.learn_scale)
             self.bias = Parameter(np.zeros(self.num_features, dtype=np.float32))
         else:
             self.register_parameter("weight", None)
@@ -102,7 +113,8 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+                + ("" if self.learn_scale else ", learn_scale=False"))
 
 
 class BatchNorm1d(_BatchNorm):
@@ -114,6 +126,7 @@ class BatchNorm1d(_BatchNorm):
         momentum: weight of each new batch in the running averages (None: cumulative average).
         affine: learn γ and β.
         track_running_stats: keep running averages (else always use batch statistics).
+        learn_scale: learn γ (else γ stays 1 and only β is learned; needs ``affine``).
     """
 
     _ndims = (2, 3)
@@ -129,6 +142,7 @@ class BatchNorm2d(_BatchNorm):
         momentum: weight of each new batch in the running averages (None: cumulative average).
         affine: learn γ and β.
         track_running_stats: keep running averages (else always use batch statistics).
+        learn_scale: learn γ (else γ stays 1 and only β is learned; needs ``affine``).
     """
 
     _ndims = (4,)
