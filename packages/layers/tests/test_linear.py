@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinytorch.core.layers import Dense, Linear, Parameter
+from tinytorch.core.layers import Dense, Linear, Parameter, fused_linear, fused_linear_enabled
 from tinytorch.core.tensor import Tensor, manual_seed
 from tinytorch.core.tensor.testing import assert_close, float_arrays
 
@@ -33,10 +33,12 @@ def test_parameters_have_pytorch_layout():
     bias=st.booleans(),
     data=st.data(),
 )
-def test_dense_forward_matches_numpy(lead, n_in, n_out, bias, data):
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "lesson"])
+def test_dense_forward_matches_numpy(fused, lead, n_in, n_out, bias, data):
     layer = Dense(n_in, n_out, bias=bias)
     x = data.draw(float_arrays(tuple(lead) + (n_in,), low=-5, high=5))
-    y = layer(Tensor(x))
+    with fused_linear(fused):
+        y = layer(Tensor(x))
     assert y.shape == tuple(lead) + (n_out,)
     expected = x.astype(np.float64) @ layer.weight.data.T.astype(np.float64)
     if bias:
@@ -44,22 +46,26 @@ def test_dense_forward_matches_numpy(lead, n_in, n_out, bias, data):
     assert_close(y, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_dense_forward_on_a_batch_by_hand():
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "lesson"])
+def test_dense_forward_on_a_batch_by_hand(fused):
     layer = Dense(3, 2)
     layer.weight.data[...] = [[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]]
     layer.bias.data[...] = [10.0, -1.0]
-    y = layer(Tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
-    assert y.tolist() == [[8.0, 2.0], [10.0, -1.0]]
-    assert y.dtype == np.float32
-    assert layer(np.array([1.0, 2.0, 3.0])).tolist() == [8.0, 2.0]  # arrays are accepted
+    with fused_linear(fused):
+        y = layer(Tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
+        assert y.tolist() == [[8.0, 2.0], [10.0, -1.0]]
+        assert y.dtype == np.float32
+        assert layer(np.array([1.0, 2.0, 3.0])).tolist() == [8.0, 2.0]  # arrays are accepted
 
 
-def test_dense_forward_without_bias():
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "lesson"])
+def test_dense_forward_without_bias(fused):
     layer = Dense(3, 2, bias=False)
     assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
     assert list(layer.state_dict()) == ["weight"]
     layer.weight.data[...] = 1
-    assert layer(Tensor([[1.0, 2.0, 3.0]])).tolist() == [[6.0, 6.0]]
+    with fused_linear(fused):
+        assert layer(Tensor([[1.0, 2.0, 3.0]])).tolist() == [[6.0, 6.0]]
     assert repr(layer) == "Dense(in_features=3, out_features=2, bias=False)"
 
 
@@ -77,6 +83,21 @@ def test_dense_forward_records_a_graph_for_autograd():
     layer = Dense(2, 2)
     y = layer(Tensor([[1.0, 2.0]]))
     assert y.grad_fn is not None  # the parameters require grad, so the ops were recorded
+
+
+def test_dense_forward_fused_and_lesson_paths_give_the_same_bits():
+    """The reference's fused op is the same maths: the same product, then the same addition."""
+    rng = np.random.default_rng(0)
+    layer = Dense(7, 5)
+    x = Tensor(rng.standard_normal((2, 3, 7)).astype(np.float32))
+    assert fused_linear_enabled()  # the reference (this source tree) runs the fused op
+    fused = layer(x)
+    with fused_linear(False):
+        lesson = layer(x)
+    assert fused_linear_enabled()  # restored
+    assert fused.shape == lesson.shape == (2, 3, 5)
+    np.testing.assert_array_equal(fused.data, lesson.data)
+    assert fused._node.inputs[0]._node.op == "linear.fused"  # (2·3, 5) reshaped back
 
 
 def test_default_init_is_pytorchs_uniform():

@@ -1,0 +1,60 @@
+"""Which path ``Dense`` runs: the fused op (the reference's default) or the lesson's code.
+
+Not lesson material. ``Dense.forward``'s exercise is ``x @ weight.T + bias`` written with
+Tensor ops: three ops, three graph nodes, and a weight gradient that comes back column-major
+(the transpose of ``x.T @ g``). The reference runs the same maths as one op instead,
+``tinytorch.core.tensor.fused.linear``: one node, and a weight gradient in the weight's own
+row-major layout (the optimizer's update then never mixes memory orders). Same numbers.
+
+What a student writes is what runs when they use their own version: a student's build of this
+package (version label ``+student``, as ``tito module start`` installs it) runs the lesson's
+code by default, the reference runs the fused op. Either can be chosen explicitly:
+
+    >>> from tinytorch.core.layers import Dense, fused_linear
+    >>> from tinytorch.core.tensor import Tensor
+    >>> with fused_linear(False):        # run Dense on the lesson's Tensor ops
+    ...     y = Dense(4, 2)(Tensor([[1.0, 2.0, 3.0, 4.0]]))
+    >>> y.shape
+    (1, 2)
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Iterator
+
+__all__ = ["fused_linear", "fused_linear_enabled", "set_fused_linear"]
+
+
+def _is_student_build() -> bool:
+    """True when the installed tinytorch-layers is a student's version (``+student``)."""
+    try:
+        return version("tinytorch-layers").partition("+")[2] == "student"
+    except PackageNotFoundError:  # running from a source tree: the reference
+        return False
+
+
+_FUSED = [not _is_student_build()]
+
+
+def fused_linear_enabled() -> bool:
+    """True when ``Dense`` runs the fused op (the reference's default)."""
+    return _FUSED[0]
+
+
+def set_fused_linear(enabled: bool) -> bool:
+    """Choose the fused op (True) or the lesson's Tensor ops (False); returns the old setting."""
+    previous = _FUSED[0]
+    _FUSED[0] = bool(enabled)
+    return previous
+
+
+@contextmanager
+def fused_linear(enabled: bool = True) -> Iterator[None]:
+    """Context manager: ``Dense`` runs the fused op (or, with False, the lesson's code) inside."""
+    previous = set_fused_linear(enabled)
+    try:
+        yield
+    finally:
+        set_fused_linear(previous)
