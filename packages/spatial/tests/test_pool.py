@@ -265,7 +265,6 @@ def test_torch_signature_order_and_unsupported_ceil_mode():
     assert AvgPool2d(3, 2, 1, False, False).count_include_pad is False
     with pytest.raises(ValueError, match="ceil_mode=True is not implemented"):
         MaxPool2d(2, ceil_mode=True)
-    with pytest.raises(ValueError, match="return_indices"):
-        MaxPool2d(2, 2, 0, 1, True)
+    assert MaxPool2d(2, 2, 0, 1, True).return_indices is True  # (..., dilation, return_indices)
     with pytest.raises(ValueError, match="ceil_mode=True is not implemented"):
         AvgPool2d(2, ceil_mode=True)

@@ -14,6 +14,7 @@ from tinytorch.core.tensor import Tensor
 from .composite import adaptive_avg_pool2d
 from .functional import avg_pool2d, fused_kernels_enabled, max_pool2d
 from .geometry import pair
+from .resample import max_pool2d_with_indices
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
 
@@ -35,7 +36,8 @@ class MaxPool2d(Module):
         stride: step between windows (default: kernel_size).
         padding: -inf added on each side (at most half the window).
         dilation: spacing between the window's taps.
-        return_indices: must be False (the indices of the maxima are not returned).
+        return_indices: also return, for each maximum, the flat position (row · W + column)
+            it came from — ``forward`` then gives ``(values, indices)`` for ``MaxUnpool2d``.
         ceil_mode: must be False (rounding the output size up is not implemented).
 
     Shape:
@@ -46,8 +48,7 @@ class MaxPool2d(Module):
                  dilation: Any = 1, return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
         _no_ceil_mode("MaxPool2d", ceil_mode)
-        if return_indices:
-            raise ValueError("MaxPool2d: return_indices=True is not implemented")
+        self.return_indices = bool(return_indices)
         self.kernel_size = pair(kernel_size, "kernel_size", "MaxPool2d")
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxPool2d")
         self.padding = pair(padding, "padding", "MaxPool2d", minimum=0)
@@ -55,7 +56,10 @@ class MaxPool2d(Module):
         self._label = f"MaxPool2d(kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)})"
 
     def forward(self, x: Any) -> Tensor:
-        """Pool the batch ``x``."""
+        """Pool the batch ``x`` (``(values, indices)`` with ``return_indices``)."""
+        if self.return_indices:
+            return max_pool2d_with_indices(x, self.kernel_size, self.stride, self.padding,
+                                           self.dilation)
         return max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                           label=self._label)
 
@@ -79,7 +83,8 @@ class MaxPool2d(Module):
         layout of the gradients it builds from Tensor ops — hence the order in which a later
         sum adds them — would depend on where the ReLU ran.
         """
-        return type(self).forward is MaxPool2d.forward and fused_kernels_enabled()
+        return (type(self).forward is MaxPool2d.forward and not self.return_indices
+                and fused_kernels_enabled())
 
     def extra_repr(self) -> str:
         return (f"kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)}, "
