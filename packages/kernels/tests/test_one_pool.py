@@ -27,13 +27,15 @@ def test_one_pool_the_same_functions_everywhere():
 
 def test_one_pool_kernels_and_spatial_run_on_the_same_executor():
     seen = []
+    both = threading.Barrier(2, timeout=20)  # each chunk waits for the other: two threads ran
 
     def record(start: int, stop: int) -> int:
         seen.append(threading.current_thread())
+        both.wait()
         return stop - start
 
     with runtime.threads(2):
-        assert runtime.parallel_for(4, record) == [2, 2]  # how the fused kernels split a batch
+        assert runtime.parallel_for(2, record) == [1, 1]  # how the fused kernels split a batch
     pool = runtime.executor(1)
 
     def piece(part: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
 """The package's public names, the buffer workspace, the thread splitter and the fused flag."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -8,8 +10,10 @@ from tinytorch.core.layers import Flatten as LayersFlatten
 from tinytorch.core.spatial import fused_kernels, fused_kernels_enabled, set_fused_kernels
 from tinytorch.core.tensor.runtime import (
     Workspace,
+    CHUNKS_PER_THREAD,
     get_num_threads,
     parallel_for,
+    parallel_matmul,
     set_num_threads,
     threads,
 )
@@ -57,12 +61,49 @@ def test_workspace_fill_is_the_initial_value_and_keys_separate_dtypes():
 
 
 def test_parallel_for_covers_the_range_once_in_order():
+    for n, workers in ((10, 3), (2, 4), (1000, 2), (7, 2)):
+        with threads(workers):
+            parts = parallel_for(n, lambda a, b: (a, b))
+        assert parts[0][0] == 0 and parts[-1][1] == n
+        assert all(p[1] == q[0] and p[0] < p[1] for p, q in zip(parts, parts[1:]))
+        assert len(parts) == min(n, workers * CHUNKS_PER_THREAD)
+    assert parallel_for(5, lambda a, b: (a, b)) == [(0, 5)]  # one thread: one call
+
+
+def test_parallel_for_hands_chunks_to_whichever_thread_is_free():
+    # Chunk 0 waits until every other chunk is done: with a fixed share per thread the other
+    # chunks of chunk 0's thread could never run, so this finishes only if the free thread
+    # takes them all (the event's timeout turns a hang into a failure).
+    done = []
+    others_done = threading.Event()
+
+    def fn(a, b):
+        if a == 0:
+            ok = others_done.wait(timeout=20)
+            return ("first", ok)
+        done.append(a)
+        if len(done) == 2 * CHUNKS_PER_THREAD - 1:
+            others_done.set()
+        return (a, b)
+
+    with threads(2):
+        parts = parallel_for(16, fn)
+    assert parts[0] == ("first", True)
+    assert [p[0] for p in parts[1:]] == sorted(done)
+
+
+def test_parallel_matmul_equals_numpy():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((300, 200)).astype(np.float32)
+    b = rng.standard_normal((200, 50)).astype(np.float32)
     with threads(3):
-        parts = parallel_for(10, lambda a, b: (a, b))
-    assert parts == [(0, 3), (3, 6), (6, 10)]
-    with threads(4):
-        assert parallel_for(2, lambda a, b: (a, b)) == [(0, 1), (1, 2)]
-    assert parallel_for(5, lambda a, b: (a, b)) == [(0, 5)]
+        out = parallel_matmul(a, b)
+        into = np.empty((300, 50), np.float32)
+        assert parallel_matmul(a, b, out=into) is into
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(into, a @ b, rtol=1e-5, atol=1e-4)
+    small = rng.standard_normal((3, 4))
+    np.testing.assert_array_equal(parallel_matmul(small, small.T), small @ small.T)
 
 
 def test_parallel_for_raises_what_a_worker_raised():
@@ -95,7 +136,7 @@ def test_fused_flag_context_restores():
     assert set_fused_kernels(True) is False
 
 
-def test_blas_runs_single_threaded_only_while_parts_run_in_parallel():
+def test_blas_runs_single_threaded_while_the_runtime_runs_several_threads():
     from tinytorch.core.tensor.runtime import get_blas_threads, set_blas_threads
 
     before = get_blas_threads()
@@ -104,12 +145,21 @@ def test_blas_runs_single_threaded_only_while_parts_run_in_parallel():
     set_blas_threads(2)
     try:
         with threads(2):
-            seen = parallel_for(2, lambda a, b: get_blas_threads())
-        assert seen == [1, 1]
-        assert get_blas_threads() == 2
-        with threads(1):
+            assert get_blas_threads() == 1  # the default: TinyTorch's threads own the cores
+            assert parallel_for(2, lambda a, b: get_blas_threads()) == [1, 1]
+        assert get_blas_threads() == 2  # put back
+        with threads(2, blas=2):  # chosen explicitly: BLAS outside the kernels, not inside
+            assert get_blas_threads() == 2
+            assert parallel_for(2, lambda a, b: get_blas_threads()) == [1, 1]
+            assert get_blas_threads() == 2
+        with threads(1):  # one thread of its own: BLAS is left alone
             assert parallel_for(2, lambda a, b: get_blas_threads()) == [2]
+        set_num_threads(2)
+        assert get_blas_threads() == 1
+        set_num_threads(1)
+        assert get_blas_threads() == 1
     finally:
+        set_num_threads(1)
         set_blas_threads(before)
 
 
@@ -125,7 +175,7 @@ def test_a_forked_child_gets_working_threads():
 
             signal.alarm(20)  # a hang (work queued for threads that do not exist) fails the test
             try:
-                ok = parallel_for(4, lambda a, b: (a, b)) == [(0, 2), (2, 4)]
+                ok = parallel_for(4, lambda a, b: (a, b)) == [(0, 1), (1, 2), (2, 3), (3, 4)]
             finally:
                 os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)

@@ -90,3 +90,28 @@ def test_unary_math_relu_never_returns_negative_zero():
         for data in (a, a.reshape(16, 16).T, a[::2]):
             out = Tensor(data, dtype=dtype).relu().data
             assert not np.signbit(out).any()
+
+
+def test_a_request_is_the_same_however_its_dtype_and_shape_are_spelled():
+    # the lookup caches each spelling of a request; all of them share one list of buffers
+    ws = Workspace(max_per_key=1, min_bytes=0)
+    a = ws.get("t", (4, 4), np.float32)
+    del a
+    b = ws.get("t", (4, 4), np.dtype("float32"))
+    del b
+    c = ws.get("t", [np.int64(4), 4], "float32")  # a list shape: not hashable, still pooled
+    assert ws.nbytes() == 64  # one buffer, handed out three times
+    held = ws.get("t", (4, 4), np.float32)  # c is held: another (unkept) array
+    assert held is not c and ws.nbytes() == 64
+
+
+def test_changing_min_bytes_applies_to_requests_seen_before():
+    ws = Workspace(min_bytes=1 << 20)
+    ws.get("t", (16,), np.float32)
+    assert ws.nbytes() == 0  # too small: not pooled
+    ws.min_bytes = 0
+    kept = ws.get("t", (16,), np.float32)
+    assert ws.nbytes() == 64 and kept.shape == (16,)
+    ws.clear()
+    assert ws.nbytes() == 0
+    assert ws.get("t", (16,), np.float32, fill=2.0)[0] == 2.0

@@ -13,19 +13,41 @@ Threads
 Data parallelism for the fused kernels: split the batch across Python threads.
 
 numpy releases the GIL inside its loops and inside BLAS, so two Python threads that each
-convolve half of the batch really do run at the same time. For the narrow GEMMs of a small
+convolve part of the batch really do run at the same time. For the narrow GEMMs of a small
 CNN that is faster than one thread calling a multi-threaded BLAS (PERFORMANCE.md measured
 +27% training throughput) — provided BLAS itself runs single-threaded meanwhile, or the
-threads fight over the cores (and many small multi-threaded BLAS calls collapse outright when
-the machine is busy). So while a fused kernel runs its parts in parallel, numpy's bundled
-OpenBLAS is switched to one thread, and switched back afterwards (a microsecond each way);
-everything else — a Dense layer's GEMM, say — keeps BLAS's own threads.
+threads fight over the cores.
 
-The number of threads defaults to the CPUs this process may use, at most 4 (or to the
-``TINYTORCH_NUM_THREADS`` environment variable):
+**The rule: one owner of the cores.** While TinyTorch runs more than one thread of its own,
+numpy's bundled OpenBLAS runs one: at import, and whenever ``set_num_threads(n > 1)`` or
+``threads(n > 1)`` is called, the runtime sets it to one thread (``threads`` puts the previous
+value back when its block ends). Switching BLAS to one thread only *inside* a kernel is not
+enough: after every multi-threaded call (a Dense layer's GEMM, say) OpenBLAS leaves its idle
+workers spinning for about 0.1 s, whatever the thread count is set to meanwhile — measured
+here: 110 ms of CPU burnt during a 0.5 s sleep after one 128×4096 @ 4096×128 product, the
+same after ``set_blas_threads(1)`` — so a training step that contains one GEMM ran every
+kernel after it on oversubscribed cores. With one TinyTorch thread, BLAS keeps whatever it
+was set to (numpy's default: every core), and ``threads(n, blas=k)`` or
+``set_blas_threads(k)`` choose both explicitly. The cost: a GEMM that no kernel splits (a
+Dense layer) runs on one core unless its caller splits it — :func:`parallel_matmul` does,
+over the same threads.
+
+**How the work is split.** :func:`parallel_for` cuts ``range(n)`` into a few contiguous
+chunks per thread (``CHUNKS_PER_THREAD``) and every thread takes the next chunk when it is
+done with one: on a machine where another process holds a core, the thread that shares that
+core simply takes fewer chunks, where a fixed half each made the step as slow as one thread.
+The threads wait for each other by blocking, never by spinning, so an oversubscribed core
+costs them nothing but the share they lose.
+
+**The default thread count** is the number of CPUs this process may run on
+(``os.sched_getaffinity``: it honours ``taskset`` and container CPU sets), at most 4, or the
+``TINYTORCH_NUM_THREADS`` environment variable. The load average is deliberately not used:
+it is a one-minute average read once at import, it includes this process's own past work, and
+the chunked split above already adapts, step by step, to a core that someone else takes.
 
     set_num_threads(1)          # one thread: the kernels run on the calling thread only
-    with threads(2): ...        # two, inside the block
+    with threads(2): ...        # two, inside the block (numpy's BLAS on one)
+    with threads(2, blas=2): ...  # two kernel threads and two-thread BLAS outside the kernels
     set_blas_threads(1)         # numpy's OpenBLAS single-threaded everywhere
 
 ``set_blas_threads`` is best effort: it finds the OpenBLAS that numpy's wheels bundle and calls
@@ -77,8 +99,8 @@ import numpy as np
 
 __all__ = [
     # threads
-    "executor", "run_in_threads", "parallel_for", "set_num_threads", "get_num_threads",
-    "threads", "set_blas_threads", "get_blas_threads",
+    "executor", "run_in_threads", "parallel_for", "parallel_matmul", "set_num_threads",
+    "get_num_threads", "threads", "set_blas_threads", "get_blas_threads",
     # scratch buffers
     "Workspace", "WORKSPACE", "clear_workspace",
 ]
@@ -99,13 +121,24 @@ def _default_threads() -> int:
 _STATE: dict = {"threads": _default_threads(), "pool": None, "pool_size": 0}
 _LOCK = threading.Lock()
 
+# Chunks per thread in parallel_for: enough that a thread slowed by another process hands
+# most of its share to the others, few enough that per-chunk work (a GEMM call, a partial
+# weight gradient) stays negligible.
+CHUNKS_PER_THREAD = 4
+
 
 def set_num_threads(n: int) -> int:
-    """Split each fused kernel's batch across ``n`` threads; returns the previous number."""
-    if not isinstance(n, (int, np.integer)) or n < 1:
+    """Split each fused kernel's batch across ``n`` threads; returns the previous number.
+
+    With ``n > 1`` numpy's BLAS is set to one thread too (the module docstring says why);
+    with ``n == 1`` it is left as it is.
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: n must be a positive int, got {n!r}")
     previous = _STATE["threads"]
     _STATE["threads"] = int(n)
+    if n > 1:
+        set_blas_threads(1)
     return previous
 
 
@@ -151,24 +184,75 @@ def run_in_threads(tasks: Sequence[Callable[[], Any]]) -> list:
 
 
 def parallel_for(n: int, fn: Callable[[int, int], Any]) -> list:
-    """Run ``fn(start, stop)`` over contiguous parts of ``range(n)``, one per thread.
+    """Run ``fn(start, stop)`` over contiguous chunks of ``range(n)`` on the runtime's threads.
 
-    The calling thread does the first part itself; numpy's OpenBLAS runs single-threaded
-    meanwhile. Returns the results in order; an exception in any part is raised here (after
-    every part has finished).
+    With one thread this is ``[fn(0, n)]``. Otherwise ``range(n)`` is cut into up to
+    ``CHUNKS_PER_THREAD`` chunks per thread, and each thread (the calling one included) takes
+    the next chunk as soon as it is free, so a thread that shares its core with another
+    process does less of the work. numpy's OpenBLAS runs single-threaded meanwhile. Returns
+    ``fn``'s results in chunk order (whichever thread ran them: the same list every time);
+    an exception in any chunk is raised here, after every thread has stopped.
     """
-    parts = min(_STATE["threads"], n)
-    if parts <= 1:
+    workers = min(_STATE["threads"], n)
+    if workers <= 1:
         return [fn(0, n)]
-    edges = [n * i // parts for i in range(parts + 1)]
+    chunks = min(n, workers * CHUNKS_PER_THREAD)
+    edges = [n * i // chunks for i in range(chunks + 1)]
+    results: list = [None] * chunks
+    taken = iter(range(chunks))  # next() on a shared iterator hands each chunk out once
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(taken, None)
+            if i is None:
+                return
+            results[i] = fn(edges[i], edges[i + 1])
+
     blas = get_blas_threads()
     if blas is not None and blas > 1:
-        set_blas_threads(1)  # the parts are the parallelism: no BLAS threads on top
+        set_blas_threads(1)  # the chunks are the parallelism: no BLAS threads on top
     try:
-        return run_in_threads([lambda a=edges[i], b=edges[i + 1]: fn(a, b) for i in range(parts)])
+        run_in_threads([worker] * workers)
     finally:
         if blas is not None and blas > 1:
             set_blas_threads(blas)
+    return results
+
+
+def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for a 2-D ``a`` and ``b``, its rows split across the runtime's threads.
+
+    The multi-core GEMM for code outside the fused kernels (a Dense layer's product) now that
+    BLAS runs one thread while TinyTorch runs several: each thread multiplies a block of
+    ``a``'s rows with single-threaded BLAS into its rows of ``out``. Small products (fewer
+    than 64 rows per thread, or under 2 MFLOP) are one plain call. Same result as
+    ``np.matmul(a, b)`` up to BLAS's blocking of the inner sums.
+
+    Args:
+        a: (M, K).
+        b: (K, N).
+        out: an (M, N) C-contiguous array of the result's dtype to write into, or None.
+
+    Returns:
+        (M, N), ``out`` when given.
+    """
+    if a.ndim != 2 or b.ndim != 2:
+        return np.matmul(a, b, out=out)
+    m, k = a.shape
+    n = b.shape[1]
+    workers = min(_STATE["threads"], m // 64)
+    if workers <= 1 or m * k * n < 1_000_000:
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((m, n), dtype=np.result_type(a, b))
+
+    def rows(r0: int, r1: int) -> None:
+        np.matmul(a[r0:r1], b, out=out[r0:r1])
+
+    parallel_for(m, rows)
+    return out
 
 
 # --------------------------------------------------------------------------- BLAS threads
@@ -214,9 +298,11 @@ def get_blas_threads() -> int | None:
 
 @contextmanager
 def threads(n: int, blas: int | None = None) -> Iterator[None]:
-    """Context manager: ``n`` data-parallel threads (and ``blas`` BLAS threads) inside the block."""
-    previous = set_num_threads(n)
-    previous_blas = get_blas_threads() if blas is not None else None
+    """Context manager: ``n`` data-parallel threads inside the block, and numpy's BLAS on
+    ``blas`` threads (None: the runtime's rule — one thread when ``n > 1``, else unchanged).
+    Both are put back when the block ends."""
+    previous_blas = get_blas_threads()
+    previous = set_num_threads(n)  # with n > 1 this also puts numpy's BLAS on one thread
     if blas is not None:
         set_blas_threads(blas)
     try:
@@ -225,6 +311,10 @@ def threads(n: int, blas: int | None = None) -> Iterator[None]:
         set_num_threads(previous)
         if previous_blas is not None:
             set_blas_threads(previous_blas)
+
+
+if _STATE["threads"] > 1:  # the rule of the module docstring, from the first import on
+    set_blas_threads(1)
 
 
 # ============================================================================ scratch buffers
@@ -246,10 +336,23 @@ class Workspace:
 
     def __init__(self, max_per_key: int = 4, min_bytes: int = 1 << 18) -> None:
         self.max_per_key = int(max_per_key)
-        self.min_bytes = int(min_bytes)
-        self._pool: dict = {}
+        self._min_bytes = int(min_bytes)
+        self._pool: dict = {}   # (tag, shape, dtype.str, fill) -> list of buffers
+        self._index: dict = {}  # a request as given -> its list in _pool (None: not pooled)
+        self._spec: dict = {}   # id(list) -> (shape, dtype, fill) to make a new buffer
         self._lock = threading.Lock()
         self._baseline = _refcount_baseline() if hasattr(sys, "getrefcount") else None
+
+    @property
+    def min_bytes(self) -> int:
+        """Arrays smaller than this are allocated normally, not pooled."""
+        return self._min_bytes
+
+    @min_bytes.setter
+    def min_bytes(self, value: int) -> None:
+        with self._lock:
+            self._min_bytes = int(value)
+            self._index.clear()  # which requests are pooled may change
 
     def get(self, tag: str, shape: tuple, dtype: Any, fill: float | None = None) -> np.ndarray:
         """An array of ``shape`` and ``dtype`` that nobody else references.
@@ -258,22 +361,44 @@ class Workspace:
         starts out filled with that value — callers that only ever write the same region of a
         ``tag`` (e.g. the inside of a zero-padded image) can rely on the rest staying ``fill``.
         """
-        dtype = np.dtype(dtype)
-        shape = tuple(int(n) for n in shape)
-        # math.prod of Python ints: every pooled op calls this, and np.prod costs far more per call
-        nbytes = math.prod(shape) * dtype.itemsize
-        if self._baseline is None or nbytes < self.min_bytes:
-            return self._new(shape, dtype, fill)
-        key = (tag, shape, dtype.str, fill)
+        # Every pooled op calls this, so the request as given — (tag, shape, dtype, fill),
+        # hashable as it comes — is looked up directly; only the first request of a kind pays
+        # for normalising it (np.dtype, int sizes, the byte count).
+        raw = (tag, shape, dtype, fill)
+        try:
+            pool = self._index[raw]
+        except KeyError:
+            pool = self._register(raw)
+        except TypeError:  # an unhashable shape (a list): normalise every time
+            pool = self._register(raw, remember=False)
+        if pool is None:  # too small to pool, or no reference counts on this Python
+            return self._new(tuple(int(n) for n in shape), np.dtype(dtype), fill)
         with self._lock:
-            pool = self._pool.setdefault(key, [])
             for buf in pool:
                 if sys.getrefcount(buf) <= self._baseline:
                     return buf
-            buf = self._new(shape, dtype, fill)
+            buf = self._new(*self._spec[id(pool)])
             if len(pool) < self.max_per_key:
                 pool.append(buf)
             return buf
+
+    def _register(self, raw: tuple, remember: bool = True) -> list | None:
+        """The pool list of a request (None: not pooled), normalised and remembered."""
+        tag, shape, dtype, fill = raw
+        dtype = np.dtype(dtype)
+        shape = tuple(int(n) for n in shape)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if self._baseline is None or nbytes < self._min_bytes:
+            pool = None
+        else:
+            key = (tag, shape, dtype.str, fill)
+            with self._lock:
+                pool = self._pool.setdefault(key, [])
+                self._spec[id(pool)] = (shape, dtype, fill)
+        if remember:
+            with self._lock:
+                self._index[raw] = pool
+        return pool
 
     def like(self, tag: str, a: np.ndarray, dtype: Any = None) -> np.ndarray:
         """An array shaped like ``a`` *and laid out like it in memory* (uninitialised).
@@ -304,6 +429,8 @@ class Workspace:
         """Forget every cached buffer (arrays still in use stay valid)."""
         with self._lock:
             self._pool.clear()
+            self._index.clear()
+            self._spec.clear()
 
     def nbytes(self) -> int:
         """Bytes held by the pool."""
