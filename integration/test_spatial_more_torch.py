@@ -1,5 +1,6 @@
-"""Conv1d, ConvTranspose2d, interpolate (nearest, bilinear), max-pool indices and MaxUnpool2d
-against PyTorch 2.13 — values and gradients, float32 and float64 — and by finite differences
+"""Conv1d, ConvTranspose2d, interpolate (nearest, bilinear), max-pool indices and MaxUnpool2d,
+padding modes, padding="same" with even kernels, ceil_mode and divisor_override of the pools,
+one (C, H, W) image, against PyTorch 2.13 — values and gradients, float32 and float64 — and by finite differences
 through module 09's engine (gradcheck, float64)."""
 
 import numpy as np
@@ -9,8 +10,11 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from tinytorch.core.autograd import gradcheck  # noqa: E402
-from tinytorch.core.spatial import (conv1d, conv_transpose2d, interpolate,  # noqa: E402
-                                    max_pool2d_with_indices, max_unpool2d)
+from tinytorch.core.spatial import (AvgPool2d, Conv2d, MaxPool2d, conv1d,  # noqa: E402
+                                    conv_transpose2d, interpolate, max_pool2d_with_indices,
+                                    max_unpool2d)
+from tinytorch.core.spatial.padding import (avg_pool2d_options, max_pool2d_ceil,  # noqa: E402
+                                            pad2d)
 from tinytorch.core.tensor import Tensor  # noqa: E402
 
 rng = np.random.default_rng(0)
@@ -42,7 +46,20 @@ CASES = {
                                                       align_corners=True),
                          lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear",
                                                  align_corners=True)),
+    "max-ceil": ((X4,), lambda x: max_pool2d_ceil(x, 2),
+                 lambda x: F.max_pool2d(x, 2, ceil_mode=True)),
+    "max-ceil-pad": ((X4,), lambda x: max_pool2d_ceil(x, 3, 2, 1),
+                     lambda x: F.max_pool2d(x, 3, 2, 1, ceil_mode=True)),
+    "avg-ceil": ((X4,), lambda x: avg_pool2d_options(x, 3, 2, 1, True, True),
+                 lambda x: F.avg_pool2d(x, 3, 2, 1, True, True)),
+    "avg-ceil-exclude-pad": ((X4,), lambda x: avg_pool2d_options(x, 3, 2, 1, True, False),
+                             lambda x: F.avg_pool2d(x, 3, 2, 1, True, False)),
+    "avg-divisor": ((X4,), lambda x: avg_pool2d_options(x, 2, 1, 1, False, True, 3),
+                    lambda x: F.avg_pool2d(x, 2, 1, 1, False, True, 3)),
 }
+for _mode in ("reflect", "replicate", "circular"):
+    CASES[f"pad-{_mode}"] = ((X4,), lambda x, m=_mode: pad2d(x, (2, 1, 3, 2), m),
+                             lambda x, m=_mode: F.pad(x, (3, 2, 2, 1), mode=m))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -86,3 +103,45 @@ def test_pool_indices_and_unpool_match_torch(kernel, stride, padding):
     out.backward(g)
     tout.backward(torch.from_numpy(g))
     np.testing.assert_allclose(v.grad.data, tvv.grad.numpy())
+
+
+@pytest.mark.parametrize("kwargs", [dict(padding=1, padding_mode="reflect"),
+                                    dict(padding=2, padding_mode="circular"),
+                                    dict(padding=(1, 2), padding_mode="replicate"),
+                                    dict(padding="same", kernel_size=4),
+                                    dict(padding="same", kernel_size=(2, 3), dilation=(3, 1))])
+def test_conv2d_layer_options_match_torch(kwargs):
+    kwargs = {"kernel_size": 3, **kwargs}
+    ours = Conv2d(3, 4, **kwargs)
+    theirs = torch.nn.Conv2d(3, 4, **kwargs).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight.data.astype(np.float64)))
+        theirs.bias.copy_(torch.from_numpy(ours.bias.data.astype(np.float64)))
+    ours.double()
+    x = Tensor(X4, dtype=np.float64, requires_grad=True)
+    tx = torch.tensor(X4, requires_grad=True)
+    y, ty = ours(x), theirs(tx)
+    assert y.shape == tuple(ty.shape)
+    g = np.random.default_rng(4).standard_normal(y.shape)
+    y.backward(g)
+    ty.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("layer", ["conv", "max", "avg"])
+def test_one_image_without_a_batch_axis_matches_torch(layer):
+    image = X4[0].astype(np.float32)
+    if layer == "conv":
+        ours, theirs = Conv2d(3, 2, 3), torch.nn.Conv2d(3, 2, 3)
+        with torch.no_grad():
+            theirs.weight.copy_(torch.from_numpy(ours.weight.data))
+            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+    elif layer == "max":
+        ours, theirs = MaxPool2d(2, ceil_mode=True), torch.nn.MaxPool2d(2, ceil_mode=True)
+    else:
+        ours, theirs = AvgPool2d(2, 1, 1), torch.nn.AvgPool2d(2, 1, 1)
+    got, want = ours(Tensor(image)).numpy(), theirs(torch.from_numpy(image)).detach().numpy()
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -266,8 +266,8 @@ def test_padding_same_and_valid():
     assert Conv2d(2, 3, 3, padding="same")(x).shape == (1, 3, 7, 9)
     assert Conv2d(2, 3, (5, 3), padding="same", dilation=2)(x).shape == (1, 3, 7, 9)
     assert Conv2d(2, 3, 3, padding="valid")(x).shape == (1, 3, 5, 7)
-    with pytest.raises(ValueError, match="same"):
-        Conv2d(2, 3, 2, padding="same")
+    assert Conv2d(2, 3, 2, padding="same")(x).shape == (1, 3, 7, 9)  # even: one more at the end
+    assert Conv2d(2, 3, (4, 3), padding="same", dilation=(1, 2))(x).shape == (1, 3, 7, 9)
     with pytest.raises(ValueError, match="stride 1"):
         Conv2d(2, 3, 3, stride=2, padding="same")
 
@@ -287,10 +287,12 @@ def test_wrong_channel_count_names_the_layer_and_the_shape():
     )
 
 
-def test_non_4d_input_is_refused():
+def test_non_4d_input_is_refused_but_one_image_is_a_batch_of_one():
     conv = Conv2d(3, 8, 3)
-    with pytest.raises(ValueError, match=r"Conv2d\(3→8, k=3\) expected a 4-D input .*\(3, 28, 28\)"):
-        conv(Tensor(np.zeros((3, 28, 28), dtype=np.float32)))
+    image = np.random.default_rng(0).standard_normal((3, 6, 6)).astype(np.float32)
+    np.testing.assert_array_equal(conv(Tensor(image)).numpy(), conv(Tensor(image[None])).numpy()[0])
+    with pytest.raises(ValueError, match=r"Conv2d\(3→8, k=3\) expected a 4-D input .*\(3, 28\)"):
+        conv(Tensor(np.zeros((3, 28), dtype=np.float32)))
     with pytest.raises(ValueError, match=r"4-D input"):
         conv2d(np.zeros((2, 3, 8), np.float32), np.zeros((4, 3, 3, 3), np.float32))
 
@@ -356,10 +358,22 @@ def test_layers_whose_padded_inputs_have_the_same_shape_do_not_share_borders():
     np.testing.assert_allclose(yb, conv2d_naive(b, w, padding=2).numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_only_zero_padding_mode():
-    assert Conv2d(1, 1, 3, padding_mode="zeros").padding == (0, 0)
-    with pytest.raises(ValueError, match="padding_mode='zeros'"):
-        Conv2d(1, 1, 3, padding=1, padding_mode="reflect")
+def test_padding_modes_pad_with_what_they_say():
+    from tinytorch.core.spatial.padding import pad2d
+    row = Tensor(np.arange(4.0).reshape(1, 1, 1, 4), dtype=np.float64)
+    assert pad2d(row, (0, 0, 2, 2), "reflect").numpy().ravel().tolist() == [2, 1, 0, 1, 2, 3, 2, 1]
+    assert pad2d(row, (0, 0, 2, 2), "replicate").numpy().ravel().tolist() == [0, 0, 0, 1, 2, 3, 3, 3]
+    assert pad2d(row, (0, 0, 2, 2), "circular").numpy().ravel().tolist() == [2, 3, 0, 1, 2, 3, 0, 1]
+    conv = Conv2d(1, 1, 3, padding=1, padding_mode="reflect", bias=False)
+    conv.weight.data[...] = 0
+    conv.weight.data[0, 0, 0, 1] = 1  # the output is the pixel above: row -1 reflects row 1
+    img = np.arange(16.0, dtype=np.float32).reshape(1, 1, 4, 4)
+    np.testing.assert_array_equal(conv(Tensor(img)).numpy()[0, 0, 0], img[0, 0, 1])
+    assert "padding_mode='reflect'" in repr(conv)
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        Conv2d(1, 1, 3, padding=1, padding_mode="mirror")
+    with pytest.raises(ValueError, match="must be smaller than the input's 1×4"):
+        Conv2d(1, 1, 3, padding=1, padding_mode="reflect")(Tensor(np.zeros((1, 1, 1, 4))))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.int64, np.uint8])

@@ -232,8 +232,8 @@ def test_pool_layer_reprs():
 
 def test_pool_errors_name_the_layer_and_the_shape():
     with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=2, stride=2\) expected a 4-D "
-                                         r"input .* shape \(3, 8, 8\)"):
-        MaxPool2d(2)(Tensor(np.zeros((3, 8, 8), np.float32)))
+                                         r"input .* shape \(8, 8\)"):
+        MaxPool2d(2)(Tensor(np.zeros((8, 8), np.float32)))
     with pytest.raises(ValueError, match=r"AvgPool2d\(kernel_size=5, stride=5\).*5×5 window.*\(1, 1, 3, 3\)"):
         AvgPool2d(5)(Tensor(np.zeros((1, 1, 3, 3), np.float32)))
     with pytest.raises(ValueError, match="padding .* at most half"):
@@ -260,11 +260,19 @@ def test_pools_whose_padded_inputs_have_the_same_shape_do_not_share_borders():
     assert_close(zb, avg_pool2d_composite(b, 5, 1, 2), rtol=1e-5, atol=1e-6)
 
 
-def test_torch_signature_order_and_unsupported_ceil_mode():
+def test_torch_signature_order_ceil_mode_divisor_and_one_image():
     # PyTorch's positional order: AvgPool2d(kernel_size, stride, padding, ceil_mode, count_include_pad)
     assert AvgPool2d(3, 2, 1, False, False).count_include_pad is False
-    with pytest.raises(ValueError, match="ceil_mode=True is not implemented"):
-        MaxPool2d(2, ceil_mode=True)
     assert MaxPool2d(2, 2, 0, 1, True).return_indices is True  # (..., dilation, return_indices)
-    with pytest.raises(ValueError, match="ceil_mode=True is not implemented"):
-        AvgPool2d(2, ceil_mode=True)
+    x = np.arange(25.0, dtype=np.float32).reshape(1, 1, 5, 5)
+    up = MaxPool2d(2, ceil_mode=True)(Tensor(x)).numpy()[0, 0]  # 3×3: the last windows hang over
+    np.testing.assert_array_equal(up, [[6, 8, 9], [16, 18, 19], [21, 23, 24]])
+    mean = AvgPool2d(2, ceil_mode=True)(Tensor(x)).numpy()[0, 0]
+    assert mean[2, 2] == 24 and mean[0, 2] == (4 + 9) / 2  # only the real elements count
+    assert AvgPool2d(2, divisor_override=1)(Tensor(x)).numpy()[0, 0, 0, 0] == 0 + 1 + 5 + 6
+    image = Tensor(x[0])  # (C, H, W): a batch of one
+    np.testing.assert_array_equal(MaxPool2d(2)(image).numpy(), MaxPool2d(2)(Tensor(x)).numpy()[0])
+    with pytest.raises(ValueError, match="return_indices together with ceil_mode"):
+        MaxPool2d(2, return_indices=True, ceil_mode=True)
+    with pytest.raises(ValueError, match="divisor_override must be a positive int"):
+        AvgPool2d(2, divisor_override=0)(Tensor(x))

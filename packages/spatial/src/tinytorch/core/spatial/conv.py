@@ -18,6 +18,7 @@ from tinytorch.core.tensor import Tensor
 
 from .functional import conv2d
 from .geometry import check_4d, pair
+from .padding import PADDING_MODES, pad2d, same_padding
 
 __all__ = ["Conv2d"]
 
@@ -30,17 +31,19 @@ class Conv2d(Module):
         out_channels: channels of the output (number of kernels).
         kernel_size: an int or an (h, w) pair.
         stride: step between windows, int or pair.
-        padding: zeros added on each side, int or pair, or "valid" (none) or "same" (output
-            as large as the input; stride 1, and an odd dilation·(kernel - 1) + 1 span).
+        padding: added on each side, int or pair, or "valid" (none) or "same" (output as
+            large as the input, stride 1; an even kernel span puts the extra row / column at
+            the bottom / right, as PyTorch does).
         dilation: spacing between kernel taps, int or pair.
         groups: split input and output channels into this many independent convolutions
             (both channel counts must be divisible by it).
         bias: learn an additive bias per output channel.
-        padding_mode: "zeros" (the only mode implemented; PyTorch's default).
+        padding_mode: what the padding holds: "zeros" (PyTorch's default), "reflect",
+            "replicate" or "circular" (see padding.py).
         generator: numpy Generator for the initial weights (default: tinytorch's seeded one).
 
     Shape:
-        (N, C_in, H, W) -> (N, C_out, H_out, W_out), with
+        (N, C_in, H, W) -> (N, C_out, H_out, W_out) (or one (C_in, H, W) image), with
         H_out = (H + 2·padding - dilation·(kh - 1) - 1) // stride + 1 (W likewise).
 
     Example:
@@ -54,8 +57,9 @@ class Conv2d(Module):
                  padding_mode: str = "zeros",
                  generator: np.random.Generator | None = None) -> None:
         super().__init__()
-        if padding_mode != "zeros":
-            raise ValueError(f"Conv2d: only padding_mode='zeros' is implemented, got {padding_mode!r}")
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"Conv2d: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                             ("groups", groups)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -68,6 +72,14 @@ class Conv2d(Module):
         self.stride = pair(stride, "stride", self._label)
         self.dilation = pair(dilation, "dilation", self._label)
         self.padding = self._padding(padding)
+        # padding.py pads the input itself when conv2d's symmetric zero padding cannot say it
+        self._explicit_pad = None
+        odd_span = any(d * (k - 1) % 2 for k, d in zip(self.kernel_size, self.dilation))
+        if padding == "same" and odd_span:
+            self._explicit_pad = same_padding(self.kernel_size, self.dilation)
+        elif padding_mode != "zeros" and self.padding != (0, 0):
+            ph, pw = self.padding
+            self._explicit_pad = (ph, ph, pw, pw)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(
                 f"{self._label}: groups={self.groups} must divide both in_channels "
@@ -91,13 +103,7 @@ class Conv2d(Module):
             if self.stride != (1, 1):
                 raise ValueError(f"{self._label}: padding='same' needs stride 1, got {self.stride}")
             spans = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
-            if any(s % 2 for s in spans):
-                raise ValueError(
-                    f"{self._label}: padding='same' with kernel {self.kernel_size} and dilation "
-                    f"{self.dilation} would need more padding on one side than the other, which "
-                    "Conv2d does not support; pad the input explicitly instead"
-                )
-            return (spans[0] // 2, spans[1] // 2)
+            return (spans[0] // 2, spans[1] // 2)  # an odd span: one more at the end (forward)
         return pair(padding, "padding", self._label, minimum=0)
 
     def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
@@ -111,13 +117,19 @@ class Conv2d(Module):
     def forward(self, x: Any) -> Tensor:
         """Convolve the batch ``x`` (N, C_in, H, W), in the weight's dtype (``x`` is cast to it)."""
         x = self.cast_input(x, self.weight)
+        if x.ndim == 3:  # one (C, H, W) image, as PyTorch accepts: a batch of one
+            y = self.forward(x.reshape(1, *x.shape))
+            return y.reshape(*y.shape[1:])
         check_4d(x.shape, self._label)
         if x.shape[1] != self.in_channels:
             raise ValueError(
                 f"{self._label} expected {self.in_channels} input channels, got {x.shape[1]} in "
                 f"input of shape {x.shape}"
             )
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+        padding = self.padding
+        if self._explicit_pad is not None:
+            x, padding = pad2d(x, self._explicit_pad, self.padding_mode), 0
+        return conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                       self.groups, label=self._label)
 
     def extra_repr(self) -> str:
@@ -131,4 +143,6 @@ class Conv2d(Module):
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode!r}"
         return text

@@ -14,14 +14,10 @@ from tinytorch.core.tensor import Tensor
 from .composite import adaptive_avg_pool2d
 from .functional import avg_pool2d, fused_kernels_enabled, max_pool2d
 from .geometry import pair
+from .padding import avg_pool2d_options, max_pool2d_ceil
 from .resample import max_pool2d_with_indices
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
-
-
-def _no_ceil_mode(name: str, ceil_mode: bool) -> None:
-    if ceil_mode:
-        raise ValueError(f"{name}: ceil_mode=True is not implemented (output sizes round down)")
 
 
 def _show(v: tuple) -> Any:
@@ -38,17 +34,20 @@ class MaxPool2d(Module):
         dilation: spacing between the window's taps.
         return_indices: also return, for each maximum, the flat position (row · W + column)
             it came from — ``forward`` then gives ``(values, indices)`` for ``MaxUnpool2d``.
-        ceil_mode: must be False (rounding the output size up is not implemented).
+        ceil_mode: round the output size up (windows may hang over the end; padding.py).
 
     Shape:
-        (N, C, H, W) -> (N, C, H_out, W_out), H_out = (H + 2p - d·(k-1) - 1) // s + 1.
+        (N, C, H, W) -> (N, C, H_out, W_out) (or (C, H, W) -> (C, H_out, W_out)),
+        H_out = (H + 2p - d·(k-1) - 1) // s + 1 (rounded up with ceil_mode).
     """
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  dilation: Any = 1, return_indices: bool = False, ceil_mode: bool = False) -> None:
         super().__init__()
-        _no_ceil_mode("MaxPool2d", ceil_mode)
-        self.return_indices = bool(return_indices)
+        self.return_indices, self.ceil_mode = bool(return_indices), bool(ceil_mode)
+        if self.return_indices and self.ceil_mode:
+            raise ValueError("MaxPool2d: return_indices together with ceil_mode=True is not "
+                             "implemented")
         self.kernel_size = pair(kernel_size, "kernel_size", "MaxPool2d")
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", "MaxPool2d")
         self.padding = pair(padding, "padding", "MaxPool2d", minimum=0)
@@ -57,6 +56,13 @@ class MaxPool2d(Module):
 
     def forward(self, x: Any) -> Tensor:
         """Pool the batch ``x`` (``(values, indices)`` with ``return_indices``)."""
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim == 3:  # one (C, H, W) map: a batch of one
+            y = self.forward(x.reshape(1, *x.shape))
+            return tuple(t.reshape(*t.shape[1:]) for t in y) if self.return_indices \
+                else y.reshape(*y.shape[1:])
+        if self.ceil_mode:
+            return max_pool2d_ceil(x, self.kernel_size, self.stride, self.padding, self.dilation)
         if self.return_indices:
             return max_pool2d_with_indices(x, self.kernel_size, self.stride, self.padding,
                                            self.dilation)
@@ -84,7 +90,7 @@ class MaxPool2d(Module):
         sum adds them — would depend on where the ReLU ran.
         """
         return (type(self).forward is MaxPool2d.forward and not self.return_indices
-                and fused_kernels_enabled())
+                and not self.ceil_mode and fused_kernels_enabled())
 
     def extra_repr(self) -> str:
         return (f"kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)}, "
@@ -98,14 +104,19 @@ class AvgPool2d(Module):
         kernel_size: window size, int or (h, w).
         stride: step between windows (default: kernel_size).
         padding: zeros added on each side (at most half the window).
-        ceil_mode: must be False (rounding the output size up is not implemented).
+        ceil_mode: round the output size up (windows may hang over the end; padding.py).
         count_include_pad: divide by kh·kw (True) or by the number of real elements.
+        divisor_override: divide every window's sum by this number instead.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H_out, W_out) (or (C, H, W) -> (C, H_out, W_out)).
     """
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                 ceil_mode: bool = False, count_include_pad: bool = True) -> None:
+                 ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
         super().__init__()
-        _no_ceil_mode("AvgPool2d", ceil_mode)
+        self.ceil_mode, self.divisor_override = bool(ceil_mode), divisor_override
         self.kernel_size = pair(kernel_size, "kernel_size", "AvgPool2d")
         self.stride = self.kernel_size if stride is None else pair(stride, "stride", "AvgPool2d")
         self.padding = pair(padding, "padding", "AvgPool2d", minimum=0)
@@ -114,6 +125,14 @@ class AvgPool2d(Module):
 
     def forward(self, x: Any) -> Tensor:
         """Pool the batch ``x``."""
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.ndim == 3:  # one (C, H, W) map: a batch of one
+            y = self.forward(x.reshape(1, *x.shape))
+            return y.reshape(*y.shape[1:])
+        if self.ceil_mode or self.divisor_override is not None:
+            return avg_pool2d_options(x, self.kernel_size, self.stride, self.padding,
+                                      self.ceil_mode, self.count_include_pad,
+                                      self.divisor_override)
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad,
                           label=self._label)
 
