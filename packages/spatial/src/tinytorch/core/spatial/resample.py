@@ -189,7 +189,9 @@ class MaxUnpool2d(Module):
     """The partial inverse of ``MaxPool2d``: maxima back in place, zeros elsewhere.
 
     Args:
-        kernel_size, stride, padding: those of the pooling being undone.
+        kernel_size: that of the pooling being undone.
+        stride: that of the pooling being undone (default: ``kernel_size``).
+        padding: that of the pooling being undone.
 
     Shape:
         ``forward(x, indices, output_size=None)``: (N, C, H, W) -> (N, C, H_out, W_out),

@@ -113,7 +113,9 @@ class Conv1d(Module):
         in_channels: channels of the input.
         out_channels: channels of the output.
         kernel_size: an int.
-        stride, padding, dilation: ints (padding may be "valid" or "same", as in Conv2d).
+        stride: an int.
+        padding: an int, or "valid" or "same" (as in Conv2d).
+        dilation: an int.
         groups: independent convolutions over channel groups.
         bias: learn an additive bias per output channel.
         generator: numpy Generator for the initial weights.
