@@ -47,6 +47,34 @@ def test_gelu_tanh_derivative_matches_central_differences():
     np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-8)
 
 
+def ref_gelu_tanh_grad(x):
+    x = np.asarray(x, np.float64)
+    c = math.sqrt(2 / math.pi)
+    t = np.tanh(c * (x + 0.044715 * x ** 3))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_gelu_tanh_in_blocks_and_threads_matches_formula(rng, n_threads):
+    # 700 rows of 300: several cache-sized blocks, split across two runtime threads when asked;
+    # the extremes overflow exp(-2u) (s = 0 exactly) without a warning or a NaN.
+    import warnings
+
+    from tinytorch.core.tensor.runtime import threads
+
+    x = (rng.standard_normal((700, 300)) * 4).astype(np.float32)
+    x[0, :4] = [-1e4, -90.0, 90.0, 1e4]
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    with threads(n_threads), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = gelu(Tensor(x, requires_grad=True))
+        (dx,) = get_derivative(y.grad_fn.op)(g, y.grad_fn)
+    assert y.dtype == dx.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), ref_gelu_tanh(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dx, g * ref_gelu_tanh_grad(x), rtol=1e-5, atol=1e-5)
+    assert y.numpy()[0, :4].tolist() == [0.0, 0.0, 90.0, 1e4]
+
+
 def test_gelu_errors():
     with pytest.raises(ValueError, match="approximate"):
         gelu(Tensor([1.0]), approximate="fast")

@@ -58,3 +58,23 @@ def test_linear_fused_without_grad_records_nothing():
     w = Tensor(np.ones((3, 5), np.float32))
     y = linear(Tensor(np.ones((2, 5), np.float32)), w, Tensor(np.ones(3, np.float32)))
     assert y._node is None and y.tolist() == [[6.0, 6.0, 6.0]] * 2
+
+
+def test_linear_fused_split_across_threads_gives_the_one_thread_result():
+    # 256 rows × a 96×128 weight: enough work that two runtime threads each take a block of
+    # rows (forward, input gradient) and of output units (weight gradient).
+    from tinytorch.core.tensor.runtime import threads
+
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal((256, 128)), rng.standard_normal((96, 128)), rng.standard_normal(96)]
+    g = rng.standard_normal((256, 96)).astype(np.float32)
+    results = []
+    for n in (1, 2):
+        with threads(n):
+            x, w, b = (Tensor(a, dtype=np.float32, requires_grad=True) for a in arrays)
+            y = linear(x, w, b)
+            y.backward(g)
+        results.append([y.data, x.grad.data, w.grad.data, b.grad.data])
+    assert results[1][2].flags.c_contiguous
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-5)

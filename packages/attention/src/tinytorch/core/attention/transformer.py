@@ -9,8 +9,8 @@ blocks; each sub-layer only adds a correction to it.
 
 GELU, x·Φ(x), is the smooth ReLU of GPT-2 and BERT. Its exact form needs erf; the tanh form,
 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), is within 1e-3 of it and much cheaper. The block
-uses the tanh form through a fused op (one pass forward, one backward, derivative registered
-below); ``gelu(x, approximate="none")`` gives the exact one in Tensor ops.
+uses the tanh form through a fused op (its derivative registered below, its row-blocked kernels
+in ``kernels.py``); ``gelu(x, approximate="none")`` gives the exact one in Tensor ops.
 """
 
 from __future__ import annotations
@@ -23,14 +23,13 @@ import numpy as np
 from tinytorch.core.layers import Dense, Dropout, Module
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
 
+from .kernels import gelu_tanh_backward, gelu_tanh_forward
 from .multihead import MultiHeadAttention
 from .normalization import LayerNorm
 
 __all__ = ["gelu", "GELU", "FeedForward", "TransformerBlock"]
 
 _GELU_TANH_OP = "attention.gelu_tanh"
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
-_CUBIC = 0.044715
 
 
 def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
@@ -45,35 +44,15 @@ def gelu(x: Tensor, approximate: str = "tanh") -> Tensor:
     if approximate != "tanh":
         raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
     a = x._float_data("gelu")
-    c = np.asarray(_SQRT_2_OVER_PI, dtype=a.dtype)
-    cubic = np.asarray(_CUBIC, dtype=a.dtype)
-    t = a * a
-    t *= cubic
-    t += 1.0
-    t *= a
-    t *= c
-    np.tanh(t, out=t)                  # t = tanh(√(2/π)(x + 0.044715x³))
-    out = t + 1.0
-    out *= a
-    out *= np.asarray(0.5, dtype=a.dtype)
-    return make_result(out, _GELU_TANH_OP, (x,), t)
+    out, s = gelu_tanh_forward(a)      # x · σ(2u), σ(2u) = 0.5(1 + tanh u): see kernels.py
+    return make_result(out, _GELU_TANH_OP, (x,), s)
 
 
 @register_derivative(_GELU_TANH_OP)
 def _gelu_tanh_backward(g: np.ndarray, node: Any) -> tuple:
-    """d/dx = 0.5(1 + t) + 0.5·x·(1 - t²)·√(2/π)(1 + 3·0.044715·x²)."""
-    a = node.inputs[0].data
-    t = node.saved
-    dt = a * a
-    dt *= np.asarray(3.0 * _CUBIC * _SQRT_2_OVER_PI, dtype=a.dtype)
-    dt += np.asarray(_SQRT_2_OVER_PI, dtype=a.dtype)
-    dt *= a
-    dt *= 1.0 - t * t                  # x · dinner/dx · (1 - t²)
-    dt += 1.0
-    dt += t
-    dt *= np.asarray(0.5, dtype=a.dtype)
-    dt *= g
-    return (dt,)
+    """d/dx = 0.5(1 + t) + 0.5·x·(1 - t²)·√(2/π)(1 + 3·0.044715·x²), t = tanh(u); with
+    s = σ(2u) = 0.5(1 + t) that is s + x·s(1 - s)·2√(2/π)(1 + 3·0.044715·x²)."""
+    return (gelu_tanh_backward(g, node.inputs[0].data, node.saved),)
 
 
 class GELU(Module):

@@ -22,13 +22,15 @@ input's memory order, so the elementwise derivatives before it run on matching l
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from .graph import register_derivative
-from .runtime import WORKSPACE
+from .runtime import WORKSPACE, get_num_threads, parallel_for
 from .tensor import Tensor, make_result
 
-__all__ = ["relu", "RELU_FUSED", "linear", "LINEAR_FUSED", "match_layout"]
+__all__ = ["relu", "RELU_FUSED", "linear", "LINEAR_FUSED", "match_layout", "split_rows"]
 
 RELU_FUSED = "relu.fused"  # the op a ReLU layer records (the lesson's Tensor.relu records "relu")
 LINEAR_FUSED = "linear.fused"  # the op a Dense layer records on its fast path
@@ -60,11 +62,35 @@ def relu_backward(g: np.ndarray, node) -> tuple:
     return (np.multiply(g, a > 0, out=out),)
 
 
+def split_rows(m: int, work: int, fn: Callable[[int, int], Any], min_rows: int = 64) -> None:
+    """Run ``fn(r0, r1)`` over row blocks of ``range(m)`` on the runtime's threads.
+
+    With one thread (``set_num_threads(1)``), or when there is little to do (fewer than
+    ``min_rows`` rows per thread, or ``work`` — about one unit per multiply-add or element —
+    under two million), this is one call ``fn(0, m)``: splitting costs a few tens of
+    microseconds. Otherwise one block per thread, through the runtime's ``parallel_for``
+    (numpy's BLAS runs one thread meanwhile: the blocks are the parallelism). ``fn`` writes
+    its rows of a shared output; blocks never overlap.
+    """
+    parts = min(get_num_threads(), m // min_rows)
+    if parts <= 1 or work < 2_000_000:
+        fn(0, m)
+        return
+    edges = [m * i // parts for i in range(parts + 1)]
+
+    def blocks(i0: int, i1: int) -> None:
+        for i in range(i0, i1):
+            fn(edges[i], edges[i + 1])
+
+    parallel_for(parts, blocks)
+
+
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight.T + bias`` as one op, :data:`LINEAR_FUSED` — the dense layer's fast path.
 
-    The same numbers as the composite ``x @ weight.T + bias`` (the same matrix product, then
-    the same addition), recorded as one node.
+    The same maths as the composite ``x @ weight.T + bias`` (the matrix product, then the
+    addition), recorded as one node; with several runtime threads the rows of ``x`` are split
+    across them (:func:`split_rows`).
 
     Args:
         x: (N, in_features), in the weight's dtype.
@@ -74,11 +100,18 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     Shape:
         (N, in) -> (N, out)
     """
-    y = np.matmul(x.data, weight.data.T)
-    if bias is None:
-        return make_result(y, LINEAR_FUSED, (x, weight))
-    y += bias.data  # y is a fresh array: add in place, no temporary
-    return make_result(y, LINEAR_FUSED, (x, weight, bias))
+    a, w = x.data, weight.data
+    b = None if bias is None else bias.data
+    y = np.empty((a.shape[0], w.shape[0]), dtype=np.result_type(a, w))
+
+    def rows(r0: int, r1: int) -> None:
+        np.matmul(a[r0:r1], w.T, out=y[r0:r1])
+        if b is not None:
+            y[r0:r1] += b  # while the block is in cache
+
+    split_rows(a.shape[0], a.shape[0] * w.size, rows)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return make_result(y, LINEAR_FUSED, inputs)
 
 
 @register_derivative(LINEAR_FUSED)
@@ -87,11 +120,20 @@ def linear_backward(g: np.ndarray, node) -> tuple:
 
     ``gᵀ @ x`` is (out, in) and row-major like the weight itself (``x.T @ g`` would be its
     transpose, column-major once transposed back); only the gradients some input needs are
-    computed.
+    computed. With several runtime threads, ``g W`` is split over the rows of ``g`` and
+    ``gᵀ x`` over the rows of the weight (output units), so no thread sums into another's.
     """
     x, w = node.inputs[0], node.inputs[1]
-    gx = g @ w.data if x.requires_grad else None
-    gw = g.T @ x.data if w.requires_grad else None
+    a, wd = x.data, w.data
+    n, work = g.shape[0], g.shape[0] * wd.size
+    gx = gw = None
+    if x.requires_grad:
+        gx = np.empty(a.shape, dtype=np.result_type(g, wd))
+        split_rows(n, work, lambda r0, r1: np.matmul(g[r0:r1], wd, out=gx[r0:r1]))
+    if w.requires_grad:
+        gw = np.empty(wd.shape, dtype=np.result_type(g, a))
+        split_rows(wd.shape[0], work,
+                   lambda r0, r1: np.matmul(g[:, r0:r1].T, a, out=gw[r0:r1]), min_rows=32)
     if len(node.inputs) == 2:
         return gx, gw
     b = node.inputs[2]

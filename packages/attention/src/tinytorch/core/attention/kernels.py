@@ -1,0 +1,108 @@
+"""Row-blocked numpy kernels for the attention package's fused ops — speed code, not a lesson.
+
+A transformer step runs GELU on (tokens, 4·E) activations and the masked softmax on
+(batch, heads, L, L) scores: a few megabytes each, a dozen elementwise passes each. Done as
+whole-array numpy expressions, every pass streams the full array through memory and most of
+them allocate a fresh multi-megabyte temporary. Here each kernel walks its rows in blocks of
+about 64K elements (256 KB in float32, which stays in the core's L2 cache): the temporaries are
+block-sized, and every pass after the first reads from cache. With several runtime threads
+(``tinytorch.core.tensor.runtime.threads``) the rows are split across them
+(``tinytorch.core.tensor.fused.split_rows``; numpy releases the GIL in its loops).
+
+GELU's tanh form is computed as the identical ``x · σ(2u)`` with ``u = √(2/π)(x + 0.044715x³)``
+(``0.5(1 + tanh u) = σ(2u)``): one ``exp`` instead of numpy's slower ``tanh``, and no
+cancellation in ``1 + tanh u`` for negative inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from tinytorch.core.tensor.fused import split_rows
+
+__all__ = ["gelu_tanh_forward", "gelu_tanh_backward", "BLOCK_ELEMENTS"]
+
+BLOCK_ELEMENTS = 1 << 16  # elements per block: 256 KB of float32, inside a core's L2 cache
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_CUBIC = 0.044715
+
+
+def _as_rows(a: np.ndarray) -> np.ndarray:
+    """``a`` as a C-contiguous 2-D (rows, last dimension) array (a view when it already is)."""
+    a = np.ascontiguousarray(a)
+    return a.reshape(-1, a.shape[-1]) if a.ndim >= 2 else a.reshape(1, -1)
+
+
+def _blocked(m: int, width: int, fn: Callable[[int, int], None], passes: int) -> None:
+    """``fn(r0, r1)`` over blocks of about :data:`BLOCK_ELEMENTS` elements of ``m`` rows of
+    ``width``, the rows split across the runtime's threads (``passes``: elementwise passes
+    per element, the work estimate that decides whether splitting pays)."""
+    step = max(1, BLOCK_ELEMENTS // max(width, 1))
+
+    def rows(r0: int, r1: int) -> None:
+        for b0 in range(r0, r1, step):
+            fn(b0, min(b0 + step, r1))
+
+    split_rows(m, m * width * passes, rows, min_rows=step)
+
+
+def gelu_tanh_forward(a: np.ndarray) -> tuple:
+    """GELU (tanh form) of ``a``: returns ``(out, s)`` with ``s = σ(2u)`` kept for the backward.
+
+    ``out = x · s``; both arrays are new, shaped and typed like ``a`` (a floating dtype).
+    """
+    x = _as_rows(a)
+    out, s = np.empty_like(x), np.empty_like(x)
+    if x.size == 0:
+        return out.reshape(a.shape), s.reshape(a.shape)
+    dt = x.dtype.type
+    k1, k3 = dt(-2.0 * _SQRT_2_OVER_PI), dt(-2.0 * _SQRT_2_OVER_PI * _CUBIC)
+
+    def block(r0: int, r1: int) -> None:
+        xb, sb = x[r0:r1], s[r0:r1]
+        np.multiply(xb, xb, out=sb)
+        sb *= k3
+        sb += k1
+        sb *= xb                        # -2u = -2√(2/π)(x + 0.044715x³)
+        with np.errstate(over="ignore"):  # per thread: numpy's error state is thread-local
+            np.exp(sb, out=sb)          # +inf for very negative x: then s = 0, exactly
+        sb += dt(1)
+        np.divide(dt(1), sb, out=sb)    # s = σ(2u) = 0.5(1 + tanh u)
+        np.multiply(xb, sb, out=out[r0:r1])
+
+    _blocked(x.shape[0], x.shape[1], block, passes=10)
+    return out.reshape(a.shape), s.reshape(a.shape)
+
+
+def gelu_tanh_backward(g: np.ndarray, a: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """d GELU/dx · g, from the input ``a`` and the forward's ``s = σ(2u)``.
+
+    ``d/dx [x σ(2u)] = s + x · s(1 - s) · 2u'`` with ``2u' = 2√(2/π)(1 + 3·0.044715x²)``.
+    A new array shaped and typed like ``a``.
+    """
+    x, sr = _as_rows(a), _as_rows(s)
+    gr = _as_rows(np.asarray(g, dtype=x.dtype))
+    out = np.empty_like(x)
+    if x.size == 0:
+        return out.reshape(a.shape)
+    dt = x.dtype.type
+    k1, k3 = dt(2.0 * _SQRT_2_OVER_PI), dt(2.0 * _SQRT_2_OVER_PI * 3.0 * _CUBIC)
+
+    def block(r0: int, r1: int) -> None:
+        xb, sb = x[r0:r1], sr[r0:r1]
+        q = np.multiply(xb, xb)
+        q *= k3
+        q += k1
+        q *= xb                         # x · 2u'
+        r = np.subtract(dt(1), sb)
+        r *= sb                         # s(1 - s)
+        q *= r
+        q += sb
+        np.multiply(q, gr[r0:r1], out=out[r0:r1])
+
+    _blocked(x.shape[0], x.shape[1], block, passes=10)
+    return out.reshape(a.shape)
