@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core.layers import Dense, Module, Parameter, init
+from tinytorch.core.layers import Dense, Module, Parameter, fused_linear_enabled, init
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.fused import linear as linear_fused
 
 from .functional import scaled_dot_product_attention
 from .masks import combine_masks, mask_array
@@ -117,9 +118,12 @@ class MultiHeadAttention(Module):
         """
         e = self.embed_dim
         rows = slice(which * e, (which + 1) * e)
+        bias = None if self.in_proj_bias is None else self.in_proj_bias[rows]
+        if fused_linear_enabled():  # Dense's fast path: one op, the weight gradient row-major
+            return linear_fused(x.reshape(-1, e), self.in_proj_weight[rows], bias).reshape(x.shape)
         y = x.reshape(-1, e) @ self.in_proj_weight[rows].T
-        if self.in_proj_bias is not None:
-            y = y + self.in_proj_bias[rows]
+        if bias is not None:
+            y = y + bias
         return y.reshape(x.shape)
 
     def _check(self, x: Any, name: str) -> Tensor:
