@@ -2,20 +2,27 @@
 
 The composite convolution (``spatial/composite.py``) is five Tensor ops and every one of them
 allocates, transposes or folds a full-size array. This version does the same arithmetic —
-the same single GEMM per group — with far less memory traffic:
+the same GEMM per group — with far less memory traffic and memory:
 
 * **Channels-last inside.** The input is read as (N, H, W, C). The GEMM's output,
   (N·H_out·W_out, C_out), *is* the output in NHWC order, so it is returned as an
   (N, C, H, W)-shaped view of that memory — no transpose. The next layer (ReLU, pooling,
   another conv) reads it channels-last again for free, just like PyTorch's ``channels_last``.
-* **im2col as one assignment.** The patches are a strided view of the (padded) input; one
-  ``np.copyto`` lays them out as the (M, kh·kw·C) matrix, ordered (kh, kw, C) so every copied
-  run is a contiguous row of channels.
-* **Reused buffers.** Padded input, patch matrix, output and gradient buffers come from
+* **im2col a few images at a time.** The patches of a few images (about 2 MB of patch
+  matrix) are a strided view of the (padded) input; one ``np.copyto`` lays them out as rows of
+  (kh·kw·C) numbers, ordered (kh, kw, C) so every copied run is a contiguous row of channels,
+  and the GEMM reads them while they are still in cache. The full patch matrix of the batch
+  (38 MB for the small CNN's second conv at batch 128) never exists.
+* **Nothing big kept for the backward pass.** The backward pass lays out the same patches
+  again, chunk by chunk, from the input the graph keeps anyway: one more copy of cached data
+  instead of holding every layer's patch matrix from the forward pass to the backward — what
+  made a training step's peak memory 1.5× PyTorch's.
+* **col2im as contiguous adds.** The input gradient of each chunk is computed per window tap
+  as a batched matmul into a (kh·kw, rows, C_in) block, so folding it back is kh·kw slice-adds
+  of contiguous (rows, C_in) slabs. (One wide (rows, C_out) @ (C_out, kh·kw·C_in) GEMM was
+  tried: its GEMM is no faster here and folding its strided output back costs more.)
+* **Reused buffers.** Chunk buffers, output and gradient buffers come from
   :data:`~tinytorch.core.tensor.runtime.WORKSPACE` instead of fresh allocations.
-* **col2im as contiguous adds.** The input gradient is computed per window tap as a batched
-  matmul into a (kh·kw, M, C_in) block, so folding it back is kh·kw slice-adds of contiguous
-  (M, C_in) slabs — done a few images at a time so the block stays in cache.
 * **Data-parallel.** Every step above works on a contiguous range of images, so the batch is
   split across threads (``parallel_for`` of :mod:`tinytorch.core.tensor.runtime`), each with
   single-threaded BLAS.
@@ -40,8 +47,9 @@ __all__ = ["conv2d_fused", "conv2d_fused_backward", "CONV2D_OP"]
 
 CONV2D_OP = "spatial.conv2d"
 
-# Images per chunk of the col2im: the (kh·kw, rows, C_in) block should stay in cache.
-_COL2IM_CHUNK_BYTES = 1 << 21
+# Bytes of one chunk's patch matrix (or input-gradient block): small enough to stay in cache
+# between the copy that writes it and the GEMM that reads it.
+_CHUNK_BYTES = 1 << 21
 # The weight gradient of a layer with at most this many patch columns is summed in slices of
 # _SKINNY_ROWS rows (measured: 4× faster for the 27 columns of a 3×3 conv on RGB).
 _SKINNY_COLUMNS = 64
@@ -72,6 +80,51 @@ def _weight_matrix(wd: np.ndarray, geo: ConvGeometry, dtype: np.dtype) -> np.nda
     return np.ascontiguousarray(w5, dtype=dtype).reshape(g, -1, cog)
 
 
+def _images_per_chunk(geo: ConvGeometry, row_bytes: int) -> int:
+    """How many images make a chunk of about _CHUNK_BYTES, for rows of ``row_bytes`` each."""
+    return max(1, _CHUNK_BYTES // max(1, geo.h_out * geo.w_out * row_bytes))
+
+
+class _Patches:
+    """One thread's chunk buffers: lays out the patch rows of a few images at a time.
+
+    ``ones`` adds a column of ones after the kh·kw·C_g patch columns (a first layer's bias
+    trick, see :func:`conv2d_fused`); it is written once, when the buffer is made, and the
+    patches never touch it.
+    """
+
+    def __init__(self, geo: ConvGeometry, step: int, dtype: np.dtype, ones: bool) -> None:
+        self.geo, self.step = geo, step
+        k = geo.kh * geo.kw * geo.c_group
+        rows = step * geo.h_out * geo.w_out
+        self.padded = None
+        if geo.ph or geo.pw:
+            # Only the interior is ever written, so the zero border survives reuse. The padding
+            # is part of the key: (H=10, pad 1) and (H=8, pad 2) give the same shape.
+            self.padded = WORKSPACE.get(
+                f"conv.padded{geo.ph},{geo.pw}",
+                (step, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.c), dtype, fill=0.0)
+        if ones:
+            self.buf = WORKSPACE.get("conv.cols+ones", (1, rows, k + 1), dtype, fill=1.0)
+        else:
+            self.buf = WORKSPACE.get("conv.cols", (geo.groups, rows, k), dtype)
+        self.k = k
+
+    def fill(self, src: np.ndarray, c0: int, c1: int) -> np.ndarray:
+        """The patch rows of images c0..c1 of the NHWC ``src``: a (G, rows, k[+1]) view."""
+        geo, nc = self.geo, c1 - c0
+        part = src[c0:c1]
+        if self.padded is not None:
+            self.padded[:nc, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w, :] = part
+            part = self.padded[:nc]
+        rows = self.buf[:, :nc * geo.h_out * geo.w_out]
+        # a view (splitting axes never copies): the patches go straight into the buffer
+        target = rows[..., :self.k].reshape(
+            (geo.groups, nc, geo.h_out, geo.w_out, geo.kh, geo.kw, geo.c_group))
+        np.copyto(target, _patch_view(part, geo), casting="unsafe")  # im2col
+        return rows
+
+
 def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
                  dilation: Any = 1, groups: int = 1, label: str = "conv2d") -> Tensor:
     """2-D convolution (cross-correlation, like PyTorch) of an NCHW batch, as one fused op.
@@ -94,17 +147,10 @@ def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
     geo = conv_geometry(x.shape, weight.shape, stride, padding, dilation, groups, label,
                         None if bias is None else bias.shape)
     dtype = compute_dtype(x.data, weight.data, None if bias is None else bias.data)
-    n, h, w, g, cog = geo.n, geo.h, geo.w, geo.groups, geo.c_out_group
+    n, g, cog = geo.n, geo.groups, geo.c_out_group
     per_image = geo.h_out * geo.w_out
     m, c_out = n * per_image, geo.c_out
     src = x.data.transpose(0, 2, 3, 1)  # NHWC view (copy-free if the memory is channels-last)
-    padded = None
-    if geo.ph or geo.pw:
-        # Only the interior is ever written, so the zero border survives reuse. The padding is
-        # part of the key: (H=10, pad 1) and (H=8, pad 2) give the same shape, other borders.
-        padded = WORKSPACE.get(f"conv.padded{geo.ph},{geo.pw}",
-                               (n, h + 2 * geo.ph, w + 2 * geo.pw, geo.c), dtype, fill=0.0)
-    patch_shape = (g, n, geo.h_out, geo.w_out, geo.kh, geo.kw, geo.c_group)
     k = geo.kh * geo.kw * geo.c_group
     wmat = _weight_matrix(weight.data, geo, dtype)
     b = None if bias is None else bias.data.astype(dtype, copy=False)
@@ -113,75 +159,51 @@ def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
     # the bias as an extra row of the weight matrix: the GEMM adds the bias, and in the
     # backward pass Pᵀg yields dbias as its extra row. (Wide layers keep the separate add:
     # an odd K+1 makes their big GEMMs slower.)
-    ones_column = b is not None and g == 1 and k <= _SKINNY_COLUMNS
-    if ones_column:
-        # filled with ones once; only the first k columns are ever written, so the last stays 1
-        cols3 = WORKSPACE.get("conv.cols+ones", (1, m, k + 1), dtype, fill=1.0)
-        cols = cols3[..., :k].reshape(patch_shape)  # a view: the patches go straight in
-        gemm_w = np.concatenate([wmat[0], b[None, :]])[None]
-    else:
-        cols = WORKSPACE.get("conv.cols", patch_shape, dtype)
-        cols3 = cols.reshape(g, m, -1)
-        gemm_w = wmat
+    ones_column = _ones_column(geo, b is not None)
+    gemm_w = np.concatenate([wmat[0], b[None, :]])[None] if ones_column else wmat
+    step = _images_per_chunk(geo, (k + ones_column) * g * dtype.itemsize)
     out = WORKSPACE.get("conv.out", (n, geo.h_out, geo.w_out, c_out), dtype)
     out2 = out.reshape(m, c_out)
-    per_group = WORKSPACE.get("conv.out_groups", (g, m, cog), dtype) if g > 1 else None
 
     def work(n0: int, n1: int) -> None:
-        part = src[n0:n1]
-        if padded is not None:
-            padded[n0:n1, geo.ph:geo.ph + h, geo.pw:geo.pw + w, :] = part
-            part = padded[n0:n1]
-        np.copyto(cols[:, n0:n1], _patch_view(part, geo), casting="unsafe")  # im2col
-        r0, r1 = n0 * per_image, n1 * per_image
-        if g == 1:
-            np.matmul(cols3[0, r0:r1], gemm_w[0], out=out2[r0:r1])
-        else:
-            for gi in range(g):
-                np.matmul(cols3[gi, r0:r1], wmat[gi], out=per_group[gi, r0:r1])
-            out2[r0:r1].reshape(r1 - r0, g, cog)[...] = per_group[:, r0:r1].transpose(1, 0, 2)
-        if b is not None and not ones_column:
-            out2[r0:r1] += b
+        patches = _Patches(geo, min(step, n1 - n0), dtype, ones_column)
+        per_group = None
+        if g > 1:
+            per_group = WORKSPACE.get("conv.out_groups", (g, patches.step * per_image, cog), dtype)
+        for c0 in range(n0, n1, patches.step):
+            c1 = min(c0 + patches.step, n1)
+            rows = patches.fill(src, c0, c1)
+            r0, r1 = c0 * per_image, c1 * per_image
+            if g == 1:
+                np.matmul(rows[0], gemm_w[0], out=out2[r0:r1])
+            else:
+                part = per_group[:, :r1 - r0]
+                np.matmul(rows, wmat, out=part)
+                out2[r0:r1].reshape(r1 - r0, g, cog)[...] = part.transpose(1, 0, 2)
+            if b is not None and not ones_column:
+                out2[r0:r1] += b
 
     parallel_for(n, work)
     y = out.transpose(0, 3, 1, 2)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    keep_cols = weight.requires_grad or (ones_column and bias.requires_grad)
-    saved = (geo, cols3 if keep_cols else None, wmat if x.requires_grad else None, dtype,
-             ones_column)
+    saved = (geo, wmat if x.requires_grad else None, dtype, ones_column)
     return make_result(y, CONV2D_OP, inputs, saved)
 
 
-def _input_grad(rows: np.ndarray, w_taps: np.ndarray, geo: ConvGeometry,
-                grad_padded: np.ndarray, n0: int, n1: int, dtype: np.dtype) -> None:
-    """col2im of dL/dpatches for images n0..n1, tap by tap, into ``grad_padded[n0:n1]``.
+def _ones_column(geo: ConvGeometry, has_bias: bool) -> bool:
+    return has_bias and geo.groups == 1 and geo.kh * geo.kw * geo.c_group <= _SKINNY_COLUMNS
 
-    ``rows`` is those images' output gradient as (rows, C_out); ``w_taps[gi, t]`` is the
-    (C_out/G, C_g) slice of the weight that tap t of group gi multiplies.
-    """
-    g, cg, cog = geo.groups, geo.c_group, geo.c_out_group
-    taps = geo.kh * geo.kw
-    per_image = geo.h_out * geo.w_out
-    grad_padded[n0:n1].fill(0)
-    chunk = max(1, _COL2IM_CHUNK_BYTES // max(1, per_image * taps * cg * dtype.itemsize))
-    chunk = min(chunk, n1 - n0)
-    block = WORKSPACE.get("conv.dpatches", (taps * chunk * per_image * cg,), dtype)
+
+def _col2im(d: np.ndarray, geo: ConvGeometry, target: np.ndarray, channels: slice) -> None:
+    """Add the per-tap block ``d`` (kh·kw, rows, C_g) of a chunk of images back onto their
+    padded input gradient ``target`` (images, H_p, W_p, C), channels ``channels``."""
+    nc = target.shape[0]
     h_span, w_span = geo.sh * (geo.h_out - 1) + 1, geo.sw * (geo.w_out - 1) + 1
-    for c0 in range(n0, n1, chunk):
-        nc = min(chunk, n1 - c0)
-        chunk_rows = rows[(c0 - n0) * per_image:(c0 - n0 + nc) * per_image]
-        d = block[:taps * nc * per_image * cg].reshape(taps, nc * per_image, cg)
-        for gi in range(g):
-            channels = slice(gi * cg, (gi + 1) * cg)
-            np.matmul(chunk_rows[:, gi * cog:(gi + 1) * cog] if g > 1 else chunk_rows,
-                      w_taps[gi], out=d)
-            for t in range(taps):
-                a, b = divmod(t, geo.kw)
-                target = grad_padded[c0:c0 + nc,
-                                     a * geo.dh:a * geo.dh + h_span:geo.sh,
-                                     b * geo.dw:b * geo.dw + w_span:geo.sw,
-                                     channels]
-                target += d[t].reshape(nc, geo.h_out, geo.w_out, cg)
+    for t in range(geo.kh * geo.kw):
+        a, b = divmod(t, geo.kw)
+        target[:, a * geo.dh:a * geo.dh + h_span:geo.sh,
+               b * geo.dw:b * geo.dw + w_span:geo.sw, channels] += \
+            d[t].reshape(nc, geo.h_out, geo.w_out, -1)
 
 
 def _weight_grad(patches: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -196,22 +218,33 @@ def _weight_grad(patches: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return total
 
 
+def _add(total: np.ndarray | None, part: np.ndarray) -> np.ndarray:
+    if total is None:
+        return part
+    total += part
+    return total
+
+
 @register_derivative(CONV2D_OP)
 def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
     """Gradients of the fused convolution for (x, weight[, bias]).
 
     With g the output gradient as an (M, C_out) matrix and P the patch matrix:
     dbias = Σ_rows g, dweight = Pᵀ g (reshaped back to (C_out, C_g, kh, kw)), and dx = the
-    col2im of g Wᵀ.
+    col2im of g Wᵀ. P is laid out again from the input, a chunk of images at a time.
     """
     x, weight = node.inputs[0], node.inputs[1]
     bias = node.inputs[2] if len(node.inputs) > 2 else None
-    geo, cols3, wmat, dtype, ones_column = node.saved
+    geo, wmat, dtype, ones_column = node.saved
     n, g, cg, cog = geo.n, geo.groups, geo.c_group, geo.c_out_group
     per_image = geo.h_out * geo.w_out
     m, c_out = n * per_image, geo.c_out
+    taps = geo.kh * geo.kw
     need_b = bias is not None and bias.requires_grad
     need_w, need_x = weight.requires_grad, x.requires_grad
+    # the patches are needed for dweight, and for dbias when it is their ones column's row
+    need_p = need_w or (need_b and ones_column)
+    src = x.data.transpose(0, 2, 3, 1)
     g_nhwc = grad.transpose(0, 2, 3, 1)
     ready = g_nhwc.flags.c_contiguous and g_nhwc.dtype == dtype
     g_buf = g_nhwc if ready else WORKSPACE.get("conv.grad_out", g_nhwc.shape, dtype)
@@ -220,31 +253,46 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
     if need_x:
         grad_padded = WORKSPACE.get(
             "conv.grad_padded", (n, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.c), dtype)
-        taps = geo.kh * geo.kw
         w_taps = np.ascontiguousarray(wmat.reshape(g, taps, cg, cog).transpose(0, 1, 3, 2))
+    k = taps * cg
+    row_bytes = max((k + ones_column) * g if need_p else 0, taps * cg if need_x else 0, 1)
+    step = _images_per_chunk(geo, row_bytes * dtype.itemsize)
 
     def work(n0: int, n1: int) -> tuple:
-        if not ready:
-            np.copyto(g_buf[n0:n1], g_nhwc[n0:n1], casting="unsafe")
-        r0, r1 = n0 * per_image, n1 * per_image
-        rows = g2[r0:r1]
+        nc_max = min(step, n1 - n0)
+        patches = _Patches(geo, nc_max, dtype, ones_column) if need_p else None
+        d = None
+        if need_x:
+            d = WORKSPACE.get("conv.dpatches", (taps, nc_max * per_image, cg), dtype)
+            grad_padded[n0:n1].fill(0)
         gb = gw = None
-        if ones_column and cols3 is not None:
-            # [P, 1]ᵀ g: dweight, and Σ_rows g = dbias as the last row
-            full = _weight_grad(cols3[0, r0:r1], rows)
-            gw, gb = full[None, :-1], full[-1]
-        else:
-            if need_b:
+        for c0 in range(n0, n1, nc_max):
+            c1 = min(c0 + nc_max, n1)
+            r0, r1 = c0 * per_image, c1 * per_image
+            if not ready:
+                np.copyto(g_buf[c0:c1], g_nhwc[c0:c1], casting="unsafe")
+            rows = g2[r0:r1]
+            if patches is not None:
+                p = patches.fill(src, c0, c1)
+                if ones_column:  # [P, 1]ᵀ g: dweight, and Σ_rows g = dbias as the last row
+                    gw = _add(gw, _weight_grad(p[0], rows))
+                else:
+                    gw = _add(gw, np.stack([_weight_grad(p[gi], rows[:, gi * cog:(gi + 1) * cog])
+                                            for gi in range(g)]))
+            if need_b and not ones_column:
                 # Σ over rows as a matrix-vector product: numpy's sum along axis 0 walks the
                 # rows one at a time; BLAS does the same additions ~4× faster (measured on a
                 # 65,536 × 32 gradient)
                 ones = WORKSPACE.get("conv.ones", (r1 - r0,), dtype, fill=1.0)
-                gb = ones @ rows
-            if need_w:
-                gw = np.stack([_weight_grad(cols3[gi, r0:r1], rows[:, gi * cog:(gi + 1) * cog])
-                               for gi in range(g)])
-        if need_x:
-            _input_grad(rows, w_taps, geo, grad_padded, n0, n1, dtype)
+                gb = _add(gb, ones @ rows)
+            if need_x:
+                block = d[:, :r1 - r0]
+                for gi in range(g):
+                    np.matmul(rows[:, gi * cog:(gi + 1) * cog] if g > 1 else rows, w_taps[gi],
+                              out=block)
+                    _col2im(block, geo, grad_padded[c0:c1], slice(gi * cg, (gi + 1) * cg))
+        if ones_column and gw is not None:
+            gw, gb = gw[None, :-1], gw[-1]
         return gb, gw
 
     parts = parallel_for(n, work)
