@@ -106,6 +106,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         {"Home": "index.md"},
         {"Modules": chapters},
         {"Milestones": "milestones.md"},
+        {"Coming from PyTorch": "coming-from-pytorch.md"},
         {"Getting started: contributors": "getting-started.md"},
         {"Course overview": "dependencies.md"},
         {"For instructors": "instructors.md"},
