@@ -34,6 +34,7 @@ __all__ = ["relu", "RELU_FUSED", "linear", "LINEAR_FUSED", "match_layout", "spli
 
 RELU_FUSED = "relu.fused"  # the op a ReLU layer records (the lesson's Tensor.relu records "relu")
 LINEAR_FUSED = "linear.fused"  # the op a Dense layer records on its fast path
+_SPLIT_WORK = 2_000_000  # below this much work (multiply-adds, elements) one thread is faster
 
 
 def relu(x: Tensor) -> Tensor:
@@ -73,7 +74,7 @@ def split_rows(m: int, work: int, fn: Callable[[int, int], Any], min_rows: int =
     its rows of a shared output; blocks never overlap.
     """
     parts = min(get_num_threads(), m // min_rows)
-    if parts <= 1 or work < 2_000_000:
+    if parts <= 1 or work < _SPLIT_WORK:
         fn(0, m)
         return
     edges = [m * i // parts for i in range(parts + 1)]
@@ -102,6 +103,12 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     a, w = x.data, weight.data
     b = None if bias is None else bias.data
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    if a.shape[0] * w.size < _SPLIT_WORK or get_num_threads() == 1:
+        y = np.matmul(a, w.T)  # one thread, or too small to split: no closures, no pool
+        if b is not None:
+            y += b  # y is a fresh array: add in place, no temporary
+        return make_result(y, LINEAR_FUSED, inputs)
     y = np.empty((a.shape[0], w.shape[0]), dtype=np.result_type(a, w))
 
     def rows(r0: int, r1: int) -> None:
@@ -110,7 +117,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             y[r0:r1] += b  # while the block is in cache
 
     split_rows(a.shape[0], a.shape[0] * w.size, rows)
-    inputs = (x, weight) if bias is None else (x, weight, bias)
     return make_result(y, LINEAR_FUSED, inputs)
 
 
@@ -127,10 +133,13 @@ def linear_backward(g: np.ndarray, node) -> tuple:
     a, wd = x.data, w.data
     n, work = g.shape[0], g.shape[0] * wd.size
     gx = gw = None
-    if x.requires_grad:
+    if work < _SPLIT_WORK or get_num_threads() == 1:
+        gx = g @ wd if x.requires_grad else None
+        gw = g.T @ a if w.requires_grad else None
+    elif x.requires_grad:
         gx = np.empty(a.shape, dtype=np.result_type(g, wd))
         split_rows(n, work, lambda r0, r1: np.matmul(g[r0:r1], wd, out=gx[r0:r1]))
-    if w.requires_grad:
+    if gw is None and w.requires_grad:
         gw = np.empty(wd.shape, dtype=np.result_type(g, a))
         split_rows(wd.shape[0], work,
                    lambda r0, r1: np.matmul(g[:, r0:r1].T, a, out=gw[r0:r1]), min_rows=32)
