@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import time
 from dataclasses import asdict
@@ -129,14 +130,22 @@ def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = D
     trainer = Trainer(model, optimizer, CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
                       scheduler=scheduler, scheduler_interval="step", progress=False)
     run = _Run(thresholds, stop_when_reached, progress, "TinyTorch")
-    for epoch in range(1, recipe.epochs + 1):
-        stats = trainer.train_epoch(train)
+    airbench = None
+    if recipe.model == "airbench94":  # airbench's own loop: summed loss, lookahead, step budget
+        from tinytorch.core.training.airbench import AirbenchTrainer, airbench_total_steps
+        airbench = AirbenchTrainer(model, optimizer, airbench_total_steps(len(train), recipe.epochs),
+                                   recipe.label_smoothing, recipe.options["whiten_bias_epochs"],
+                                   recipe.options["lookahead_every"])
+    for epoch in range(1, math.ceil(recipe.epochs) + 1):
+        stats = (airbench or trainer).train_epoch(train)
         trainer.epoch = epoch
         metrics = trainer.evaluate(test)
         if recipe.tta:  # the recipe's own measure: logits averaged over mirrored/shifted views
             metrics["acc"] = evaluate_tta(model, test, int(recipe.tta))
-        if run.record(epoch, stats["time"], len(train) * recipe.batch_size, stats["loss"],
-                      metrics["acc"], metrics["loss"]):
+        images = stats.get("images", len(train) * recipe.batch_size)
+        if run.record(epoch, stats["time"], images, stats["loss"], metrics["acc"], metrics["loss"]):
+            break
+        if airbench is not None and airbench.done:
             break
     return run.result("TinyTorch", recipe, {
         "parameters": int(sum(p.data.size for p in model.parameters())),
@@ -148,7 +157,9 @@ def torch_twin(model: Sequential, torch: Any = None) -> Any:
     """The same network in ``torch.nn``, with a copy of ``model``'s weights and buffers.
 
     Supports the layers module 11's recipes use (Conv2d, BatchNorm2d, ReLU, GELU, MaxPool2d,
-    AvgPool2d, AdaptiveAvgPool2d, Flatten, Dense, Dropout); state-dict keys match PyTorch's.
+    AvgPool2d, AdaptiveAvgPool2d, Flatten, Dense, Dropout, airbench's Mul); state-dict keys
+    match PyTorch's, and each parameter's ``requires_grad`` is copied too (a frozen whitening
+    conv or batch-norm scale stays frozen).
 
     Raises:
         TypeError: a layer with no PyTorch counterpart here.
@@ -180,13 +191,47 @@ def torch_twin(model: Sequential, torch: Any = None) -> Any:
             twin = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None)
         elif kind == "Dropout":
             twin = nn.Dropout(layer.p)
+        elif kind == "Mul":
+            twin = _torch_mul(torch, layer.scale)
         else:
             raise TypeError(f"torch_twin: no PyTorch counterpart for layer {name} ({kind})")
         layers.append(twin)
     net = nn.Sequential(*layers)
     state = {k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()}
     net.load_state_dict(state)
+    frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
+    for name, p in net.named_parameters():
+        p.requires_grad_(name not in frozen)
     return net
+
+
+def _torch_mul(torch: Any, scale: float) -> Any:
+    class Mul(torch.nn.Module):  # torch.nn has no constant-factor layer
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = scale
+
+        def forward(self, x: Any) -> Any:
+            return x * self.scale
+
+    return Mul()
+
+
+def torch_evaluate(net: Any, test: Any, loss_fn: Any, tta: int, torch: Any) -> tuple:
+    """(accuracy, mean loss) of a torch network over ``test``, through :func:`tta_logits`."""
+    net.eval()
+    correct, total, test_loss = 0, 0, 0.0
+    with torch.no_grad():
+        for x, y in test:
+            out = net(torch.from_numpy(np.ascontiguousarray(x.data)))
+            yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
+            test_loss += float(loss_fn(out, yb)) * yb.shape[0]
+            logits = out.numpy()
+            if tta:  # the same views, weights and helper as the TinyTorch run
+                logits = tta_logits(lambda a: net(torch.from_numpy(a)).numpy(), x.data, int(tta))
+            correct += int((logits.argmax(1) == yb.numpy()).sum())
+            total += yb.shape[0]
+    return correct / total, test_loss / total
 
 
 def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
@@ -206,9 +251,11 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
     manual_seed(seed)
     parts = prepare_run(recipe, root, seed, limit_train, limit_test)  # same init, same batches
     train, test = parts.train, parts.test
-    net = torch_twin(parts.model, torch)
-    for (_, ours), theirs in zip(parts.model.named_parameters(), net.parameters()):
-        theirs.requires_grad_(ours.requires_grad)  # the frozen whitening stem stays frozen
+    if recipe.model == "airbench94":
+        from .speedrun_airbench import run_torch_airbench
+        return run_torch_airbench(parts, recipe, torch, _Run(thresholds, stop_when_reached, progress,
+                                                             "PyTorch"), seed)
+    net = torch_twin(parts.model, torch)  # the frozen whitening stem stays frozen
     decay = [p for _, p in net.named_parameters() if p.requires_grad and p.ndim > 1]
     rest = [p for _, p in net.named_parameters() if p.requires_grad and p.ndim <= 1]
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": recipe.weight_decay},
@@ -220,7 +267,7 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
         div_factor=10.0, final_div_factor=100.0)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     run = _Run(thresholds, stop_when_reached, progress, "PyTorch")
-    for epoch in range(1, recipe.epochs + 1):
+    for epoch in range(1, math.ceil(recipe.epochs) + 1):
         net.train()
         t0 = time.perf_counter()
         loss_sum, seen = 0.0, 0
@@ -235,20 +282,8 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
             loss_sum += float(loss.detach()) * xb.shape[0]
             seen += xb.shape[0]
         epoch_seconds = time.perf_counter() - t0
-        net.eval()
-        correct, total, test_loss = 0, 0, 0.0
-        with torch.no_grad():
-            for x, y in test:
-                out = net(torch.from_numpy(np.ascontiguousarray(x.data)))
-                yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
-                test_loss += float(loss_fn(out, yb)) * yb.shape[0]
-                logits = out.numpy()
-                if recipe.tta:  # the same views, weights and helper as the TinyTorch run
-                    logits = tta_logits(lambda a: net(torch.from_numpy(a)).numpy(), x.data,
-                                        int(recipe.tta))
-                correct += int((logits.argmax(1) == yb.numpy()).sum())
-                total += yb.shape[0]
-        if run.record(epoch, epoch_seconds, seen, loss_sum / seen, correct / total, test_loss / total):
+        acc, test_loss = torch_evaluate(net, test, loss_fn, recipe.tta, torch)
+        if run.record(epoch, epoch_seconds, seen, loss_sum / seen, acc, test_loss):
             break
     return run.result("PyTorch", recipe, {
         "parameters": int(sum(p.numel() for p in net.parameters())),

@@ -1,0 +1,99 @@
+"""The PyTorch twin of module 11's ``airbench`` recipe, written the way airbench94 writes it.
+
+Same initial weights (copied by :func:`.speedrun.torch_twin`, frozen tensors included), the
+same batches (the same TinyTorch loader object, alternating flips and translations included),
+and the same recipe, in PyTorch's own idioms rather than TinyTorch's code: ``torch.optim.SGD``
+with two parameter groups, ``torch.optim.lr_scheduler.LambdaLR``, the summed
+``nn.CrossEntropyLoss(label_smoothing=0.2, reduction="sum")``, and the lookahead as
+``Tensor.lerp_`` over the state dict. So a difference between the two runs is a difference
+between the frameworks (or between TinyTorch's parts and PyTorch's), not a shared bug.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.spatial import BatchNorm2d
+from tinytorch.core.training.airbench import airbench_lr_factor, airbench_total_steps
+
+__all__ = ["torch_airbench_optimizer", "TorchLookahead", "run_torch_airbench"]
+
+
+def torch_airbench_optimizer(model: Any, net: Any, recipe: Any, torch: Any) -> Any:
+    """``torch.optim.SGD`` with the recipe's two groups, matched to TinyTorch's by name."""
+    momentum = recipe.momentum
+    kilostep = 1024 * (1 + 1 / (1 - momentum))
+    lr = recipe.lr / kilostep
+    wd = recipe.weight_decay * recipe.batch_size / kilostep
+    lr_biases = lr * recipe.options["bias_lr_scale"]
+    bn_names = {f"{name}.bias" for name, m in model.named_children() if isinstance(m, BatchNorm2d)}
+    params = dict(net.named_parameters())
+    norm_biases = [p for k, p in params.items() if k in bn_names and p.requires_grad]
+    others = [p for k, p in params.items() if k not in bn_names and p.requires_grad]
+    return torch.optim.SGD([dict(params=norm_biases, lr=lr_biases, weight_decay=wd / lr_biases),
+                            dict(params=others, lr=lr, weight_decay=wd / lr)],
+                           momentum=momentum, nesterov=True)
+
+
+class TorchLookahead:
+    """airbench's lookahead in torch ops: ``ema.lerp_(w, 1 - decay); w.copy_(ema)``."""
+
+    def __init__(self, net: Any) -> None:
+        self.ema = {k: v.clone() for k, v in net.state_dict().items()}
+
+    def update(self, net: Any, decay: float) -> None:
+        for (k, w), ema in zip(net.state_dict().items(), self.ema.values()):
+            if w.is_floating_point():
+                ema.lerp_(w, 1 - decay)
+                w.copy_(ema)
+
+
+def run_torch_airbench(parts: Any, recipe: Any, torch: Any, run: Any, seed: int) -> dict:
+    """Train the twin like airbench94 on ``parts.train``; ``run`` records every epoch."""
+    from .speedrun import torch_evaluate, torch_twin
+
+    train, test = parts.train, parts.test
+    net = torch_twin(parts.model, torch)
+    optimizer = torch_airbench_optimizer(parts.model, net, recipe, torch)
+    total = airbench_total_steps(len(train), recipe.epochs)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: airbench_lr_factor(s, total))
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing, reduction="sum")
+    eval_loss = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    lookahead = TorchLookahead(net)
+    every = recipe.options["lookahead_every"]
+    step = 0
+    for epoch in range(1, math.ceil(recipe.epochs) + 1):
+        net[0].bias.requires_grad_(epoch - 1 < recipe.options["whiten_bias_epochs"])
+        net.train()
+        t0 = time.perf_counter()
+        loss_sum, seen = 0.0, 0
+        for x, y in train:
+            xb = torch.from_numpy(np.ascontiguousarray(x.data))
+            yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
+            loss = loss_fn(net(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            loss_sum += float(loss.detach())
+            seen += xb.shape[0]
+            with torch.no_grad():
+                if step % every == 0:
+                    lookahead.update(net, 0.95 ** 5 * (step / total) ** 3)
+                if step >= total:
+                    lookahead.update(net, 1.0)
+            if step >= total:
+                break
+        epoch_seconds = time.perf_counter() - t0
+        acc, test_loss = torch_evaluate(net, test, eval_loss, recipe.tta, torch)
+        if run.record(epoch, epoch_seconds, seen, loss_sum / seen, acc, test_loss) or step >= total:
+            break
+    return run.result("PyTorch", recipe, {
+        "parameters": int(sum(p.numel() for p in net.parameters())),
+        "train_images": len(train.dataset), "test_images": len(test.dataset), "seed": seed,
+        "torch_version": str(torch.__version__), "torch_threads": int(torch.get_num_threads())})
