@@ -284,3 +284,13 @@ def test_graph_arrows_never_pass_behind_a_box():
                     inside = bx + 1 < x < bx + bw - 1 and by + 1 < y < by + bh - 1
                     assert not inside, f"arrow {title} passes behind the box at ({bx}, {by})"
         assert start != end
+
+
+def test_coming_from_pytorch_lists_every_name_with_a_status(site):
+    sys.path.insert(0, str(REPO / "docs" / "hooks"))
+    entries = importlib.import_module("pytorch_names").ENTRIES
+    html = (site / "coming-from-pytorch" / "index.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr>\s*<td><code>(torch\.[\w.]+)</code></td>.*?</tr>", html, re.S)
+    assert sorted(rows) == sorted(e[1] for e in entries)
+    statuses = re.findall(r"<td>(supported|differs: no .*?|<strong>missing</strong>)</td>\s*</tr>", html)
+    assert len(statuses) == len(entries)

@@ -21,6 +21,8 @@ contract test and tox use) it adds, as in-memory pages:
                             training curve with its measured test accuracy (training chapter),
                             TinyTorch ÷ PyTorch ratios (benchmarking chapter, and in place of
                             the vs-PyTorch tables of the chapters);
+* ``coming-from-pytorch.md`` PyTorch names and arguments: supported, differs or missing, read
+                            from TinyTorch's signatures at build time (``pytorch_names.py``);
 * ``modules/measurements.md`` the maintainers' page: every README's results block
                             (``<!-- figures: NAME begin/end -->``, with its load averages),
                             moved out of the chapters, which link to it.
@@ -34,10 +36,12 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import json
 import os
 import posixpath
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -50,6 +54,7 @@ from mkdocs.structure.files import File, Files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the hook's helpers, beside it
 import depgraph  # noqa: E402
+import pytorch_names  # noqa: E402
 import site_figures  # noqa: E402
 
 _state: dict = {}
@@ -65,6 +70,7 @@ _CDN_MERMAID = re.compile(r'(?s)<script type="module">\s*document\.addEventListe
 GRAPH_MARKER = "<!-- tinytorch: dependency-graph -->"
 MEASUREMENTS = "modules/measurements.md"   # beside the chapters: their relative links still work
 MEASUREMENTS_LINK = "measurements.md"      # from a chapter
+PYTORCH_PAGE = "coming-from-pytorch.md"
 
 
 def _tt(repo: Path) -> ModuleType:
@@ -106,6 +112,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         {"Home": "index.md"},
         {"Modules": chapters},
         {"Milestones": "milestones.md"},
+        {"Coming from PyTorch": PYTORCH_PAGE},
         {"Coming from PyTorch": "coming-from-pytorch.md"},
         {"Getting started: contributors": "getting-started.md"},
         {"Course overview": "dependencies.md"},
@@ -379,9 +386,23 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
             files.append(File.generated(config, f"api/{pkg.folder}.md", content=_api(pkg)))
     files.append(File.generated(config, MEASUREMENTS, content=_measurements_page()))
     files.append(File.generated(config, "dependencies.md", content=_overview(repo)))
+    files.append(File.generated(config, PYTORCH_PAGE, content=_pytorch_page(repo)))
     files.append(File.generated(config, "images/dependencies.svg",
                                 content=depgraph_file(repo)))
     return files
+
+
+def _pytorch_page(repo: Path) -> str:
+    """"Coming from PyTorch": pytorch_names.py run against this checkout's sources, in a
+    subprocess (it imports TinyTorch; the site's build should not)."""
+    script = Path(__file__).resolve().parent / "pytorch_names.py"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in sorted(repo.glob("packages/*/src"))))
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                         cwd=tempfile.gettempdir())
+    if res.returncode:
+        raise PluginError(f"{script.name} failed (it imports TinyTorch from packages/*/src and "
+                          f"needs numpy): {res.stderr.strip().splitlines()[-1:]}")
+    return pytorch_names.markdown(json.loads(res.stdout))
 
 
 def depgraph_file(repo: Path) -> str:
