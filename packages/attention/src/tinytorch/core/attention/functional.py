@@ -25,6 +25,7 @@ import numpy as np
 
 from tinytorch.core.tensor import Tensor, default_generator, make_result, register_derivative, sum_to_shape
 
+from .fused import attention_fused, can_fuse
 from .masks import causal_mask, combine_masks, mask_array
 
 __all__ = ["masked_softmax", "scaled_dot_product_attention", "dropout"]
@@ -201,6 +202,10 @@ def scaled_dot_product_attention(
         m = m if m.dtype.kind == "f" else m.data
     if scale is None:
         scale = 1.0 / math.sqrt(q.shape[-1])
+    if can_fuse(q, k, v, m, dropout_p, return_weights):
+        # Given (not the exercise): the reference runs this same maths as one op, blocked for
+        # the cache and threaded (fused.py); a student's build runs the lines below.
+        return attention_fused(q, k, v, m, scale)
     ### BEGIN SOLUTION
     ### HINT: scores = q @ kᵀ (transpose the last two axes); weights = masked_softmax(scores, m, scale);
     ### HINT: apply dropout(weights, dropout_p, generator) when dropout_p > 0; out = weights @ v

@@ -23,7 +23,8 @@ import numpy as np
 
 from tinytorch.core.tensor.fused import split_rows
 
-__all__ = ["gelu_tanh_forward", "gelu_tanh_backward", "BLOCK_ELEMENTS"]
+__all__ = ["gelu_tanh_forward", "gelu_tanh_backward", "attention_forward", "attention_backward",
+           "BLOCK_ELEMENTS"]
 
 BLOCK_ELEMENTS = 1 << 16  # elements per block: 256 KB of float32, inside a core's L2 cache
 
@@ -106,3 +107,103 @@ def gelu_tanh_backward(g: np.ndarray, a: np.ndarray, s: np.ndarray) -> np.ndarra
 
     _blocked(x.shape[0], x.shape[1], block, passes=10)
     return out.reshape(a.shape)
+
+
+# ---------------------------------------------------------------------------- attention
+def _matrix_blocks(count: int, matrix_elements: int, work: int,
+                   fn: Callable[[int, int], None]) -> None:
+    """``fn(i0, i1)`` over blocks of ``count`` stacked matrices, each block about
+    :data:`BLOCK_ELEMENTS` elements of ``matrix_elements``, split across the runtime's threads."""
+    step = max(1, BLOCK_ELEMENTS // max(matrix_elements, 1))
+
+    def blocks(i0: int, i1: int) -> None:
+        for b0 in range(i0, i1, step):
+            fn(b0, min(b0 + step, i1))
+
+    split_rows(count, work, blocks, min_rows=step)
+
+
+def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None,
+                      scale: float) -> tuple:
+    """``softmax(q kᵀ · scale + mask) v`` over stacked matrices; returns ``(out, p)``.
+
+    Args:
+        q: (n, L_q, d); k: (n, L_k, d); v: (n, L_k, d_v) — one floating dtype.
+        mask: None, or a bool (True = attend) or floating array that broadcasts to
+            (n, L_q, L_k).
+        scale: the factor on the scores.
+
+    The softmax runs in place on each block's scores, exactly as :func:`masked_softmax`
+    computes it (shift by the row maximum, ``exp``, divide by the sum; a row with no key left
+    gets zero weights). ``p``, the weights, is what the backward needs.
+    """
+    n, len_q, len_k = q.shape[0], q.shape[1], k.shape[1]
+    dt = q.dtype.type
+    p = np.empty((n, len_q, len_k), dtype=q.dtype)
+    out = np.empty((n, len_q, v.shape[2]), dtype=q.dtype)
+    if mask is not None:
+        mask = np.broadcast_to(mask, (n, len_q, len_k))
+    blocked = None if mask is None or mask.dtype != np.bool_ else ~mask
+    neg_inf, one, zero = dt(-np.inf), dt(1), dt(0)
+
+    def block(i0: int, i1: int) -> None:
+        s = p[i0:i1]
+        np.matmul(q[i0:i1], k[i0:i1].transpose(0, 2, 1), out=s)
+        s *= dt(scale)
+        if blocked is not None:
+            np.copyto(s, neg_inf, where=blocked[i0:i1])
+        elif mask is not None:
+            np.add(s, mask[i0:i1], out=s, casting="same_kind")
+        top = s.max(axis=-1, keepdims=True)
+        dead = np.isneginf(top)
+        any_dead = dead.any()
+        if any_dead:
+            top[dead] = zero
+        s -= top
+        np.exp(s, out=s)
+        total = s.sum(axis=-1, keepdims=True)
+        if any_dead:
+            total[dead] = one  # 0 / 1: a row that may see nothing attends to nothing
+        s /= total
+        np.matmul(s, v[i0:i1], out=out[i0:i1])
+
+    work = n * len_q * len_k * (q.shape[2] + v.shape[2] + 8)
+    _matrix_blocks(n, len_q * len_k, work, block)
+    return out, p
+
+
+def attention_backward(g: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                       p: np.ndarray, scale: float, need: tuple) -> tuple:
+    """Gradients ``(dq, dk, dv)`` of :func:`attention_forward` given ``g = d out`` (each None
+    when ``need`` says its input needs none).
+
+    ``dv = pᵀ g``; ``dp = g vᵀ``; the softmax's ``ds = p · (dp - Σ dp·p) · scale``;
+    ``dq = ds k``, ``dk = dsᵀ q``. Masked scores have p = 0, so they get no gradient.
+    """
+    n = q.shape[0]
+    dt = q.dtype.type
+    need_q, need_k, need_v = need
+    dq = np.empty_like(q) if need_q else None
+    dk = np.empty_like(k) if need_k else None
+    dv = np.empty_like(v) if need_v else None
+
+    def block(i0: int, i1: int) -> None:
+        pb, gb = p[i0:i1], g[i0:i1]
+        if need_v:
+            np.matmul(pb.transpose(0, 2, 1), gb, out=dv[i0:i1])
+        if not (need_q or need_k):
+            return
+        ds = np.matmul(gb, v[i0:i1].transpose(0, 2, 1))   # dp
+        row = np.multiply(ds, pb)
+        row = row.sum(axis=-1, keepdims=True)
+        ds -= row
+        ds *= pb
+        ds *= dt(scale)
+        if need_q:
+            np.matmul(ds, k[i0:i1], out=dq[i0:i1])
+        if need_k:
+            np.matmul(ds.transpose(0, 2, 1), q[i0:i1], out=dk[i0:i1])
+
+    work = n * p.shape[1] * p.shape[2] * (2 * q.shape[2] + 2 * v.shape[2] + 6)
+    _matrix_blocks(n, p.shape[1] * p.shape[2], work, block)
+    return dq, dk, dv

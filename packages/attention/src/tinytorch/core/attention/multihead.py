@@ -192,10 +192,11 @@ class MultiHeadAttention(Module):
                 m = m if not isinstance(m, Tensor) or m.dtype.kind == "f" else m.data
                 is_causal = False
         p = self.dropout if self.training else 0.0
-        out, weights = scaled_dot_product_attention(
-            q, k, v, mask=m, is_causal=is_causal, dropout_p=p, return_weights=True,
+        result = scaled_dot_product_attention(
+            q, k, v, mask=m, is_causal=is_causal, dropout_p=p, return_weights=need_weights,
             generator=self.generator,
         )
+        out, weights = result if need_weights else (result, None)
         out = merge_heads(out)
         out = self.out_proj(out.reshape(-1, self.embed_dim)).reshape(out.shape)
         if unbatched:

@@ -24,18 +24,22 @@ from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Iterator
 
-__all__ = ["fused_linear", "fused_linear_enabled", "set_fused_linear"]
+__all__ = ["fused_linear", "fused_linear_enabled", "set_fused_linear", "is_student_build"]
 
 
-def _is_student_build() -> bool:
-    """True when the installed tinytorch-layers is a student's version (``+student``)."""
+def is_student_build(distribution: str) -> bool:
+    """True when the installed ``distribution`` is a student's version (``+student``).
+
+    A later module's fast path asks this about its own distribution (attention's fused
+    attention does), so that a student's code is what runs in a student's build.
+    """
     try:
-        return version("tinytorch-layers").partition("+")[2] == "student"
+        return version(distribution).partition("+")[2] == "student"
     except PackageNotFoundError:  # running from a source tree: the reference
         return False
 
 
-_FUSED = [not _is_student_build()]
+_FUSED = [not is_student_build("tinytorch-layers")]
 
 
 def fused_linear_enabled() -> bool:
