@@ -287,3 +287,107 @@ def test_dropout_statistics_agree_with_torch():
     theirs = torch.nn.Dropout(0.3)(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(np.unique(ours), np.unique(theirs), rtol=1e-6)  # {0, 1/(1-p)}
     assert (ours == 0).mean() == pytest.approx((theirs == 0).mean(), abs=0.01)
+
+
+# ----------------------------------------------------------------------------- Module API (issue 22)
+def twin_models():
+    """The same tree in both libraries: nesting, a ModuleDict, a ModuleList holding an
+    activation, a layer held under two names, persistent and non-persistent buffers."""
+    from tinytorch.core.layers import Module, ModuleDict, ModuleList
+
+    class Block(Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = Dense(3, 4)
+            self.act = ReLU()
+            self.register_buffer("running", Tensor(np.zeros(4, dtype=np.float32)))
+            self.register_buffer("cache", Tensor(np.zeros(2, dtype=np.float32)), persistent=False)
+
+    class Net(Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = Block()
+            self.heads = ModuleDict({"b": Dense(4, 1), "a": Dense(4, 2)})
+            self.layers = ModuleList([Dense(2, 2), Tanh()])
+            self.shared = self.enc.fc
+
+    class TorchBlock(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 4)
+            self.act = torch.nn.ReLU()
+            self.register_buffer("running", torch.zeros(4))
+            self.register_buffer("cache", torch.zeros(2), persistent=False)
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = TorchBlock()
+            self.heads = torch.nn.ModuleDict({"b": torch.nn.Linear(4, 1), "a": torch.nn.Linear(4, 2)})
+            self.layers = torch.nn.ModuleList([torch.nn.Linear(2, 2), torch.nn.Tanh()])
+            self.shared = self.enc.fc
+
+    return Net(), TorchNet()
+
+
+def type_names(modules) -> list:
+    return [type(m).__name__.replace("Dense", "Linear").replace("Torch", "") for m in modules]
+
+
+def test_named_modules_match_torch_with_duplicates_and_prefix():
+    ours, theirs = twin_models()
+    for kwargs in ({}, {"remove_duplicate": False}, {"prefix": "model"}):
+        a, b = list(ours.named_modules(**kwargs)), list(theirs.named_modules(**kwargs))
+        assert [n for n, _ in a] == [n for n, _ in b], kwargs
+        assert type_names(m for _, m in a) == type_names(m for _, m in b), kwargs
+    assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
+
+
+def test_apply_visits_in_torchs_order():
+    ours, theirs = twin_models()
+    seen_ours, seen_theirs = [], []
+    assert ours.apply(seen_ours.append) is ours
+    theirs.apply(seen_theirs.append)
+    assert type_names(seen_ours) == type_names(seen_theirs)
+    names_ours = {id(m): n for n, m in ours.named_modules()}
+    names_theirs = {id(m): n for n, m in theirs.named_modules()}
+    assert [names_ours[id(m)] for m in seen_ours] == [names_theirs[id(m)] for m in seen_theirs]
+
+
+def test_buffers_and_state_dict_keys_match_torch():
+    ours, theirs = twin_models()
+    assert list(ours.state_dict()) == list(theirs.state_dict())  # "cache" is not persistent
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    ours.load_state_dict(to_numpy_state(theirs))  # strict: every key lines up
+
+
+def test_load_state_dict_non_strict_reports_keys_like_torch():
+    ours, theirs = twin_models()
+    state = to_numpy_state(theirs)
+    del state["heads.a.bias"], state["enc.running"]
+    state["heads.c.weight"] = np.zeros((1, 4), np.float32)
+    state["extra"] = np.zeros(1, np.float32)
+    before = ours.enc.fc.weight.data.copy()
+    result = ours.load_state_dict(state, strict=False)
+    expected = theirs.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()},
+                                      strict=False)
+    assert result.missing_keys == expected.missing_keys
+    assert result.unexpected_keys == expected.unexpected_keys
+    assert result._fields == ("missing_keys", "unexpected_keys")  # a named tuple, like torch's
+    np.testing.assert_array_equal(ours.enc.fc.weight.data, state["enc.fc.weight"])  # the rest loads
+    assert not np.array_equal(before, ours.enc.fc.weight.data)
+
+
+def test_module_dict_behaves_like_torchs():
+    from tinytorch.core.layers import ModuleDict
+
+    ours = ModuleDict({"b": Dense(4, 1), "a": ReLU()})
+    theirs = torch.nn.ModuleDict({"b": torch.nn.Linear(4, 1), "a": torch.nn.ReLU()})
+    for d in (ours, theirs):
+        d["c"] = type(d["b"])(2, 2)
+        d.update([("a", type(d["b"])(1, 1)), ("d", type(d["b"])(3, 3))])
+        d.pop("b")
+    assert list(ours.keys()) == list(theirs.keys()) and list(ours) == list(theirs)
+    assert "a" in ours and "b" not in ours and len(ours) == len(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())

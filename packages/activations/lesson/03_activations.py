@@ -26,7 +26,14 @@
 #
 # Given: the layer classes (`ReLU()`, `Softmax(dim=1)`...) that store their settings and call
 # your functions, the `Activation` base class, argument checks and error messages, and `tanh`
-# (why: below). The [README](https://tinytorch.github.io/tinytorch/modules/activations/) is the reference (API, design notes).
+# (why: below).
+#
+# Read `base.py` once: it holds what *every* layer of the course is, weights or not —
+# `ModuleBase`: calling it runs `forward` (between any forward hooks), a `training` flag with
+# `train()`/`eval()`, and no parameters or children. `Activation` is a `ModuleBase`. Next
+# module, `Module` extends the same `ModuleBase` with parameters and children, so a `ReLU()`
+# sits in a model like a `Dense` layer without either class knowing about the other — and this
+# module, which comes first, never imports a later one. The [README](https://tinytorch.github.io/tinytorch/modules/activations/) is the reference (API, design notes).
 
 # %%
 from tinytorch.setup.lesson import check, setup_lesson

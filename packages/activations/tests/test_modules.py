@@ -10,6 +10,7 @@ from tinytorch.core.activations import (
     Activation,
     LeakyReLU,
     LogSoftmax,
+    ModuleBase,
     ReLU,
     Sigmoid,
     Softmax,
@@ -128,3 +129,26 @@ def test_relu_layer_accepts_arrays_and_is_exact():
 
 def test_softmax_layer_accepts_lists():
     assert_close(Softmax()([[0.0, 0.0]]), [[0.5, 0.5]])
+
+
+def test_module_base_registries_are_empty_and_read_only():
+    relu = ReLU()
+    assert isinstance(relu, ModuleBase)
+    assert dict(relu._parameters) == {} and dict(relu._modules) == {} and dict(relu._buffers) == {}
+    assert list(relu.named_children()) == [] and list(relu.children()) == []
+    assert list(relu.parameters(recurse=False)) == []
+    with pytest.raises(TypeError):
+        relu._parameters["w"] = Tensor([1.0])  # a weightless layer: nothing can be registered
+
+
+def test_module_base_hooks_replace_inputs_and_outputs_and_are_removable():
+    relu, calls = ReLU(), []
+    remove_pre = relu.register_forward_pre_hook(lambda m, args: (args[0] * -1.0,))
+    remove = relu.register_forward_hook(lambda m, args, out: calls.append(m) or out * 10.0)
+    assert relu(Tensor([-1.0, 2.0])).tolist() == [10.0, 0.0]
+    assert calls == [relu]
+    remove_pre()
+    assert relu(Tensor([-1.0, 2.0])).tolist() == [0.0, 20.0]
+    remove()
+    assert relu(Tensor([-1.0, 2.0])).tolist() == [0.0, 2.0] and len(calls) == 2
+    assert not LeakyReLU()._forward_hooks  # another instance has none

@@ -105,17 +105,16 @@ def test_inference_mode_has_no_backward(clock, work):
     assert "--" in prof.summary()
 
 
-def test_hooks_and_probes_are_removed(clock, work):
+def test_hooks_reach_activations_in_place_and_are_removed(clock, work):
     model = nested(clock, work)
     relu = model[1][1]
     with Profiler(model, clock=clock):
-        assert model[1][1] is not relu              # a probe stands in...
-        assert repr(model[1][1]) == "ReLU()"         # ...and prints like the activation
-        assert all(m._forward_hooks for m in model.modules() if hasattr(m, "_forward_hooks"))
-    assert model[1][1] is relu and model[1]._modules["1"] is relu
+        assert model[1][1] is relu and model[1]._modules["1"] is relu  # nothing swapped in
+        assert relu._forward_hooks and relu._forward_pre_hooks        # the activation is hooked
+        assert all(m._forward_hooks and m._forward_pre_hooks for m in model.modules())
+    assert model[1][1] is relu and repr(model) == repr(nested(clock, work))
     for m in model.modules():
-        if hasattr(m, "_forward_hooks"):
-            assert not m._forward_hooks and not m._forward_pre_hooks
+        assert not m._forward_hooks and not m._forward_pre_hooks
 
 
 def test_shared_activation_is_one_row(clock, work):

@@ -20,7 +20,8 @@
 # `MLP(784, [128], 10)` is `Sequential(Dense(784, 128), ReLU(), Dense(128, 10))`.
 #
 # Given: the construction of a Sequential (from a list, from arguments or from a dict of names),
-# its list behaviour (`model[0]`, `model[1:]`, `append`, `del`...), PyTorch's child names
+# its list behaviour (`model[0]`, `model[1:]`, `append`, `del`...: a `Sequential` *is* module
+# 04's `ModuleList`, plus a `forward`), PyTorch's child names
 # "0", "1", "2" (so state dicts line up with `torch.nn.Sequential`), and MLP's argument checks.
 # The [README](https://tinytorch.github.io/tinytorch/modules/dense/) is the reference.
 
@@ -53,7 +54,8 @@ print("keys, as torch.nn.Sequential names them:", list(model.state_dict()))
 #
 # Feed `x` through the layers in `layers` (given: the list to run) and return the last output;
 # with no layers, return `x` itself. Call each layer as `layer(x)`, not `layer.forward(x)`:
-# `Module.__call__` runs the forward hooks of module 04.
+# calling runs the forward hooks (`ModuleBase.__call__`, module 03 — activations and modules
+# alike).
 #
 # Why is `layers` given rather than `self._modules.values()`? `_run_order` makes one swap that
 # is invisible from outside: a `ReLU()` directly before a 2×2 max-pool (module 06) runs after it,

@@ -196,7 +196,28 @@ def test_relu_stays_in_place_next_to_layers_that_make_no_promise_or_have_hooks()
     halve.register_forward_hook(lambda m, args, out: None)
     assert model._run_order()[2] is halve  # a hook would see a different tensor: no swap
 
+    relu = ReLU()
+    model = Sequential(Dense(4, 6), relu, _Halve(log))
+    remove = relu.register_forward_pre_hook(lambda m, args: None)
+    assert model._run_order()[1] is relu  # a hook on the ReLU itself: no swap either
+    remove()
+    assert model._run_order()[2] is relu
+
     class MyReLU(ReLU):  # a subclass may do anything in forward
         pass
 
     assert Sequential(Dense(4, 6), MyReLU(), _Halve(log))._run_order()[1].__class__ is MyReLU
+
+
+def test_sequential_is_a_module_list_with_a_forward():
+    from tinytorch.core.layers import ModuleList
+
+    model = seed_model()
+    assert isinstance(model, ModuleList)
+    assert model.pop(1).__class__ is ReLU and list(model._modules) == ["0", "1"]
+    with pytest.raises(TypeError, match="Sequential: entry 0 is a str, not a layer"):
+        model.insert(0, "relu")
+    assert list(model._modules) == ["0", "1"]  # a rejected insert leaves the list as it was
+    tail = seed_model()[1:]
+    tail.append(Dense(10, 2))
+    assert list(tail._modules) == ["1", "2", "3"]  # after a slice's "1", "2": the next free name

@@ -104,12 +104,19 @@ for depth in range(1, 21):
 #
 # **File:** `module.py`. **Function:** `Module.__setattr__`, the block after the guards.
 #
-# `Module.__init__` creates three ordered dicts: `_parameters`, `_modules` (children:
-# Modules and module 03's activations) and `_buffers` (state that is not trained, e.g. batch
-# norm's running mean). On `self.name = value`:
+# `Module` is not built from nothing: it extends module 03's `ModuleBase`, which already
+# calls `forward` between the forward hooks, keeps the `training` flag and lists children
+# (none). `ReLU()` is a `ModuleBase` too, and that one shared base is how a `Module` recognises
+# *any* layer as a child — a `Dense`, your own model, or an activation — with a single
+# `isinstance(value, ModuleBase)`, no list of types. What `Module` adds is registries of its
+# own (a `ModuleBase`'s are empty and read-only, as an activation's stay).
+#
+# `Module.__init__` creates three ordered dicts: `_parameters`, `_modules` (children: any
+# `ModuleBase`) and `_buffers` (state that is not trained, e.g. batch norm's running mean). On
+# `self.name = value`:
 #
 # * a `Parameter` → `_parameters[name]`;
-# * a `Module` or an `Activation` → `_modules[name]`;
+# * a `ModuleBase` (a `Module` or an activation) → `_modules[name]`;
 # * anything else (a number, a plain list, a plain Tensor) → no registry.
 #
 # In every case `name` must leave the registries it no longer belongs to (a name lives in at
@@ -153,15 +160,16 @@ print("note is registered?", "note" in m._parameters or "note" in m._modules)
 #   module itself (name `prefix`) and every descendant, **depth first, parents before
 #   children, children in registration order**: `""`, `"encoder"`, `"encoder.fc1"`, ... A
 #   module reachable under two names is yielded once unless `remove_duplicate=False`. An
-#   Activation is a leaf. A stack of `(name, module)` pairs does it without recursion: pop
-#   one, yield it, push its children in reverse so the first child comes out next.
+#   activation needs no special case: its `named_children()` yields nothing. A stack of
+#   `(name, module)` pairs does it without recursion: pop one, yield it, push its children
+#   in reverse so the first child comes out next.
 # * `named_parameters` yields `("fc1.weight", p)` for each entry of each module's
-#   `_parameters` (no leading dot at the top), skipping `None` (a `bias=False` slot) and any
-#   parameter already yielded: tied weights are one object under two names, and an
-#   optimizer must not update them twice.
+#   `_parameters` (an activation's is empty; no leading dot at the top), skipping `None` (a
+#   `bias=False` slot) and any parameter already yielded: tied weights are one object under
+#   two names, and an optimizer must not update them twice.
 #
 # Given: `named_children`, and everything built on your two functions — `parameters()`,
-# `modules()`, `named_buffers()`, `state_dict()`, `zero_grad()`, `apply()`, `num_parameters()`.
+# `modules()`, `named_buffers()`, `state_dict()`, `zero_grad()`, `num_parameters()`.
 
 # %%
 check("layers", "traverse")
@@ -202,8 +210,8 @@ print("a (2, 5, 3) input gives", layer(Tensor(np.ones((2, 5, 3), np.float32))).s
 #
 # **File:** `module.py`. **Function:** `Module.train(mode=True)`: set `training = mode` on
 # this module and every descendant, activations included. `self.modules()` walks the tree
-# (your Exercise 3). Set the flag with `object.__setattr__(m, "training", mode)`: an
-# Activation is not a Module, and the plain attribute needs no registration.
+# (your Exercise 3). Set the flag with `object.__setattr__(m, "training", mode)`: it is plain
+# storage, nothing to register.
 #
 # Given: the type check, `eval()` (which is `train(False)`) and `return self`.
 

@@ -113,3 +113,13 @@ def test_module_list_inside_a_model_trains_and_saves():
     assert s(Tensor(np.ones((4, 2)))).shape == (4, 2)
     s.eval()
     assert not s.layers[1].training
+
+
+def test_module_list_rejects_non_layers_before_touching_the_list():
+    ml = ModuleList([Dense(2, 2), ReLU()])
+    for bad in (lambda: ml.append(3), lambda: ml.insert(0, "relu"),
+                lambda: ml.__setitem__(1, np.ones(2))):
+        with pytest.raises(TypeError, match="ModuleList: entry .* not a layer"):
+            bad()
+    assert [type(m) for m in ml] == [Dense, ReLU] and list(ml._modules) == ["0", "1"]
+    assert ml.pop().__class__ is ReLU and ml.pop(0).__class__ is Dense and len(ml) == 0

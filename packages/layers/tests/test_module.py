@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 
-from tinytorch.core.activations import ReLU, Softmax, Tanh
+from tinytorch.core.activations import Activation, ModuleBase, ReLU, Softmax, Tanh
 from tinytorch.core.layers import (
     Dense,
     Dropout,
@@ -407,3 +407,60 @@ def test_cast_input_uses_the_first_parameter_then_a_float_buffer():
     assert plain.cast_input(np.array([1.0, 2.0])).dtype == np.float32  # Tensor()'s default
     same = Tensor([1.0, 2.0])
     assert Scale(np.float32).cast_input(same) is same  # nothing to do: no copy
+
+
+# ----------------------------------------------------------------------------- ModuleBase
+def test_registration_takes_any_module_base_without_a_list_of_types():
+    class Scale(ModuleBase):  # neither a Module nor an Activation: a layer all the same
+        def forward(self, x):
+            return x * 2.0
+
+    m = TwoLayer()
+    m.double_it = Scale()
+    assert isinstance(Module(), ModuleBase) and isinstance(ReLU(), ModuleBase)
+    assert not isinstance(ReLU(), Module) and issubclass(type(ReLU()), Activation)
+    assert list(m._modules) == ["fc1", "act", "fc2", "double_it"]
+    assert [n for n, _ in m.named_modules()] == ["", "fc1", "act", "fc2", "double_it"]
+    assert [n for n, _ in m.named_parameters()] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert m.eval() is m and not m.double_it.training and not m.act.training
+    visited = []
+    m.apply(lambda mod: visited.append(type(mod).__name__))
+    assert visited == ["Dense", "ReLU", "Dense", "Scale", "TwoLayer"]
+    with pytest.raises(TypeError, match="needs a Module, got int"):
+        m.add_module("x", 3)
+
+
+def test_hooks_on_an_activation_inside_a_model():
+    m = TwoLayer()
+    seen = []
+    remove_pre = m.act.register_forward_pre_hook(lambda mod, args: (args[0] * 0.0,))
+    remove = m.act.register_forward_hook(lambda mod, args, out: seen.append(out.shape))
+    x = Tensor(np.ones((5, 4), dtype=np.float32))
+    out = m(x)
+    assert seen == [(5, 3)]
+    np.testing.assert_allclose(out.data, np.broadcast_to(m.fc2.bias.data, (5, 2)))  # act gave 0
+    remove_pre(), remove()
+    assert not m.act._forward_hooks and not m.act._forward_pre_hooks
+    assert not ReLU()._forward_hooks  # hooks are per instance, not shared through the class
+    m(x)
+    assert seen == [(5, 3)]
+
+
+def test_traverse_apply_runs_each_childs_subtree_in_order_then_the_parent():
+    m = Module()
+    m.enc = TwoLayer()
+    m.head = Dense(2, 2)
+    m.again = m.head  # the same child under two names: visited once, like PyTorch
+    order = []
+    m.apply(lambda mod: order.append(mod))
+    assert order == [m.enc.fc1, m.enc.act, m.enc.fc2, m.enc, m.head, m]
+
+
+def test_load_state_dict_lists_unexpected_keys_module_by_module():
+    m = Module()
+    m.enc = TwoLayer()
+    state = {k: v for k, v in m.state_dict().items()}
+    state.update({"enc.fc1.scale": np.ones(1), "zzz": np.ones(1), "enc.new.weight": np.ones(1)})
+    result = m.load_state_dict(state, strict=False)
+    # root first, then enc, then enc.fc1 (PyTorch's order); within a module, the state's order
+    assert result == IncompatibleKeys([], ["zzz", "enc.new.weight", "enc.fc1.scale"])

@@ -9,17 +9,18 @@
 
 Each activation exists twice: as a function (``relu(x)``) and as a layer (``ReLU()``) to put
 in a model. Both are built from Tensor ops, so they are differentiable once tinytorch-autograd
-(module 09) is installed.
+(module 09) is installed. Every layer here is an ``Activation``, a ``ModuleBase``: the base
+that module 04's ``Module`` extends, so activations sit in models like any other layer.
 """
 
-from .base import Activation
+from .base import Activation, ModuleBase
 from .extra import (ELU, Hardswish, LogSigmoid, Mish, SiLU, Softplus, elu, hardswish,
                     logsigmoid, mish, silu, softplus)
 from .functional import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .modules import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 
 __all__ = [
-    "Activation",
+    "Activation", "ModuleBase",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
     "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax",
     # beyond the lesson (extra.py): built from the same primitives

@@ -28,14 +28,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from tinytorch.core.activations import (GELU, Activation, LeakyReLU, LogSoftmax, ReLU,
+from tinytorch.core.activations import (GELU, LeakyReLU, LogSoftmax, ModuleBase, ReLU,
                                         Sigmoid, Softmax, Tanh)
 from tinytorch.core.attention import (Embedding, FeedForward, LayerNorm,
                                       LearnedPositionalEmbedding, MultiHeadAttention,
                                       SinusoidalPositionalEncoding, TinyGPT, TransformerBlock)
 from tinytorch.core.attention import GELU as AttentionGELU
 from tinytorch.core.dense import Sequential
-from tinytorch.core.layers import Dense, Dropout, Flatten, Identity, Module, ModuleDict, ModuleList
+from tinytorch.core.layers import Dense, Dropout, Flatten, Identity, ModuleDict, ModuleList
 from tinytorch.core.spatial import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d,
                                     Conv2d, MaxPool2d)
 from tinytorch.core.tensor import Tensor
@@ -396,6 +396,6 @@ def count_parameters(module: Any, recurse: bool = True) -> int:
         >>> count_parameters(Dense(784, 128))
         100480
     """
-    if isinstance(module, Activation) or not isinstance(module, Module):
+    if not isinstance(module, ModuleBase):  # a Module or an activation (which has none)
         return 0
     return int(sum(p.data.size for p in module.parameters(recurse=recurse)))

@@ -34,10 +34,10 @@ How it measures, without patching anything:
   grad (its derivative gives the anchor no gradient). This is also why, while profiling with
   grad mode on, every layer's output requires grad.
 
-* **Activations** (module 03) come before ``Module`` and have no hooks. While profiling, each
-  activation child is replaced in its parent by a tiny ``Module`` that calls it (a *probe*,
-  printed like the activation), and put back on exit. Activations called as functions inside
-  a ``forward`` (``x.relu()``) are not modules: their time is part of the calling module's.
+* **Activations** (module 03) are layers like any other here: ``Activation`` and ``Module``
+  share the base ``ModuleBase`` (module 03), which runs the forward hooks, so the profiler
+  hooks a ``ReLU()`` exactly as it hooks a ``Dense``. Activations called as functions inside
+  a ``forward`` (``x.relu()``) are not layers: their time is part of the calling module's.
 
 Times are inclusive: a container's row covers its children. They are reported per *step*:
 forward time divided by the number of calls of the model itself, backward time divided by
@@ -53,7 +53,6 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from tinytorch.core.activations import Activation
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
@@ -107,13 +106,11 @@ class _Call:
 class _Record:
     """Everything measured about one module so far."""
 
-    def __init__(self, name: str, module: Any, depth: int, hook_target: Module,
-                 generation: int) -> None:
+    def __init__(self, name: str, module: Any, depth: int, generation: int) -> None:
         self.name = name
-        self.module = module  # what the FLOP rules see (the activation, not its probe)
+        self.module = module  # where the hooks go, and what the FLOP rules see
         self.depth = depth
         self.type_name = type(module).__name__
-        self.hook_target = hook_target  # where the hooks go (the probe, for an activation)
         self.generation = generation  # measurements of older generations are ignored
         self.params = count_parameters(module)
         self.stack: list = []  # (call, start time) of calls in progress (recursion-safe)
@@ -128,20 +125,6 @@ class _Record:
         self.flops_known = True
         self.output_shape: tuple | None = None
         self.output_bytes = 0
-
-
-class _ActivationProbe(Module):
-    """A Module standing in for an activation while profiling, so hooks can reach it."""
-
-    def __init__(self, activation: Activation) -> None:
-        super().__init__()
-        object.__setattr__(self, "activation", activation)  # not a registered child
-
-    def forward(self, x: Any) -> Any:
-        return self.activation(x)
-
-    def __repr__(self) -> str:
-        return repr(self.activation)
 
 
 # --------------------------------------------------------------------------- the marker ops
@@ -189,7 +172,7 @@ class LayerProfile:
 
     Attributes:
         name: dotted name in the model ("" for the model itself, shown as its type).
-        type: the class name (an activation's own, not the probe's).
+        type: the class name.
         depth: nesting level (0 for the model).
         output_shape: shape of the (first tensor of the) output, at the last call.
         params: trainable parameters, this module's and its descendants'.
@@ -252,8 +235,6 @@ class Profiler:
         self.clock: Clock = time.perf_counter if clock is None else clock
         self._records: list = []
         self._removers: list = []
-        self._swapped: list = []  # (parent, name, original activation)
-        self._probes: list = []  # (parent, name, probe, activation) for every activation slot
         self._children: dict = {}  # id(record) -> the records of its direct children
         self._anchor: Tensor | None = None
         self._generation = 0
@@ -268,32 +249,24 @@ class Profiler:
         self.detach()
 
     def attach(self) -> "Profiler":
-        """Install the hooks (and the activation probes); ``with Profiler(...)`` calls this."""
+        """Install the hooks on every layer; ``with Profiler(...)`` calls this."""
         if self.attached:
             raise RuntimeError("Profiler.attach(): already attached")
         if not self._records:
             self._build_records()
         self._anchor = Tensor(np.zeros((), dtype=np.float32), requires_grad=True)
-        for parent, name, probe, _ in self._probes:
-            parent._modules[name] = probe
-            object.__setattr__(parent, name, probe)
-            self._swapped.append((parent, name, probe.activation))
         for record in self._records:
-            hooked = record.hook_target
-            self._removers.append(hooked.register_forward_pre_hook(self._pre_hook(record)))
-            self._removers.append(hooked.register_forward_hook(self._post_hook(record)))
+            layer = record.module  # a Module or an activation: both take hooks (ModuleBase)
+            self._removers.append(layer.register_forward_pre_hook(self._pre_hook(record)))
+            self._removers.append(layer.register_forward_hook(self._post_hook(record)))
         self.attached = True
         return self
 
     def detach(self) -> None:
-        """Remove the hooks and put the activations back (measurements are kept)."""
+        """Remove the hooks (measurements are kept)."""
         for remove in self._removers:
             remove()
         self._removers.clear()
-        for parent, name, activation in reversed(self._swapped):
-            parent._modules[name] = activation
-            object.__setattr__(parent, name, activation)
-        self._swapped.clear()
         for record in self._records:
             record.stack.clear()
         self.attached = False
@@ -309,22 +282,10 @@ class Profiler:
             record.generation = self._generation
 
     def _build_records(self) -> None:
-        """One record per module (parents first), probes planned for activation children."""
-        self._probes = []
-        probes_by_id: dict = {}
+        """One record per module (parents first; a layer reachable twice is one record)."""
         for name, m in self.model.named_modules():
             depth = 0 if name == "" else name.count(".") + 1
-            target = m
-            if isinstance(m, Activation):
-                target = probes_by_id[id(m)] = _ActivationProbe(m)
-            self._records.append(_Record(name, m, depth, target, self._generation))
-        # every slot holding an activation gets that activation's (single) probe
-        for m in self.model.modules():
-            if not isinstance(m, Module):
-                continue
-            for name, child in list(m._modules.items()):
-                if isinstance(child, Activation) and id(child) in probes_by_id:
-                    self._probes.append((m, name, probes_by_id[id(child)], child))
+            self._records.append(_Record(name, m, depth, self._generation))
         self._children = {id(r): [] for r in self._records}
         prefix_index = {r.name: r for r in self._records}
         for r in self._records:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from tinytorch.core.activations import GELU, Activation, LeakyReLU, ReLU, Sigmoid, Tanh
-from tinytorch.core.layers import Dense, Dropout, Module
+from tinytorch.core.activations import GELU, LeakyReLU, ModuleBase, ReLU, Sigmoid, Tanh
+from tinytorch.core.layers import Dense, Dropout
 
 from .sequential import Sequential
 
@@ -34,7 +34,7 @@ def _activation_factory(activation: Any) -> Callable[[], Any] | None:
         except KeyError:
             raise ValueError(f"MLP: unknown activation {activation!r} "
                              f"(known: {', '.join(ACTIVATIONS)})") from None
-    if isinstance(activation, (Module, Activation)):
+    if isinstance(activation, ModuleBase):  # a layer instance: a Module or an activation
         return lambda: activation  # one instance shared by every hidden layer (it is stateless)
     if callable(activation):
         return activation

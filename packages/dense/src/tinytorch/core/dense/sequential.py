@@ -6,33 +6,27 @@
 The layers are registered as children "0", "1", "2"... — the names ``torch.nn.Sequential``
 gives them — so ``state_dict()`` keys ("0.weight", "0.bias", "2.weight", ...) line up with a
 PyTorch model of the same architecture, in both directions.
+
+A ``Sequential`` is a :class:`~tinytorch.core.layers.ModuleList` that also runs its entries
+in order: indexing, ``len``, iteration, ``append``, ``insert``, ``pop`` and ``del`` are the
+list's, and so is the check that each entry is a layer (a ``Module`` or an activation — both
+are ``ModuleBase``, module 03). What ``Sequential`` adds: the constructor's forms, ``forward``,
+and slices that keep their names.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
-import numpy as np
-
-from tinytorch.core.activations import Activation, ReLU
-from tinytorch.core.layers import Module
+from tinytorch.core.activations import ModuleBase, ReLU
+from tinytorch.core.layers import ModuleList
 from tinytorch.core.tensor import Tensor
 
 __all__ = ["Sequential"]
 
-_LAYER_TYPES = (Module, Activation)
 
-
-def _check_layer(owner: str, position: Any, layer: Any) -> None:
-    if not isinstance(layer, _LAYER_TYPES):
-        raise TypeError(
-            f"{owner}: entry {position} is a {type(layer).__name__}, not a layer (a Module such "
-            "as Dense, or an activation such as ReLU())"
-        )
-
-
-class Sequential(Module):
+class Sequential(ModuleList):
     """Layers applied one after another: ``Sequential([Dense(784, 128), ReLU(), Dense(128, 10)])``.
 
     Accepts one list (or tuple, or any iterable) of layers, the layers as separate arguments,
@@ -50,18 +44,18 @@ class Sequential(Module):
 
     def __init__(self, *layers: Any) -> None:
         super().__init__()
-        if len(layers) == 1 and not isinstance(layers[0], _LAYER_TYPES):
+        if len(layers) == 1 and not isinstance(layers[0], ModuleBase):
             only = layers[0]
             if isinstance(only, Mapping):
                 for name, layer in only.items():
-                    _check_layer(type(self).__name__, repr(name), layer)
+                    self._check_entry(repr(name), layer)
                     self.add_module(str(name), layer)
                 return
             if not isinstance(only, Iterable):
-                _check_layer(type(self).__name__, 0, only)
+                self._check_entry(0, only)
             layers = tuple(only)
         for i, layer in enumerate(layers):
-            _check_layer(type(self).__name__, i, layer)
+            self._check_entry(i, layer)
             self.add_module(str(i), layer)
 
     # ------------------------------------------------------------------ running
@@ -97,85 +91,27 @@ class Sequential(Module):
         is one (the largest of four ReLU outputs is the ReLU of the largest input, and the
         gradient reaches the same element either way), and after it ReLU touches a quarter
         of the values — 4× less ReLU work, forward and backward. The layers, their names,
-        ``repr`` and ``state_dict`` stay exactly as built. Layers with forward hooks are left
-        in place, since a hook would see a different tensor.
+        ``repr`` and ``state_dict`` stay exactly as built. A pair where either layer has forward
+        hooks (a profiler's, say) is left in place, since a hook would see a different tensor.
         """
         layers = list(self._modules.values())
         for i in range(len(layers) - 1):
             first, second = layers[i], layers[i + 1]
-            if (type(first) is ReLU and getattr(second, "relu_commutes", False) is True
-                    and not getattr(second, "_forward_hooks", None)
-                    and not getattr(second, "_forward_pre_hooks", None)):
+            hooked = (first._forward_hooks or first._forward_pre_hooks
+                      or second._forward_hooks or second._forward_pre_hooks)
+            if type(first) is ReLU and getattr(second, "relu_commutes", False) is True and not hooked:
                 layers[i], layers[i + 1] = second, first
         return layers
 
     # ------------------------------------------------------------------ list behaviour
-    def _position(self, index: Any) -> int:
-        n = len(self._modules)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__} indices must be integers or slices, "
-                            f"got {type(index).__name__}")
-        if not -n <= index < n:
-            raise IndexError(f"{type(self).__name__} index {index} is out of range for {n} layers")
-        return int(index) % n
-
-    def _renumber(self, layers: list) -> None:
-        """Register ``layers`` again as "0", "1", ... (after an insertion or deletion)."""
-        for name in list(self._modules):
-            self.__delattr__(name)
-        for i, layer in enumerate(layers):
-            self.add_module(str(i), layer)
-
+    # indexing, len, iteration, append, extend, pop, del: ModuleList's
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
             # like PyTorch, a slice keeps the layers' names: model[2:] has children "2", "3"...
             return Sequential(OrderedDict(list(self._modules.items())[index]))
-        return list(self._modules.values())[self._position(index)]
-
-    def __setitem__(self, index: int, layer: Any) -> None:
-        _check_layer(type(self).__name__, index, layer)
-        name = list(self._modules)[self._position(index)]
-        self.add_module(name, layer)
-
-    def __delitem__(self, index: int | slice) -> None:
-        layers = list(self._modules.values())
-        if isinstance(index, slice):
-            del layers[index]
-        else:
-            del layers[self._position(index)]
-        self._renumber(layers)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(list(self._modules.values()))
-
-    def append(self, layer: Any) -> "Sequential":
-        """Add ``layer`` at the end (under the next free number); returns self."""
-        _check_layer(type(self).__name__, len(self), layer)
-        i = len(self._modules)
-        while str(i) in self._modules:  # after slicing, names need not start at 0
-            i += 1
-        self.add_module(str(i), layer)
-        return self
-
-    def extend(self, layers: Iterable[Any]) -> "Sequential":
-        """Append every layer of ``layers``; returns self."""
-        for layer in layers:
-            self.append(layer)
-        return self
+        return super().__getitem__(index)
 
     def insert(self, index: int, layer: Any) -> "Sequential":
         """Insert ``layer`` before position ``index`` and renumber; returns self."""
-        _check_layer(type(self).__name__, index, layer)
-        layers = list(self._modules.values())
-        layers.insert(index, layer)
-        self._renumber(layers)
+        super().insert(index, layer)
         return self
-
-    def pop(self, index: int = -1) -> Any:
-        """Remove the layer at ``index`` (default: the last) and return it."""
-        layer = self[index]
-        del self[index]
-        return layer

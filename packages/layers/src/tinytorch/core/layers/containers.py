@@ -11,6 +11,8 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from tinytorch.core.activations import ModuleBase
+
 from .module import Module
 from .parameter import Parameter
 
@@ -20,15 +22,25 @@ __all__ = ["ModuleList", "ModuleDict", "ParameterList"]
 class ModuleList(Module):
     """A list of modules, registered as children "0", "1", ...
 
-    Indexing, ``len``, iteration, ``append``/``extend``/``insert`` and ``del`` work like a
-    list's; after an insertion or deletion the children are renumbered, so the names always
-    run 0, 1, 2, ... (as in PyTorch).
+    Indexing, slicing, ``len``, iteration, ``append``/``extend``/``insert``/``pop`` and ``del``
+    work like a list's; after an insertion or deletion the children are renumbered, so the
+    names always run 0, 1, 2, ... (as in PyTorch). An entry is any layer: a ``Module`` or an
+    activation (both are ``ModuleBase``). ``Sequential`` (module 05) is a ``ModuleList`` that
+    also runs its entries in order.
     """
 
     def __init__(self, modules: Iterable[Any] | None = None) -> None:
         super().__init__()
         for m in modules or []:
             self.append(m)
+
+    def _check_entry(self, position: Any, module: Any) -> None:
+        """A clear TypeError when ``module`` (to go at ``position``) is not a layer."""
+        if not isinstance(module, ModuleBase):
+            raise TypeError(
+                f"{type(self).__name__}: entry {position} is a {type(module).__name__}, not a "
+                "layer (a Module such as Dense, or an activation such as ReLU())"
+            )
 
     def _index(self, index: int) -> int:
         n = len(self._modules)
@@ -47,21 +59,32 @@ class ModuleList(Module):
             self.add_module(str(i), m)
 
     def append(self, module: Any) -> "ModuleList":
-        """Add a module at the end."""
-        self.add_module(str(len(self._modules)), module)
+        """Add a module at the end, under the next free number; returns self."""
+        self._check_entry(len(self), module)
+        i = len(self._modules)
+        while str(i) in self._modules:  # a Sequential's slice keeps its names: "2", "3", ...
+            i += 1
+        self.add_module(str(i), module)
         return self
 
     def extend(self, modules: Iterable[Any]) -> "ModuleList":
-        """Add several modules at the end."""
+        """Add several modules at the end; returns self."""
         for m in modules:
             self.append(m)
         return self
 
     def insert(self, index: int, module: Any) -> None:
-        """Insert ``module`` before position ``index``."""
+        """Insert ``module`` before position ``index`` and renumber."""
+        self._check_entry(index, module)
         items = list(self._modules.values())
         items.insert(index, module)
         self._renumber(items)
+
+    def pop(self, index: int = -1) -> Any:
+        """Remove the module at ``index`` (default: the last) and return it."""
+        module = self[index]
+        del self[index]
+        return module
 
     def __getitem__(self, index: int | slice) -> Any:
         items = list(self._modules.values())
@@ -70,6 +93,7 @@ class ModuleList(Module):
         return items[self._index(index)]
 
     def __setitem__(self, index: int, module: Any) -> None:
+        self._check_entry(index, module)
         key = list(self._modules)[self._index(index)]
         self.add_module(key, module)
 

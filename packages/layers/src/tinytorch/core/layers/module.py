@@ -1,7 +1,7 @@
 """``Module``: the base class of every layer and model.
 
-Assigning a :class:`Parameter` or another ``Module`` to an attribute registers it, so a
-model knows its weights without being told:
+Assigning a :class:`Parameter` or another layer to an attribute registers it, so a model knows
+its weights without being told:
 
     class TwoLayer(Module):
         def __init__(self):
@@ -17,21 +17,30 @@ model knows its weights without being told:
 
 Registered values are also ordinary attributes, so reading ``self.fc1`` costs nothing extra.
 
-Activations (module 03) come before ``Module`` in the course, so they have a tiny base class
-of their own, :class:`~tinytorch.core.activations.Activation`. A Module registers an assigned
-activation as a child as well — ``(1): ReLU()`` shows in the repr, ``train()``/``eval()`` and
-``apply()`` reach it — and treats it as what it is: a leaf without parameters, buffers or
-children.
+**Why an activation needs no special case.** Activations (module 03) come before ``Module`` in
+the course, and a module never imports a later one. So module 03 defines what every layer
+has, weights or not — :class:`~tinytorch.core.activations.ModuleBase`: calling it runs
+``forward`` between the forward (pre-)hooks, a ``training`` flag, ``named_children()``,
+``parameters()``, ``repr``, and registries ``_parameters`` / ``_buffers`` / ``_modules`` that
+are empty and read-only. ``Activation`` (ReLU, Softmax...) is a ``ModuleBase``, and so is
+``Module``, which adds one thing: registries of its own, filled as attributes are assigned.
+
+Everything below therefore treats a child the same way whatever it is. ``__setattr__``
+registers any ``ModuleBase`` as a child (one ``isinstance`` test, no list of types);
+``named_modules`` walks into each child's ``named_children()`` (an activation has none);
+``named_parameters`` reads each module's ``_parameters`` (an activation's is empty);
+``train()`` sets every ``training`` flag; and a profiler's hooks go on an activation exactly
+as on a ``Dense``, since the hooks live in ``ModuleBase.__call__``.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, Mapping, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
-from tinytorch.core.activations import Activation
+from tinytorch.core.activations import ModuleBase
 from tinytorch.core.tensor import Tensor
 
 from .parameter import Parameter
@@ -79,26 +88,41 @@ def _as_array(value: Any) -> np.ndarray:
     return np.asarray(detach() if callable(detach) else value)
 
 
-class Module:
-    """Base class for layers and models: override ``forward``; call the module to run it."""
+def _owner_rank(key: str, rank: Mapping[str, int]) -> int:
+    """``rank`` of the deepest module whose dotted name is a prefix of ``key`` (root: "")."""
+    parts, best = key.split("."), rank.get("", 0)
+    for i in range(1, len(parts)):
+        name = ".".join(parts[:i])
+        if name not in rank:
+            break
+        best = rank[name]
+    return best
+
+
+class Module(ModuleBase):
+    """Base class for layers and models: override ``forward``; call the module to run it.
+
+    Calling, forward hooks, ``named_children`` and ``repr``'s one-line form come from
+    :class:`~tinytorch.core.activations.ModuleBase` (module 03); ``Module`` adds the
+    registries of parameters, buffers and children, and everything built on them.
+    """
 
     training: bool
 
     def __init__(self) -> None:
+        # registries of this instance's own (ModuleBase's are empty and read-only)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
-        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
         """``self.name = value``, registering ``value`` by its type.
 
-        A :class:`Parameter` goes into ``self._parameters``, a ``Module`` or an ``Activation``
-        into ``self._modules``, anything else into no registry; in every case ``name`` leaves the
+        A :class:`Parameter` goes into ``self._parameters``, a ``ModuleBase`` (a ``Module`` or
+        an activation) into ``self._modules``, anything else into no registry; in every case ``name`` leaves the
         registries it no longer belongs to. (The guards above the block handle ``None``,
         assigning a non-Parameter to a parameter's name, and a new value for a buffer.) The
         attribute itself is always set after the block, so reading ``self.fc1`` is plain.
@@ -134,7 +158,7 @@ class Module:
             modules.pop(name, None)
             buffers.pop(name, None)
             params[name] = value
-        elif isinstance(value, (Module, Activation)):
+        elif isinstance(value, ModuleBase):  # a Module, or an activation (module 03)
             params.pop(name, None)
             buffers.pop(name, None)
             modules[name] = value
@@ -177,10 +201,10 @@ class Module:
         else:
             self._non_persistent.add(name)
 
-    def add_module(self, name: str, module: "Module | Activation | None") -> None:
+    def add_module(self, name: str, module: ModuleBase | None) -> None:
         """Register a child module (or activation) under ``name``."""
         _check_name(self, name, "add_module")
-        if module is not None and not isinstance(module, (Module, Activation)):
+        if module is not None and not isinstance(module, ModuleBase):
             raise TypeError(f"add_module('{name}') needs a Module, got {type(module).__name__}")
         if module is None:
             self._parameters.pop(name, None)
@@ -193,10 +217,7 @@ class Module:
     register_module = add_module
 
     # ------------------------------------------------------------------ running
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """The computation; every subclass overrides this."""
-        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
-
+    # forward(), __call__ and the forward (pre-)hooks are ModuleBase's (module 03)
     def cast_input(self, x: Any, like: Tensor | None = None) -> Tensor:
         """``x`` as a Tensor in the dtype this layer computes in: its parameters' dtype.
 
@@ -223,58 +244,14 @@ class Module:
             return x
         return x.astype(like.dtype)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self._forward_pre_hooks or self._forward_hooks):
-            return self.forward(*args, **kwargs)
-        for hook in list(self._forward_pre_hooks.values()):
-            replaced = hook(self, args)
-            if replaced is not None:
-                args = replaced if isinstance(replaced, tuple) else (replaced,)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            replaced = hook(self, args, out)
-            if replaced is not None:
-                out = replaced
-        return out
-
-    def register_forward_hook(self, hook: Callable) -> Callable[[], None]:
-        """Call ``hook(module, inputs, output)`` after every forward; returns a remover.
-
-        A hook that returns something other than None replaces the output.
-        """
-        key = object()
-        self._forward_hooks[key] = hook
-        return lambda: self._forward_hooks.pop(key, None)
-
-    def register_forward_pre_hook(self, hook: Callable) -> Callable[[], None]:
-        """Call ``hook(module, inputs)`` before every forward; returns a remover.
-
-        A hook that returns something other than None replaces the inputs (a tuple, or a
-        single value that becomes the only positional input).
-        """
-        key = object()
-        self._forward_pre_hooks[key] = hook
-        return lambda: self._forward_pre_hooks.pop(key, None)
-
     # ------------------------------------------------------------------ traversal
-    def named_children(self) -> Iterator[tuple]:
-        """(name, module) for each direct child (activations included)."""
-        for name, m in self._modules.items():
-            if m is not None:
-                yield name, m
-
-    def children(self) -> Iterator[Any]:
-        """Each direct child module."""
-        for _, m in self.named_children():
-            yield m
-
     def named_modules(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple]:
         """(dotted name, module) for this module and every descendant, parents first.
 
         A module reachable under two names is listed once, unless ``remove_duplicate=False``.
         A child's name is ``"<parent name>.<child name>"`` (just the child's when the parent's
-        is ""); children come in registration order. An Activation is a leaf: it has no
-        ``named_children``.
+        is ""); children come in registration order. An activation is a leaf: its
+        ``named_children()`` yields nothing.
         """
         seen: set = set()
         stack = [(prefix, self)]
@@ -287,21 +264,14 @@ class Module:
                     continue
                 seen.add(id(m))
             yield name, m
-            if isinstance(m, Module):  # an Activation is a leaf
-                kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
-                stack.extend(reversed(kids))
+            kids = [(f"{name}.{n}" if name else n, c) for n, c in m.named_children()]
+            stack.extend(reversed(kids))
         ### END SOLUTION
 
     def modules(self) -> Iterator[Any]:
         """This module and every descendant."""
         for _, m in self.named_modules():
             yield m
-
-    def _stateful_modules(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple]:
-        """``named_modules`` without the activations (which hold no parameters or buffers)."""
-        for name, m in self.named_modules(prefix, remove_duplicate):
-            if isinstance(m, Module):
-                yield name, m
 
     def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
         """(dotted name, parameter) pairs, e.g. ``fc1.weight``; a shared parameter appears once.
@@ -312,7 +282,7 @@ class Module:
         skipping ``None`` entries (e.g. ``bias=False``) and any parameter already yielded.
         """
         seen: set = set()
-        modules = self._stateful_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
         ### BEGIN SOLUTION
         ### HINT: remember parameters by id(p) in ``seen``: tied weights are one object, two names
         for mod_name, m in modules:
@@ -330,7 +300,7 @@ class Module:
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
         """(dotted name, buffer) pairs."""
-        modules = self._stateful_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
         for mod_name, m in modules:
             for name, b in m._buffers.items():
                 if b is not None:
@@ -354,9 +324,8 @@ class Module:
         if not isinstance(mode, (bool, np.bool_)):
             raise TypeError(f"train(mode) takes a bool, got {type(mode).__name__}")
         ### BEGIN SOLUTION
-        ### HINT: self.modules() walks the whole tree; set the flag with object.__setattr__
-        ### HINT: (a plain ``m.training = ...`` goes through Module.__setattr__, and an
-        ### HINT: Activation is not a Module)
+        ### HINT: self.modules() walks the whole tree, activations included; set each flag with
+        ### HINT: object.__setattr__ (plain storage: the flag is not something to register)
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         ### END SOLUTION
@@ -410,18 +379,14 @@ class Module:
         """``to(np.float64)``."""
         return self.to(np.float64)
 
-    def apply(self, fn: Callable[[Any], None]) -> "Module":
-        """Call ``fn`` on every submodule and then on self (e.g. custom initialisation)."""
-        for m in reversed(list(self.modules())):
-            fn(m)
-        return self
+    # apply(fn) is ModuleBase's: every descendant (children's subtrees in order), then self
 
     # ------------------------------------------------------------------ state
     def _state_tensors(self) -> "OrderedDict[str, Tensor]":
         """Every parameter and persistent buffer by dotted name — every name a module is
         reachable under, so a shared layer is saved under each (as PyTorch does)."""
         state: OrderedDict = OrderedDict()
-        for mod_name, m in self._stateful_modules(remove_duplicate=False):
+        for mod_name, m in self.named_modules(remove_duplicate=False):
             items = list(m._parameters.items()) + [
                 (n, b) for n, b in m._buffers.items() if n not in m._non_persistent
             ]
@@ -457,6 +422,10 @@ class Module:
         keys = [str(k) for k in state.keys()]
         missing = [k for k in own if k not in state]
         unexpected = [k for k in keys if k not in own]
+        # listed module by module, parents first (the order PyTorch's load walks the tree in);
+        # the deepest module whose dotted name starts the key is the one it was meant for
+        rank = {name: i for i, (name, _) in enumerate(self.named_modules(remove_duplicate=False))}
+        unexpected.sort(key=lambda key: _owner_rank(key, rank))
         if strict and (missing or unexpected):
             raise StateDictKeyError(
                 f"load_state_dict into {type(self).__name__}: missing keys {missing}, "
@@ -485,10 +454,7 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ printing
-    def extra_repr(self) -> str:
-        """The settings shown inside ``repr`` (override in layers); may span several lines."""
-        return ""
-
+    # extra_repr() is ModuleBase's: override it in layers; here it may span several lines
     def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
