@@ -1,4 +1,4 @@
-"""The "Coming from PyTorch" page (docs/hooks/pytorch_names.py) keeps true on both sides.
+"""The "PyTorch signatures, checked" page (docs/hooks/pytorch_names.py) keeps true on both sides.
 
 TinyTorch's side is read at build time (the status of each row); here, every PyTorch name the
 page lists must exist in PyTorch and take the keyword arguments the page says it takes, and the

@@ -286,10 +286,10 @@ def test_graph_arrows_never_pass_behind_a_box():
         assert start != end
 
 
-def test_coming_from_pytorch_lists_every_name_with_a_status(site):
+def test_pytorch_signatures_page_lists_every_name_with_a_status(site):
     sys.path.insert(0, str(REPO / "docs" / "hooks"))
     entries = importlib.import_module("pytorch_names").ENTRIES
-    html = (site / "coming-from-pytorch" / "index.html").read_text(encoding="utf-8")
+    html = (site / "pytorch-signatures" / "index.html").read_text(encoding="utf-8")
     rows = re.findall(r"<tr>\s*<td><code>(torch\.[\w.]+)</code></td>.*?</tr>", html, re.S)
     assert sorted(rows) == sorted(e[1] for e in entries)
     statuses = re.findall(r"<td>(supported|differs: no .*?|<strong>missing</strong>)</td>\s*</tr>", html)

@@ -1,4 +1,4 @@
-"""The "Coming from PyTorch" page: PyTorch names and arguments, checked against TinyTorch's code.
+"""The "PyTorch signatures, checked" page: PyTorch names and arguments against TinyTorch's code.
 
 Each entry names a PyTorch object, the arguments a PyTorch user passes to it, and where the
 TinyTorch counterpart lives. Whether it is *supported*, *differs* (which arguments it lacks) or
@@ -213,9 +213,11 @@ def check(entries=ENTRIES) -> list[dict]:
 def markdown(rows: list[dict]) -> str:
     """The page: counts, then one table per section."""
     counts = {s: sum(r["status"] == s for r in rows) for s in ("supported", "differs", "missing")}
-    out = ["# Coming from PyTorch", "",
-           "The PyTorch names and arguments a PyTorch user reaches for first, and what TinyTorch has",
-           "for each. The status is not written by hand: when this site was built, each TinyTorch",
+    out = ["# PyTorch signatures, checked", "",
+           "The PyTorch names and keyword arguments a PyTorch user reaches for first, and whether",
+           "TinyTorch's counterpart takes them — how behaviour differs is on",
+           "[Coming from PyTorch](coming-from-pytorch.md). The status here is not written by hand:",
+           "when this site was built, each TinyTorch",
            "counterpart was imported and its signature read (`docs/hooks/pytorch_names.py`), and a",
            "test checks every PyTorch name and argument below against PyTorch itself.",
            "**Differs** lists the keyword arguments TinyTorch's signature lacks; names TinyTorch accepts",
@@ -238,7 +240,8 @@ def markdown(rows: list[dict]) -> str:
                 status = "differs: no " + ", ".join(f"`{a}=`" for a in r["missing_args"])
             else:
                 status = "**missing**"
-            there = f"`{r['tinytorch']}`" if r["status"] != "missing" else "—"
+            short = r["tinytorch"].removeprefix("tinytorch.core.")
+            there = f"`{short}`" if r["status"] != "missing" else "—"
             out.append(f"| `{r['torch']}` | {args} | {there} | {status} |")
         out.append("")
     return "\n".join(out)

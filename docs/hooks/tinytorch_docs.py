@@ -21,8 +21,9 @@ contract test and tox use) it adds, as in-memory pages:
                             training curve with its measured test accuracy (training chapter),
                             TinyTorch ÷ PyTorch ratios (benchmarking chapter, and in place of
                             the vs-PyTorch tables of the chapters);
-* ``coming-from-pytorch.md`` PyTorch names and arguments: supported, differs or missing, read
-                            from TinyTorch's signatures at build time (``pytorch_names.py``);
+* ``pytorch-signatures.md`` PyTorch names and keyword arguments: supported, differs or missing,
+                            read from TinyTorch's signatures at build time (``pytorch_names.py``;
+                            the hand-written ``coming-from-pytorch.md`` says how behaviour differs);
 * ``modules/measurements.md`` the maintainers' page: every README's results block
                             (``<!-- figures: NAME begin/end -->``, with its load averages),
                             moved out of the chapters, which link to it.
@@ -70,7 +71,7 @@ _CDN_MERMAID = re.compile(r'(?s)<script type="module">\s*document\.addEventListe
 GRAPH_MARKER = "<!-- tinytorch: dependency-graph -->"
 MEASUREMENTS = "modules/measurements.md"   # beside the chapters: their relative links still work
 MEASUREMENTS_LINK = "measurements.md"      # from a chapter
-PYTORCH_PAGE = "coming-from-pytorch.md"
+PYTORCH_PAGE = "pytorch-signatures.md"   # beside the hand-written coming-from-pytorch.md
 
 
 def _tt(repo: Path) -> ModuleType:
@@ -112,8 +113,8 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         {"Home": "index.md"},
         {"Modules": chapters},
         {"Milestones": "milestones.md"},
-        {"Coming from PyTorch": PYTORCH_PAGE},
         {"Coming from PyTorch": "coming-from-pytorch.md"},
+        {"PyTorch signatures, checked": PYTORCH_PAGE},
         {"Getting started: contributors": "getting-started.md"},
         {"Course overview": "dependencies.md"},
         {"For instructors": "instructors.md"},
@@ -393,7 +394,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def _pytorch_page(repo: Path) -> str:
-    """"Coming from PyTorch": pytorch_names.py run against this checkout's sources, in a
+    """"PyTorch signatures, checked": pytorch_names.py run against this checkout's sources, in a
     subprocess (it imports TinyTorch; the site's build should not)."""
     script = Path(__file__).resolve().parent / "pytorch_names.py"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in sorted(repo.glob("packages/*/src"))))
