@@ -386,3 +386,55 @@ def test_conv2d_layer_computes_in_its_weights_dtype(dtype):
         y = conv(x)  # cast to the weights' float32 first (PyTorch refuses the mix)
         assert y.dtype == np.float32
         np.testing.assert_array_equal(y.numpy(), want.numpy())
+
+
+# ----------------------------------------------------------------------------- chunks and memory
+def _forward_and_gradients(x, w, b, kw, g_seed=5):
+    tx, tw, tb = (Tensor(a, requires_grad=True) for a in (x, w, b))
+    y = conv2d_fused(tx, tw, tb, **kw)
+    g = np.random.default_rng(g_seed).standard_normal(y.shape).astype(y.dtype)
+    grads = get_derivative(CONV2D_OP)(g, y.grad_fn)
+    return [y.numpy().copy()] + [r.copy() for r in grads]
+
+
+@pytest.mark.parametrize("case", CASES + [(3, 3, 6, 5, 4, 3, 1, 1, 1, 1)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_conv_in_chunks_of_one_image_equals_one_chunk(case, channels_last, monkeypatch):
+    # The kernel lays out the patches of a few images at a time (about _CHUNK_BYTES each),
+    # in the forward pass and again in the backward one; the tests' batches fit in one chunk,
+    # so here every image is a chunk of its own: padded/patch buffers reused chunk after
+    # chunk, a partial last chunk, sums of partial weight gradients. Both layouts of the
+    # patch matrix run: rows (channels-last input) and transposed (an NCHW input, few columns).
+    import tinytorch.core.spatial.fused.conv as fused_conv
+
+    x, w, b, kw = _data(case)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    whole = _forward_and_gradients(x, w, b, kw)
+    monkeypatch.setattr(fused_conv, "_CHUNK_BYTES", 1)
+    for n in (1, 2):
+        with threads(n):
+            for one, other in zip(whole, _forward_and_gradients(x, w, b, kw)):
+                np.testing.assert_allclose(other, one, rtol=1e-5, atol=1e-5)
+    assert_close(whole[0], conv2d_naive(x, w, b, **kw).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_keeps_no_patch_matrix_for_the_backward_pass(monkeypatch):
+    import tinytorch.core.spatial.fused.conv as fused_conv
+    from tinytorch.core.tensor.runtime import WORKSPACE
+
+    monkeypatch.setattr(fused_conv, "_CHUNK_BYTES", 1 << 14)
+    rng = np.random.default_rng(0)
+    n, c, hw, co = 16, 8, 12, 4
+    x = Tensor(rng.standard_normal((n, c, hw, hw)).astype(np.float32), requires_grad=True)
+    w = Tensor(rng.standard_normal((co, c, 3, 3)).astype(np.float32), requires_grad=True)
+    WORKSPACE.clear()
+    y = conv2d_fused(x, w, None, padding=1)
+    patch_matrix = n * hw * hw * 9 * c * 4  # bytes of the whole batch's patches
+    saved = [a for a in y.grad_fn.saved if isinstance(a, np.ndarray)]
+    assert all(a.nbytes < patch_matrix // 4 for a in saved)
+    y.backward(np.ones(y.shape, np.float32))
+    per_image = hw * hw * 9 * c * 4
+    cols = [buf for key, bufs in WORKSPACE._pool.items() if key[0].startswith("conv.cols")
+            for buf in bufs]
+    assert cols and all(buf.nbytes <= (1 << 14) + per_image for buf in cols)

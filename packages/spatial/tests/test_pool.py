@@ -157,6 +157,28 @@ def test_max_pool_threads_agree():
         np.testing.assert_array_equal(g1, g2)
 
 
+def test_max_pool_2x2_in_runs_of_one_image_equals_the_definition(monkeypatch):
+    # each thread keeps an intermediate of one run of images (about _CHUNK_BYTES), reused run
+    # after run; the tests' batches fit in one run, so here every image is a run of its own
+    import tinytorch.core.spatial.fused.pool as fused_pool
+
+    x = _distinct((5, 3, 8, 7))
+    g = np.random.default_rng(2).standard_normal((5, 3, 4, 3)).astype(np.float32)
+
+    def run():
+        y = max_pool2d_fused(Tensor(x, requires_grad=True), kernel_size=2)
+        return y.numpy().copy(), get_derivative(MAX_POOL2D_OP)(g, y.grad_fn)[0].copy()
+
+    y_whole, gx_whole = run()
+    assert_close(y_whole, max_pool2d_composite(Tensor(x), kernel_size=2).numpy())
+    assert gx_whole.sum() == pytest.approx(g.sum(), rel=1e-5)  # every window routes its g once
+    monkeypatch.setattr(fused_pool, "_CHUNK_BYTES", 1)
+    for n in (1, 2):
+        with threads(n):
+            y, gx = run()
+        np.testing.assert_array_equal(y, y_whole)
+        np.testing.assert_array_equal(gx, gx_whole)
+
 # ----------------------------------------------------------------------------- average pooling
 @pytest.mark.parametrize("kw", AVG_CASES)
 def test_avg_pool_composite_equals_fused(kw):
