@@ -235,6 +235,8 @@ def test_sidebar_has_one_entry_per_module_with_lesson_reference_and_api(site):
             last = max(labels, key=lambda lb: before.rfind(lb))
             assert last == label, f"{target} sits under {last}, not {label}"
     assert "API reference" not in text
+    hrefs = re.findall(r'<a href="([^"#]+)"\s+class="md-nav__link', nav)
+    assert sorted({h for h in hrefs if hrefs.count(h) > 1}) == [], "pages twice in the sidebar"
 
 
 def test_load_average_tables_are_on_the_measurements_page_not_in_chapters(site):
