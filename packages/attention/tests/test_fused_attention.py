@@ -86,3 +86,26 @@ def test_dot_product_attention_fused_in_blocks_and_threads_gives_one_block_resul
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- layer norm
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_fused_rows_match_the_lesson_path(rng, affine, monkeypatch):
+    from tinytorch.core.attention import LayerNorm
+
+    ln = LayerNorm(24, elementwise_affine=affine)
+    if affine:
+        ln.weight.data[...] = rng.standard_normal(24)
+        ln.bias.data[...] = rng.standard_normal(24)
+    x = (rng.standard_normal((6, 50, 24)) * 3 + 1).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for fused, n_threads in ((False, 1), (True, 1), (True, 2)):
+        monkeypatch.setattr(kernels, "BLOCK_ELEMENTS", 24 * 16)  # 16 rows a block: 19 blocks
+        with fused_attention(fused), threads(n_threads):
+            y = ln(Tensor(x, requires_grad=True))
+            results.append([y.data] + [d for d in get_derivative(y._node.op)(g, y._node)])
+    assert len(results[0]) == (4 if affine else 2)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)

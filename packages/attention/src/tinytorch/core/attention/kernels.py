@@ -207,3 +207,87 @@ def attention_backward(g: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarra
     work = n * p.shape[1] * p.shape[2] * (2 * q.shape[2] + 2 * v.shape[2] + 6)
     _matrix_blocks(n, p.shape[1] * p.shape[2], work, block)
     return dq, dk, dv
+
+
+# ---------------------------------------------------------------------------- layer norm
+def layer_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
+                       eps: float) -> tuple:
+    """Layer norm of the rows of the 2-D ``x``: returns ``(out, xhat, rstd)``.
+
+    ``xhat = (x - mean) · rstd`` with ``rstd = 1/√(var + eps)`` (biased variance, each row's),
+    ``out = xhat · weight + bias``; ``xhat`` and ``rstd`` (rows, 1) are what the backward needs.
+    """
+    m, f = x.shape
+    dt = x.dtype.type
+    out, xhat = np.empty_like(x), np.empty_like(x)
+    rstd = np.empty((m, 1), dtype=x.dtype)
+
+    def block(r0: int, r1: int) -> None:
+        xb, hb, rb = x[r0:r1], xhat[r0:r1], rstd[r0:r1]
+        np.subtract(xb, xb.mean(axis=1, keepdims=True), out=hb)      # centred
+        np.multiply(hb, hb, out=out[r0:r1])                            # scratch: squares
+        np.mean(out[r0:r1], axis=1, keepdims=True, out=rb)
+        rb += dt(eps)
+        np.sqrt(rb, out=rb)
+        np.divide(dt(1), rb, out=rb)
+        hb *= rb
+        ob = out[r0:r1]
+        if weight is not None:
+            np.multiply(hb, weight, out=ob)
+        else:
+            ob[...] = hb
+        if bias is not None:
+            ob += bias
+
+    _blocked(m, f, block, passes=8)
+    return out, xhat, rstd
+
+
+def layer_norm_backward(g: np.ndarray, xhat: np.ndarray, rstd: np.ndarray,
+                        weight: np.ndarray | None, need: tuple) -> tuple:
+    """Gradients ``(dx, dweight, dbias)`` of :func:`layer_norm_forward` (rows of 2-D arrays),
+    each None unless ``need`` (three flags) asks for it; ``dbias`` is asked for only when the
+    layer has a bias.
+
+    ``dx = rstd · (ĝ - mean ĝ - xhat · mean(ĝ · xhat))`` with ``ĝ = g · weight``;
+    ``dweight = Σ_rows g · xhat``; ``dbias = Σ_rows g``.
+    """
+    m, f = g.shape
+    need_x, need_w, need_b = need
+    dx = np.empty_like(xhat) if need_x else None
+    step = max(1, BLOCK_ELEMENTS // max(f, 1))
+    n_blocks = -(-m // step)
+    dws = np.zeros((n_blocks, f), dtype=xhat.dtype) if need_w else None
+
+    def block(r0: int, r1: int) -> None:
+        gb, hb = g[r0:r1], xhat[r0:r1]
+        t = np.multiply(gb, hb)                  # g · xhat
+        if need_w:
+            np.sum(t, axis=0, out=dws[r0 // step])
+        if not need_x:
+            return
+        gx = dx[r0:r1]
+        if weight is not None:
+            np.multiply(gb, weight, out=gx)      # ĝ
+            np.multiply(gx, hb, out=t)           # ĝ · xhat
+        else:
+            gx[...] = gb
+        mean_g = gx.mean(axis=1, keepdims=True)
+        mean_gx = t.mean(axis=1, keepdims=True)
+        np.multiply(hb, mean_gx, out=t)
+        gx -= mean_g
+        gx -= t
+        gx *= rstd[r0:r1]
+
+    def rows(r0: int, r1: int) -> None:
+        for b0 in range(r0, r1, step):
+            block(b0, min(b0 + step, r1))
+
+    # split on block boundaries, so each block's weight-gradient partial has its own row
+    if n_blocks > 1:
+        split_rows(n_blocks, m * f * 8, lambda i0, i1: rows(i0 * step, min(i1 * step, m)), min_rows=1)
+    else:
+        rows(0, m)
+    dw = dws.sum(axis=0) if need_w else None
+    db = g.sum(axis=0) if need_b else None
+    return dx, dw, db

@@ -26,6 +26,9 @@ import numpy as np
 from tinytorch.core.layers import Module, Parameter
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
 
+from .fused import fused_attention_enabled
+from .kernels import layer_norm_backward, layer_norm_forward
+
 __all__ = ["LayerNorm", "layer_norm"]
 
 _LAYER_NORM_OP = "attention.layer_norm"
@@ -47,6 +50,17 @@ def layer_norm(x: Tensor, normalized_dims: int = 1, weight: Tensor | None = None
     """
     a = x._float_data("layer_norm")
     axes = tuple(range(a.ndim - normalized_dims, a.ndim))
+    inputs = (x,) + tuple(t for t in (weight, bias) if t is not None)
+    if normalized_dims == 1 and a.ndim >= 1 and fused_attention_enabled() and all(
+            t.dtype == a.dtype for t in inputs[1:]):
+        # Given (not the exercise): the reference runs the same maths row block by row block
+        # in cache, threaded (kernels.py); a student's build runs the lines below.
+        out, xhat, rstd = layer_norm_forward(
+            np.ascontiguousarray(a).reshape(-1, a.shape[-1]),
+            None if weight is None else weight.data, None if bias is None else bias.data, eps)
+        return make_result(out.reshape(a.shape), _LAYER_NORM_OP, inputs,
+                           (xhat.reshape(a.shape), rstd.reshape(a.shape[:-1] + (1,)), axes,
+                            weight is not None, bias is not None))
     ### BEGIN SOLUTION
     ### HINT: mean and (biased) variance over `axes` with keepdims=True; x̂ = (x - mean) / sqrt(var + eps);
     ### HINT: y = x̂ · weight + bias (each only if given). Keep x̂ and 1/sqrt(var + eps) for the backward.
@@ -58,7 +72,6 @@ def layer_norm(x: Tensor, normalized_dims: int = 1, weight: Tensor | None = None
     if bias is not None:
         out += bias.data
     ### END SOLUTION
-    inputs = (x,) + tuple(t for t in (weight, bias) if t is not None)
     return make_result(out, _LAYER_NORM_OP, inputs,
                        (xhat, rstd, axes, weight is not None, bias is not None))
 
@@ -69,26 +82,20 @@ def _layer_norm_backward(g: np.ndarray, node: Any) -> tuple:
     xhat, rstd, axes, has_weight, has_bias = node.saved
     x = node.inputs[0]
     weight = node.inputs[1] if has_weight else None
-    lead = tuple(range(g.ndim - len(axes)))  # the dims weight and bias were broadcast over
-    grads = []
-    if x.requires_grad:
-        gx = g * weight.data if weight is not None else np.array(g, dtype=xhat.dtype)
-        mean_g = gx.mean(axis=axes, keepdims=True)
-        t = gx * xhat
-        mean_gx = t.mean(axis=axes, keepdims=True)
-        np.multiply(xhat, mean_gx, out=t)
-        gx -= mean_g
-        gx -= t
-        gx *= rstd
-        grads.append(gx.astype(x.dtype, copy=False))
-    else:
-        grads.append(None)
-    if weight is not None:
-        grads.append((g * xhat).sum(axis=lead).astype(weight.dtype, copy=False)
-                     if weight.requires_grad else None)
+    bias = node.inputs[-1] if has_bias else None
+    features = int(np.prod([xhat.shape[i] for i in axes]))
+    need = (x.requires_grad, weight is not None and weight.requires_grad,
+            bias is not None and bias.requires_grad)
+    # the same formulas, over (rows, features) views, in cache-sized row blocks (kernels.py)
+    dx, dw, db = layer_norm_backward(
+        np.ascontiguousarray(g, dtype=xhat.dtype).reshape(-1, features),
+        xhat.reshape(-1, features), rstd.reshape(-1, 1),
+        None if weight is None else weight.data.reshape(features), need)
+    grads = [None if dx is None else dx.reshape(x.shape).astype(x.dtype, copy=False)]
+    if has_weight:
+        grads.append(None if dw is None else dw.reshape(weight.shape).astype(weight.dtype, copy=False))
     if has_bias:
-        b = node.inputs[-1]
-        grads.append(g.sum(axis=lead).astype(b.dtype, copy=False) if b.requires_grad else None)
+        grads.append(None if db is None else db.reshape(bias.shape).astype(bias.dtype, copy=False))
     return tuple(grads)
 
 
