@@ -362,6 +362,11 @@ def speedrun_markdown(result: dict) -> str:
         lines.append(f"Test accuracy after each epoch: {accs}. Training throughput "
                      f"{np.median([row['img_per_s'] for row in run['history']]):.0f} img/s (median epoch).")
         lines.append("")
+    from .speedrun_airbench import twin_table
+
+    table = twin_table(result)
+    if table:
+        lines += ["Side by side (same initial weights, same batches):", "", table]
     lines += [f"Load average (1/5/15 min) before: {result.get('load_before')}, after: "
               f"{result.get('load_after')}; {result.get('cpus')} CPUs."] + result.get("notes", [])
     return "\n".join(lines) + "\n"

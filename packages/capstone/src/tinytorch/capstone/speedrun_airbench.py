@@ -20,7 +20,7 @@ import numpy as np
 from tinytorch.core.spatial import BatchNorm2d
 from tinytorch.core.training.airbench import airbench_lr_factor, airbench_total_steps
 
-__all__ = ["torch_airbench_optimizer", "TorchLookahead", "run_torch_airbench"]
+__all__ = ["torch_airbench_optimizer", "TorchLookahead", "run_torch_airbench", "twin_table"]
 
 
 def torch_airbench_optimizer(model: Any, net: Any, recipe: Any, torch: Any) -> Any:
@@ -97,3 +97,21 @@ def run_torch_airbench(parts: Any, recipe: Any, torch: Any, run: Any, seed: int)
         "parameters": int(sum(p.numel() for p in net.parameters())),
         "train_images": len(train.dataset), "test_images": len(test.dataset), "seed": seed,
         "torch_version": str(torch.__version__), "torch_threads": int(torch.get_num_threads())})
+
+
+def twin_table(result: dict) -> str:
+    """The two frameworks' epochs side by side (a markdown table), from a speed-run result
+    holding a TinyTorch and a PyTorch run; empty when it holds fewer."""
+    runs = {run["framework"]: run for run in result.get("runs", [])}
+    if not {"TinyTorch", "PyTorch"} <= set(runs):
+        return ""
+    ours, theirs = runs["TinyTorch"]["history"], runs["PyTorch"]["history"]
+    lines = ["| epoch | train loss TinyTorch | train loss PyTorch | rel. diff | test loss TinyTorch "
+             "| test loss PyTorch | test acc TinyTorch | test acc PyTorch |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for a, b in zip(ours, theirs):
+        rel = abs(a["train_loss"] - b["train_loss"]) / max(abs(b["train_loss"]), 1e-12)
+        lines.append(f"| {a['epoch']} | {a['train_loss']:.6f} | {b['train_loss']:.6f} | {rel:.1e} | "
+                     f"{a['test_loss']:.6f} | {b['test_loss']:.6f} | {a['test_acc'] * 100:.2f}% | "
+                     f"{b['test_acc'] * 100:.2f}% |")
+    return "\n".join(lines) + "\n"

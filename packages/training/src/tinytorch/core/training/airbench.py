@@ -99,6 +99,7 @@ def airbench94_net(widths: tuple = (64, 256, 256), num_classes: int = 10, bn_mom
     layers += [MaxPool2d(3), Flatten(), Dense(c_in, num_classes, bias=False), Mul(logit_scale)]
     net = Sequential(layers)
     net[0].bias.data[...] = 0  # the whitening conv's bias starts at zero
+    net[0].weight.requires_grad = False  # its weights: the whitening filters, fixed
     dirac_init(net)
     return net
 
