@@ -13,7 +13,6 @@ from tinytorch.core.tensor.runtime import (
     CHUNKS_PER_THREAD,
     get_num_threads,
     parallel_for,
-    parallel_matmul,
     set_num_threads,
     threads,
 )
@@ -90,20 +89,6 @@ def test_parallel_for_hands_chunks_to_whichever_thread_is_free():
         parts = parallel_for(16, fn)
     assert parts[0] == ("first", True)
     assert [p[0] for p in parts[1:]] == sorted(done)
-
-
-def test_parallel_matmul_equals_numpy():
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((300, 200)).astype(np.float32)
-    b = rng.standard_normal((200, 50)).astype(np.float32)
-    with threads(3):
-        out = parallel_matmul(a, b)
-        into = np.empty((300, 50), np.float32)
-        assert parallel_matmul(a, b, out=into) is into
-    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(into, a @ b, rtol=1e-5, atol=1e-4)
-    small = rng.standard_normal((3, 4))
-    np.testing.assert_array_equal(parallel_matmul(small, small.T), small @ small.T)
 
 
 def test_parallel_for_raises_what_a_worker_raised():

@@ -115,3 +115,18 @@ def test_changing_min_bytes_applies_to_requests_seen_before():
     ws.clear()
     assert ws.nbytes() == 0
     assert ws.get("t", (16,), np.float32, fill=2.0)[0] == 2.0
+
+
+def test_the_pool_keeps_no_new_buffer_past_max_bytes():
+    ws = Workspace(min_bytes=0, max_bytes=1000)
+    held = [ws.get("a", (100,), np.float32), ws.get("b", (100,), np.float32)]  # 800 bytes kept
+    extra = ws.get("c", (100,), np.float32)  # would make 1200: handed out, not kept
+    assert ws.nbytes() == 800 and extra.shape == (100,)
+    del extra
+    ws.get("c", (100,), np.float32)
+    assert ws.nbytes() == 800  # still not kept
+    del held
+    ws.clear()
+    assert ws.nbytes() == 0
+    ws.get("c", (100,), np.float32)
+    assert ws.nbytes() == 400  # after clear() the budget is free again

@@ -28,14 +28,14 @@ here: 110 ms of CPU burnt during a 0.5 s sleep after one 128×4096 @ 4096×128 p
 same after ``set_blas_threads(1)`` — so a training step that contains one GEMM ran every
 kernel after it on oversubscribed cores. With one TinyTorch thread, BLAS keeps whatever it
 was set to (numpy's default: every core), and ``threads(n, blas=k)`` or
-``set_blas_threads(k)`` choose both explicitly. The cost: a GEMM that no kernel splits (a
-Dense layer) runs on one core unless its caller splits it — :func:`parallel_matmul` does,
-over the same threads.
+``set_blas_threads(k)`` choose both explicitly. The cost: a GEMM that no kernel splits runs on
+one core; a caller that wants it on several splits it over :func:`parallel_for` (the Dense
+layer's fused op does: ``tinytorch.core.tensor.fused.split_rows``).
 
 **How the work is split.** :func:`parallel_for` cuts ``range(n)`` into a few contiguous
 chunks per thread (``CHUNKS_PER_THREAD``) and every thread takes the next chunk when it is
 done with one: on a machine where another process holds a core, the thread that shares that
-core simply takes fewer chunks, where a fixed half each made the step as slow as one thread.
+core simply takes fewer chunks, instead of everyone waiting for its fixed half.
 The threads wait for each other by blocking, never by spinning, so an oversubscribed core
 costs them nothing but the share they lose.
 
@@ -77,8 +77,20 @@ still reads it: an array is reused only when the pool holds the last reference t
 node that saved the im2col matrix for its backward pass, an output tensor the user kept, a
 gradient the autograd engine is still holding, a view of any of them — each keeps its buffer
 busy, and the pool simply makes another one. So an op may return a pooled array as its result:
-whoever receives it owns it for as long as they hold it. At most ``max_per_key`` buffers are
-kept per (tag, shape, dtype); beyond that, arrays are allocated normally and forgotten.
+whoever receives it owns it for as long as they hold it.
+
+**What the pool keeps, and its bounds.** A buffer stays in the pool after its step, free,
+waiting for the same request in the next step — that is the point — so the pool holds, between
+steps, one set of the step's scratch arrays. Two rules keep that set small and bounded:
+
+* kernels ask for *chunk-sized* scratch where they can: the fused convolution lays out its
+  patch matrix a few images (about 2 MB) at a time, in the forward pass and again in the
+  backward one, and max pooling keeps its intermediate per run of images, so no batch-sized
+  patch matrix is ever kept (it used to be: a small CNN's step at batch 128 rose by 170 MiB
+  against PyTorch's 115; see the spatial CHANGELOG for the figures now);
+* at most ``max_per_key`` buffers per (tag, shape, dtype, fill), and at most ``max_bytes`` in
+  all (1 GiB by default): past either bound an array is allocated normally and forgotten by
+  the pool, so a one-off batch size (an evaluation pass) cannot grow it without limit.
 
 ``clear_workspace()`` drops every cached buffer (e.g. after evaluating with a huge batch).
 """
@@ -99,7 +111,7 @@ import numpy as np
 
 __all__ = [
     # threads
-    "executor", "run_in_threads", "parallel_for", "parallel_matmul", "set_num_threads",
+    "executor", "run_in_threads", "parallel_for", "set_num_threads",
     "get_num_threads", "threads", "set_blas_threads", "get_blas_threads",
     # scratch buffers
     "Workspace", "WORKSPACE", "clear_workspace",
@@ -221,40 +233,6 @@ def parallel_for(n: int, fn: Callable[[int, int], Any]) -> list:
     return results
 
 
-def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``a @ b`` for a 2-D ``a`` and ``b``, its rows split across the runtime's threads.
-
-    The multi-core GEMM for code outside the fused kernels (a Dense layer's product) now that
-    BLAS runs one thread while TinyTorch runs several: each thread multiplies a block of
-    ``a``'s rows with single-threaded BLAS into its rows of ``out``. Small products (fewer
-    than 64 rows per thread, or under 2 MFLOP) are one plain call. Same result as
-    ``np.matmul(a, b)`` up to BLAS's blocking of the inner sums.
-
-    Args:
-        a: (M, K).
-        b: (K, N).
-        out: an (M, N) C-contiguous array of the result's dtype to write into, or None.
-
-    Returns:
-        (M, N), ``out`` when given.
-    """
-    if a.ndim != 2 or b.ndim != 2:
-        return np.matmul(a, b, out=out)
-    m, k = a.shape
-    n = b.shape[1]
-    workers = min(_STATE["threads"], m // 64)
-    if workers <= 1 or m * k * n < 1_000_000:
-        return np.matmul(a, b, out=out)
-    if out is None:
-        out = np.empty((m, n), dtype=np.result_type(a, b))
-
-    def rows(r0: int, r1: int) -> None:
-        np.matmul(a[r0:r1], b, out=out[r0:r1])
-
-    parallel_for(m, rows)
-    return out
-
-
 # --------------------------------------------------------------------------- BLAS threads
 _BLAS: dict = {"looked": False, "set": None, "get": None}
 
@@ -332,10 +310,14 @@ class Workspace:
     Args:
         max_per_key: how many buffers of one kind are kept at most.
         min_bytes: smaller arrays are not worth pooling; they are allocated normally.
+        max_bytes: the pool keeps no new buffer once it holds this many bytes.
     """
 
-    def __init__(self, max_per_key: int = 4, min_bytes: int = 1 << 18) -> None:
+    def __init__(self, max_per_key: int = 4, min_bytes: int = 1 << 18,
+                 max_bytes: int = 1 << 30) -> None:
         self.max_per_key = int(max_per_key)
+        self.max_bytes = int(max_bytes)
+        self._held = 0  # bytes of every buffer kept
         self._min_bytes = int(min_bytes)
         self._pool: dict = {}   # (tag, shape, dtype.str, fill) -> list of buffers
         self._index: dict = {}  # a request as given -> its list in _pool (None: not pooled)
@@ -378,8 +360,9 @@ class Workspace:
                 if sys.getrefcount(buf) <= self._baseline:
                     return buf
             buf = self._new(*self._spec[id(pool)])
-            if len(pool) < self.max_per_key:
+            if len(pool) < self.max_per_key and self._held + buf.nbytes <= self.max_bytes:
                 pool.append(buf)
+                self._held += buf.nbytes
             return buf
 
     def _register(self, raw: tuple, remember: bool = True) -> list | None:
@@ -431,6 +414,7 @@ class Workspace:
             self._pool.clear()
             self._index.clear()
             self._spec.clear()
+            self._held = 0
 
     def nbytes(self) -> int:
         """Bytes held by the pool."""
