@@ -9,6 +9,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from tinytorch.core.mlops import Predictor
 from tinytorch.core.mlops.loadtest import (ServerProcess, build_request, metric_sum,
@@ -81,3 +82,10 @@ def test_load_quick_form_of_the_benchmark(registry, make_cnn):
         assert metric_sum(metrics, "tinytorch_requests_total", status="500") == 0
     finally:
         assert server.stop() == 0  # SIGTERM: a graceful shutdown, exit code 0
+
+
+def test_read_metrics_names_a_url_without_a_port():
+    # urlparse gives port None for "http://localhost/": one clear error instead of a failure
+    # deep inside the socket call
+    with pytest.raises(ValueError, match="has no host and port"):
+        read_metrics("http://localhost/metrics")

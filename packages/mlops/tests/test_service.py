@@ -64,3 +64,13 @@ def pair():
     """(fast, standard) services on a small MLP (hypothesis reuses one pair)."""
     from tinytorch.core.dense import MLP
     return services(lambda: MLP(2, [4], 3))
+
+
+def test_monitor_gauges_without_a_monitor_leave_the_metrics_alone(make_mlp):
+    # ModelService.monitor is optional: refreshing its gauges without one is a no-op
+    # (it used to fail on None.check()).
+    fast, _ = services(make_mlp)
+    assert fast.monitor is None
+    before = fast.metrics.render(fast.info)
+    fast.update_monitor_gauges()
+    assert fast.metrics.render(fast.info) == before

@@ -21,6 +21,7 @@ import heapq
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -308,12 +309,12 @@ class ModuleGraph:
 
 # ---------------------------------------------------------------------------- reading
 def _read_toml(path: Path) -> dict | None:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10: no TOML reader in the standard library
-        return None
-    with open(path, "rb") as f:
-        return tomllib.load(f)
+
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    return None  # Python 3.10: no TOML reader in the standard library
 
 
 def _looks_like_repo(path: Path) -> bool:
@@ -448,11 +449,7 @@ def from_repo(repo: str | os.PathLike, path: list | None = None) -> ModuleGraph:
 
 
 def _has_tomllib() -> bool:
-    try:
-        import tomllib  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
+    return sys.version_info >= (3, 11)
 
 
 def discover(source: str = "auto", repo: str | os.PathLike | None = None,

@@ -19,6 +19,7 @@ training loop in which the frozen teacher labels each batch on the fly.
 from __future__ import annotations
 
 import time
+from collections.abc import Sized
 from typing import Any, Iterable
 
 import numpy as np
@@ -152,7 +153,7 @@ def distill(teacher: Module, student: Module, train_loader: Iterable, epochs: in
         optimizer = SGD([{"params": decay, "weight_decay": weight_decay},
                          {"params": no_decay, "weight_decay": 0.0}],
                         lr=lr, momentum=momentum, nesterov=True)
-        per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
+        per_epoch = len(train_loader) if isinstance(train_loader, Sized) else None
         total = per_epoch * epochs if per_epoch else None
         if max_steps is not None:
             total = min(total, max_steps) if total else max_steps

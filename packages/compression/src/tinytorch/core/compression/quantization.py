@@ -276,7 +276,8 @@ def fold_conv_bn(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
                  conv.dilation, conv.groups, bias=True)
     new.weight.data[...] = w
     new.bias.data[...] = b
-    return new.eval()
+    new.eval()
+    return new
 
 
 def fold_batchnorms(model: Sequential) -> Sequential:
@@ -296,7 +297,9 @@ def fold_batchnorms(model: Sequential) -> Sequential:
         else:
             layers.append(copy.deepcopy(layer))
             conv_before = isinstance(layer, Conv2d)
-    return Sequential(layers).eval()
+    folded = Sequential(layers)
+    folded.eval()
+    return folded
 
 
 # --------------------------------------------------------------------------- integer GEMM

@@ -111,8 +111,8 @@ def _finetune(model: Any, train: Any, steps: int, lr: float, masks: Any = None) 
     """``steps`` SGD steps (momentum 0.9, weight decay 5e-4), masks re-applied if given."""
     if steps <= 0:
         return
-    opt = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    opt = MaskedOptimizer(opt, masks) if masks is not None else opt
+    sgd = SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    opt = MaskedOptimizer(sgd, masks) if masks is not None else sgd
     loss_fn = CrossEntropyLoss()
     model.train()
     done = 0
@@ -196,7 +196,7 @@ def main(argv: list | None = None) -> dict:
     float_acc = acc(model)
     float_bytes = _file_size(lambda path: np.savez(path, **model.state_dict()))
     print(f"float32: test accuracy {float_acc:.2%}, file {float_bytes:,} B", flush=True)
-    quant_rows = []
+    quant_rows: list[dict[str, Any]] = []
     qmodels = {}
     for method in ("minmax", "percentile"):
         t0 = time.perf_counter()
@@ -259,7 +259,7 @@ def main(argv: list | None = None) -> dict:
          ["numpy int32 @ int32 (reference)"] + [_ms(int32_latency[label]) for label, _, _ in LATENCY_SETTINGS]])
 
     # ------------------------------------------------------------------ unstructured pruning
-    prune_rows = []
+    prune_rows: list[dict[str, Any]] = []
     for s in [float(v) for v in args.sparsities.split(",") if v.strip()]:
         pruned = copy.deepcopy(model)
         masks = prune_magnitude(pruned, s, scope="global")

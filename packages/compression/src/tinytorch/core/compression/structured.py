@@ -134,6 +134,7 @@ def _rebuild_out(layer: Any, idx: np.ndarray) -> Any:
     above the block with the right shape; the block fills in its values.
     """
     has_bias = layer.bias is not None
+    new: Dense | Conv2d
     if isinstance(layer, Dense):
         new = Dense(layer.in_features, len(idx), bias=has_bias)
     else:
@@ -159,6 +160,7 @@ def _rebuild_in(layer: Any, idx: np.ndarray, flatten: bool, channels_before: int
     The block computes ``columns``, the int array of Dense weight columns to keep, in order.
     """
     has_bias = layer.bias is not None
+    new: Dense | Conv2d
     if isinstance(layer, Conv2d):
         new = Conv2d(len(idx), layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
                      layer.dilation, 1, bias=has_bias)

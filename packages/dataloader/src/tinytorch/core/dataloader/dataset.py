@@ -125,7 +125,7 @@ class TensorDataset(Dataset):
 class Subset(Dataset):
     """The samples ``indices`` of another dataset, in that order (keeps its fast batch path)."""
 
-    def __init__(self, dataset: Any, indices: Sequence[int]) -> None:
+    def __init__(self, dataset: Any, indices: Sequence[int] | np.ndarray) -> None:
         self.dataset = dataset
         self.indices = as_index_array(indices, len(dataset), "Subset")
 

@@ -24,7 +24,7 @@ import numpy as np
 
 __all__ = ["IDX_DTYPES", "parse_idx", "read_idx", "write_idx"]
 
-IDX_DTYPES = {
+IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),

@@ -23,6 +23,7 @@ Three ideas, in the order a student writes them:
 from __future__ import annotations
 
 import math
+import secrets
 import queue
 import threading
 from typing import Any, Callable, Iterator
@@ -149,7 +150,7 @@ class DataLoader:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ValueError(f"DataLoader: seed must be a non-negative integer or None, got {seed!r}")
         # the seed is fixed here even when not given, so epochs stay distinct and replayable
-        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy)
+        self.seed = int(seed) if seed is not None else secrets.randbits(128)  # as SeedSequence()
         self.epoch = 0
 
     # ------------------------------------------------------------------ the index plan
@@ -225,6 +226,7 @@ class DataLoader:
 
     def fetch(self, indices: Any) -> Any:
         """The collated (and batch-transformed) batch of these sample indices."""
+        batch: Any  # a tuple, list or dict of Tensors, or one Tensor: what the dataset gives
         if self.uses_fast_path:
             fields = self.dataset.get_batch(indices)
             if isinstance(fields, dict):

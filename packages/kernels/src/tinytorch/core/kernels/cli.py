@@ -153,7 +153,7 @@ def _machine_lines(machine: dict, quick: bool, repeat: int, min_time: float,
 def run(args: argparse.Namespace, timer: Callable[[], float] | None = None) -> int:
     """Run the suite with parsed options; prints as it goes; returns 0, or 1 if a check failed."""
     defaults = QUICK if args.quick else FULL
-    repeat = args.repeat if args.repeat is not None else defaults["repeat"]
+    repeat = args.repeat if args.repeat is not None else int(defaults["repeat"])
     min_time = args.min_time if args.min_time is not None else defaults["min_time"]
     blas = args.blas_threads or None
     if repeat < 1 or min_time < 0 or args.warmup < 0 or args.blas_threads < 0:

@@ -12,6 +12,7 @@ seconds in all); ``python -m tinytorch.core.kernels`` and ``tito kernels`` run i
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -206,7 +207,8 @@ def _normal(rng: np.random.Generator, shape: tuple, scale: float = 1.0) -> np.nd
     return rng.standard_normal(shape, dtype=np.float32) * np.float32(scale)
 
 
-def _conv_data(rng: np.random.Generator, n: int, c: int, hw: int, o: int) -> tuple:
+def _conv_data(rng: np.random.Generator, n: int, c: int, hw: int,
+               o: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (_normal(rng, (n, c, hw, hw)), _normal(rng, (o, c, 3, 3), 0.1), _normal(rng, (o,)))
 
 
@@ -272,8 +274,10 @@ def _matmul_ladder(a: np.ndarray, b: np.ndarray) -> Experiment:
 def _matmul_size(a: np.ndarray, b: np.ndarray, blocks: tuple, title: str = "",
                  note: str = "") -> Experiment:
     n = a.shape[0]
-    contenders = {f"blocked, {s}x{s} tiles ({-(-n // s) ** 3} np.dot)":
-                  (lambda s=s: matmul_blocked(a, b, s)) for s in blocks}
+    contenders: dict[str, Callable[[], np.ndarray]] = {
+        f"blocked, {s}x{s} tiles ({-(-n // s) ** 3} np.dot)":
+            functools.partial(matmul_blocked, a, b, s)
+        for s in blocks}
     contenders["np.matmul (BLAS)"] = lambda: a @ b
     return Experiment("matmul", title or f"matmul {n}x{n}x{n} float32", contenders,
                       work=matmul_flops(n, n, n), unit="GFLOP/s", rtol=1e-3, atol=1e-3,

@@ -22,6 +22,7 @@ here so the lesson can use it.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -42,12 +43,13 @@ def blas_threads(n: int) -> Iterator[bool]:
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"blas_threads: n must be a positive int, got {n!r}")
     previous = get_blas_threads()
-    ok = previous is not None and set_blas_threads(int(n))
+    # what to restore afterwards: None when numpy's BLAS cannot be pinned
+    restore = previous if previous is not None and set_blas_threads(int(n)) else None
     try:
-        yield bool(ok)
+        yield restore is not None
     finally:
-        if ok:
-            set_blas_threads(previous)
+        if restore is not None:
+            set_blas_threads(restore)
 
 
 def split_points(n: int, parts: int) -> list:
@@ -95,7 +97,7 @@ def map_batch(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray, threads: in
 
     ### BEGIN SOLUTION
     ### HINT: one zero-argument task per piece (start, stop) of edges, run with run_in_threads
-    results = run_in_threads([lambda s=s, e=e: piece(s, e) for s, e in zip(edges, edges[1:])])
+    results = run_in_threads([functools.partial(piece, s, e) for s, e in zip(edges, edges[1:])])
     ### END SOLUTION
     return out if out is not None else np.concatenate(results, axis=0)
 

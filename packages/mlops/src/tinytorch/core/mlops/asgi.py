@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 from collections import Counter as _Tally
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .batching import DynamicBatcher, Overloaded
 from .metrics import LATENCY_BUCKETS
@@ -58,6 +58,9 @@ from .server import DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY, ENDPOINTS
 from .service import ModelService, dump_json, version_settings
 from .validation import RequestError, check_content_type
 from .workers import ProcessPredictor
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 SERVE_EXTRA = "pip install 'tinytorch-mlops[serve]'"
 
@@ -195,6 +198,8 @@ def _protocol_class(owner: "ASGIModelServer") -> type:
         arriving: send the answer and a FIN, read and discard what the client is still
         sending for a moment, then close — closing with unread data would reset the
         connection, and the client would lose the answer (a 413) it has not read yet."""
+
+        lingering: bool
 
         def __init__(self, transport: asyncio.Transport, protocol: "_Protocol") -> None:
             self._t = transport
@@ -354,8 +359,8 @@ class _App:
         self.o = owner
         self.free = owner.body_memory      # bytes of body budget left
         self.waiting = 0                   # requests waiting for some of it
-        self.room: asyncio.Condition | None = None
-        self.parser = None
+        self.room: asyncio.Condition | None = None  # both made by lifespan(), on the loop
+        self.parser: ThreadPoolExecutor | None = None
         self.inflight = 0
 
     def build(self) -> Any:
@@ -396,13 +401,13 @@ class _App:
     async def lifespan(self, app: Any):  # noqa: ANN201 - Starlette's lifespan protocol
         from concurrent.futures import ThreadPoolExecutor
         self.room = asyncio.Condition()
-        self.parser = ThreadPoolExecutor(1, thread_name_prefix="tinytorch-parse")
+        self.parser = parser = ThreadPoolExecutor(1, thread_name_prefix="tinytorch-parse")
         self.o.batcher.start()
         try:
             yield
         finally:
             await self.o.batcher.stop()
-            self.parser.shutdown(wait=False)
+            parser.shutdown(wait=False)
             if isinstance(self.o.predictor, ProcessPredictor):
                 self.o.predictor.close()
 
@@ -421,6 +426,11 @@ class _App:
         return (length is not None and length.strip() != "0") or \
             "chunked" in request.headers.get("transfer-encoding", "").lower()
 
+    def _room(self) -> asyncio.Condition:
+        if self.room is None:
+            raise RuntimeError("ASGIModelServer: the app's lifespan has not started")
+        return self.room
+
     async def _reserve(self, size: int, deadline: float) -> None:
         """Wait until ``size`` bytes of the body budget are free (503 at the deadline)."""
         if self.free >= size and not self.waiting:  # the usual case: no lock, no wait
@@ -428,11 +438,12 @@ class _App:
             return
         loop = asyncio.get_running_loop()
         self.waiting += 1
+        room = self._room()
         try:
-            async with self.room:
+            async with room:
                 if self.free < size:
                     try:
-                        await asyncio.wait_for(self.room.wait_for(lambda: self.free >= size),
+                        await asyncio.wait_for(room.wait_for(lambda: self.free >= size),
                                                max(0.0, deadline - loop.time()))
                     except asyncio.TimeoutError:
                         raise RequestError(503, "the server is busy reading other large "
@@ -445,8 +456,9 @@ class _App:
     async def _release(self, size: int) -> None:
         self.free += size
         if self.waiting:
-            async with self.room:
-                self.room.notify_all()
+            room = self._room()
+            async with room:
+                room.notify_all()
 
     async def _read_body(self, request: Request, deadline: float, reserved: list) -> bytearray:
         """The body, read as it streams in: 413 as soon as it passes the limit (or at once
@@ -658,14 +670,14 @@ class ASGIModelServer:
                             ("max_header_bytes", max_header_bytes)):
             if int(value) < 1:
                 raise ValueError(f"ASGIModelServer: {name} must be >= 1, got {value}")
-        for name, value in (("header_timeout", header_timeout), ("body_timeout", body_timeout),
-                            ("idle_timeout", idle_timeout)):
-            if not float(value) > 0:
-                raise ValueError(f"ASGIModelServer: {name} must be > 0 seconds, got {value}")
+        for name, seconds in (("header_timeout", header_timeout), ("body_timeout", body_timeout),
+                              ("idle_timeout", idle_timeout)):
+            if not float(seconds) > 0:
+                raise ValueError(f"ASGIModelServer: {name} must be > 0 seconds, got {seconds}")
         if batch_wait_ms < 0:
             raise ValueError(f"ASGIModelServer: batch_wait_ms must be >= 0, got {batch_wait_ms}")
-        self.predictor = (model if isinstance(model, (Predictor, ProcessPredictor))
-                          else Predictor(model, output))
+        self.predictor: Predictor | ProcessPredictor = (
+            model if isinstance(model, (Predictor, ProcessPredictor)) else Predictor(model, output))
         self.max_body_bytes = int(max_body_bytes)
         self.max_samples = int(max_samples)
         self.header_timeout = float(header_timeout)
@@ -785,12 +797,12 @@ class ASGIModelServer:
         if self.raise_file_limit:
             self.file_limit = raise_open_file_limit()
         self._address = self._sock.getsockname()[:2]
-        self._server = uvicorn.Server(self._config())
+        self._server = server = uvicorn.Server(self._config())
         failure: list = []
 
         def run() -> None:
             try:
-                self._server.run(sockets=[self._sock])
+                server.run(sockets=[self._sock])
             except BaseException as err:  # noqa: BLE001 - reported to start()
                 failure.append(err)
 

@@ -177,13 +177,16 @@ class DynamicBatcher:
         """The next batch. Requests that queued up while the model was busy go at once (the
         model is the bottleneck: keep it busy); when the model has been idle, the first
         request to arrive waits up to ``max_wait`` for others."""
+        arrived = self._arrived
+        if arrived is None:
+            raise RuntimeError("DynamicBatcher: call start() before collecting batches")
         items: list = []
         n, closed = self._take(items, 0)
         if items:  # they waited for the previous pass already
             return items
         while not items:
-            self._arrived.clear()
-            await self._arrived.wait()
+            arrived.clear()
+            await arrived.wait()
             n, closed = self._take(items, n)
         if closed or self.max_wait <= 0:
             return items
@@ -193,9 +196,9 @@ class DynamicBatcher:
             remaining = deadline - loop.time()
             if remaining <= 0 or self._upstream == 0:  # nobody else is on the way
                 return items
-            self._arrived.clear()
+            arrived.clear()
             try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
+                await asyncio.wait_for(arrived.wait(), remaining)
             except asyncio.TimeoutError:
                 pass
             n, closed = self._take(items, n)

@@ -140,6 +140,9 @@ def read_metrics(url: str, timeout: float = 30.0) -> dict:
     """``GET /metrics``, parsed: ``{(name, frozenset(labels)): value}``."""
     from .metrics import parse_metrics
     u = urlparse(url)
+    if u.hostname is None or u.port is None:
+        raise ValueError(f"read_metrics: {url!r} has no host and port; "
+                         "pass one like http://127.0.0.1:8000")
     resp = exchange(u.hostname, u.port, build_request("GET", "/metrics"), timeout)
     if resp.status != 200:
         raise RuntimeError(f"GET /metrics answered {resp.status} {resp.error}")
@@ -173,8 +176,11 @@ class ServerProcess:
         self.lines: list[str] = []
         got = threading.Event()
 
+        stdout = self.proc.stdout
+        assert stdout is not None  # stdout=PIPE
+
         def reader() -> None:
-            for line in iter(self.proc.stdout.readline, ""):
+            for line in iter(stdout.readline, ""):
                 self.lines.append(line)
                 got.set()
             got.set()
@@ -386,7 +392,8 @@ def probe_idle_connections(host: str, port: int, idle: int, request: bytes,
     one at a time, each on a new connection. How many got a 200 within ``within`` seconds?
     (Each waits at most ``2 × within``; after ``give_up_after`` failures in a row, stop.)"""
     raise_own_file_limit(idle + 256)
-    socks, refused = [], Counter()
+    socks: list[socket.socket] = []
+    refused: Counter[str] = Counter()
     t0 = time.perf_counter()
     for _ in range(idle):
         try:
@@ -430,7 +437,8 @@ def probe_trickle(host: str, port: int, connections: int = 10, interval: float =
         s = socket.create_connection((host, port), timeout=5)
         s.setblocking(False)
         socks[s] = 0
-    closed_after, statuses = [], Counter()
+    closed_after: list[float] = []
+    statuses: Counter[str] = Counter()
     next_send = start
     while socks and time.perf_counter() - start < limit:
         now = time.perf_counter()

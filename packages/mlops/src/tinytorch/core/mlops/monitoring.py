@@ -111,7 +111,7 @@ def drift_alerts(result: DriftResult, psi_threshold: float, ks_alpha: float) -> 
         if f.psi_drift:
             alerts.append(Alert(kind, f.feature, "psi", f.psi, psi_threshold,
                                 f"{f.feature}: PSI {f.psi:.3f} > {psi_threshold}"))
-        if f.ks_drift:
+        if f.ks_drift and f.ks_pvalue is not None:  # a KS verdict always has its p-value
             alerts.append(Alert(kind, f.feature, "ks_pvalue", float(f.ks_pvalue), ks_alpha,
                                 f"{f.feature}: KS p-value {f.ks_pvalue:.2e} < {ks_alpha} "
                                 f"(D = {f.ks_statistic:.3f})"))
@@ -211,7 +211,8 @@ class MonitorReport:
         """Write ``report.md`` (and ``drift.png`` when matplotlib is installed and drift was
         computed) into ``directory``; returns the paths written."""
         os.makedirs(directory, exist_ok=True)
-        out = {"markdown": os.path.join(directory, "report.md"), "plot": None}
+        markdown = os.path.join(directory, "report.md")
+        out: dict[str, str | None] = {"markdown": markdown, "plot": None}
         text = self.to_markdown()
         if self.drift is not None and self.drift.features and self._ref is not None:
             try:
@@ -219,7 +220,7 @@ class MonitorReport:
                 text += "\n![drift](drift.png)\n"
             except ImportError:
                 text += ("\n(No plot: `pip install 'tinytorch-mlops[plot]'` for drift.png.)\n")
-        with open(out["markdown"], "w", encoding="utf-8") as f:
+        with open(markdown, "w", encoding="utf-8") as f:
             f.write(text)
         return out
 

@@ -247,7 +247,7 @@ class ModelVersion:
         if entry is None:
             return None
         with np.load(os.path.join(self.path, entry["path"]), allow_pickle=False) as data:
-            out = {k: np.array(data[k]) for k in data.files}
+            out: dict[str, Any] = {k: np.array(data[k]) for k in data.files}
         out["feature_names"] = list(self.metadata.get("reference", {}).get("feature_names", []))
         return out
 
@@ -340,7 +340,7 @@ class ModelRegistry:
             weights = save_checkpoint(os.path.join(tmp, WEIGHTS_FILE),
                                       {"state_dict": model.state_dict()})
             metadata["files"]["weights"] = {"path": WEIGHTS_FILE, "sha256": sha256_file(weights)}
-            if data is not None:
+            if inputs is not None:  # data was given
                 metadata["data"] = {"fingerprint": fingerprint_data(data),
                                     "samples": int(len(inputs))}
                 if reference_size > 0:

@@ -43,7 +43,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 from .metrics import ServerMetrics
 from .monitoring import Monitor
@@ -73,16 +73,18 @@ class _HTTPServer(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer  # the server that made this handler (socketserver's BaseServer type)
     protocol_version = "HTTP/1.1"
     server_version = "tinytorch-serve/0.1"
-    timeout = 30  # seconds a connection may sit silent (idle keep-alive, a stalled body)
+    timeout: ClassVar[float] = 30  # seconds a connection may sit silent (idle keep-alive, a stalled body)
     # The headers and the body go out in two writes; with Nagle's algorithm on, the body waits
     # for the client's delayed ACK of the headers (~40 ms on Linux) on a keep-alive connection.
     disable_nagle_algorithm = True
 
     # ------------------------------------------------------------------ connection bookkeeping
     def setup(self) -> None:
-        self.timeout = self.server.app.idle_timeout
+        # per connection: setup() below reads it (typeshed declares it a class variable)
+        self.timeout = self.server.app.idle_timeout  # type: ignore[misc]
         super().setup()
         self.busy = False
         self._linger = False
@@ -327,7 +329,7 @@ class ModelServer:
     @property
     def host(self) -> str:
         """The bound interface."""
-        return self.httpd.server_address[0]
+        return str(self.httpd.server_address[0])  # str for AF_INET/AF_INET6
 
     @property
     def port(self) -> int:

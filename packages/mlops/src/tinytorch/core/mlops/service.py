@@ -25,15 +25,20 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .monitoring import Monitor
 from .predictor import Predictor
+
+if TYPE_CHECKING:
+    from .workers import ProcessPredictor
 from .validation import (RequestError, check_depth, check_labels, check_payload,
                          decode_json_body, parse_predict_request)
 
+_orjson: ModuleType | None
 try:  # the serve extra's fast JSON decoder; the standard library's otherwise
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the environment
@@ -82,7 +87,7 @@ class ModelService:
         fast_json: decode ``/predict`` bodies with orjson when it is installed.
     """
 
-    def __init__(self, predictor: Predictor, input_shape: tuple | None, classes: list | None,
+    def __init__(self, predictor: Predictor | ProcessPredictor, input_shape: tuple | None, classes: list | None,
                  max_batch: int, monitor: Monitor | None, info: dict, metrics: Any,
                  fast_json: bool = True) -> None:
         self.predictor = predictor
@@ -189,7 +194,10 @@ class ModelService:
         return self.metrics.render(self.info)
 
     def update_monitor_gauges(self) -> None:
-        """Drift statistics, window accuracy and firing alerts as gauges."""
+        """Drift statistics, window accuracy and firing alerts as gauges (none without a
+        monitor)."""
+        if self.monitor is None:
+            return
         report = self.monitor.check()
         m = self.metrics
         if report.drift is not None:

@@ -177,7 +177,7 @@ _BRACKETS[[ord("]"), ord("}")]] = 3
 _BRACKETS[ord('"')] = 2
 
 
-def _unescaped(data: bytes, i: int) -> bool:
+def _unescaped(data: bytes | bytearray, i: int) -> bool:
     """Whether the quote at ``data[i]`` is preceded by an even number of backslashes."""
     n = 0
     while i - n - 1 >= 0 and data[i - n - 1] == 0x5C:
@@ -218,7 +218,7 @@ def check_depth(body: bytes | bytearray) -> bool:
     return literals
 
 
-def parse_predict_request(body: bytes, input_shape: tuple | None = None,
+def parse_predict_request(body: bytes | bytearray, input_shape: tuple | None = None,
                           max_batch: int = 256) -> np.ndarray:
     """The batch of a ``POST /predict`` body, validated: float32 of shape (N, *input_shape).
 

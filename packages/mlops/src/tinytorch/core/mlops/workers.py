@@ -90,7 +90,8 @@ class ProcessPredictor:
         try:
             kind, value = parent.recv()
         except (EOFError, OSError):
-            kind, value = "error", f"it exited with code {proc.join(5) or proc.exitcode}"
+            proc.join(5)
+            kind, value = "error", f"it exited with code {proc.exitcode}"
         if kind != "ready":
             proc.join(5)
             raise RuntimeError(f"the model process could not load {self.path}: {value}")
