@@ -61,7 +61,7 @@ def test_airbench_net_shape():
 
 
 def test_recipes_build_their_models():
-    assert set(RECIPES) == {"quick", "full"}
+    assert set(RECIPES) == {"quick", "full", "airbench"}
     assert build_model(RECIPES["quick"]).__class__.__name__ == "Sequential"
     with pytest.raises(ValueError, match="unknown model 'resnet'"):
         build_model(Recipe("x", "resnet", epochs=1, batch_size=8, lr=0.1))
