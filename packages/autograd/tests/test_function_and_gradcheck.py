@@ -131,3 +131,66 @@ def test_gradcheck_requires_a_tensor_output():
 
 def test_gradcheck_counts_an_input_that_does_not_matter_as_zero_gradient():
     assert gradcheck(lambda a, b: a * 2.0, [np.ones(2), np.ones(3)])
+
+
+def test_function_registers_its_derivative_once_when_defined(monkeypatch):
+    import tinytorch.core.autograd.function as function_module
+    from tinytorch.core.tensor.graph import get_derivative
+
+    registered = []
+    real = function_module.register_derivative
+    monkeypatch.setattr(function_module, "register_derivative",
+                        lambda op: registered.append(op) or real(op))
+
+    class Twice(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, g):
+            return (2 * g,)
+
+    assert registered == [Twice.op_name()]
+    assert get_derivative(Twice.op_name()) is not None  # before any apply
+    x = Tensor([1.0, 3.0], requires_grad=True)
+    for _ in range(3):
+        Twice.apply(x).sum().backward()
+    assert registered == [Twice.op_name()]  # apply registers nothing
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+
+
+def test_function_defined_again_under_the_same_name_keeps_each_backward():
+    def make(k):
+        class Scale(Function):  # the same qualified name, hence the same op name, each time
+            @staticmethod
+            def forward(ctx, x):
+                return k * x
+
+            @staticmethod
+            def backward(ctx, g):
+                return (k * g,)
+        return Scale
+
+    first, second = make(2.0), make(3.0)
+    assert first.op_name() == second.op_name()
+    x = Tensor([1.0], requires_grad=True)
+    (first.apply(x) + second.apply(x)).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [5.0])  # 2 + 3: each node ran its own class
+
+
+def test_gradcheck_uses_the_shared_numerical_gradient(monkeypatch):
+    import importlib
+
+    from tinytorch.core.tensor.numerical import numerical_grad
+
+    # the package exports the function gradcheck under the submodule's name
+    gradcheck_module = importlib.import_module("tinytorch.core.autograd.gradcheck")
+
+    assert gradcheck_module.numerical_grad is numerical_grad
+    calls = []
+    monkeypatch.setattr(gradcheck_module, "numerical_grad",
+                        lambda f, arrays, eps: calls.append(eps) or [a * 0 for a in arrays])
+    with pytest.raises(GradcheckError, match="central differences give 0"):
+        gradcheck(lambda a: a * 3.0, [np.ones(2)], eps=1e-5)
+    assert calls == [1e-5]

@@ -15,6 +15,12 @@
 
 ``forward`` receives numpy arrays and returns one; ``backward`` receives the output's
 gradient and returns one gradient per tensor input (or None).
+
+Each subclass's derivative is registered once, when the class is defined (``__init_subclass__``),
+under the subclass's op name; ``apply`` only runs ``forward`` and records the node. The
+registered rule is one shared function that finds the class through the node's context, so a
+class defined again under the same name (a re-run notebook cell) still runs its own backward
+for the tensors it produced.
 """
 
 from __future__ import annotations
@@ -31,17 +37,40 @@ __all__ = ["Function", "Context"]
 class Context:
     """What ``forward`` keeps for ``backward``: ``ctx.save(*arrays)`` then ``ctx.saved``."""
 
-    def __init__(self) -> None:
+    def __init__(self, function: type | None = None) -> None:
         self.saved: tuple = ()
         self.needs_input_grad: tuple = ()
+        self.function = function  # the Function subclass whose forward made this node
 
     def save(self, *values: Any) -> None:
         """Keep values (arrays, shapes, flags) for the backward pass."""
         self.saved = values
 
 
+def _function_derivative(g: np.ndarray, node: Any) -> tuple:
+    """The derivative rule of every Function subclass: its ``backward``, checked."""
+    ctx = node.saved
+    cls = ctx.function
+    grads = cls.backward(ctx, g)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    if len(grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{cls.__name__}.backward returned {len(grads)} gradients for "
+            f"{len(node.inputs)} tensor inputs"
+        )
+    # a backward written with Tensor ops may return Tensors: the engine wants arrays
+    return tuple(gr.data if isinstance(gr, Tensor) else gr for gr in grads)
+
+
 class Function:
     """Base class of user-defined ops; subclass and implement ``forward`` and ``backward``."""
+
+    _op: str  # the op name this subclass's derivative is registered under
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._op = cls.op_name()
+        register_derivative(cls._op)(_function_derivative)
 
     @staticmethod
     def forward(ctx: Context, *args: Any) -> np.ndarray:
@@ -60,23 +89,9 @@ class Function:
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
         """Run ``forward`` and record the op so ``backward`` runs during ``Tensor.backward``."""
-        ctx = Context()
+        ctx = Context(cls)
         tensors = tuple(a for a in args if isinstance(a, Tensor))
         ctx.needs_input_grad = tuple(t.requires_grad for t in tensors)
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
         out = np.asarray(cls.forward(ctx, *raw))
-        name = cls.op_name()
-
-        @register_derivative(name)
-        def _derivative(g: np.ndarray, node: Any) -> tuple:
-            grads = cls.backward(node.saved, g)
-            grads = grads if isinstance(grads, tuple) else (grads,)
-            if len(grads) != len(node.inputs):
-                raise RuntimeError(
-                    f"{cls.__name__}.backward returned {len(grads)} gradients for "
-                    f"{len(node.inputs)} tensor inputs"
-                )
-            # a backward written with Tensor ops may return Tensors: the engine wants arrays
-            return tuple(gr.data if isinstance(gr, Tensor) else gr for gr in grads)
-
-        return make_result(out, name, tensors, ctx)
+        return make_result(out, cls._op, tensors, ctx)  # the derivative: registered once

@@ -7,11 +7,13 @@ Needs the ``test`` extra (pytest, hypothesis); the framework itself never import
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+from .numerical import numerical_grad  # plain numpy: gradcheck (module 09) uses it too
 
 __all__ = [
     "shapes", "arrays", "broadcastable_pair", "float_arrays", "int_arrays", "broadcastable_arrays",
@@ -107,26 +109,3 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-5, atol: float = 1
     if check_dtype:
         assert a.dtype == e.dtype, f"{msg} dtype {a.dtype} != expected {e.dtype}"
     np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=msg)
-
-
-def numerical_grad(f: Callable[..., float], arrays_in: Sequence[np.ndarray],
-                   eps: float = 1e-6) -> list:
-    """Central differences of the scalar ``f(*arrays_in)`` with respect to each array (float64).
-
-    Each element is nudged by ±eps in turn: (f(x + eps) - f(x - eps)) / (2 eps).
-    """
-    xs = [np.array(a, dtype=np.float64) for a in arrays_in]
-    grads = []
-    for x in xs:
-        g = np.zeros_like(x)
-        flat, gflat = x.reshape(-1), g.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
-            plus = float(f(*xs))
-            flat[i] = old - eps
-            minus = float(f(*xs))
-            flat[i] = old
-            gflat[i] = (plus - minus) / (2 * eps)
-        grads.append(g)
-    return grads
