@@ -363,6 +363,9 @@ def _make_images(repo: Path) -> dict:
                 made[name] = (f"images/{name}.png", caption)
     except site_figures.MissingMatplotlib as e:
         raise PluginError(str(e)) from None
+    except (OSError, KeyError, ValueError) as e:  # a results file moved, or its format changed
+        raise PluginError(f"the site's pictures: {type(e).__name__}: {e} (docs/hooks/"
+                          "site_figures.py names the results files it draws)") from None
     _state["image_files"] = drawn
     return made
 
