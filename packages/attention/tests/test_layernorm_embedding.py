@@ -227,3 +227,21 @@ def _graph_nodes(t):
 def _graph_leaves(t):
     """Every leaf tensor (no grad_fn) the recorded graph of ``t`` reaches."""
     return [x for node in _graph_nodes(t) for x in node.inputs if x.grad_fn is None]
+
+
+def test_embedding_max_norm_scales_used_rows_down_in_place():
+    emb = Embedding(5, 3, max_norm=1.0)
+    emb.weight.data[...] = np.array([[3, 4, 0], [0.3, 0.4, 0], [0, 0, 2], [6, 8, 0], [1, 0, 0]],
+                                    dtype=np.float32)
+    out = emb(Tensor([[0, 1], [0, 2]]))
+    np.testing.assert_allclose(emb.weight.data[[0, 1, 2]],
+                               [[0.6, 0.8, 0], [0.3, 0.4, 0], [0, 0, 1]], rtol=1e-6)
+    np.testing.assert_allclose(out.numpy()[1, 1], [0, 0, 1], rtol=1e-6)  # the lookup sees them
+    np.testing.assert_array_equal(emb.weight.data[3], [6, 8, 0])  # an unused row is left alone
+    assert "max_norm=1.0" in repr(emb)
+    one = Embedding(2, 2, max_norm=1.0, norm_type=1.0)
+    one.weight.data[...] = np.array([[1, 1], [0.2, 0.2]], dtype=np.float32)
+    one(Tensor([0, 1]))
+    np.testing.assert_allclose(one.weight.data, [[0.5, 0.5], [0.2, 0.2]], rtol=1e-6)
+    with pytest.raises(ValueError, match="max_norm must be > 0"):
+        Embedding(2, 2, max_norm=0)

@@ -44,6 +44,10 @@ class Embedding(Module):
         embedding_dim: size of each vector.
         padding_idx: an id whose vector starts at zero and never receives a gradient (it stays
             whatever it is), like PyTorch's.
+        max_norm: before each lookup, every row about to be used whose ``norm_type``-norm is
+            above this is scaled down, in place, to that norm (as PyTorch does: the weight
+            itself changes, outside the graph).
+        norm_type: the p of that p-norm (2 by default).
         generator: numpy Generator for the initial weights, N(0, 1) as in PyTorch.
 
     Shape:
@@ -56,6 +60,7 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0,
                  generator: np.random.Generator | None = None) -> None:
         super().__init__()
         if num_embeddings < 1 or embedding_dim < 1:
@@ -69,6 +74,9 @@ class Embedding(Module):
         self.num_embeddings = int(num_embeddings)
         self.embedding_dim = int(embedding_dim)
         self.padding_idx = padding_idx
+        if max_norm is not None and not max_norm > 0:
+            raise ValueError(f"Embedding: max_norm must be > 0, got {max_norm}")
+        self.max_norm, self.norm_type = max_norm, float(norm_type)
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
         self.reset_parameters(generator)
 
@@ -86,6 +94,8 @@ class Embedding(Module):
         "getitem"), so the gradient flows back into exactly the rows that were used.
         """
         ids = _indices(idx, self.num_embeddings, f"Embedding({self.num_embeddings}, {self.embedding_dim})")
+        if self.max_norm is not None:
+            self._renorm(ids)
         ### BEGIN SOLUTION
         ### HINT: row i of self.weight is the vector of id i: index the weight with the ids
         out = self.weight[ids]
@@ -97,8 +107,20 @@ class Embedding(Module):
             out = where(used, out, out.detach())
         return out
 
+    def _renorm(self, ids: np.ndarray) -> None:
+        """Scale the used rows whose norm exceeds max_norm down to it (PyTorch's rule: factor
+        max_norm / (norm + 1e-7)), in place in the weight's array, recording nothing."""
+        rows = np.unique(ids)
+        table = self.weight.data
+        norms = np.linalg.norm(table[rows].astype(np.float64), ord=self.norm_type, axis=1)
+        big = norms > self.max_norm
+        scale = self.max_norm / (norms[big] + 1e-7)
+        table[rows[big]] *= scale[:, None].astype(table.dtype)
+
     def extra_repr(self) -> str:
         pad = f", padding_idx={self.padding_idx}" if self.padding_idx is not None else ""
+        if self.max_norm is not None:
+            pad += f", max_norm={self.max_norm}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
 
