@@ -111,3 +111,19 @@ def test_airbench_first_steps_agree_with_the_twin():
         assert a["test_loss"] == pytest.approx(b["test_loss"], rel=1e-3)
         assert abs(a["test_acc"] - b["test_acc"]) <= 0.02
     assert ours["parameters"] == theirs["parameters"]
+
+
+def test_performance_readme_diagnosis_matches_its_results_file():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "capstone" / "performance" / "airbench_diagnosis.py"
+    spec = importlib.util.spec_from_file_location("_airbench_diagnosis", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import json
+    result = json.loads(module.RESULT.read_text())
+    shown = module._figures().read_block(module.README, module.BLOCK)
+    assert shown == module.render(result), ("capstone/performance/README.md's diagnosis block "
+                                            "differs from its results file: run "
+                                            "python capstone/performance/airbench_diagnosis.py")

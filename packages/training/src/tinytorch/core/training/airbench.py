@@ -20,7 +20,7 @@ github.com/KellerJordan/cifar10-airbench, and its paper, arXiv:2404.00498):
   batch of 1024. The decoupled hyper-parameters lr 11.5 and weight decay 0.0153 (per 1024
   examples) become PyTorch's ``lr = 11.5 / (1024 · (1 + 1/(1 - 0.85)))`` and
   ``weight_decay = 0.0153 · 1024 / (1024 · (1 + 1/(1 - 0.85))) / lr``; the batch-norm biases
-  get a 64× larger lr (``bias_scaler``) with their weight decay divided by 64, so their decay
+  get a 64 times larger lr (``bias_scaler``) with their weight decay divided by 64, so their decay
   per step is the same. Two parameter groups; frozen tensors are in neither.
 * **Schedule**: ``ceil(9.9 · batches per epoch)`` steps (476 on 50,000 images), the lr factor
   rising linearly from 0.2 to 1 over the first 23 % (``int(0.23 · steps)``), then falling

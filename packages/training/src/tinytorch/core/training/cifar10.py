@@ -10,7 +10,7 @@
   79 minutes on 2 cores. Each epoch's time and accuracy are printed as it goes; nothing here
   is estimated — the accuracy is measured on the 10,000 real test images at the end.
 * ``airbench`` — airbench94 rebuilt faithfully (its network with GELU and scale-free batch
-  norm, whitening, dirac init, batch 1024, 9.9 epochs, lookahead, alternating flips, a 64×
+  norm, whitening, dirac init, batch 1024, 9.9 epochs, lookahead, alternating flips, a 64-times
   bias learning rate...): every choice and its source in :mod:`.airbench`.
 """
 
