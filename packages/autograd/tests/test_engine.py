@@ -476,3 +476,19 @@ def test_backprop_a_none_gradient_for_an_input_that_requires_grad_is_skipped():
     gx, gy = grad(total(_FirstOnly.apply(x, y)), [x, y])
     np.testing.assert_array_equal(gx.data, [1.0, 1.0])
     assert gy is None
+
+
+def test_leaf_gradient_is_laid_out_like_the_leaf():
+    # x @ w.T hands w's gradient back as the transpose of x.T @ g: column-major. The leaf's
+    # .grad is row-major like w, so an optimizer's update never mixes the two layouts; a
+    # column-major leaf keeps its layout too.
+    x = Tensor(np.arange(12.0).reshape(4, 3))
+    w = Tensor(np.ones((2, 3)), requires_grad=True)
+    (x @ w.T).sum().backward()
+    assert w.grad.data.flags.c_contiguous
+    np.testing.assert_array_equal(w.grad.data, np.tile(x.data.sum(axis=0), (2, 1)))
+    wf = Tensor(np.asfortranarray(np.ones((3, 2))), requires_grad=True)
+    assert wf.data.flags.f_contiguous
+    (x @ wf).sum().backward()
+    assert wf.grad.data.flags.f_contiguous
+    np.testing.assert_array_equal(wf.grad.data, np.tile(x.data.sum(axis=0)[:, None], (1, 2)))
