@@ -12,7 +12,8 @@ With PyTorch installed it runs the same recipe in PyTorch, side by side: the sam
 architecture built in ``torch.nn`` with the *same initial weights* (copied), the same batches
 from the same TinyTorch data loader (so data loading costs both the same), the same SGD
 (Nesterov momentum, weight decay on weights only), the same one-cycle schedule and label
-smoothing. PyTorch is never a dependency: it is imported only when asked for.
+smoothing. The ``airbench`` recipe has its own twin, written in PyTorch's idioms
+(:mod:`.speedrun_airbench`). PyTorch is never a dependency: it is imported only when asked for.
 
     python -m tinytorch.capstone.speedrun --recipe full                     # the real run (hours)
     python -m tinytorch.capstone.speedrun --recipe quick --epochs 1 \\
@@ -64,7 +65,8 @@ def first_crossings(history: Sequence[dict], thresholds: Sequence[float],
 
 
 def recipe_named(name: str | Recipe, epochs: int | None = None) -> Recipe:
-    """A recipe of module 11 by name (``quick``, ``full``), its epochs optionally changed."""
+    """A recipe of module 11 by name (``quick``, ``full``, ``airbench``), its epochs optionally
+    changed."""
     recipe = name if isinstance(name, Recipe) else RECIPES.get(name)
     if recipe is None:
         raise ValueError(f"unknown recipe {name!r}; choose from {sorted(RECIPES)}")
