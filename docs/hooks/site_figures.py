@@ -14,6 +14,7 @@ import ast
 import importlib.util
 import io
 import json
+import textwrap
 from pathlib import Path
 
 # the run the README quotes (recipe full, 18 epochs); its history and test accuracy are drawn
@@ -57,9 +58,11 @@ def training_curve(repo: Path) -> tuple[bytes, str]:
     _pyplot()
     run = json.loads((repo / TRAINING_RUN).read_text(encoding="utf-8"))
     recipe = run["recipe"]
-    fig = _plot_module(repo).history_figure(
-        run["history"], f"CIFAR-10, recipe {recipe['name']} ({recipe['epochs']} epochs, "
-                        f"{run['parameters']:,} parameters)", test_acc=run["test_accuracy"])
+    # the page shows the PNG about 700 px wide: fonts large enough to read at that size
+    with _pyplot().rc_context({"font.size": 15}):
+        fig = _plot_module(repo).history_figure(
+            run["history"], f"CIFAR-10, recipe {recipe['name']} ({recipe['epochs']} epochs, "
+                            f"{run['parameters']:,} parameters)", test_acc=run["test_accuracy"])
     plain = run.get("test_accuracy_without_tta")
     tta = (f" with test-time augmentation ({100 * plain:.2f}% without)" if plain is not None
            else "")
@@ -109,18 +112,24 @@ def vs_torch(repo: Path, names: tuple = VS_TORCH) -> tuple[bytes, str]:
                 settings.append(row["setting"])
             ratio[(row["title"], row["setting"])] = row["ratio"]
     height = 0.8 / max(len(settings), 1)
-    fig, ax = plt.subplots(figsize=(10, 0.75 * len(workloads) + 1.6))
+    with plt.rc_context({"font.size": 13}):
+        return _vs_torch_figure(plt, runs, workloads, settings, ratio, titles, height)
+
+
+def _vs_torch_figure(plt, runs, workloads, settings, ratio, titles, height) -> tuple[bytes, str]:
+    fig, ax = plt.subplots(figsize=(8, 0.9 * len(workloads) + 1.8))
     for i, setting in enumerate(settings):
         ys = [w + (i - (len(settings) - 1) / 2) * height for w in range(len(workloads))]
         vals = [ratio.get((t, setting), 0.0) for t in workloads]
         bars = ax.barh(ys, vals, height * 0.92, label=titles.get(setting, f"setting {setting}"))
-        ax.bar_label(bars, labels=[f"{v:.2f}×" if v else "" for v in vals], padding=3, fontsize=9)
+        ax.bar_label(bars, labels=[f"{v:.2f}×" if v else "" for v in vals], padding=3, fontsize=11)
     ax.axvline(1.0, color="black", linewidth=1)
-    ax.set_yticks(range(len(workloads)), workloads)
+    ax.set_yticks(range(len(workloads)), [textwrap.fill(w, 22) for w in workloads])
     ax.invert_yaxis()
-    ax.set_xlabel("TinyTorch ÷ PyTorch throughput (right of 1: TinyTorch is faster)")
+    ax.set_xlabel("TinyTorch ÷ PyTorch throughput\n(right of 1: TinyTorch is faster)")
     ax.set_xlim(0, max(list(ratio.values()) + [1.0]) * 1.18)
-    ax.legend(loc="lower right", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.6 / len(workloads)), ncol=1,
+              fontsize=11, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     days = sorted({data["started"][:16].replace("T", " ") for _, data in runs})
