@@ -81,13 +81,17 @@ def _seed(tensor: Tensor, grad: Any) -> np.ndarray:
 def _accumulate_leaf(leaf: Tensor, g: np.ndarray) -> None:
     # The first gradient is always a fresh array of the leaf's dtype: a derivative may hand
     # the same array to two inputs, or a read-only broadcast view, and optimizers update
-    # .grad in place. It is laid out in memory like the leaf itself (empty_like), so an
+    # .grad in place. It is laid out in memory like the leaf itself, so an
     # optimizer's update never mixes a row-major weight with a column-major gradient (several
     # times slower). Later gradients are added into that array.
     current = leaf.grad
     if current is None:
-        fresh = np.empty_like(leaf.data)
-        np.copyto(fresh, g, casting="unsafe")
+        d = leaf.data
+        if d.flags.c_contiguous or d.flags.f_contiguous:  # one call: np.array in that order
+            fresh = np.array(g, dtype=d.dtype, order="C" if d.flags.c_contiguous else "F")
+        else:
+            fresh = np.empty_like(d)
+            np.copyto(fresh, g, casting="unsafe")
         leaf.grad = from_numpy(fresh)
     elif current.data.flags.writeable and current.data.shape == g.shape:
         np.add(current.data, g, out=current.data, casting="unsafe")

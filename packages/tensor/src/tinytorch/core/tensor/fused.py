@@ -45,6 +45,8 @@ def relu(x: Tensor) -> Tensor:
     input, -0.0 included.
     """
     data = x.data
+    if data.nbytes < WORKSPACE.min_bytes:  # not pooled anyway: skip the pool's lookup
+        return make_result(np.maximum(data, data.dtype.type(0)), RELU_FUSED, (x,))
     out = WORKSPACE.like("relu.out", data)
     # 0 in the tensor's own dtype: numpy 1.x promotes a 0-d float32 with a Python 0 to float64
     np.maximum(data, data.dtype.type(0), out=out)
@@ -59,6 +61,8 @@ def relu_backward(g: np.ndarray, node) -> tuple:
     returned in it; its dtype is what ``g * mask`` would give.
     """
     a = node.inputs[0].data
+    if a.nbytes < WORKSPACE.min_bytes:  # not pooled anyway: skip the pool's lookup
+        return (np.multiply(g, a > 0),)
     out = WORKSPACE.like("relu.grad", a, np.result_type(g.dtype, np.bool_))
     return (np.multiply(g, a > 0, out=out),)
 
