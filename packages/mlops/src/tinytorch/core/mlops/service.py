@@ -40,7 +40,9 @@ from .validation import (RequestError, check_depth, check_labels, check_payload,
 
 _orjson: ModuleType | None
 try:  # the serve extra's fast JSON decoder; the standard library's otherwise
-    import orjson as _orjson
+    import orjson
+
+    _orjson = orjson
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 

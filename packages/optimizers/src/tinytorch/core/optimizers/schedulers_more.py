@@ -174,7 +174,9 @@ class ReduceLROnPlateau:
         if not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}")
         n = len(optimizer.param_groups)
-        mins = list(min_lr) if isinstance(min_lr, (list, tuple, np.ndarray)) else [min_lr] * n
+        # one value per group, each made a float (or refused) by float() below
+        mins: list[Any] = (list(min_lr) if isinstance(min_lr, (list, tuple, np.ndarray))
+                           else [min_lr] * n)
         if len(mins) != n:
             raise ValueError(f"ReduceLROnPlateau: expected {n} min_lr values (one per group), "
                              f"got {len(mins)}")
