@@ -53,9 +53,10 @@ def test_walk_graph_to_dot_nodes_edges_names():
     assert dot.startswith("digraph autograd {") and dot.rstrip().endswith("}")
     assert len(re.findall(r"^\s+t\d+ \[", dot, re.M)) == len(tensors)
     assert len(re.findall(r"^\s+t\d+ -> t\d+;", dot, re.M)) == len(edges)
-    assert '"0.weight\\n(3, 4) float32"' in dot and "matmul" in dot
+    # Dense records one fused op, x @ W.T + b (tinytorch.core.layers.fused)
+    assert '"0.weight\\n(3, 4) float32"' in dot and "linear.fused" in dot
     assert dot.count("peripheries") == 1
-    assert op_counts(loss)["matmul"] == 2
+    assert op_counts(loss)["linear.fused"] == 2
 
 
 def test_render(tmp_path, monkeypatch):
