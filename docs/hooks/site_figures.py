@@ -117,7 +117,9 @@ def vs_torch(repo: Path, names: tuple = VS_TORCH) -> tuple[bytes, str]:
 
 
 def _vs_torch_figure(plt, runs, workloads, settings, ratio, titles, height) -> tuple[bytes, str]:
-    fig, ax = plt.subplots(figsize=(8, 0.9 * len(workloads) + 1.8))
+    legend_h = 0.3 * len(settings) + 0.2  # inches under the plot for the legend
+    fig_h = 0.9 * len(workloads) + 1.6 + legend_h
+    fig, ax = plt.subplots(figsize=(8, fig_h))
     for i, setting in enumerate(settings):
         ys = [w + (i - (len(settings) - 1) / 2) * height for w in range(len(workloads))]
         vals = [ratio.get((t, setting), 0.0) for t in workloads]
@@ -128,10 +130,10 @@ def _vs_torch_figure(plt, runs, workloads, settings, ratio, titles, height) -> t
     ax.invert_yaxis()
     ax.set_xlabel("TinyTorch ÷ PyTorch throughput\n(right of 1: TinyTorch is faster)")
     ax.set_xlim(0, max(list(ratio.values()) + [1.0]) * 1.18)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.6 / len(workloads)), ncol=1,
-              fontsize=11, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", fontsize=11, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, legend_h / fig_h, 1, 1))
     days = sorted({data["started"][:16].replace("T", " ") for _, data in runs})
     when = days[0] if len(days) == 1 else f"{days[0]}–{days[-1]}"
     files = ", ".join(f"[`{name}.json`]({_blob(f'{RESULTS}/{name}.json')})" for name, _ in runs)
