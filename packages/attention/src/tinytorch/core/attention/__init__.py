@@ -7,11 +7,13 @@
 
 Everything here is written in Tensor ops, plus three fused ops (the masked softmax of attention,
 LayerNorm and the tanh GELU) that register their own derivatives, so it trains as soon as
-tinytorch-autograd is installed.
+tinytorch-autograd is installed. The reference also runs attention itself as one fused op
+(``fused.py``; ``fused_attention(False)`` runs the lesson's code).
 """
 
 from .embedding import Embedding, LearnedPositionalEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
 from .functional import dropout, masked_softmax, scaled_dot_product_attention
+from .fused import fused_attention, fused_attention_enabled, set_fused_attention
 from .gpt import TinyGPT, cross_entropy, sample_next_token
 from .kvcache import KVCache, LayerCache
 from .masks import causal_mask, combine_masks, padding_mask
@@ -27,4 +29,5 @@ __all__ = [
     "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "sinusoidal_table",
     "gelu", "GELU", "FeedForward", "TransformerBlock",
     "TinyGPT", "cross_entropy", "sample_next_token", "KVCache", "LayerCache",
+    "fused_attention", "fused_attention_enabled", "set_fused_attention",
 ]
