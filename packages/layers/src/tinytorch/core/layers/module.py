@@ -110,6 +110,7 @@ class Module(ModuleBase):
     training: bool
 
     def __init__(self) -> None:
+        super().__init__()  # the hook dicts
         # registries of this instance's own (ModuleBase's are empty and read-only)
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
