@@ -97,9 +97,9 @@ class Sequential(ModuleList):
         layers = list(self._modules.values())
         for i in range(len(layers) - 1):
             first, second = layers[i], layers[i + 1]
-            hooked = (first._forward_hooks or first._forward_pre_hooks
-                      or second._forward_hooks or second._forward_pre_hooks)
-            if type(first) is ReLU and getattr(second, "relu_commutes", False) is True and not hooked:
+            if (type(first) is ReLU and getattr(second, "relu_commutes", False) is True
+                    and not (first._forward_hooks or first._forward_pre_hooks
+                             or second._forward_hooks or second._forward_pre_hooks)):
                 layers[i], layers[i + 1] = second, first
         return layers
 
