@@ -264,3 +264,14 @@ def test_milestone_1998_full_form_keeps_its_weights_for_2018(tiny_cifar, monkeyp
                                      log=lines.append))
     assert bench.details["model"].startswith(f"the 1998 network from {full} ")
     assert bench.details["samples"] == "CIFAR-10 test images"
+
+
+def test_train_on_xor_refuses_zero_steps():
+    # with no step there is no final loss to report: one clear error (it failed on None.item())
+    from tinytorch.capstone.milestones.xor import train_on_xor
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.dense import Sequential
+    from tinytorch.core.layers import Dense
+
+    with pytest.raises(ValueError, match="steps must be at least 1, got 0"):
+        train_on_xor(Sequential([Dense(2, 4), ReLU(), Dense(4, 1)]), steps=0)

@@ -16,7 +16,7 @@ import json
 import os
 from typing import Sequence
 
-from tinytorch.core.benchmarking import machine_info
+from tinytorch.core.benchmarking import ABResult, machine_info
 
 from .ops import compare_models, compare_ops, time_ratio
 
@@ -45,7 +45,7 @@ def analysis_rows(ops: list, models: list) -> list:
     return rows
 
 
-def _row(section: str, name: str, r: object) -> dict:
+def _row(section: str, name: str, r: ABResult) -> dict:
     c = r.change
     return {"section": section, "name": name, "torch_s": r.median(c.a), "tinytorch_s": r.median(c.b),
             "ratio": time_ratio(r), "low": 1 + c.low, "high": 1 + c.high, "verdict": c.verdict,

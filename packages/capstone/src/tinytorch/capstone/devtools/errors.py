@@ -26,7 +26,7 @@ import sys
 import sysconfig
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Literal
 
 __all__ = ["framework_roots", "is_framework_file", "user_frame", "pinpoint", "locate"]
 
@@ -136,7 +136,7 @@ class pinpoint:
     def __enter__(self) -> "pinpoint":
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Literal[False]:
         if exc is not None and isinstance(exc, self.types):
             _annotate(exc, self.roots)
         return False  # never swallow

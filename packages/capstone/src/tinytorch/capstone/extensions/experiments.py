@@ -197,7 +197,7 @@ def run_pairs(names: Sequence[str] | None = None, base: RunConfig | None = None,
         raise ValueError(f"unknown pair(s) {unknown}; choose from {', '.join(PAIRS)}")
     base = base or RunConfig()
     runs: dict = {}
-    result = {"track": "extensions", "base": asdict(base), "pairs": {}, "runs": runs,
+    result: dict[str, Any] = {"track": "extensions", "base": asdict(base), "pairs": {}, "runs": runs,
               "load_before": _load()}
     for name in names:
         what, before, after = PAIRS[name]

@@ -57,6 +57,7 @@ class ResidualBlock(Module):
             Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
             norm_layer(norm, out_channels),
         ])
+        self.shortcut: Sequential | Identity
         if stride != 1 or in_channels != out_channels:
             self.shortcut = Sequential([Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
                                         norm_layer(norm, out_channels)])

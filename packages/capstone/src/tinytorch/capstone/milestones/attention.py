@@ -82,7 +82,8 @@ def train_gpt(model: TinyGPT, batches, steps: int, lr: float, deadline: float | 
 
 def compare_cache(model: TinyGPT, prompt: np.ndarray, new_tokens: int, ctx: Context, **kw) -> dict:
     """Generate with and without the KV cache (same seed): identical? how much faster?"""
-    times, outs = {}, {}
+    times: dict[bool, float] = {}
+    outs: dict[bool, np.ndarray] = {}
     for use_cache in (False, True, False, True):  # alternate, keep each one's best time
         start = time.perf_counter()
         out = model.generate(prompt, new_tokens, generator=np.random.default_rng(ctx.seed),

@@ -28,6 +28,8 @@ XOR_TARGETS = np.array([0, 1, 1, 0], dtype=np.float32)
 
 def train_on_xor(model: Sequential, steps: int = 500, lr: float = 0.05) -> tuple:
     """Train ``model`` on XOR's four points; returns (accuracy, final loss)."""
+    if steps < 1:
+        raise ValueError(f"train_on_xor: steps must be at least 1, got {steps}")
     opt = Adam(model.parameters(), lr=lr)
     loss_fn = BCEWithLogitsLoss()
     x, y = Tensor(XOR_INPUTS), Tensor(XOR_TARGETS[:, None])
@@ -37,6 +39,7 @@ def train_on_xor(model: Sequential, steps: int = 500, lr: float = 0.05) -> tuple
         opt.zero_grad()
         loss.backward()
         opt.step()
+    assert loss is not None  # steps >= 1
     predicted = (model(x).data[:, 0] > 0).astype(np.float32)
     return float(np.mean(predicted == XOR_TARGETS)), float(loss.item())
 
