@@ -6,7 +6,7 @@
 #      per package (its wheel installed alone, its shipped tests), `docs` (mkdocs --strict),
 #      `integration` (all wheels + torch, CIFAR-10, integration/), `stubs` (students' versions),
 #      `minversions` (each package's tests at the lowest versions its ranges allow) and `release`
-#      (twine check, sdist -> same wheel, each wheel alone in a fresh venv: .ci/tt_release.py),
+#      (twine check, sdist -> same wheel, each wheel alone in a fresh venv: .ci/ttools/release.py),
 #      `getting-started` (the README's setup command, .ci/setup.sh, in its quick form);
 #   4. a summary: tests per env, tox's per-env timings, and the stage timings.
 # Extra arguments go to tox (e.g. `bash .ci/test.sh -e build,tensor`).

@@ -21,7 +21,6 @@ they are built here into a temporary folder.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import textwrap
@@ -32,18 +31,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load_tt():
-    name = "_tinytorch_repo_tools"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / ".ci" / "tt.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+sys.path.insert(0, str(REPO / ".ci"))
+from ttools import build, contract, model  # noqa: E402  (the repository's tooling, .ci/ttools)
 
-
-tt = _load_tt()
-PACKAGES = tt.load_packages(REPO)
+PACKAGES = model.load_packages(REPO)
 FOLDERS = [p.folder for p in PACKAGES]
 
 
@@ -61,8 +52,8 @@ def test_meta_package_exists():
 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_sources_keep_the_contract(folder):
-    pkg = tt.get_package(folder, PACKAGES)
-    violations = tt.check_sources(pkg, PACKAGES)
+    pkg = model.get_package(folder, PACKAGES)
+    violations = contract.check_sources(pkg, PACKAGES)
     assert not violations, _report(violations)
 
 
@@ -72,17 +63,17 @@ def dist_dir(tmp_path_factory) -> Path:
     if given:
         return Path(given)
     out = tmp_path_factory.mktemp("wheels")
-    errors = tt.build_wheels_quick(out, PACKAGES)
+    errors = build.build_wheels_quick(out, PACKAGES)
     assert not errors, "\n".join(errors)
     return out
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_built_wheel_keeps_the_contract(folder, dist_dir):
-    pkg = tt.get_package(folder, PACKAGES)
-    wheel = tt.find_artifact(dist_dir, pkg, "whl")
+    pkg = model.get_package(folder, PACKAGES)
+    wheel = contract.find_artifact(dist_dir, pkg, "whl")
     assert wheel is not None, f"no wheel of {pkg.name} {pkg.version} in {dist_dir}"
-    violations = tt.check_wheel(pkg, wheel)
+    violations = contract.check_wheel(pkg, wheel)
     assert not violations, _report(violations)
 
 
@@ -135,8 +126,8 @@ def _make_package(repo: Path, folder: str, module: int | None, deps: list[str], 
 
 
 def _violations(repo: Path) -> list[str]:
-    pkgs = tt.load_packages(repo)
-    return [str(v) for v in tt.check_all_sources(pkgs)]
+    pkgs = model.load_packages(repo)
+    return [str(v) for v in contract.check_all_sources(pkgs)]
 
 
 @pytest.fixture
@@ -274,12 +265,12 @@ def test_checker_catches_a_meta_package_missing_a_module(fake_repo):
 def test_checker_catches_a_wheel_shipping_the_namespace(tmp_path, fake_repo):
     import zipfile
 
-    pkg = tt.get_package("tensor", tt.load_packages(fake_repo))
+    pkg = model.get_package("tensor", model.load_packages(fake_repo))
     wheel = tmp_path / "tinytorch_tensor-0.1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as z:
         z.writestr("tinytorch/__init__.py", "")
         z.writestr("tinytorch/core/tensor/__init__.py", "")
         z.writestr("tinytorch_tensor-0.1.0.dist-info/METADATA", "")
-    found = [str(v) for v in tt.check_wheel(pkg, wheel)]
+    found = [str(v) for v in contract.check_wheel(pkg, wheel)]
     assert any("ships tinytorch/__init__.py" in v for v in found), found
     assert any("does not ship the tests" in v for v in found), found

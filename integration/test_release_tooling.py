@@ -1,4 +1,4 @@
-"""The release tooling (.ci/tt_release.py, the meta-package's set in .ci/tt.py, release.yml).
+"""The release tooling (.ci/ttools/release.py, the meta-package's set in .ci/ttools/meta.py, release.yml).
 
 The heavy end-to-end check — every artifact built, twine-checked, rebuilt from its sdist and
 installed alone offline — is the tox env `release` (`python .ci/tt.py release-check`); this file
@@ -7,7 +7,6 @@ tests the pieces it relies on, quickly, on made-up inputs.
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import re
 import sys
 import zipfile
@@ -18,19 +17,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 sys.path.insert(0, str(REPO / ".ci"))
-tt = _load("tt", REPO / ".ci" / "tt.py")
-rel = _load("tt_release", REPO / ".ci" / "tt_release.py")
-PACKAGES = tt.load_packages(REPO)
+from ttools import contract, model  # noqa: E402  (the repository's tooling, .ci/ttools)
+from ttools import meta as meta_package  # noqa: E402
+from ttools import release as rel  # noqa: E402
+PACKAGES = model.load_packages(REPO)
 WORKFLOW = (REPO / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
 
 
@@ -96,7 +87,7 @@ def test_parse_tag_keeps_dashes_in_names():
 ])
 def test_changelog_headings(tmp_path, heading, found):
     (tmp_path / "CHANGELOG.md").write_text(f"# Changelog\n\n{heading}\n\n- x\n")
-    pkg = tt.Package("demo", tmp_path, {"project": {"name": "tinytorch-demo", "version": "0.2.0"}})
+    pkg = model.Package("demo", tmp_path, {"project": {"name": "tinytorch-demo", "version": "0.2.0"}})
     assert (rel.changelog_entry(pkg) is not None) == found
 
 
@@ -112,7 +103,7 @@ def _pkg(tmp_path: Path, folder: str, module: int | None, version: str, deps: li
     data = {"project": project}
     if module is not None:
         data["tool"] = {"tinytorch": {"module": module}}
-    return tt.Package(folder, tmp_path / folder, data)
+    return model.Package(folder, tmp_path / folder, data)
 
 
 def test_the_meta_package_must_admit_a_consistent_set(tmp_path):
@@ -120,15 +111,15 @@ def test_the_meta_package_must_admit_a_consistent_set(tmp_path):
     layers = _pkg(tmp_path, "layers", 4, "0.1.0", ["tinytorch-tensor>=0.1.2,<0.2"])
     meta = _pkg(tmp_path, "tinytorch", None, "0.1.0", ["tinytorch-tensor>=0.1,<0.2", "tinytorch-layers>=0.1,<0.2"])
     pkgs = [tensor, layers, meta]
-    problems = [str(v) for v in tt.check_meta(meta, pkgs)]
+    problems = [str(v) for v in contract.check_meta(meta, pkgs)]
     assert any("admits tinytorch-tensor 0.1" in p and "tinytorch-layers needs >=0.1.2" in p for p in problems)
     # sync-meta's list raises the floor to what layers needs, and that set is consistent
-    fixed = _pkg(tmp_path, "tinytorch", None, "0.1.0", tt.meta_requirements(pkgs))
+    fixed = _pkg(tmp_path, "tinytorch", None, "0.1.0", meta_package.meta_requirements(pkgs))
     assert "tinytorch-tensor>=0.1.2,<0.2" in fixed.project["dependencies"]
-    assert tt.check_meta(fixed, [tensor, layers, fixed]) == []
+    assert contract.check_meta(fixed, [tensor, layers, fixed]) == []
     # and a range that excludes a current version is caught
     old = _pkg(tmp_path, "tinytorch", None, "0.1.0", ["tinytorch-tensor>=0.0,<0.1", "tinytorch-layers>=0.1,<0.2"])
-    assert any("excludes" in str(v) for v in tt.check_meta(old, [tensor, layers, old]))
+    assert any("excludes" in str(v) for v in contract.check_meta(old, [tensor, layers, old]))
 
 
 def _wheel(path: Path, files: dict[str, bytes]) -> Path:

@@ -212,12 +212,10 @@ def test_benchmark_plot_is_an_image(site):
 
 # ----------------------------------------------------------------------------- navigation
 def _modules() -> list:
-    """(label, folder) of every module, from .ci/tt.py (the repository's reader of packages/)."""
-    spec = importlib.util.spec_from_file_location("_tt_for_site_test", REPO / ".ci" / "tt.py")
-    tt = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = tt  # its dataclasses look their module up there
-    spec.loader.exec_module(tt)
-    return [(p.label, p.folder) for p in tt.load_packages(REPO) if not p.is_meta]
+    """(label, folder) of every module, from .ci/ttools (the repository's reader of packages/)."""
+    sys.path.insert(0, str(REPO / ".ci"))
+    from ttools import model
+    return [(p.label, p.folder) for p in model.load_packages(REPO) if not p.is_meta]
 
 
 def test_sidebar_has_one_entry_per_module_with_lesson_reference_and_api(site):

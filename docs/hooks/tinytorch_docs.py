@@ -75,14 +75,11 @@ PYTORCH_PAGE = "pytorch-signatures.md"   # beside the hand-written coming-from-p
 
 
 def _tt(repo: Path) -> ModuleType:
-    """Import .ci/tt.py (the repository's one reader of packages/)."""
-    name = "_tinytorch_repo_tools"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, repo / ".ci" / "tt.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    """The repository's one reader of packages/: .ci/ttools/model.py."""
+    if str(repo / ".ci") not in sys.path:
+        sys.path.insert(0, str(repo / ".ci"))
+    from ttools import model
+    return model
 
 
 def _has_code(pkg) -> bool:

@@ -31,9 +31,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DIST = Path(os.environ.get("TINYTORCH_DIST", REPO / "dist"))
 sys.path.insert(0, str(REPO / ".ci"))
-import tt  # noqa: E402  (the repository's one reader of packages/)
+from ttools import model  # noqa: E402  (the repository's one reader of packages/)
 
-MODULES = [p for p in tt.load_packages(REPO) if p.module is not None]
+MODULES = [p for p in model.load_packages(REPO) if p.module is not None]
 
 
 def _run(cmd: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:

@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Release engineering for the TinyTorch monorepo (standard library only; run through tt.py).
+"""Release engineering for the TinyTorch monorepo (standard library only; run through .ci/tt.py).
 
     python .ci/tt.py versions               every distribution, its version, its tag, its changelog entry
     python .ci/tt.py release-check          build all wheels and sdists and check them as PyPI would get them
@@ -42,10 +41,21 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tt  # noqa: E402  (the repository's one reader of packages/)
+from .build import build_all
+from .contract import Violation, check_all_sources, check_dist, find_artifact
+from .envs import requirements_for
+from .model import (
+    META,
+    REPO,
+    Package,
+    Requirement,
+    by_name,
+    get_package,
+    load_packages,
+    normalize,
+    sibling_closure,
+)
 
-REPO = tt.REPO
 # PEP 440, public versions in canonical form (what `hatch version` writes); no local label.
 PUBLIC_VERSION = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))*((a|b|rc)(0|[1-9]\d*))?(\.post(0|[1-9]\d*))?"
                             r"(\.dev(0|[1-9]\d*))?$")
@@ -55,12 +65,12 @@ PUBLIC_VERSION = re.compile(r"^(0|[1-9]\d*)(\.(0|[1-9]\d*))*((a|b|rc)(0|[1-9]\d*
 # Versions, tags, changelogs
 # --------------------------------------------------------------------------------------------
 
-def tag_for(pkg: tt.Package) -> str:
+def tag_for(pkg: Package) -> str:
     """The git tag that releases this package at its current version: `<distribution>-v<version>`."""
     return f"{pkg.name}-v{pkg.version}"
 
 
-def changelog_entry(pkg: tt.Package) -> str | None:
+def changelog_entry(pkg: Package) -> str | None:
     """The heading line of CHANGELOG.md for the package's current version, if there is one.
 
     Accepted: `## 0.1.0`, `## 0.1.0 — 2026-11-26`, `## [0.1.0] (unreleased)`, `## v0.1.0 ...`."""
@@ -74,14 +84,14 @@ def changelog_entry(pkg: tt.Package) -> str | None:
     return None
 
 
-def check_versions(pkgs: list[tt.Package]) -> list[tt.Violation]:
+def check_versions(pkgs: list[Package]) -> list[Violation]:
     v = []
     for p in pkgs:
         if not PUBLIC_VERSION.match(p.version):
-            v.append(tt.Violation(p.folder, f"version {p.version!r} is not a public PEP 440 version in canonical "
+            v.append(Violation(p.folder, f"version {p.version!r} is not a public PEP 440 version in canonical "
                                             "form (PyPI refuses local labels such as +student)"))
         if changelog_entry(p) is None:
-            v.append(tt.Violation(p.folder, f"CHANGELOG.md has no entry for {p.version} "
+            v.append(Violation(p.folder, f"CHANGELOG.md has no entry for {p.version} "
                                             f"(add a heading '## {p.version} — unreleased' with what changed)"))
     return v
 
@@ -90,16 +100,16 @@ def parse_tag(tag: str) -> tuple[str, str] | None:
     """'tinytorch-tensor-v0.1.0' -> ('tinytorch-tensor', '0.1.0'); 'refs/tags/...' is accepted."""
     tag = tag.removeprefix("refs/tags/")
     m = re.match(r"^(.+)-v(\d[^-]*)$", tag)
-    return (tt.normalize(m.group(1)), m.group(2)) if m else None
+    return (normalize(m.group(1)), m.group(2)) if m else None
 
 
-def tag_check(tag: str, pkgs: list[tt.Package]) -> tuple[tt.Package | None, str]:
+def tag_check(tag: str, pkgs: list[Package]) -> tuple[Package | None, str]:
     """The package a release tag names, or None and why not."""
     parsed = parse_tag(tag)
     if parsed is None:
         return None, f"tag {tag!r} is not of the form <distribution>-v<version> (e.g. tinytorch-tensor-v0.1.1)"
     name, version = parsed
-    pkg = tt.by_name(pkgs).get(name)
+    pkg = by_name(pkgs).get(name)
     if pkg is None:
         return None, f"tag {tag!r} names {name}, which no folder under packages/ builds"
     if pkg.version != version:
@@ -230,8 +240,8 @@ def _extract(sdist: Path, dest: Path) -> Path:
     return roots[0]
 
 
-def check_reproducible(pkg: tt.Package, dist: Path, work: Path) -> list[str]:
-    wheel, sdist = tt.find_artifact(dist, pkg, "whl"), tt.find_artifact(dist, pkg, "tar.gz")
+def check_reproducible(pkg: Package, dist: Path, work: Path) -> list[str]:
+    wheel, sdist = find_artifact(dist, pkg, "whl"), find_artifact(dist, pkg, "tar.gz")
     if wheel is None or sdist is None:
         return [f"no {'wheel' if wheel is None else 'sdist'} of {pkg.name} {pkg.version} in {dist}"]
     root = work / f"rebuild-{pkg.folder}"
@@ -251,7 +261,7 @@ def check_reproducible(pkg: tt.Package, dist: Path, work: Path) -> list[str]:
 # Installed alone, from the built wheels, in fresh venvs
 # --------------------------------------------------------------------------------------------
 
-def third_party_runtime(pkgs: list[tt.Package]) -> list[str]:
+def third_party_runtime(pkgs: list[Package]) -> list[str]:
     return list(dict.fromkeys(r.raw for p in pkgs for r in p.third_party_requirements))
 
 
@@ -262,7 +272,7 @@ def default_wheelhouse() -> Path:
     return Path(given) if given else Path.home() / ".cache" / "tinytorch-ci" / "wheelhouse"
 
 
-def fill_wheelhouse(pkgs: list[tt.Package], wheelhouse: Path) -> list[str]:
+def fill_wheelhouse(pkgs: list[Package], wheelhouse: Path) -> list[str]:
     """Wheels of every third-party runtime requirement (and theirs) for this Python, so that the
     installs below can resolve with --no-index. Offline first: when the wheelhouse already satisfies
     every requirement nothing is fetched (no index queries at all); otherwise pip downloads what is
@@ -293,7 +303,7 @@ print(json.dumps(out))
 """
 
 
-def check_installed_alone(pkg: tt.Package, pkgs: list[tt.Package], dist: Path, wheelhouse: Path,
+def check_installed_alone(pkg: Package, pkgs: list[Package], dist: Path, wheelhouse: Path,
                           work: Path) -> tuple[list[str], str]:
     """Install pkg's wheel into a fresh venv, offline, from dist + wheelhouse; check what came and that
     it imports. Returns (problems, one-line summary)."""
@@ -306,8 +316,8 @@ def check_installed_alone(pkg: tt.Package, pkgs: list[tt.Package], dist: Path, w
                 f"{res.stdout.strip()}"], ""
     problems = []
     got = installed_versions(python)
-    ours = {n: v for n, v in got.items() if n == tt.META or n.startswith("tinytorch-")}
-    expected = pkgs if pkg.is_meta else tt.sibling_closure(pkg, pkgs)
+    ours = {n: v for n, v in got.items() if n == META or n.startswith("tinytorch-")}
+    expected = pkgs if pkg.is_meta else sibling_closure(pkg, pkgs)
     want = {p.name: p.version for p in expected if not (p.is_meta and not pkg.is_meta)}
     if ours != want:
         problems.append(f"installed tinytorch distributions {ours} != its declared closure {want}")
@@ -376,8 +386,8 @@ def twine_check(files: list[Path]) -> list[str]:
 
 
 def release_check(dist: Path, build: bool, jobs: int, work: Path | None, only: list[str]) -> int:
-    pkgs = tt.load_packages()
-    chosen = [tt.get_package(f, pkgs) for f in only] if only else pkgs
+    pkgs = load_packages()
+    chosen = [get_package(f, pkgs) for f in only] if only else pkgs
     steps = Steps()
     tmp = None
     if work is None:
@@ -389,12 +399,12 @@ def release_check(dist: Path, build: bool, jobs: int, work: Path | None, only: l
     steps.run("versions and changelogs", lambda: [str(x) for x in check_versions(chosen)])
     # the contract holds the range rules: every sibling range admits the sibling's current version,
     # the meta-package's ranges admit every current version and its floors satisfy every module's ranges
-    steps.run("contract (sources, ranges, meta-package)", lambda: [str(x) for x in tt.check_all_sources(pkgs)])
+    steps.run("contract (sources, ranges, meta-package)", lambda: [str(x) for x in check_all_sources(pkgs)])
     if build:
         steps.run("build: sdist, then wheel from sdist", lambda: (
-            [f"{n} build(s) failed"] if (n := tt.build_all(dist, pkgs, jobs=jobs)) else []))
-    steps.run("artifacts keep the contract", lambda: [str(x) for x in tt.check_dist(dist, chosen)])
-    files = [a for p in chosen for a in (tt.find_artifact(dist, p, "whl"), tt.find_artifact(dist, p, "tar.gz")) if a]
+            [f"{n} build(s) failed"] if (n := build_all(dist, pkgs, jobs=jobs)) else []))
+    steps.run("artifacts keep the contract", lambda: [str(x) for x in check_dist(dist, chosen)])
+    files = [a for p in chosen for a in (find_artifact(dist, p, "whl"), find_artifact(dist, p, "tar.gz")) if a]
     steps.run("twine check --strict", lambda: twine_check(files) if files else ["nothing to check"])
 
     def reproducible() -> list[str]:
@@ -451,11 +461,11 @@ def min_versions(folders: list[str], dist: Path, work: Path, pytest_args: list[s
     if not uv:
         print("min-versions needs uv (pip has no lowest-version resolution): pip install uv", file=sys.stderr)
         return 2
-    pkgs = tt.load_packages()
-    chosen = [tt.get_package(f, pkgs) for f in folders] if folders else [p for p in pkgs if not p.is_meta]
-    groups: dict[tuple[str, ...], list[tt.Package]] = {}
+    pkgs = load_packages()
+    chosen = [get_package(f, pkgs) for f in folders] if folders else [p for p in pkgs if not p.is_meta]
+    groups: dict[tuple[str, ...], list[Package]] = {}
     for pkg in chosen:
-        groups.setdefault(tuple(tt.requirements_for([pkg], pkgs)), []).append(pkg)
+        groups.setdefault(tuple(requirements_for([pkg], pkgs)), []).append(pkg)
     work.mkdir(parents=True, exist_ok=True)
     rows, failed = [], 0
     for number, (reqs, members) in enumerate(groups.items()):
@@ -464,8 +474,8 @@ def min_versions(folders: list[str], dist: Path, work: Path, pytest_args: list[s
         python = make_venv(venv, seed=True)
         res = _run([uv, "pip", "install", "--quiet", "--python", python, "--resolution", "lowest-direct", *reqs],
                    env=_clean_env())
-        closure = {p.name: p for m in members for p in tt.sibling_closure(m, pkgs)}
-        ours = [tt.find_artifact(dist, p, "whl") for p in closure.values()]
+        closure = {p.name: p for m in members for p in sibling_closure(m, pkgs)}
+        ours = [find_artifact(dist, p, "whl") for p in closure.values()]
         if res.returncode == 0:
             if None in ours:
                 res = subprocess.CompletedProcess([], 1, f"missing wheels in {dist}: run the build env first")
@@ -473,7 +483,7 @@ def min_versions(folders: list[str], dist: Path, work: Path, pytest_args: list[s
                 res = _run([uv, "pip", "install", "--quiet", "--python", python, "--no-deps", *ours],
                            env=_clean_env())
         got = installed_versions(python) if res.returncode == 0 else {}
-        direct = [tt.Requirement.parse(r) for r in reqs]
+        direct = [Requirement.parse(r) for r in reqs]
         lowest = ", ".join(f"{r.name}=={got.get(r.name, '?')}" for r in direct if not r.marker)
         names = ", ".join(m.name for m in members)
         print(f"\n=== lowest allowed: {lowest}\n    for {names} ({time.perf_counter() - t0:.1f}s to set up)",
@@ -544,7 +554,7 @@ def add_commands(sub) -> None:
 
 def run_command(args) -> int | None:
     if args.cmd == "versions":
-        pkgs = tt.load_packages()
+        pkgs = load_packages()
         rows = [{"folder": p.folder, "distribution": p.name, "version": p.version, "tag": tag_for(p),
                  "changelog": changelog_entry(p)} for p in pkgs]
         if args.json:
@@ -558,15 +568,15 @@ def run_command(args) -> int | None:
             print(f"VERSIONS {x}", file=sys.stderr)
         return 1 if problems else 0
     if args.cmd == "tag-check":
-        pkg, message = tag_check(args.tag, tt.load_packages())
+        pkg, message = tag_check(args.tag, load_packages())
         if pkg is None:
             print(f"error: {message}", file=sys.stderr)
             return 1
         print(f"folder={pkg.folder}\ndistribution={pkg.name}\nversion={pkg.version}" if args.kv else message)
         return 0
     if args.cmd == "artifacts":
-        pkg = tt.get_package(args.folder)
-        found = [tt.find_artifact(args.dist, pkg, kind) for kind in ("whl", "tar.gz")]
+        pkg = get_package(args.folder)
+        found = [find_artifact(args.dist, pkg, kind) for kind in ("whl", "tar.gz")]
         if None in found:
             print(f"error: {args.dist} lacks the {'wheel' if found[0] is None else 'sdist'} of "
                   f"{pkg.name} {pkg.version}", file=sys.stderr)
