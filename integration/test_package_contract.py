@@ -274,3 +274,19 @@ def test_checker_catches_a_wheel_shipping_the_namespace(tmp_path, fake_repo):
     found = [str(v) for v in contract.check_wheel(pkg, wheel)]
     assert any("ships tinytorch/__init__.py" in v for v in found), found
     assert any("does not ship the tests" in v for v in found), found
+
+
+def test_titos_module_list_must_match_packages(tmp_path):
+    """setup's registry.py (tito's module list) is checked against packages/: a module
+    renamed or moved there and not in the registry is a contract violation."""
+    real = model.get_package("setup", PACKAGES)
+    assert contract.check_registry(PACKAGES) == []
+    text = (real.path / contract.REGISTRY).read_text(encoding="utf-8")
+    fake = tmp_path / "setup"
+    (fake / contract.REGISTRY).parent.mkdir(parents=True)
+    (fake / contract.REGISTRY).write_text(
+        text.replace('_m(3, "activations"', '_m(3, "activation"'), encoding="utf-8")
+    pkgs = [model.Package("setup", fake, real.pyproject) if p is real else p for p in PACKAGES]
+    problems = [str(v) for v in contract.check_registry(pkgs)]
+    assert len(problems) == 1 and "MODULES is not what packages/ says" in problems[0]
+    assert "(3, 'activation', 'tinytorch.core.activations')" in problems[0]

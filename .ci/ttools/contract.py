@@ -315,9 +315,47 @@ def check_meta(meta: Package, pkgs: list[Package]) -> list[Violation]:
     return v
 
 
+REGISTRY = Path("src/tinytorch/setup/registry.py")  # in the setup package: tito's module list
+
+
+def check_registry(pkgs: list[Package]) -> list[Violation]:
+    """tito's module list (setup's registry.py, shipped in a wheel that cannot read packages/)
+    must say what packages/ says: the same (number, folder, import path) in course order, and
+    the meta-package's distribution name."""
+    setup = next((p for p in pkgs if p.folder == CLI_PACKAGE), None)
+    if setup is None or not (setup.path / REGISTRY).is_file():
+        return []
+    tree = ast.parse((setup.path / REGISTRY).read_text(encoding="utf-8"))
+    listed, meta_name = [], None
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if not isinstance(target, ast.Name) or node.value is None:
+            continue
+        if target.id == "MODULES" and isinstance(node.value, ast.Tuple):
+            listed = [tuple(ast.literal_eval(a) for a in call.args[:3]) for call in node.value.elts
+                      if isinstance(call, ast.Call)]
+        elif target.id == "META_DISTRIBUTION":
+            meta_name = ast.literal_eval(node.value)
+    want = [(p.module, p.folder, p.import_roots[0] if p.import_roots else None)
+            for p in pkgs if not p.is_meta and p.module is not None]
+    v = []
+    if listed != want:
+        extra, missing = sorted(set(listed) - set(want)), sorted(set(want) - set(listed))
+        v.append(Violation(CLI_PACKAGE, f"{REGISTRY}: MODULES is not what packages/ says "
+                           f"(listed but not in packages/: {extra}; in packages/ but not listed: "
+                           f"{missing}; or the order differs) — edit the list to match"))
+    meta = next((p for p in pkgs if p.is_meta), None)
+    if meta is not None and meta_name != meta.name:
+        v.append(Violation(CLI_PACKAGE, f"{REGISTRY}: META_DISTRIBUTION is {meta_name!r}, but "
+                           f"packages/{META}/pyproject.toml names {meta.name!r}"))
+    return v
+
+
 def check_all_sources(pkgs: list[Package] | None = None) -> list[Violation]:
     pkgs = load_packages() if pkgs is None else pkgs
     v = [x for p in pkgs for x in check_sources(p, pkgs)]
+    v += check_registry(pkgs)
     if not any(p.is_meta for p in pkgs):
         v.append(Violation(META, "packages/tinytorch/pyproject.toml (the meta-package) is missing"))
     return v
