@@ -412,8 +412,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         timeout=args.timeout, out=args.out, source=args.lesson)
     except (TitoError, UnknownModuleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        if getattr(exc, "hint", None):
-            print(f"hint: {exc.hint}", file=sys.stderr)  # type: ignore[attr-defined]
+        hint = getattr(exc, "hint", None)  # TitoError has one, UnknownModuleError does not
+        if hint:
+            print(f"hint: {hint}", file=sys.stderr)
         return 1
     return 0 if ok else 1
 

@@ -183,6 +183,7 @@ def _verdict(say: Callable[[str], None], student: bool, expected: int | None,
             return True
         say(f"✗ cell {failed_at} failed ({total:.1f} s): {error}")
         return False
+    assert expected is not None, "run_lesson refuses a student lesson without a check cell"
     if failed_at is None:
         say(f"✗ the student version ran through without an error ({total:.1f} s): the first "
             f"check (cell {expected}) did not notice the stubs")

@@ -133,7 +133,8 @@ def percent_to_notebook(text: str) -> dict[str, Any]:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     header, used = _header(lines)
     cells: list[dict[str, Any]] = []
-    kind, title, body = "code", "", []
+    kind, title = "code", ""
+    body: list[str] = []
 
     def flush() -> None:
         cells.append(_cell(len(cells), kind, _trim(body), title))

@@ -74,10 +74,18 @@ def build_sdist(folder: Path, outdir: Path, python: str | None = None) -> Path:
     return made[-1]
 
 
+def _file_bytes(tf: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """The bytes of a regular file of the archive (``extractfile`` gives None for the rest)."""
+    f = tf.extractfile(member)
+    if f is None:
+        raise TitoError(f"{member.name} in the archive is not a regular file")
+    return f.read()
+
+
 def _add_state_file(archive: Path, state: dict) -> tuple[str, ...]:
     """Rewrite ``archive`` with ``<root>/.tinytorch-workspace.json`` added; return its members."""
     with tarfile.open(archive, "r:gz") as tf:
-        members = [(m, tf.extractfile(m).read() if m.isfile() else None) for m in tf.getmembers()]
+        members = [(m, _file_bytes(tf, m) if m.isfile() else None) for m in tf.getmembers()]
     roots = {m.name.split("/", 1)[0] for m, _ in members}
     if len(roots) != 1:
         raise TitoError(f"{archive.name} does not hold exactly one top-level folder")
@@ -101,7 +109,7 @@ def _check_no_solutions(archive: Path) -> None:
             if REFERENCE_DIR in parts:
                 raise TitoError(f"{archive.name} contains {member.name}: the reference must not ship")
             if member.isfile() and len(parts) > 2 and parts[1] == "src" and member.name.endswith(".py"):
-                text = tf.extractfile(member).read().decode("utf-8")
+                text = _file_bytes(tf, member).decode("utf-8")
                 try:
                     left = find_blocks(text, member.name)
                 except StubError as exc:

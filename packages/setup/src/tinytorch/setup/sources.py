@@ -15,6 +15,7 @@ the file to copy, which :meth:`PackageLayout.write` turns into a folder pip can 
 
 from __future__ import annotations
 
+import email.message
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,10 @@ def layout_from_wheel_install(installed: InstalledDist, module: Module) -> Packa
                         "(is it installed correctly?)",
                         hint=f"reinstall it: python -m pip install --force-reinstall {installed.name}")
     layout.generated["pyproject.toml"] = pyproject_from_metadata(installed, module)
-    body = installed.dist.metadata.get_payload() if installed.dist.metadata else ""
+    # The metadata is an email message whose payload is the long description (the README).
+    meta = installed.dist.metadata
+    payload = meta.get_payload() if isinstance(meta, email.message.Message) else None
+    body = payload if isinstance(payload, str) else ""
     layout.generated["README.md"] = (body or f"# {installed.name}\n").strip() + "\n"
     for item in installed.dist.files or []:
         if item.name in ("LICENSE", "LICENSE.txt") and ".dist-info" in item.as_posix():

@@ -234,8 +234,8 @@ def _make_block(
     code = tuple(n for n in range(begin + 1, end) if lines[n - 1].strip() and n not in comments)
     if not code:
         raise StubError(filename, begin, "empty solution block (no code between the markers)")
-    first = lines[code[0] - 1]
-    if first[: len(first) - len(first.lstrip())] != indent:
+    first_line = lines[code[0] - 1]
+    if first_line[: len(first_line) - len(first_line.lstrip())] != indent:
         raise StubError(filename, begin, f"{BEGIN_MARKER} is not indented like the code under "
                         f"it (line {code[0]})")
     scope = _innermost(scopes, begin)

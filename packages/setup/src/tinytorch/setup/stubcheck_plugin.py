@@ -108,7 +108,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     out = os.environ.get("TT_STUBCHECK_OUT")
     if out and _targets:
         sys.settrace(None)
-        threading.settrace(None)  # type: ignore[arg-type]
+        threading.settrace(None)
         data = {"hits": {str(k): sorted(v) for k, v in _hits.items()},
                 "durations": dict(_durations)}
         with open(out, "w", encoding="utf-8") as handle:

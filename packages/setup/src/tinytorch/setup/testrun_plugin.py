@@ -87,7 +87,7 @@ class _Recorder:
             return  # the first problem of a test is its outcome (e.g. setup before teardown)
         if report.when == "call" or report.failed or report.skipped:
             if report.skipped and nodeid in self.not_run:
-                entry = {"outcome": NOT_RUN, "exercise": self.not_run[nodeid]}
+                entry: dict[str, Any] = {"outcome": NOT_RUN, "exercise": self.not_run[nodeid]}
             elif report.skipped:
                 entry = {"outcome": "skipped"}
             elif report.passed:
@@ -226,7 +226,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     rec.record(item, report, call.excinfo if report.failed else None)
     if report.skipped and item.nodeid in rec.not_run:
-        report.tito_not_run = True  # type: ignore[attr-defined]
+        report.tito_not_run = True
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:

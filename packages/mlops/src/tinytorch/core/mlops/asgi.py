@@ -267,7 +267,7 @@ def _protocol_class(owner: "ASGIModelServer") -> type:
             self.transport.close()
 
         # -- uvicorn's protocol, extended
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             sock = transport.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
                 # h11 writes a response's head and body separately: with Nagle's algorithm
@@ -278,7 +278,7 @@ def _protocol_class(owner: "ASGIModelServer") -> type:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except OSError:
                     pass
-            super().connection_made(_Transport(transport, self))  # type: ignore[arg-type]
+            super().connection_made(_Transport(transport, self))
             self._tt_arm()  # a new connection gets header_timeout for its first request
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -286,10 +286,10 @@ def _protocol_class(owner: "ASGIModelServer") -> type:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self.transport.lingering:  # type: ignore[attr-defined]
+            if self.transport.lingering:
                 self._tt_discarded += len(data)
                 if self._tt_discarded > 2 * owner.max_body_bytes:
-                    self.transport._t.close()  # type: ignore[attr-defined]
+                    self.transport._t.close()
                 return
             if self._tt_waiting:
                 self._tt_partial = True
@@ -312,7 +312,7 @@ def _protocol_class(owner: "ASGIModelServer") -> type:
 
         def eof_received(self) -> bool | None:
             cycle = self.cycle
-            if self.transport.lingering or cycle is None or cycle.response_complete:  # type: ignore[attr-defined]
+            if self.transport.lingering or cycle is None or cycle.response_complete:
                 return None  # close
             if cycle.more_body:  # the body ended before its Content-Length: h11 says so
                 self.conn.receive_data(b"")
@@ -334,7 +334,7 @@ def _protocol_class(owner: "ASGIModelServer") -> type:
                 endpoint = path if path in ENDPOINTS else "other"
             owner.metrics.observe_request(endpoint, status, 0.0, reason)
             if cycle is not None and cycle.response_started and not cycle.response_complete:
-                self.transport._t.close()  # type: ignore[attr-defined]
+                self.transport._t.close()
                 return
             text = f"malformed HTTP request: {err or msg}"
             body = dump_json({"error": text, "status": status, "reason": reason})
@@ -347,7 +347,7 @@ def _protocol_class(owner: "ASGIModelServer") -> type:
                 cycle.scope["tinytorch.answered"] = True  # the app must not count it again
                 cycle.disconnected = True  # the app's reads end, its answer goes nowhere
                 cycle.message_event.set()
-            self.transport._t.close()  # type: ignore[attr-defined]
+            self.transport._t.close()
 
     return _Protocol
 

@@ -94,7 +94,8 @@ def unknown_command(parser: argparse.ArgumentParser,
     words = [a for a in argv if not a.startswith("-")]
     if len(words) != len(argv) and argv and argv[0].startswith("-"):
         return None  # `tito --version`, `tito -h …`: argparse decides
-    current, path = parser, []
+    current = parser
+    path: list[str] = []
     for word in words:
         choices = _subcommands(current)
         if choices is None:

@@ -46,8 +46,8 @@ def _notebook(module: Module, workspace: Path) -> Path | None:
     notebook = workspace / name.replace(".py", ".ipynb")
     if notebook.is_file():
         return notebook
-    source = workspace / "lesson" / name
-    source = source if source.is_file() else find_lesson(module)
+    in_workspace = workspace / "lesson" / name
+    source = in_workspace if in_workspace.is_file() else find_lesson(module)
     return write_notebook(source, notebook) if source is not None else None
 
 

@@ -192,9 +192,8 @@ def _write_lesson(module: Module, dest: Path) -> Path | None:
     from ..notebook import write_notebook
 
     name = lesson_filename(module)
-    source = dest / "lesson" / name
-    if not source.is_file():
-        source = find_lesson(module)
+    in_workspace = dest / "lesson" / name
+    source = in_workspace if in_workspace.is_file() else find_lesson(module)
     if source is None:
         return None
     return write_notebook(source, dest / name.replace(".py", ".ipynb"))

@@ -196,9 +196,9 @@ def _trusted_roots() -> tuple[str, ...]:
     """Folders whose code may add report hooks: pytest's, pluggy's, hypothesis', the tests'."""
     roots = [os.path.join(_BOX, "tests")]
     for name in ("_pytest", "pytest", "pluggy", "hypothesis"):
-        module = sys.modules.get(name)
-        if module is not None and getattr(module, "__file__", None):
-            roots.append(os.path.dirname(os.path.abspath(module.__file__)))
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path:
+            roots.append(os.path.dirname(os.path.abspath(path)))
     return tuple(root + os.sep for root in roots)
 
 
@@ -230,8 +230,8 @@ def _check_machinery(config: pytest.Config) -> list[str]:
 def _message(report: pytest.TestReport | pytest.CollectReport) -> str:
     text = getattr(report, "longreprtext", "") or str(report.longrepr or "")
     crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
-    if crash is not None and getattr(crash, "message", ""):
-        head = crash.message
+    head = getattr(crash, "message", "")
+    if head:
         return head if len(text) <= len(head) else f"{head}\n\n{text[-2000:]}"
     return text[-2000:]
 
@@ -263,7 +263,7 @@ def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_call(item: pytest.Item):  # type: ignore[no-untyped-def]
+def pytest_runtest_call(item: pytest.Item):
     outcome = yield
     if outcome.excinfo is not None:
         _raised[item.nodeid] = outcome.excinfo[0].__name__

@@ -474,10 +474,10 @@ def _score(name: str, run: _Run, universe: list[str], points: dict[str, float], 
             tests.append(TestResult(nodeid, "not graded", 0.0, 0.0,
                                     "the reference does not pass this test"))
             continue
-        event = results.get(nodeid)
-        if event is not None:
-            outcome = str(event.get("outcome"))
-            message = str(event.get("message", ""))
+        result = results.get(nodeid)
+        if result is not None:
+            outcome = str(result.get("outcome"))
+            message = str(result.get("message", ""))
             tests.append(TestResult(nodeid, outcome, worth if outcome == "passed" else 0.0, worth, message))
         elif nodeid == running:
             outcome = "timeout" if run.exit_code is None else "error"

@@ -9,6 +9,7 @@ absolute or ``..`` path, and at most :data:`MAX_MEMBERS` entries and
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -110,7 +111,7 @@ def unpack(archive: Path, dest: Path) -> None:
                 members = [_Member(i.filename, i.file_size, i.is_dir(),
                                    "refused symbolic link"
                                    if (i.external_attr >> 16) & 0o170000 == 0o120000 else None,
-                                   lambda i=i: zf.open(i))
+                                   functools.partial(zf.open, i))
                            for i in zf.infolist()]
                 _extract(archive.name, members, dest)
         except zipfile.BadZipFile as exc:
@@ -122,7 +123,7 @@ def unpack(archive: Path, dest: Path) -> None:
                                None if m.isfile() or m.isdir()
                                else "refused hard link" if m.islnk()
                                else "refused symbolic link" if m.issym() else "refused member",
-                               lambda m=m: tf.extractfile(m))
+                               functools.partial(tf.extractfile, m))
                        for m in tf.getmembers()]
             _extract(archive.name, members, dest)
     except tarfile.TarError as exc:
@@ -152,7 +153,7 @@ def _folder_members(folder: Path, label: str) -> list[_Member]:
                     members.append(_Member(rel, info.st_size, False, "refused hard link", lambda: None))
                 else:
                     members.append(_Member(rel, info.st_size, False, None,
-                                           lambda p=entry.path: _open_no_follow(p)))
+                                           functools.partial(_open_no_follow, entry.path)))
                 if len(members) > MAX_MEMBERS:
                     raise TitoError(f"{label}: more than {MAX_MEMBERS} files")
     return members
