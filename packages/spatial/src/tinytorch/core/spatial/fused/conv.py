@@ -19,8 +19,11 @@ the same GEMM per group — with far less memory traffic and memory:
   made a training step's peak memory 1.5× PyTorch's.
 * **col2im as contiguous adds.** The input gradient of each chunk is computed per window tap
   as a batched matmul into a (kh·kw, rows, C_in) block, so folding it back is kh·kw slice-adds
-  of contiguous (rows, C_in) slabs. (One wide (rows, C_out) @ (C_out, kh·kw·C_in) GEMM was
-  tried: its GEMM is no faster here and folding its strided output back costs more.)
+  of contiguous (rows, C_in) slabs, each clipped to the part that lands inside the input — no
+  padded gradient buffer, and the tap that covers the whole input (the centre of a 'same'
+  conv) is written first with ``=``, so nothing is zeroed. (One wide (rows, C_out) @
+  (C_out, kh·kw·C_in) GEMM was tried: its GEMM is no faster here and folding its strided
+  output back costs more.)
 * **Reused buffers.** Chunk buffers, output and gradient buffers come from
   :data:`~tinytorch.core.tensor.runtime.WORKSPACE` instead of fresh allocations.
 * **Data-parallel.** Every step above works on a contiguous range of images, so the batch is
@@ -233,16 +236,49 @@ def _ones_column(geo: ConvGeometry, has_bias: bool) -> bool:
     return has_bias and geo.groups == 1 and geo.kh * geo.kw * geo.c_group <= _SKINNY_COLUMNS
 
 
-def _col2im(d: np.ndarray, geo: ConvGeometry, target: np.ndarray, channels: slice) -> None:
-    """Add the per-tap block ``d`` (kh·kw, rows, C_g) of a chunk of images back onto their
-    padded input gradient ``target`` (images, H_p, W_p, C), channels ``channels``."""
-    nc = target.shape[0]
-    h_span, w_span = geo.sh * (geo.h_out - 1) + 1, geo.sw * (geo.w_out - 1) + 1
+def _tap_span(out_size: int, in_size: int, stride: int, offset: int) -> tuple:
+    """For one tap reading input index ``o·stride + offset`` (offset = tap·dilation - padding):
+    the output range [o0, o1) that lands inside the input, and the input index of o0."""
+    o0 = max(0, -(offset // stride)) if offset < 0 else 0
+    o1 = min(out_size, (in_size - 1 - offset) // stride + 1) if in_size - 1 >= offset else 0
+    return o0, max(o0, o1), o0 * stride + offset
+
+
+def _col2im_plan(geo: ConvGeometry) -> tuple:
+    """Per tap: (t, output rows, output cols, input rows, input cols) as slices, the taps
+    that land nowhere left out, and whether the first one covers the whole input (it is then
+    written with ``=`` and nothing needs zeroing first — the centre tap of a 'same' conv)."""
+    plan = []
     for t in range(geo.kh * geo.kw):
         a, b = divmod(t, geo.kw)
-        target[:, a * geo.dh:a * geo.dh + h_span:geo.sh,
-               b * geo.dw:b * geo.dw + w_span:geo.sw, channels] += \
-            d[t].reshape(nc, geo.h_out, geo.w_out, -1)
+        i0, i1, r0 = _tap_span(geo.h_out, geo.h, geo.sh, a * geo.dh - geo.ph)
+        j0, j1, q0 = _tap_span(geo.w_out, geo.w, geo.sw, b * geo.dw - geo.pw)
+        if i1 > i0 and j1 > j0:
+            plan.append((t, slice(i0, i1), slice(j0, j1),
+                         slice(r0, r0 + (i1 - i0 - 1) * geo.sh + 1, geo.sh),
+                         slice(q0, q0 + (j1 - j0 - 1) * geo.sw + 1, geo.sw)))
+    full = [p for p in plan if p[3] == slice(0, geo.h, 1) and p[4] == slice(0, geo.w, 1)]
+    if full:
+        plan.remove(full[0])
+        plan.insert(0, full[0])
+    return plan, bool(full)
+
+
+def _col2im(d: np.ndarray, geo: ConvGeometry, plan: tuple, target: np.ndarray,
+            channels: slice) -> None:
+    """Add the per-tap block ``d`` (kh·kw, rows, C_g) of a chunk of images back onto their
+    input gradient ``target`` (images, H, W, C), channels ``channels``: each tap's slab, clipped
+    to the part that lands inside the input (what fell on the padding is dropped)."""
+    taps, first_covers = plan
+    nc = target.shape[0]
+    if not first_covers:
+        target[..., channels] = 0
+    for k, (t, rows_out, cols_out, rows_in, cols_in) in enumerate(taps):
+        slab = d[t].reshape(nc, geo.h_out, geo.w_out, -1)[:, rows_out, cols_out]
+        if k == 0 and first_covers:
+            target[:, :, :, channels] = slab
+        else:
+            target[:, rows_in, cols_in, channels] += slab
 
 
 def _weight_grad(patches: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -288,10 +324,10 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
     ready = g_nhwc.flags.c_contiguous and g_nhwc.dtype == dtype
     g_buf = g_nhwc if ready else WORKSPACE.get("conv.grad_out", g_nhwc.shape, dtype)
     g2 = g_buf.reshape(m, c_out)
-    grad_padded = w_taps = None
+    grad_in = w_taps = plan = None
     if need_x:
-        grad_padded = WORKSPACE.get(
-            "conv.grad_padded", (n, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw, geo.c), dtype)
+        grad_in = WORKSPACE.get("conv.grad_in", (n, geo.h, geo.w, geo.c), dtype)
+        plan = _col2im_plan(geo)
         w_taps = np.ascontiguousarray(wmat.reshape(g, taps, cg, cog).transpose(0, 1, 3, 2))
     k = taps * cg
     row_bytes = max((k + ones_column) * g if need_p else 0, taps * cg if need_x else 0, 1)
@@ -304,7 +340,6 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
         d = None
         if need_x:
             d = WORKSPACE.get("conv.dpatches", (taps, nc_max * per_image, cg), dtype)
-            grad_padded[n0:n1].fill(0)
         gb = gw = None
         for c0 in range(n0, n1, nc_max):
             c1 = min(c0 + nc_max, n1)
@@ -330,7 +365,7 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
                 for gi in range(g):
                     np.matmul(rows[:, gi * cog:(gi + 1) * cog] if g > 1 else rows, w_taps[gi],
                               out=block)
-                    _col2im(block, geo, grad_padded[c0:c1], slice(gi * cg, (gi + 1) * cg))
+                    _col2im(block, geo, plan, grad_in[c0:c1], slice(gi * cg, (gi + 1) * cg))
         if ones_column and gw is not None:
             gw, gb = gw[None, :-1], gw[-1]
         return gb, gw
@@ -346,8 +381,7 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
             gwm.reshape(g, geo.kh, geo.kw, cg, cog).transpose(0, 4, 3, 1, 2), dtype=weight.dtype
         ).reshape(weight.shape)
     if need_x:
-        inner = grad_padded[:, geo.ph:geo.ph + geo.h, geo.pw:geo.pw + geo.w, :]
-        gx = inner.transpose(0, 3, 1, 2)
+        gx = grad_in.transpose(0, 3, 1, 2)
         if gx.dtype != x.dtype:
             gx = gx.astype(x.dtype)
     return (gx, gw) if bias is None else (gx, gw, gb)
