@@ -438,3 +438,13 @@ def test_conv_keeps_no_patch_matrix_for_the_backward_pass(monkeypatch):
     cols = [buf for key, bufs in WORKSPACE._pool.items() if key[0].startswith("conv.cols")
             for buf in bufs]
     assert cols and all(buf.nbytes <= (1 << 14) + per_image for buf in cols)
+
+
+@pytest.mark.parametrize("case", [
+    (2, 2, 1, 1, 3, 3, 1, 1, 1, 1),   # one pixel: every tap but the centre lands on padding
+    (1, 2, 2, 3, 2, 3, 2, 2, 1, 1),   # padding wider than the input reaches: taps dropped
+    (2, 3, 5, 4, 2, (2, 3), (2, 1), (1, 2), (2, 1), 1),  # no tap covers the whole input
+])
+def test_fused_input_gradient_where_taps_fall_on_the_padding(case):
+    # the col2im clips each tap's slab to the input and skips taps that land nowhere
+    _check_fused_derivative(case)
