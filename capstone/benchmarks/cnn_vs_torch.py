@@ -3,7 +3,7 @@
     python capstone/benchmarks/cnn_vs_torch.py [--rounds 7] [--steps 4] [--batch 128]
     python capstone/benchmarks/cnn_vs_torch.py --readme     # only re-render the docs' figures
 
-The network (PERFORMANCE.md's reference CNN, 12.3 MFLOP per 32×32×3 image forward):
+The network (the reference small CNN, 12.3 MFLOP per 32×32×3 image forward):
 
     conv(3→32, 3×3, pad 1)-ReLU-maxpool2 → conv(32→64, 3×3, pad 1)-ReLU-maxpool2
     → linear(4096→128)-ReLU → linear(128→10), cross-entropy, SGD(lr=0.01)

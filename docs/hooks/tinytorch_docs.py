@@ -113,6 +113,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
         {"Coming from PyTorch": "coming-from-pytorch.md"},
         {"PyTorch signatures, checked": PYTORCH_PAGE},
         {"Getting started: contributors": "getting-started.md"},
+        {"Architecture": "architecture.md"},
         {"Course overview": "dependencies.md"},
         {"For instructors": "instructors.md"},
         {"Course platforms": "instructors-platforms.md"},

@@ -36,7 +36,7 @@ def test_layer_flops_dense_by_hand():
 
 
 def test_layer_flops_conv2d_by_hand():
-    # PERFORMANCE.md's first conv, one image: 32x32x32 outputs, 27 taps each
+    # the reference CNN's first conv, one image: 32x32x32 outputs, 27 taps each
     assert conv2d_flops((1, 32, 32, 32), 3, (3, 3)) == 32768 * 54 + 32768 == 1_802_240
     assert conv2d_flops((1, 32, 32, 32), 3, (3, 3), bias=False) == 1_769_472
     # groups divide the channels each output sees: 8 in, 4 groups -> 2 channels x 1x3 taps

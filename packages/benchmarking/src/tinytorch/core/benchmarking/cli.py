@@ -32,7 +32,7 @@ MODEL_NAMES = ("mlp", "cnn", "cnn-bn")  # models.MODELS' keys (not imported: kee
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="cnn", choices=MODEL_NAMES,
-                        help="built-in model: mlp (784-128-10), cnn (PERFORMANCE.md's small CNN, "
+                        help="built-in model: mlp (784-128-10), cnn (the reference small CNN, "
                              "12.3 MFLOP/image), cnn-bn (the CIFAR-10 recipe's conv-BN-ReLU-pool "
                              "CNN) (default cnn)")
     parser.add_argument("--quick", action="store_true",

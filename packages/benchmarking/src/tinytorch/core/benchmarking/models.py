@@ -12,7 +12,8 @@ description serves both frameworks:
     twin = build_torch(CNN)                  # torch.nn.Sequential, same names (see .torch_twin)
 
 The built-in models (:data:`MODELS`) are the course's benchmarks: the MNIST-sized MLP, the
-reference small CNN of PERFORMANCE.md (12.3 MFLOP per image) and the CIFAR-10 recipe's
+reference small CNN (conv32-pool-conv64-pool-fc128-fc10 on 32×32 RGB, 12.3 MFLOP per image
+forward) and the CIFAR-10 recipe's
 conv-BN-ReLU-pool CNN.
 """
 
@@ -116,7 +117,7 @@ def _cnn() -> ModelSpec:
         layer("Conv2d", 3, 32, 3, padding=1), layer("ReLU"), layer("MaxPool2d", 2),
         layer("Conv2d", 32, 64, 3, padding=1), layer("ReLU"), layer("MaxPool2d", 2),
         layer("Flatten"), layer("Dense", 64 * 8 * 8, 128), layer("ReLU"), layer("Dense", 128, 10),
-    ), 10, "the reference small CNN of PERFORMANCE.md (CIFAR-10 sized, 12.3 MFLOP/image)")
+    ), 10, "the reference small CNN (CIFAR-10 sized, 12.3 MFLOP/image)")
 
 
 def _cnn_bn() -> ModelSpec:
