@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping
+from typing import AbstractSet, Any, Callable, Iterator, Mapping
 
 from tinytorch.core.tensor import Tensor
 
 __all__ = ["ModuleBase", "Activation"]
 
 # One shared, read-only empty mapping: the registries of a layer without weights or children.
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 
 class ModuleBase:
@@ -51,7 +51,7 @@ class ModuleBase:
     _parameters: Mapping[str, Any] = _EMPTY
     _buffers: Mapping[str, Any] = _EMPTY
     _modules: Mapping[str, Any] = _EMPTY
-    _non_persistent: frozenset = frozenset()
+    _non_persistent: AbstractSet[str] = frozenset()
     # Defaults for a subclass whose __init__ skips ModuleBase.__init__: it gets its own dicts
     # on its first registration (_own_hooks).
     _forward_hooks: Mapping[object, Callable] = _EMPTY

@@ -111,7 +111,4 @@ class Sequential(ModuleList):
             return Sequential(OrderedDict(list(self._modules.items())[index]))
         return super().__getitem__(index)
 
-    def insert(self, index: int, layer: Any) -> "Sequential":
-        """Insert ``layer`` before position ``index`` and renumber; returns self."""
-        super().insert(index, layer)
-        return self
+    # insert: ModuleList's (returns self, as torch.nn.Sequential.insert does)

@@ -73,12 +73,13 @@ class ModuleList(Module):
             self.append(m)
         return self
 
-    def insert(self, index: int, module: Any) -> None:
-        """Insert ``module`` before position ``index`` and renumber."""
+    def insert(self, index: int, module: Any) -> "ModuleList":
+        """Insert ``module`` before position ``index`` and renumber; returns self."""
         self._check_entry(index, module)
         items = list(self._modules.values())
         items.insert(index, module)
         self._renumber(items)
+        return self
 
     def pop(self, index: int = -1) -> Any:
         """Remove the module at ``index`` (default: the last) and return it."""

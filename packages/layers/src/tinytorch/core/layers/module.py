@@ -108,6 +108,11 @@ class Module(ModuleBase):
     """
 
     training: bool
+    # ModuleBase's registries are read-only mappings; a Module's are its own, and mutable
+    _parameters: "OrderedDict[str, Any]"
+    _buffers: "OrderedDict[str, Any]"
+    _modules: "OrderedDict[str, Any]"
+    _non_persistent: "set[str]"
 
     def __init__(self) -> None:
         super().__init__()  # the hook dicts
