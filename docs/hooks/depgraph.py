@@ -6,16 +6,17 @@ chapter. So it is drawn top to bottom — one row per level, which keeps the pic
 wide as three boxes — with the placement of module 00's ``layout`` (levels, and the order within
 a level that keeps arrows short).
 
-Arrows never pass behind a box. Between two neighbouring rows the band is empty, so an arrow
-may bend freely there; an arrow that skips rows goes through a gap between the boxes of each
-row it crosses (the gap nearest to its straight line), and several arrows in one gap are spread
-apart. Each piece between rows is a cubic curve with vertical end tangents, so it stays inside
-its band.
+Arrows never pass behind a box: module 00's ``routes`` sends an arrow that skips rows through
+a gap between the boxes of each row it crosses (the gap nearest to its straight line), and
+spreads arrows sharing a gap or a box side. Each piece between rows is a cubic curve with
+vertical end tangents, so it stays inside its band.
 """
 from __future__ import annotations
 
 import html
 from typing import Callable
+
+from tinytorch.introduction.render import routes
 
 BOX_W, BOX_H = 190, 46      # a box, in px (the SVG is shown at its own size: 1 unit = 1 px)
 GAP_X, GAP_Y = 56, 58       # between boxes of a row; between rows (the band arrows bend in)
@@ -32,10 +33,6 @@ def _y(level: int) -> float:
     return MARGIN + level * (BOX_H + GAP_Y)
 
 
-def _spread(n: int, centre: float, step: float = LANE) -> list[float]:
-    return [centre + (i - (n - 1) / 2) * step for i in range(n)]
-
-
 def dependency_svg(graph, layout, link: Callable[[str], str]) -> str:
     """The graph as an inline SVG document.
 
@@ -50,57 +47,13 @@ def dependency_svg(graph, layout, link: Callable[[str], str]) -> str:
     levels = max((lv for lv, _ in pos.values()), default=0) + 1
     width = round(2 * MARGIN + slots * BOX_W + (slots - 1) * GAP_X)
     height = round(2 * MARGIN + levels * BOX_H + (levels - 1) * GAP_Y)
-    by_level: dict[int, list[float]] = {}
-    for lv, s in pos.values():
-        by_level.setdefault(lv, []).append(s)
+    # the routes (module 00's: arrows through the gaps between boxes, never behind one), in
+    # slot units across the rows; one slot is a box and a gap wide
+    pitch = BOX_W + GAP_X
+    found = routes(layout, box=BOX_W / pitch, lane=LANE / pitch)
 
-    def gaps(level: int) -> list[float]:
-        """x (px) of the free lanes of a row: left of the first box, between boxes, right."""
-        xs = sorted(by_level.get(level, []))
-        if not xs:
-            return [width / 2]
-        out = [_x(xs[0]) - GAP_X / 2]
-        out += [(_x(a) + BOX_W + _x(b)) / 2 for a, b in zip(xs, xs[1:])]
-        out.append(_x(xs[-1]) + BOX_W + GAP_X / 2)
-        return out
-
-    # each edge's route: the lane it takes in every row it crosses
-    routes = []
-    for dep, user in sorted(layout.edges, key=lambda e: (pos[e[0]], pos[e[1]])):
-        (l0, s0), (l1, s1) = pos[dep], pos[user]
-        x0, x1 = _x(s0) + BOX_W / 2, _x(s1) + BOX_W / 2
-        lanes = []
-        for lv in range(l0 + 1, l1):
-            t = (lv - l0) / (l1 - l0)
-            want = x0 + t * (x1 - x0)
-            lanes.append((lv, min(gaps(lv), key=lambda g: (abs(g - want), g))))
-        routes.append([dep, user, lanes])
-
-    # spread arrows that share a lane, a box's bottom or a box's top
-    shared: dict = {}
-    for r in routes:
-        for lv, g in r[2]:
-            shared.setdefault((lv, g), []).append(r)
-    offset: dict = {}
-    for key, rs in shared.items():
-        rs.sort(key=lambda r: (pos[r[0]][1] + pos[r[1]][1], pos[r[0]][1]))
-        for r, x in zip(rs, _spread(len(rs), key[1])):
-            offset[(id(r), key[0])] = x
-
-    def first_x(r) -> float:
-        return offset[(id(r), r[2][0][0])] if r[2] else _x(pos[r[1]][1]) + BOX_W / 2
-
-    def last_x(r) -> float:
-        return offset[(id(r), r[2][-1][0])] if r[2] else _x(pos[r[0]][1]) + BOX_W / 2
-
-    start, end = {}, {}
-    for name in pos:
-        out_rs = sorted((r for r in routes if r[0] == name), key=first_x)
-        for r, x in zip(out_rs, _spread(len(out_rs), _x(pos[name][1]) + BOX_W / 2, 2 * LANE)):
-            start[id(r)] = x
-        in_rs = sorted((r for r in routes if r[1] == name), key=last_x)
-        for r, x in zip(in_rs, _spread(len(in_rs), _x(pos[name][1]) + BOX_W / 2, 2 * LANE)):
-            end[id(r)] = x
+    def x(u: float) -> float:
+        return MARGIN + u * pitch
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="tt-depgraph" role="img" '
            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -111,14 +64,13 @@ def dependency_svg(graph, layout, link: Callable[[str], str]) -> str:
            'markerHeight="7" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="#6d4c41"/>'
            "</marker></defs>",
            f'<rect width="{width}" height="{height}" rx="8" fill="#fffaf5"/>']
-    for r in routes:
-        dep, user, lanes = r
+    for r in found:
+        dep, user = r.dep, r.user
         (l0, _), (l1, _) = pos[dep], pos[user]
-        points = [(start[id(r)], _y(l0) + BOX_H)]
-        for lv, _g in lanes:
-            x = offset[(id(r), lv)]
-            points += [(x, _y(lv)), (x, _y(lv) + BOX_H)]
-        points.append((end[id(r)], _y(l1) - 2))
+        points = [(x(r.start), _y(l0) + BOX_H)]
+        for lv, u in r.lanes:
+            points += [(x(u), _y(lv)), (x(u), _y(lv) + BOX_H)]
+        points.append((x(r.end), _y(l1) - 2))
         d = [f"M {points[0][0]:.1f} {points[0][1]:.1f}"]
         for i in range(1, len(points)):
             (xa, ya), (xb, yb) = points[i - 1], points[i]

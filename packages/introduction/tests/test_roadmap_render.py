@@ -9,6 +9,7 @@ import pytest
 
 from tinytorch.introduction import (ABILITIES, ModuleGraph, layout, overview_markdown, roadmap,
                                     save_figure, to_mermaid, to_svg, to_text, unlocked_by)
+from tinytorch.introduction.render import routes
 
 
 def test_roadmap_order_prerequisites_and_unlocks(course):
@@ -92,6 +93,24 @@ def test_svg_is_xml_with_a_box_per_module_and_an_arrow_per_edge(course, tmp_path
     assert ET.parse(out).getroot().tag == f"{ns}svg"
     with pytest.raises(ValueError, match="unknown picture type"):
         save_figure(course, str(tmp_path / "g.gif"))
+
+
+@pytest.mark.parametrize("box", [0.7, 0.9])
+def test_arrows_go_around_boxes_never_behind_them(course, box):
+    lay = layout(course, all_edges=True)
+    found = routes(lay, box=box, lane=0.02)
+    assert sorted((r.dep, r.user) for r in found) == sorted(lay.edges)
+    boxes: dict = {}
+    for level, slot in lay.positions.values():
+        boxes.setdefault(level, []).append(slot)
+    skipping = 0
+    for r in found:
+        (l0, _), (l1, _) = lay.positions[r.dep], lay.positions[r.user]
+        assert [level for level, _ in r.lanes] == list(range(l0 + 1, l1))
+        for level, u in r.lanes:  # where it crosses a level, it is in a gap
+            assert all(not (s - 1e-9 <= u <= s + box + 1e-9) for s in boxes[level]), (r, level, u)
+            skipping += 1
+    assert skipping >= 3  # tensor -> layers, tensor -> train, layers -> train cross levels
 
 
 def test_png_with_matplotlib(course, tmp_path):

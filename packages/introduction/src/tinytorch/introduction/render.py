@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .graph import ModuleGraph
 
-__all__ = ["to_mermaid", "to_text", "Layout", "layout", "to_svg", "save_figure",
+__all__ = ["to_mermaid", "to_text", "Layout", "layout", "Route", "routes", "to_svg", "save_figure",
            "PlotUnavailable"]
 
 
@@ -155,6 +155,75 @@ def layout(graph: ModuleGraph, all_edges: bool = False, sweeps: int = 4) -> Layo
     return Layout(positions, len(layers), tallest, edges)
 
 
+@dataclass
+class Route:
+    """The way one arrow goes, in layout units: along the level axis from ``dep``'s box to
+    ``user``'s, and across it (the slot axis) at ``start`` where it leaves, ``end`` where it
+    arrives, and ``lanes[i] = (level, slot)`` in every level it crosses in between."""
+
+    dep: str
+    user: str
+    start: float
+    end: float
+    lanes: list
+
+
+def _spread(n: int, centre: float, step: float) -> list:
+    return [centre + (i - (n - 1) / 2) * step for i in range(n)]
+
+
+def routes(lay: Layout, box: float, lane: float) -> list:
+    """Arrows that never pass behind a box.
+
+    A box at slot s covers [s, s + box] across the level axis (slots are 1 apart, so
+    ``1 - box`` is the gap between neighbours). Between two neighbouring levels there are no
+    boxes, so an arrow may bend freely there; an arrow that skips levels goes through a gap of
+    every level it crosses — the gap nearest its straight line, or the margin beside the
+    level's first or last box. Arrows sharing a gap, or a box's side, are spread ``lane``
+    apart. Pictures draw each hop between levels as a curve and each crossing as a straight
+    piece through its gap.
+    """
+    pos = lay.positions
+    by_level: dict = {}
+    for level, slot in pos.values():
+        by_level.setdefault(level, []).append(slot)
+    gap = 1.0 - box
+
+    def gaps(level: int) -> list:
+        xs = sorted(by_level[level])
+        return ([xs[0] - gap / 2] + [(a + box + b) / 2 for a, b in zip(xs, xs[1:])]
+                + [xs[-1] + box + gap / 2])
+
+    found = []
+    for dep, user in sorted(lay.edges, key=lambda e: (pos[e[0]], pos[e[1]])):
+        (l0, s0), (l1, s1) = pos[dep], pos[user]
+        a, b = s0 + box / 2, s1 + box / 2
+        lanes = []
+        for level in range(l0 + 1, l1):
+            want = a + (level - l0) / (l1 - l0) * (b - a)
+            lanes.append((level, min(gaps(level), key=lambda g: (abs(g - want), g))))
+        found.append(Route(dep, user, a, b, lanes))
+    shared: dict = {}
+    for r in found:
+        for level, g in r.lanes:
+            shared.setdefault((level, g), []).append(r)
+    for (level, g), rs in shared.items():
+        rs.sort(key=lambda r: (pos[r.dep][1] + pos[r.user][1], pos[r.dep][1]))
+        for r, x in zip(rs, _spread(len(rs), g, lane)):
+            r.lanes = [(lv, x if lv == level else old) for lv, old in r.lanes]
+    for name, (_, slot) in pos.items():
+        centre = slot + box / 2
+        leaving = sorted((r for r in found if r.dep == name),
+                         key=lambda r: r.lanes[0][1] if r.lanes else pos[r.user][1])
+        for r, x in zip(leaving, _spread(len(leaving), centre, 2 * lane)):
+            r.start = x
+        arriving = sorted((r for r in found if r.user == name),
+                          key=lambda r: r.lanes[-1][1] if r.lanes else pos[r.dep][1])
+        for r, x in zip(arriving, _spread(len(arriving), centre, 2 * lane)):
+            r.end = x
+    return found
+
+
 # ---------------------------------------------------------------------------- SVG, by hand
 _BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 150, 40, 70, 18, 20
 
@@ -177,14 +246,29 @@ def to_svg(graph: ModuleGraph, all_edges: bool = False, title: str | None = None
            f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="{_MARGIN}" y="{_MARGIN + 4}" font-size="14" font-weight="bold">'
            f'{html.escape(title)}</text>']
-    for dep, user in lay.edges:
-        x0, y0 = _box_xy(*lay.positions[dep])
-        x1, y1 = _box_xy(*lay.positions[user])
-        sx, sy = x0 + _BOX_W, y0 + _BOX_H / 2
-        ex, ey = x1, y1 + _BOX_H / 2
-        bend = (ex - sx) / 2
-        out.append(f'<path d="M {sx:.1f} {sy:.1f} C {sx + bend:.1f} {sy:.1f} {ex - bend:.1f} '
-                   f'{ey:.1f} {ex:.1f} {ey:.1f}" fill="none" stroke="#555" stroke-width="1.2" '
+    pitch = _BOX_H + _GAP_Y  # px from one row to the next
+
+    def y(u: float) -> float:  # a slot coordinate (rows, box at [row, row + box]) in px
+        return _MARGIN + 24 + u * pitch
+
+    def left(col: int) -> float:
+        return _box_xy(col, 0)[0]
+
+    for r in routes(lay, box=_BOX_H / pitch, lane=4 / pitch):
+        c0, c1 = lay.positions[r.dep][0], lay.positions[r.user][0]
+        points = [(left(c0) + _BOX_W, y(r.start))]
+        for col, u in r.lanes:
+            points += [(left(col), y(u)), (left(col) + _BOX_W, y(u))]
+        points.append((left(c1), y(r.end)))
+        d = [f"M {points[0][0]:.1f} {points[0][1]:.1f}"]
+        for i in range(1, len(points)):
+            (xa, ya), (xb, yb) = points[i - 1], points[i]
+            if i % 2:  # across the band between two columns: a curve with level ends
+                mid = (xa + xb) / 2
+                d.append(f"C {mid:.1f} {ya:.1f} {mid:.1f} {yb:.1f} {xb:.1f} {yb:.1f}")
+            else:      # straight through a column, in the gap between its boxes
+                d.append(f"L {xb:.1f} {yb:.1f}")
+        out.append(f'<path d="{" ".join(d)}" fill="none" stroke="#555" stroke-width="1.2" '
                    f'marker-end="url(#arrow)"/>')
     for name, (col, row) in lay.positions.items():
         n = graph.nodes[name]
@@ -230,6 +314,7 @@ def save_figure(graph: ModuleGraph, path: str, all_edges: bool = False, dpi: int
         raise ValueError(f"save_figure: unknown picture type {suffix!r} (use .svg, .png or .pdf)")
     plt = _pyplot()
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path as MplPath
 
     lay = layout(graph, all_edges)
     w, h = 1.0, 0.55  # box size in layout units; columns are 1.5 apart, rows 0.8
@@ -237,11 +322,29 @@ def save_figure(graph: ModuleGraph, path: str, all_edges: bool = False, dpi: int
         col, row = lay.positions[name]
         return col * 1.5, -row * 0.8
     fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * lay.columns + 1), max(3.0, 0.65 * lay.rows + 1.2)))
-    for dep, user in lay.edges:
-        (x0, y0), (x1, y1) = centre(dep), centre(user)
-        ax.add_patch(FancyArrowPatch((x0 + w / 2, y0), (x1 - w / 2, y1), arrowstyle="-|>",
-                                     mutation_scale=10, color="#555", lw=0.9,
-                                     connectionstyle="arc3,rad=0.0", zorder=1))
+    box = h / 0.8  # a box's height in rows
+
+    def y_of(u: float) -> float:  # a slot coordinate (box at [row, row + box]) in axes units
+        return -(u - box / 2) * 0.8
+
+    for r in routes(lay, box=box, lane=0.05):
+        c0, c1 = lay.positions[r.dep][0], lay.positions[r.user][0]
+        points = [(c0 * 1.5 + w / 2, y_of(r.start))]
+        for col, u in r.lanes:  # through the gap between the boxes of each column it crosses
+            points += [(col * 1.5 - w / 2, y_of(u)), (col * 1.5 + w / 2, y_of(u))]
+        points.append((c1 * 1.5 - w / 2, y_of(r.end)))
+        verts, codes = [points[0]], [MplPath.MOVETO]
+        for i in range(1, len(points)):
+            (xa, ya), (xb, yb) = points[i - 1], points[i]
+            if i % 2:  # across the band between columns: a cubic curve
+                mid = (xa + xb) / 2
+                verts += [(mid, ya), (mid, yb), (xb, yb)]
+                codes += [MplPath.CURVE4] * 3
+            else:
+                verts.append((xb, yb))
+                codes.append(MplPath.LINETO)
+        ax.add_patch(FancyArrowPatch(path=MplPath(verts, codes), arrowstyle="-|>",
+                                     mutation_scale=10, color="#555", lw=0.9, zorder=1))
     for name in lay.positions:
         n = graph.nodes[name]
         x, y = centre(name)
