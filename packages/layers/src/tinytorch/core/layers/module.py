@@ -102,9 +102,12 @@ def _owner_rank(key: str, rank: Mapping[str, int]) -> int:
 class Module(ModuleBase):
     """Base class for layers and models: override ``forward``; call the module to run it.
 
-    Calling, forward hooks, ``named_children`` and ``repr``'s one-line form come from
-    :class:`~tinytorch.core.activations.ModuleBase` (module 03); ``Module`` adds the
-    registries of parameters, buffers and children, and everything built on them.
+    Inherited from ``ModuleBase`` (module 03; documented on the activations API page):
+    calling the module (``__call__`` runs ``forward`` between the hooks),
+    ``register_forward_hook(hook)``, ``register_forward_pre_hook(hook)`` (each returns a
+    remover), ``named_children()``, ``children()``, ``apply(fn)`` and ``extra_repr()``.
+    ``Module`` adds the registries of parameters, buffers and children, and everything built
+    on them.
     """
 
     training: bool
