@@ -14,9 +14,9 @@ Data parallelism for the fused kernels: split the batch across Python threads.
 
 numpy releases the GIL inside its loops and inside BLAS, so two Python threads that each
 convolve part of the batch really do run at the same time. For the narrow GEMMs of a small
-CNN that is faster than one thread calling a multi-threaded BLAS (PERFORMANCE.md measured
-+27% training throughput) — provided BLAS itself runs single-threaded meanwhile, or the
-threads fight over the cores.
+CNN that is faster than one thread calling a multi-threaded BLAS (compare the two 2-thread
+configurations of ``capstone/benchmarks/cnn_vs_torch.py``) — provided BLAS itself runs
+single-threaded meanwhile, or the threads fight over the cores.
 
 **The rule: one owner of the cores.** While TinyTorch runs more than one thread of its own,
 numpy's bundled OpenBLAS runs one: at import, and whenever ``set_num_threads(n > 1)`` or
@@ -63,8 +63,8 @@ Scratch buffers
 ===============
 Reusable scratch buffers: big arrays handed out again instead of allocated afresh.
 
-A fresh 38 MB numpy array costs about 6 ms of page faults before a single number is written
-into it (see PERFORMANCE.md), and a training step of a small CNN makes a dozen of them — the
+A fresh array of tens of megabytes costs milliseconds of page faults before a single number is
+written into it, and a training step of a small CNN makes a dozen of them — the
 im2col matrix, a ReLU's output and its gradient, pooling masks... Returning the memory to the
 operating system and faulting it in again every step is pure overhead. So the ops that make
 big arrays on every step ask this pool for them and get back an array from an earlier step
