@@ -14,8 +14,8 @@ Data parallelism for the fused kernels: split the batch across Python threads.
 
 numpy releases the GIL inside its loops and inside BLAS, so two Python threads that each
 convolve part of the batch really do run at the same time. For the narrow GEMMs of a small
-CNN that is faster than one thread calling a multi-threaded BLAS (compare the two 2-thread
-configurations of ``capstone/benchmarks/cnn_vs_torch.py``) — provided BLAS itself runs
+CNN that is faster than one thread calling a multi-threaded BLAS (time a step under
+``threads(2)`` and under ``threads(1, blas=2)``) — provided BLAS itself runs
 single-threaded meanwhile, or the threads fight over the cores.
 
 **The rule: one owner of the cores.** While TinyTorch runs more than one thread of its own,
