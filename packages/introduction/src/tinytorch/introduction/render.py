@@ -272,13 +272,13 @@ def to_svg(graph: ModuleGraph, all_edges: bool = False, title: str | None = None
                    f'marker-end="url(#arrow)"/>')
     for name, (col, row) in lay.positions.items():
         n = graph.nodes[name]
-        x, y = _box_xy(col, row)
+        bx, by = _box_xy(col, row)  # not y: that is the slot-coordinate function above
         fill = "#ffe0b2" if n.is_student else ("#eeeeee" if n.installed_version is None and
                                                n.path is None else "#fff3e0")
         out.append(f'<g><title>{html.escape(n.name)}: {html.escape(n.summary)}</title>'
-                   f'<rect x="{x}" y="{y}" width="{_BOX_W}" height="{_BOX_H}" rx="6" '
+                   f'<rect x="{bx}" y="{by}" width="{_BOX_W}" height="{_BOX_H}" rx="6" '
                    f'fill="{fill}" stroke="#e65100"/>'
-                   f'<text x="{x + _BOX_W / 2}" y="{y + _BOX_H / 2 + 5}" text-anchor="middle">'
+                   f'<text x="{bx + _BOX_W / 2}" y="{by + _BOX_H / 2 + 5}" text-anchor="middle">'
                    f'{html.escape(n.label)}</text></g>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
