@@ -20,8 +20,9 @@ What it does, in order:
    same bits;
 3. times training steps (forward + backward + SGD update) and inference (forward, no graph)
    of both, interleaved with a 0.3 s pause before each run, under each thread setting: one
-   thread each; two each with TinyTorch's default configuration; two each with TinyTorch's
-   ``threads(2, blas=1)`` (numpy's BLAS single-threaded, its kernels on two threads);
+   thread each; two each with TinyTorch's default configuration (its kernels on two threads,
+   numpy's BLAS on one inside them); ``--settings 2b`` adds TinyTorch's old default,
+   ``threads(2, blas=2)``;
 4. measures the peak memory of one training step on each side: a fresh process per side
    builds the model and the batch, then runs one step; the rise of its peak RSS (VmHWM) over
    its RSS just before, at each side's default threads.

@@ -18,8 +18,8 @@ What it does, in order:
    agree with PyTorch's (tolerances printed), and for the 784-128-10 MLP so do the weights
    after five steps of SGD with momentum;
 3. times both workloads, interleaved with a 0.3 s pause before each run: one thread each, two
-   each (TinyTorch's default configuration) and two each with TinyTorch's
-   ``threads(2, blas=1)``; wall and CPU time per step;
+   each (TinyTorch's default configuration; ``--settings 2b`` adds ``threads(2, blas=2)``);
+   wall and CPU time per step;
 4. times one ``a + b`` on (16,) tensors — numpy, TinyTorch and PyTorch, with and without
    ``requires_grad`` — the smallest unit of that overhead (best of 7 × 20,000, one thread).
 

@@ -12,8 +12,8 @@ What it does, in order:
    agree with PyTorch's (tolerances printed), and so do the weights after three Adam steps;
 3. times whole training steps (forward, cross-entropy, backward, ``Adam.step``; batch 32 =
    2,048 tokens), interleaved with a 0.3 s pause before each run: one thread each, two each
-   (TinyTorch's default configuration) and two each with TinyTorch's ``threads(2, blas=1)``;
-   wall and CPU time per step.
+   (TinyTorch's default configuration; ``--settings 2b`` adds ``threads(2, blas=2)``); wall and
+   CPU time per step.
 
 Writes capstone/benchmarks/results/transformer_vs_torch.json and renders the docs' figures
 from it. This is a benchmark, not a test: it asserts nothing about speed.
