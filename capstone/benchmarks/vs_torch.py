@@ -377,8 +377,18 @@ def start(torch, description: str) -> tuple:
     return pin, header
 
 
+# What the settings meant before results files recorded them (the "2b" column of files written
+# before issue 19's threading rule was TinyTorch's ``threads(2, blas=1)``).
+LEGACY_SETTING_TITLES = {"1": "1 thread each", "2": "2 threads, TinyTorch default",
+                         "2b": "2 threads, `threads(2, blas=1)`"}
+
+
 def finish(name: str, results: dict, out: Path | None) -> Path:
     results["load_average_end"] = loadavg()
+    used = sorted({r["setting"] for r in results.get("rows", [])})
+    results["settings"] = {k: {"threads": SETTINGS[k].threads,
+                               "tinytorch_blas": SETTINGS[k].tinytorch_blas,
+                               "title": SETTINGS[k].title} for k in used}
     results["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     path = Path(out) if out else RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -436,9 +446,13 @@ def _cell(row: dict | None) -> str:
 def _table(results: list) -> list:
     rows = [r for res in results for r in res["rows"]]
     settings = [k for k in SETTINGS if any(r["setting"] == k for r in rows)]
+    # each column titled by what its results file says it ran (older files: the legacy titles)
+    titles = {k: LEGACY_SETTING_TITLES.get(k, SETTINGS[k].title) for k in settings}
+    for res in results:
+        titles.update({k: v["title"] for k, v in res.get("settings", {}).items() if k in titles})
     workloads = sorted({r["workload"] for r in rows},
                        key=lambda w: WORKLOAD_ORDER.index(w) if w in WORKLOAD_ORDER else 99)
-    out = ["| TinyTorch ÷ PyTorch | " + " | ".join(SETTINGS[k].title for k in settings) + " |",
+    out = ["| TinyTorch ÷ PyTorch | " + " | ".join(titles[k] for k in settings) + " |",
            "|---|" + "---|" * len(settings)]
     for w in workloads:
         title = next(r["title"] for r in rows if r["workload"] == w)
