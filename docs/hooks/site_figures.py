@@ -104,6 +104,8 @@ def vs_torch(repo: Path, names: tuple = VS_TORCH) -> tuple[bytes, str]:
     workloads: list[str] = []
     ratio: dict = {}
     settings: list[str] = []
+    for _, data in runs:  # a results file says what its settings ran: its titles win
+        titles.update({k: v["title"].replace("`", "") for k, v in data.get("settings", {}).items()})
     for _, data in runs:
         for row in data["rows"]:
             if row["title"] not in workloads:
