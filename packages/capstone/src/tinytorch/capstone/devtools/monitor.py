@@ -108,8 +108,8 @@ class TrainingMonitor:
         self.dead_fraction = float(dead_fraction)
         self._removers: list = []
         self._outputs: dict = {}
-        # leaf Modules (activations are plain callables without hooks: a dead ReLU shows up
-        # as the next layer's input, almost all zeros)
+        # leaf Modules; activations (a ModuleBase, not a Module) are left out of the table — a
+        # dead ReLU shows up as the next layer's input, almost all zeros
         self.layers = [(name, m) for name, m in model.named_modules()
                        if isinstance(m, Module) and not any(True for _ in m.named_children())]
         self._inputs: dict = {}
