@@ -84,8 +84,12 @@ def attention_fused(q: Tensor, k: Tensor, v: Tensor, mask: Any, scale: float) ->
     qa, ka, va = (np.ascontiguousarray(t.data).reshape((-1,) + t.shape[-2:]) for t in (q, k, v))
     m = mask.data if isinstance(mask, Tensor) else mask
     if m is not None:
-        m = np.broadcast_to(m, batch + (q.shape[-2], k.shape[-2]))
-        m = m.reshape((-1,) + m.shape[-2:])
+        m = np.asarray(m)
+        full = batch + (q.shape[-2], k.shape[-2])
+        if m.ndim <= 2:  # one mask for every matrix: the kernel broadcasts it, no copy
+            m = m.reshape((1,) * (2 - m.ndim) + m.shape)
+        else:  # per batch entry: (n, L_q, L_k), copied only when broadcasting needs it
+            m = np.broadcast_to(m, full).reshape((-1,) + full[-2:])
     out, p = attention_forward(qa, ka, va, m, float(scale))
     return make_result(out.reshape(batch + out.shape[1:]), ATTENTION_OP, (q, k, v),
                        (qa, ka, va, p, float(scale)))
