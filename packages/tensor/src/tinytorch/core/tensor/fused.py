@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .graph import register_derivative
-from .runtime import WORKSPACE, get_num_threads, parallel_for
+from .runtime import CHUNKS_PER_THREAD, WORKSPACE, get_num_threads, parallel_for
 from .tensor import Tensor, make_result
 
 __all__ = ["relu", "RELU_FUSED", "linear", "LINEAR_FUSED", "match_layout", "split_rows"]
@@ -73,12 +73,16 @@ def split_rows(m: int, work: int, fn: Callable[[int, int], Any], min_rows: int =
     With one thread (``set_num_threads(1)``), or when there is little to do (fewer than
     ``min_rows`` rows per thread, or ``work`` — about one unit per multiply-add or element —
     under two million), this is one call ``fn(0, m)``: splitting costs a few tens of
-    microseconds. Otherwise one block per thread, through the runtime's ``parallel_for``
-    (numpy's BLAS runs one thread meanwhile: the blocks are the parallelism). ``fn`` writes
-    its rows of a shared output; blocks never overlap.
+    microseconds. Otherwise a few blocks per thread (at least ``min_rows`` rows each), handed
+    out by the runtime's ``parallel_for`` as threads come free (numpy's BLAS runs one thread
+    meanwhile: the blocks are the parallelism). ``fn`` writes its rows of a shared output;
+    blocks never overlap.
     """
-    parts = min(get_num_threads(), m // min_rows)
-    if parts <= 1 or work < _SPLIT_WORK:
+    threads = get_num_threads()
+    # a few blocks per thread (the runtime's CHUNKS_PER_THREAD): a thread whose core another
+    # process holds takes fewer of them instead of making the others wait for its half
+    parts = min(threads * CHUNKS_PER_THREAD, m // min_rows)
+    if threads == 1 or parts <= 1 or work < _SPLIT_WORK:
         fn(0, m)
         return
     edges = [m * i // parts for i in range(parts + 1)]
