@@ -22,6 +22,7 @@ input's memory order, so the elementwise derivatives before it run on matching l
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = ["relu", "RELU_FUSED", "linear", "LINEAR_FUSED", "match_layout", "spli
 RELU_FUSED = "relu.fused"  # the op a ReLU layer records (the lesson's Tensor.relu records "relu")
 LINEAR_FUSED = "linear.fused"  # the op a Dense layer records on its fast path
 _SPLIT_WORK = 2_000_000  # below this much work (multiply-adds, elements) one thread is faster
+_POOL_PREFIX = "tinytorch"  # the name prefix of the runtime's pool threads (runtime.executor)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -73,12 +75,16 @@ def split_rows(m: int, work: int, fn: Callable[[int, int], Any], min_rows: int =
     With one thread (``set_num_threads(1)``), or when there is little to do (fewer than
     ``min_rows`` rows per thread, or ``work`` — about one unit per multiply-add or element —
     under two million), this is one call ``fn(0, m)``: splitting costs a few tens of
-    microseconds. Otherwise a few blocks per thread (at least ``min_rows`` rows each), handed
+    microseconds; also on one of the runtime's own pool threads (a nested split). Otherwise a
+    few blocks per thread (at least ``min_rows`` rows each), handed
     out by the runtime's ``parallel_for`` as threads come free (numpy's BLAS runs one thread
     meanwhile: the blocks are the parallelism). ``fn`` writes its rows of a shared output;
     blocks never overlap.
     """
     threads = get_num_threads()
+    if threading.current_thread().name.startswith(_POOL_PREFIX):
+        threads = 1  # already on one of the runtime's threads (map_batch, say): waiting there
+        # for blocks queued behind the other busy pool threads could deadlock
     # a few blocks per thread (the runtime's CHUNKS_PER_THREAD): a thread whose core another
     # process holds takes fewer of them instead of making the others wait for its half
     parts = min(threads * CHUNKS_PER_THREAD, m // min_rows)

@@ -1,0 +1,45 @@
+"""tinytorch.core.tensor.fused.linear's forward (its derivative is checked in module 09's tests):
+the same values split across threads, and no deadlock when it is called from inside one of
+the runtime's own threads (kernels' map_batch runs a model there)."""
+
+import threading
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor.fused import LINEAR_FUSED, linear
+from tinytorch.core.tensor.runtime import run_in_threads, threads
+
+
+def _operands(rows=512):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, 256)).astype(np.float32)
+    w = rng.standard_normal((128, 256)).astype(np.float32)
+    b = rng.standard_normal(128).astype(np.float32)
+    return x, w, b
+
+
+def test_linear_fused_forward_is_x_w_transposed_plus_b_at_one_and_two_threads():
+    x, w, b = _operands()
+    expected = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    for n in (1, 2):
+        with threads(n):
+            y = linear(Tensor(x), Tensor(w, requires_grad=True), Tensor(b))
+        assert y._node.op == LINEAR_FUSED and y.dtype == np.float32
+        np.testing.assert_allclose(y.data, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_linear_fused_inside_the_runtimes_threads_does_not_deadlock():
+    x, w, b = _operands()
+    results: list = []
+
+    def nested() -> None:
+        with threads(2):  # two outer tasks, each splitting its own product
+            results.extend(run_in_threads([lambda: linear(Tensor(x), Tensor(w), Tensor(b)).data] * 2))
+
+    t = threading.Thread(target=nested, daemon=True)
+    t.start()
+    t.join(timeout=60)
+    assert not t.is_alive(), "linear() inside the runtime's threads deadlocked"
+    np.testing.assert_allclose(results[0], x @ w.T + b, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-4)  # split or not
