@@ -43,3 +43,22 @@ def test_linear_fused_inside_the_runtimes_threads_does_not_deadlock():
     assert not t.is_alive(), "linear() inside the runtime's threads deadlocked"
     np.testing.assert_allclose(results[0], x @ w.T + b, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-4)  # split or not
+
+
+def test_linear_fused_outputs_from_the_pool_are_never_shared():
+    # The output comes from the runtime's buffer pool: a buffer is handed out again only once
+    # nothing refers to it, so outputs kept by the caller keep their values.
+    from tinytorch.core.tensor.runtime import WORKSPACE
+
+    x, w, b = _operands(rows=64)
+    previous, WORKSPACE.min_bytes = WORKSPACE.min_bytes, 0  # pool these small arrays too
+    try:
+        kept = [linear(Tensor(x * k), Tensor(w), Tensor(b)) for k in (1.0, 2.0, 3.0)]
+        dropped = linear(Tensor(x), Tensor(w), Tensor(b)).data.sum()  # its buffer may be reused
+        again = linear(Tensor(x * 4.0), Tensor(w), Tensor(b))
+    finally:
+        WORKSPACE.min_bytes = previous
+    assert len({id(t.data) for t in kept + [again]}) == 4
+    for k, t in zip((1.0, 2.0, 3.0, 4.0), kept + [again]):
+        np.testing.assert_allclose(t.data, (x * k) @ w.T + b, rtol=1e-4, atol=1e-3)
+    assert np.isfinite(dropped)

@@ -5,7 +5,10 @@ A transformer step runs GELU on (tokens, 4·E) activations and the masked softma
 whole-array numpy expressions, every pass streams the full array through memory and most of
 them allocate a fresh multi-megabyte temporary. Here each kernel walks its rows in blocks of
 about 64K elements (256 KB in float32, which stays in the core's L2 cache): the temporaries are
-block-sized, and every pass after the first reads from cache. With several runtime threads
+block-sized, and every pass after the first reads from cache; the big outputs come from the
+runtime's buffer pool (``WORKSPACE``: a buffer is handed out again only once nothing refers to
+it), since a fresh multi-megabyte array costs more in page faults than a pass over it. With
+several runtime threads
 (``tinytorch.core.tensor.runtime.threads``) the rows are split across them
 (``tinytorch.core.tensor.fused.split_rows``; numpy releases the GIL in its loops).
 
@@ -22,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from tinytorch.core.tensor.fused import split_rows
+from tinytorch.core.tensor.runtime import WORKSPACE
 
 __all__ = ["gelu_tanh_forward", "gelu_tanh_backward", "attention_forward", "attention_backward",
            "BLOCK_ELEMENTS"]
@@ -57,7 +61,7 @@ def gelu_tanh_forward(a: np.ndarray) -> tuple:
     ``out = x · s``; both arrays are new, shaped and typed like ``a`` (a floating dtype).
     """
     x = _as_rows(a)
-    out, s = np.empty_like(x), np.empty_like(x)
+    out, s = WORKSPACE.like("gelu.out", x), WORKSPACE.like("gelu.s", x)
     if x.size == 0:
         return out.reshape(a.shape), s.reshape(a.shape)
     dt = x.dtype.type
@@ -87,7 +91,7 @@ def gelu_tanh_backward(g: np.ndarray, a: np.ndarray, s: np.ndarray) -> np.ndarra
     """
     x, sr = _as_rows(a), _as_rows(s)
     gr = _as_rows(np.asarray(g, dtype=x.dtype))
-    out = np.empty_like(x)
+    out = WORKSPACE.like("gelu.grad", x)
     if x.size == 0:
         return out.reshape(a.shape)
     dt = x.dtype.type
@@ -139,8 +143,8 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndar
     """
     n, len_q, len_k = q.shape[0], q.shape[1], k.shape[1]
     dt = q.dtype.type
-    p = np.empty((n, len_q, len_k), dtype=q.dtype)
-    out = np.empty((n, len_q, v.shape[2]), dtype=q.dtype)
+    p = WORKSPACE.get("attention.p", (n, len_q, len_k), q.dtype)
+    out = WORKSPACE.get("attention.out", (n, len_q, v.shape[2]), q.dtype)
     blocked = None
     if mask is not None:
         if mask.dtype == np.bool_:  # invert before broadcasting: a causal mask stays (L_q, L_k)
@@ -186,9 +190,9 @@ def attention_backward(g: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarra
     n = q.shape[0]
     dt = q.dtype.type
     need_q, need_k, need_v = need
-    dq = np.empty_like(q) if need_q else None
-    dk = np.empty_like(k) if need_k else None
-    dv = np.empty_like(v) if need_v else None
+    dq = WORKSPACE.get("attention.dq", q.shape, q.dtype) if need_q else None
+    dk = WORKSPACE.get("attention.dk", k.shape, k.dtype) if need_k else None
+    dv = WORKSPACE.get("attention.dv", v.shape, v.dtype) if need_v else None
     ones_k = np.ones(p.shape[2], dtype=p.dtype)  # row sums by BLAS (see the forward)
 
     def block(i0: int, i1: int) -> None:
@@ -222,7 +226,7 @@ def layer_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarra
     """
     m, f = x.shape
     dt = x.dtype.type
-    out, xhat = np.empty_like(x), np.empty_like(x)
+    out, xhat = WORKSPACE.like("layer_norm.out", x), WORKSPACE.like("layer_norm.xhat", x)
     rstd = np.empty((m, 1), dtype=x.dtype)
 
     # Row means as a matrix-vector product with (1/f, ..., 1/f): BLAS reduces rows of a
@@ -261,7 +265,7 @@ def layer_norm_backward(g: np.ndarray, xhat: np.ndarray, rstd: np.ndarray,
     """
     m, f = g.shape
     need_x, need_w, need_b = need
-    dx = np.empty_like(xhat) if need_x else None
+    dx = WORKSPACE.like("layer_norm.dx", xhat) if need_x else None
     step = max(1, BLOCK_ELEMENTS // max(f, 1))
     n_blocks = -(-m // step)
     dws = np.zeros((n_blocks, f), dtype=xhat.dtype) if need_w else None

@@ -22,6 +22,7 @@ input's memory order, so the elementwise derivatives before it run on matching l
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any, Callable
 
@@ -67,6 +68,13 @@ def relu_backward(g: np.ndarray, node) -> tuple:
         return (np.multiply(g, a > 0),)
     out = WORKSPACE.like("relu.grad", a, np.result_type(g.dtype, np.bool_))
     return (np.multiply(g, a > 0, out=out),)
+
+
+def _buffer(tag: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array: from the runtime's pool when it is big enough to be pooled."""
+    if math.prod(shape) * dtype.itemsize < WORKSPACE.min_bytes:
+        return np.empty(shape, dtype)  # small: skip the pool's lookup
+    return WORKSPACE.get(tag, shape, dtype)
 
 
 def split_rows(m: int, work: int, fn: Callable[[int, int], Any], min_rows: int = 64) -> None:
@@ -118,12 +126,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     a, w = x.data, weight.data
     b = None if bias is None else bias.data
     inputs = (x, weight) if bias is None else (x, weight, bias)
+    # the output from the runtime's pool (a fresh big array costs more in page faults than
+    # the product; small ones are plain allocations): handed out only when nothing refers to it
+    y = _buffer("linear.out", (a.shape[0], w.shape[0]), np.result_type(a, w))
     if a.shape[0] * w.size < _SPLIT_WORK or get_num_threads() == 1:
-        y = np.matmul(a, w.T)  # one thread, or too small to split: no closures, no pool
+        np.matmul(a, w.T, out=y)  # one thread, or too small to split: no closures
         if b is not None:
-            y += b  # y is a fresh array: add in place, no temporary
+            y += b
         return make_result(y, LINEAR_FUSED, inputs)
-    y = np.empty((a.shape[0], w.shape[0]), dtype=np.result_type(a, w))
 
     def rows(r0: int, r1: int) -> None:
         np.matmul(a[r0:r1], w.T, out=y[r0:r1])
@@ -147,15 +157,20 @@ def linear_backward(g: np.ndarray, node) -> tuple:
     a, wd = x.data, w.data
     n, work = g.shape[0], g.shape[0] * wd.size
     gx = gw = None
+    if x.requires_grad:
+        gx = _buffer("linear.gx", a.shape, np.result_type(g, wd))
+    if w.requires_grad:
+        gw = _buffer("linear.gw", wd.shape, np.result_type(g, a))
     if work < _SPLIT_WORK or get_num_threads() == 1:
-        gx = g @ wd if x.requires_grad else None
-        gw = g.T @ a if w.requires_grad else None
-    elif x.requires_grad:
-        gx = np.empty(a.shape, dtype=np.result_type(g, wd))
-        split_rows(n, work, lambda r0, r1: np.matmul(g[r0:r1], wd, out=gx[r0:r1]))
-    if gw is None and w.requires_grad:
-        gw = np.empty(wd.shape, dtype=np.result_type(g, a))
-        split_rows(wd.shape[0], work,
+        if gx is not None:
+            np.matmul(g, wd, out=gx)
+        if gw is not None:
+            np.matmul(g.T, a, out=gw)
+    else:
+        if gx is not None:
+            split_rows(n, work, lambda r0, r1: np.matmul(g[r0:r1], wd, out=gx[r0:r1]))
+        if gw is not None:
+            split_rows(wd.shape[0], work,
                    lambda r0, r1: np.matmul(g[:, r0:r1].T, a, out=gw[r0:r1]), min_rows=32)
     if len(node.inputs) == 2:
         return gx, gw
