@@ -67,3 +67,28 @@ def test_one_pool_no_other_module_starts_threads():
         if "tests" not in p.relative_to(root).parts and _makes_an_executor(p)
     )
     assert makers == ["core/tensor/runtime.py"]
+
+
+def test_one_pool_nested_work_runs_inline_instead_of_waiting_forever():
+    """A convolution (which splits its batch with parallel_for) inside map_batch's pieces under
+    threads(2): the piece on the pool's thread runs its nested split inline. Before, it queued
+    the split behind itself on the one-thread pool and waited forever."""
+    conv = spatial.Conv2d(3, 4, 3, padding=1)
+    x = np.random.default_rng(0).standard_normal((8, 3, 6, 6)).astype(np.float32)
+    want = conv(tensor.Tensor(x)).numpy()
+    done: dict = {}
+
+    def run() -> None:
+        with runtime.threads(2):
+            done["y"] = kernels.map_batch(lambda part: conv(tensor.Tensor(part)).numpy(), x,
+                                          threads=2)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "map_batch of a convolution under threads(2) deadlocked"
+    np.testing.assert_allclose(done["y"], want, rtol=1e-5, atol=1e-6)
+    seen = []
+    nested = runtime.executor(1).submit(lambda: runtime.run_in_threads(
+        [lambda: seen.append(threading.current_thread()) or 1] * 2)).result(timeout=20)
+    assert nested == [1, 1] and len(set(seen)) == 1 and runtime.on_pool_thread() is False

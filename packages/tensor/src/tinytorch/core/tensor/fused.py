@@ -23,13 +23,12 @@ input's memory order, so the elementwise derivatives before it run on matching l
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any, Callable
 
 import numpy as np
 
 from .graph import register_derivative
-from .runtime import CHUNKS_PER_THREAD, WORKSPACE, get_num_threads, parallel_for
+from .runtime import CHUNKS_PER_THREAD, WORKSPACE, get_num_threads, on_pool_thread, parallel_for
 from .tensor import Tensor, make_result
 
 __all__ = ["relu", "RELU_FUSED", "linear", "LINEAR_FUSED", "match_layout", "split_rows"]
@@ -37,7 +36,6 @@ __all__ = ["relu", "RELU_FUSED", "linear", "LINEAR_FUSED", "match_layout", "spli
 RELU_FUSED = "relu.fused"  # the op a ReLU layer records (the lesson's Tensor.relu records "relu")
 LINEAR_FUSED = "linear.fused"  # the op a Dense layer records on its fast path
 _SPLIT_WORK = 2_000_000  # below this much work (multiply-adds, elements) one thread is faster
-_POOL_PREFIX = "tinytorch"  # the name prefix of the runtime's pool threads (runtime.executor)
 
 
 def relu(x: Tensor) -> Tensor:
@@ -90,7 +88,7 @@ def split_rows(m: int, work: int, fn: Callable[[int, int], Any], min_rows: int =
     blocks never overlap.
     """
     threads = get_num_threads()
-    if threading.current_thread().name.startswith(_POOL_PREFIX):
+    if on_pool_thread():
         threads = 1  # already on one of the runtime's threads (map_batch, say): waiting there
         # for blocks queued behind the other busy pool threads could deadlock
     # a few blocks per thread (the runtime's CHUNKS_PER_THREAD): a thread whose core another

@@ -174,17 +174,30 @@ def executor(workers: int) -> ThreadPoolExecutor:
         if _STATE["pool"] is None or _STATE["pool_size"] < workers:
             if _STATE["pool"] is not None:
                 _STATE["pool"].shutdown(wait=False)
-            _STATE["pool"] = ThreadPoolExecutor(workers, thread_name_prefix="tinytorch")
+            _STATE["pool"] = ThreadPoolExecutor(workers, thread_name_prefix=POOL_PREFIX)
             _STATE["pool_size"] = workers
         return _STATE["pool"]
+
+
+POOL_PREFIX = "tinytorch"  # the names of the pool's threads start with it
+
+
+def on_pool_thread() -> bool:
+    """True on one of the runtime's own pool threads (inside ``map_batch``'s work, say)."""
+    return threading.current_thread().name.startswith(POOL_PREFIX)
 
 
 def run_in_threads(tasks: Sequence[Callable[[], Any]]) -> list:
     """Run every zero-argument callable at once, one per thread (the first on the calling
     thread); return their results in order. An exception in any task is raised here, after
-    every task has finished."""
+    every task has finished.
+
+    Called on one of the pool's own threads (work nested in work already split, e.g. a
+    convolution inside ``map_batch``), the tasks run one after another right there: waiting
+    for tasks queued behind the pool's busy threads — this one among them — would wait forever.
+    """
     tasks = list(tasks)
-    if len(tasks) <= 1:
+    if len(tasks) <= 1 or on_pool_thread():
         return [task() for task in tasks]
     futures = [executor(len(tasks) - 1).submit(task) for task in tasks[1:]]
     try:
