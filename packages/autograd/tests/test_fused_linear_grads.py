@@ -60,10 +60,18 @@ def test_linear_fused_without_grad_records_nothing():
     assert y._node is None and y.tolist() == [[6.0, 6.0, 6.0]] * 2
 
 
-def test_linear_fused_split_across_threads_gives_the_one_thread_result():
-    # 256 rows × a 96×128 weight: enough work that two runtime threads each take a block of
-    # rows (forward, input gradient) and of output units (weight gradient).
+def test_linear_fused_split_across_threads_gives_the_one_thread_result(monkeypatch):
+    # 256 rows × a 96×128 weight, with the split threshold lowered (the real one is tuned to
+    # the machine): two runtime threads each take a block of rows (forward, input gradient)
+    # and of output units (weight gradient).
+    import tinytorch.core.tensor.fused as fused
     from tinytorch.core.tensor.runtime import threads
+
+    monkeypatch.setattr(fused, "_SPLIT_GEMM", 0)
+    monkeypatch.setattr(fused, "_SPLIT_WORK", 0)
+    calls = []
+    real = fused.parallel_for
+    monkeypatch.setattr(fused, "parallel_for", lambda n, fn: calls.append(n) or real(n, fn))
 
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal((256, 128)), rng.standard_normal((96, 128)), rng.standard_normal(96)]
@@ -76,5 +84,6 @@ def test_linear_fused_split_across_threads_gives_the_one_thread_result():
             y.backward(g)
         results.append([y.data, x.grad.data, w.grad.data, b.grad.data])
     assert results[1][2].flags.c_contiguous
+    assert len(calls) >= 3  # forward, input gradient and weight gradient really were split
     for one, two in zip(*results):
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-5)

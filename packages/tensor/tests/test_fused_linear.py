@@ -19,7 +19,16 @@ def _operands(rows=512):
     return x, w, b
 
 
-def test_linear_fused_forward_is_x_w_transposed_plus_b_at_one_and_two_threads():
+def _split_everything(monkeypatch):
+    """Lower the split threshold (tuned to the machine) so that two threads really split."""
+    import tinytorch.core.tensor.fused as fused
+
+    monkeypatch.setattr(fused, "_SPLIT_GEMM", 0)
+    monkeypatch.setattr(fused, "_SPLIT_WORK", 0)
+
+
+def test_linear_fused_forward_is_x_w_transposed_plus_b_at_one_and_two_threads(monkeypatch):
+    _split_everything(monkeypatch)
     x, w, b = _operands()
     expected = x.astype(np.float64) @ w.T.astype(np.float64) + b
     for n in (1, 2):
@@ -29,7 +38,8 @@ def test_linear_fused_forward_is_x_w_transposed_plus_b_at_one_and_two_threads():
         np.testing.assert_allclose(y.data, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_linear_fused_inside_the_runtimes_threads_does_not_deadlock():
+def test_linear_fused_inside_the_runtimes_threads_does_not_deadlock(monkeypatch):
+    _split_everything(monkeypatch)
     x, w, b = _operands()
     results: list = []
 
