@@ -53,12 +53,17 @@ class Lookahead:
             average (the same arrays, in the same order, at every call; changed in place).
 
     Example:
-        >>> look = Lookahead(model)
+        >>> import numpy as np
+        >>> w = np.zeros(3)                            # stands in for a model's weights
+        >>> look = Lookahead(lambda: [w])              # (a Module works the same way)
+        >>> total = 10
         >>> for step in range(1, total + 1):
-        ...     train_step()
+        ...     w += 1.0                                # what an optimizer step would do
         ...     if step % 5 == 0:
         ...         look.update(lookahead_decay(step, total))
         >>> look.update(1.0)      # the weights become the average
+        >>> w.round(3).tolist()
+        [5.647, 5.647, 5.647]
     """
 
     def __init__(self, source: Any) -> None:
