@@ -433,7 +433,8 @@ def test_conv_keeps_no_patch_matrix_for_the_backward_pass(monkeypatch):
     patch_matrix = n * hw * hw * 9 * c * 4  # bytes of the whole batch's patches
     saved = [a for a in y.grad_fn.saved if isinstance(a, np.ndarray)]
     assert all(a.nbytes < patch_matrix // 4 for a in saved)
-    y.backward(np.ones(y.shape, np.float32))
+    # the fused op's own derivative (module 09's engine is not installed with spatial alone)
+    get_derivative(CONV2D_OP)(np.ones(y.shape, np.float32), y.grad_fn)
     per_image = hw * hw * 9 * c * 4
     cols = [buf for key, bufs in WORKSPACE._pool.items() if key[0].startswith("conv.cols")
             for buf in bufs]
