@@ -86,7 +86,7 @@ EQUIVALENT: dict = {
     ("autograd/derivatives/reductions.py", 71, "False -> True"): _COPY + " (max/min share)",
     ("autograd/derivatives/reductions.py", 114, "False -> True"): _COPY + " (std)",
     # _laid_out_like only decides whether reshape's gradient is copied into x's memory order
-    # (a speed fix, PERFORMANCE.md); the values are the same either way, and the workspace
+    # (a speed fix); the values are the same either way, and the workspace
     # buffer is reused only when nothing references it
     ("autograd/derivatives/shape.py", 40, "or -> and"): "layout only: a contiguous x of 2+ "
         "dims now reaches the order test, which finds g already in x's order (or copies it "

@@ -7,7 +7,7 @@ the memory bus*. A chain of numpy expressions answers: many times.
 ``np.maximum(x + b, 0)`` — the obvious bias + ReLU — makes a fresh array for ``x + b`` (read
 x, write tmp), then another for the maximum (read tmp, write out): two full passes, two
 allocations. A fresh array is not free either: the operating system hands out its pages on
-first touch, a page fault per 4 KiB (PERFORMANCE.md measured ~6 ms for 38 MB).
+first touch, a page fault per 4 KiB (the kernels suite, `tito kernels`, measures what that costs).
 
 The GELU of GPT-2 and BERT (tanh approximation),
 
