@@ -16,8 +16,6 @@ from __future__ import annotations
 import html
 from typing import Callable
 
-from tinytorch.introduction.render import routes
-
 BOX_W, BOX_H = 190, 46      # a box, in px (the SVG is shown at its own size: 1 unit = 1 px)
 GAP_X, GAP_Y = 56, 58       # between boxes of a row; between rows (the band arrows bend in)
 MARGIN = 36                 # room for the lanes left and right of a row
@@ -42,6 +40,10 @@ def dependency_svg(graph, layout, link: Callable[[str], str]) -> str:
             (level, slot)``, the edges to draw (dependency, user).
         link: ``folder -> URL`` of the module's chapter, relative to the page showing the SVG.
     """
+    # module 00 from the checkout: the hook puts its src on sys.path before drawing (the docs
+    # env installs no tinytorch package)
+    from tinytorch.introduction.render import routes
+
     pos = layout.positions
     slots = max((s for _, s in pos.values()), default=0) + 1
     levels = max((lv for lv, _ in pos.values()), default=0) + 1
