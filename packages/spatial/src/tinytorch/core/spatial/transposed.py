@@ -152,13 +152,8 @@ class Conv1d(Module):
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"{label}: groups={self.groups} must divide in_channels "
                              f"({self.in_channels}) and out_channels ({self.out_channels})")
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups,
-                                          self.kernel_size), dtype=np.float32))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=np.float32))
-        else:
-            self.register_parameter("bias", None)
-        _reset(self, generator)
+        _parameters(self, (self.out_channels, self.in_channels // self.groups, self.kernel_size),
+                    bias, generator)
 
     def forward(self, x: Any) -> Tensor:
         """Convolve ``x`` (N, C_in, L) or (C_in, L), in the weight's dtype."""
@@ -216,13 +211,7 @@ class ConvTranspose2d(Module):
         self.padding = pair(padding, "padding", label, minimum=0)
         self.output_padding = pair(output_padding, "output_padding", label, minimum=0)
         self.dilation = pair(dilation, "dilation", label)
-        self.weight = Parameter(np.empty((self.in_channels, self.out_channels, *self.kernel_size),
-                                         dtype=np.float32))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=np.float32))
-        else:
-            self.register_parameter("bias", None)
-        _reset(self, generator)
+        _parameters(self, (self.in_channels, self.out_channels, *self.kernel_size), bias, generator)
 
     def forward(self, x: Any) -> Tensor:
         """Transposed-convolve ``x`` (N, C_in, H, W), in the weight's dtype."""
@@ -233,6 +222,18 @@ class ConvTranspose2d(Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}")
+
+
+def _parameters(layer: Module, weight_shape: tuple, bias: bool,
+                generator: np.random.Generator | None) -> None:
+    """The layer's float32 ``weight`` of ``weight_shape`` and its ``bias`` (one per output
+    channel, or None), initialised as PyTorch does (:func:`_reset`)."""
+    layer.weight = Parameter(np.empty(weight_shape, dtype=np.float32))
+    if bias:
+        layer.bias = Parameter(np.empty(layer.out_channels, dtype=np.float32))
+    else:
+        layer.register_parameter("bias", None)
+    _reset(layer, generator)
 
 
 def _reset(layer: Module, generator: np.random.Generator | None) -> None:
