@@ -122,7 +122,7 @@ def test_grad_mode_off_records_nothing(fn, op):
     x = _x()
     previous = set_grad_enabled(False)
     try:
-        assert previous is True and not is_grad_enabled()
+        assert bool(previous) is True and not is_grad_enabled()
         out = fn(x)
     finally:
         set_grad_enabled(True)

@@ -14,6 +14,9 @@ from typing import Any, Callable
 
 from tinytorch.core.tensor import graph as _graph
 from tinytorch.core.tensor import is_grad_enabled
+# one set_grad_enabled for the framework: module 02's class (a call, a context manager and a
+# decorator, like torch.set_grad_enabled), re-exported here beside no_grad and enable_grad
+from tinytorch.core.tensor.graph import set_grad_enabled
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
 
@@ -23,34 +26,13 @@ def _run_in_mode(fn: Callable, mode: bool) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        previous = _graph.set_grad_enabled(mode)
+        previous = _graph._set_mode(mode)
         try:
             return fn(*args, **kwargs)
         finally:
-            _graph.set_grad_enabled(previous)
+            _graph._set_mode(previous)
 
     return wrapper
-
-
-class set_grad_enabled:
-    """Set grad mode to ``mode``; as a context manager, restore the old mode afterwards.
-
-    Called as a plain function it takes effect at once (like ``torch.set_grad_enabled``).
-    """
-
-    def __init__(self, mode: bool) -> None:
-        self.previous = _graph.set_grad_enabled(mode)
-        self.mode = bool(mode)
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        _graph.set_grad_enabled(self.previous)
-
-    def __call__(self, fn: Callable) -> Callable:
-        _graph.set_grad_enabled(self.previous)  # decorating must not change the current mode
-        return _run_in_mode(fn, self.mode)
 
 
 class _ModeContext:
@@ -66,10 +48,10 @@ class _ModeContext:
         pass
 
     def __enter__(self) -> None:
-        self.previous = _graph.set_grad_enabled(self.mode)
+        self.previous = _graph._set_mode(self.mode)
 
     def __exit__(self, *exc: Any) -> None:
-        _graph.set_grad_enabled(self.previous)
+        _graph._set_mode(self.previous)
 
     def __call__(self, fn: Callable) -> Callable:
         return _run_in_mode(fn, self.mode)

@@ -13,6 +13,8 @@ it*. The two meet here, through two explicit registries rather than monkey-patch
 
 from __future__ import annotations
 
+import functools
+import weakref
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
@@ -24,6 +26,12 @@ __all__ = [
     "set_grad_enabled",
     "register_derivative",
     "get_derivative",
+    "register_graph_derivative",
+    "get_graph_derivative",
+    "graph_derivative_ops",
+    "RemovableHandle",
+    "add_hook",
+    "get_hooks",
     "register_engine",
     "get_engine",
     "sum_to_shape",
@@ -68,11 +76,52 @@ def is_grad_enabled() -> bool:
     return _GRAD_MODE.enabled
 
 
-def set_grad_enabled(mode: bool) -> bool:
+def _set_mode(mode: bool) -> bool:
     """Turn graph recording on or off; returns the previous mode (to restore it later)."""
     previous = _GRAD_MODE.enabled
     _GRAD_MODE.enabled = bool(mode)
     return previous
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off: at once as a call, for a block as a context manager.
+
+    Like ``torch.set_grad_enabled``: ``set_grad_enabled(False)`` takes effect immediately;
+    ``with set_grad_enabled(False): ...`` restores the previous mode on exit, and
+    ``@set_grad_enabled(False)`` runs a function in that mode without changing the current one.
+    The returned object's truth value is the mode *before* the call, so
+    ``previous = set_grad_enabled(False)`` ... ``set_grad_enabled(previous)`` restores it.
+
+    Args:
+        mode: True to record the graph, False not to.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.previous = _set_mode(mode)
+        self.mode = bool(mode)
+
+    def __bool__(self) -> bool:
+        return self.previous
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        _set_mode(self.previous)
+
+    def __call__(self, fn: Callable) -> Callable:
+        _set_mode(self.previous)  # decorating must not change the current mode
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            previous = _set_mode(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _set_mode(previous)
+
+        return wrapper
 
 
 # --------------------------------------------------------------------------- derivatives
@@ -108,6 +157,82 @@ def get_derivative(op: str) -> Derivative:
             "with @register_derivative in the package that defines it."
         )
     return fn
+
+
+# ------------------------------------------------- derivatives for create_graph=True
+# The rules above work on arrays: fast, but their results are not part of any graph. A
+# second-order gradient (a Hessian-vector product, a gradient penalty) differentiates the
+# gradient itself, so backward(create_graph=True) uses a second rule per op, written with
+# Tensor ops: ``fn(g: Tensor, node) -> tuple of Tensors`` (or None per input). Only that
+# mode looks them up; the first-order path never does.
+_GRAPH_DERIVATIVES: dict[str, Callable[[Any, Node], tuple]] = {}
+
+
+def register_graph_derivative(op: str) -> Callable[[Callable], Callable]:
+    """Decorator: register op's derivative written with Tensor ops (for create_graph=True)."""
+
+    def decorate(fn: Callable) -> Callable:
+        _GRAPH_DERIVATIVES[op] = fn
+        return fn
+
+    return decorate
+
+
+def get_graph_derivative(op: str) -> Callable[[Any, Node], tuple] | None:
+    """The Tensor-op derivative of ``op`` for create_graph=True, or None when it has none."""
+    fn = _GRAPH_DERIVATIVES.get(op)
+    if fn is None and _load_engine() is not None:
+        fn = _GRAPH_DERIVATIVES.get(op)
+    return fn
+
+
+def graph_derivative_ops() -> list:
+    """The names of the ops that support create_graph=True, sorted."""
+    return sorted(_GRAPH_DERIVATIVES)
+
+
+# --------------------------------------------------------------------------- tensor hooks
+# ``Tensor.register_hook(fn)``: ``id(tensor) -> (weak reference, [fn, ...])``. The entry
+# goes when the tensor does (the weak reference's callback), so ids are never confused; the
+# engine reads this only when it is not empty.
+_HOOKS: dict[int, tuple] = {}
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook."""
+
+    __slots__ = ("_key", "_fn")
+
+    def __init__(self, key: int, fn: Callable) -> None:
+        self._key, self._fn = key, fn
+
+    def remove(self) -> None:
+        """Unregister the hook (a second call does nothing)."""
+        entry = _HOOKS.get(self._key)
+        if entry is None:
+            return
+        fns = entry[1]
+        if any(f is self._fn for f in fns):
+            fns.remove(next(f for f in fns if f is self._fn))
+        if not fns:
+            del _HOOKS[self._key]
+
+
+def add_hook(tensor: Any, fn: Callable) -> RemovableHandle:
+    """Register ``fn(grad) -> Tensor | None`` to run when ``tensor``'s gradient is computed."""
+    key = id(tensor)
+    entry = _HOOKS.get(key)
+    if entry is None:
+        ref = weakref.ref(tensor, lambda _ref, key=key: _HOOKS.pop(key, None))
+        entry = _HOOKS[key] = (ref, [])
+    entry[1].append(fn)
+    return RemovableHandle(key, fn)
+
+
+def get_hooks(tensor: Any) -> list:
+    """The hooks registered on ``tensor``, in registration order (empty when none)."""
+    entry = _HOOKS.get(id(tensor))
+    return list(entry[1]) if entry is not None and entry[0]() is tensor else []
 
 
 # --------------------------------------------------------------------------- the engine

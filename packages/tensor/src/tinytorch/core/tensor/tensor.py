@@ -13,7 +13,7 @@ import numpy as np
 
 from .arithmetic import ArithmeticOps
 from .dtypes import DEFAULT_FLOAT, scalar_dtype
-from .graph import _GRAD_MODE, Node, get_engine
+from .graph import _GRAD_MODE, Node, RemovableHandle, add_hook, get_engine
 from .extra_ops import ExtraOps
 from .indexing import IndexingOps
 from .math_ops import MathOps
@@ -239,15 +239,50 @@ class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, Window
         """Forget the accumulated gradient."""
         self.grad = None
 
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (needs tinytorch-autograd).
 
         Args:
             grad: the gradient of the final result with respect to ``self``; may be omitted
                 when ``self`` holds a single value (it is then 1).
-            retain_graph: keep the saved values so backward can run through this graph again.
+            retain_graph: keep the saved values so backward can run through this graph
+                again; defaults to ``create_graph``.
+            create_graph: record the backward pass itself, so the gradients are Tensors in a
+                graph and can be differentiated again (higher-order gradients).
         """
-        get_engine()(self, grad, retain_graph)
+        if create_graph:
+            get_engine()(self, grad, retain_graph, create_graph=True)
+        else:
+            get_engine()(self, grad, bool(retain_graph))
+
+    def register_hook(self, hook: Any) -> RemovableHandle:
+        """Call ``hook(grad)`` whenever this tensor's gradient is computed.
+
+        A hook that returns a Tensor replaces the gradient (for this tensor's ``.grad`` and
+        for everything the gradient flows on to); one that returns None leaves it as it is.
+
+        Args:
+            hook: a function of the gradient (a Tensor of this tensor's shape).
+
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+
+        Example:
+            >>> x = Tensor([1.0, 2.0], requires_grad=True)
+            >>> h = x.register_hook(lambda g: g * 2)
+            >>> (x * x).sum().backward()
+            >>> x.grad
+            Tensor([4., 8.])
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "register_hook: this tensor does not require grad, so no gradient is ever "
+                "computed for it; call requires_grad_() on the leaf first"
+            )
+        if not callable(hook):
+            raise TypeError(f"register_hook: expected a function of the gradient, got {hook!r}")
+        return add_hook(self, hook)
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
