@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import weakref
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -35,6 +35,9 @@ __all__ = [
     "register_engine",
     "get_engine",
     "sum_to_shape",
+    "bump_version",
+    "storage_version",
+    "check_versions",
 ]
 
 
@@ -44,19 +47,34 @@ class Node:
     ``saved`` holds whatever the derivative needs that cannot be recomputed from the inputs
     (the forward's output, a mask, the axis of a reduction...). ``saved`` is dropped after a
     backward pass that does not retain the graph; ``freed`` then tells the engine so.
+    ``stamp`` is the count of in-place ops so far (see :func:`check_versions`): one int,
+    the only cost the version check adds to an ordinary op.
     """
 
-    __slots__ = ("op", "inputs", "saved", "freed")
+    __slots__ = ("op", "inputs", "saved", "freed", "stamp")
 
     def __init__(self, op: str, inputs: tuple, saved: Any = None) -> None:
         self.op = op
         self.inputs = inputs
         self.saved = saved
         self.freed = False
+        self.stamp = _INPLACE.count
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) for t in self.inputs)
         return f"<Node {self.op}({shapes})>"
+
+
+class _InplaceCount:
+    """How many in-place ops (``add_``, ``mul_``, ...) ran in this process: a clock for them."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+_INPLACE = _InplaceCount()
 
 
 class _GradMode:
@@ -262,6 +280,80 @@ def get_engine() -> Callable[..., None]:
             "pip install tinytorch-autograd  (or: tito module list, to see what is installed)"
         )
     return engine
+
+
+# --------------------------------------------------------------------------- versions
+# PyTorch's rule: an in-place op bumps the version of the *storage* it wrote to, and a backward
+# pass refuses to use a value that changed after an op saved it. Here the storage is the numpy
+# array that owns the memory (views share it), and its history is the list of in-place clock
+# ticks that wrote to it; its version is the length of that list. Only in-place ops pay for
+# this: an ordinary op stores the clock in its Node, and backward compares two ints per node.
+_HISTORY: dict[int, list] = {}
+
+
+def _owner(data: np.ndarray) -> np.ndarray:
+    """The array that owns ``data``'s memory (``data`` itself unless it is a view)."""
+    while isinstance(data.base, np.ndarray):
+        data = data.base
+    return data
+
+
+def bump_version(data: np.ndarray) -> int:
+    """Record an in-place write into ``data``'s storage; returns the storage's new version."""
+    owner = _owner(data)
+    key = id(owner)
+    history = _HISTORY.get(key)
+    if history is None:
+        history = _HISTORY[key] = []
+        weakref.finalize(owner, _HISTORY.pop, key, None)  # the id may be reused once freed
+    _INPLACE.count += 1
+    history.append(_INPLACE.count)
+    return len(history)
+
+
+def storage_version(data: np.ndarray) -> int:
+    """How many in-place ops wrote into ``data``'s storage (PyTorch's ``t._version``)."""
+    return len(_HISTORY.get(id(_owner(data)), ()))
+
+
+# The ops whose derivative reads no input's values (only shapes and dtypes): changing an input
+# of theirs in place afterwards does not change their gradient, so it is allowed, as in PyTorch.
+VALUE_FREE_OPS = frozenset({"add", "sub", "neg", "sum", "mean", "clone", "cast", "reshape",
+                            "permute", "getitem", "broadcast_to", "cat", "stack", "pad"})
+
+
+def _saved_arrays(saved: Any) -> Iterator[np.ndarray]:
+    if isinstance(saved, np.ndarray):
+        yield saved
+    elif isinstance(saved, (tuple, list)):
+        for item in saved:
+            if isinstance(item, np.ndarray):
+                yield item
+
+
+def check_versions(output: Any) -> None:
+    """Refuse to differentiate ``output``'s op if a value it saved was changed in place since.
+
+    The engine calls this for every node before a backward pass. When no in-place op ran
+    since the node was recorded (the usual case) it is one int compare.
+    """
+    node = output._node
+    if node.stamp == _INPLACE.count:
+        return
+    watched = [] if node.op in VALUE_FREE_OPS else [("input", i, t.data)
+                                                   for i, t in enumerate(node.inputs)]
+    watched += [("output", 0, a) for a in _saved_arrays(node.saved)
+                if np.may_share_memory(a, output.data)]
+    for kind, i, data in watched:
+        history = _HISTORY.get(id(_owner(data)))
+        if history and history[-1] > node.stamp:
+            expected = sum(1 for tick in history if tick <= node.stamp)
+            raise RuntimeError(
+                f"backward through op '{node.op}': its {kind} {i} (shape {data.shape}) was "
+                f"changed by an in-place op after '{node.op}' saved it — it is at version "
+                f"{len(history)}, the op needs version {expected}; make a copy (clone()) "
+                "before changing it, or change it after backward()"
+            )
 
 
 # --------------------------------------------------------------------------- helpers

@@ -16,6 +16,7 @@ from .dtypes import DEFAULT_FLOAT, scalar_dtype
 from .graph import _GRAD_MODE, Node, RemovableHandle, add_hook, get_engine
 from .extra_ops import ExtraOps
 from .indexing import IndexingOps
+from .inplace import InplaceOps
 from .math_ops import MathOps
 from .reductions import ReductionOps
 from .shape_ops import ShapeOps
@@ -39,7 +40,8 @@ class Size(int):
         return self._shape if dim is None else self._shape[dim]
 
 
-class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, WindowOps, ExtraOps):
+class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, WindowOps, ExtraOps,
+             InplaceOps):
     """An N-dimensional array that can record how it was computed.
 
     Args:
