@@ -11,6 +11,10 @@
    which also serves ``retain_grad`` and :func:`grad`).
 4. Unless ``retain_graph``, drop what the nodes saved: the graph's memory is freed.
 
+``create_graph=True`` (gradients that are Tensors in a graph, to differentiate again) and
+tensor hooks (``Tensor.register_hook``) take another walk, in ``higher_order.py``; ``_run``
+sends a pass there only when one of them is in use, so this one stays as it is.
+
 ``topological_order`` and ``backpropagate`` are the two exercises; the seed, the checks,
 where the gradients go and the freeing are given around them (``_run``).
 """
@@ -22,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, from_numpy, get_derivative, register_engine
-from tinytorch.core.tensor.graph import Node, check_versions
+from tinytorch.core.tensor.graph import _HOOKS, Node
 
 __all__ = ["backward", "grad", "topological_order"]
 
@@ -196,15 +200,21 @@ def _check_not_freed(order: list) -> None:
                 f"backward() through a graph that was already freed (op '{t._node.op}'); pass "
                 "retain_graph=True to the first backward() to go through it twice"
             )
-        check_versions(t)  # a value saved for this op was changed in place since? (one compare)
 
 
-def _run(tensor: Tensor, seed: np.ndarray, retain_graph: bool, wanted: dict | None) -> None:
+def _run(tensor: Tensor, seed: np.ndarray, retain_graph: bool, wanted: dict | None,
+         create_graph: bool = False) -> None:
     """The backward pass: order the graph, walk it (:func:`backpropagate`), free it.
 
     ``wanted`` is None for ``backward()``; for :func:`grad` it maps ``id(t)`` to None for the
     tensors whose gradients are wanted (see :class:`_Destination`).
     """
+    if create_graph or _HOOKS:
+        # imported here: higher_order builds on this module (its walk reuses the pieces above)
+        from .higher_order import run
+
+        run(tensor, seed, retain_graph, wanted, create_graph)
+        return
     dest = _Destination(wanted)
     if tensor._node is None:  # backward on a leaf: its gradient is the seed itself
         dest.leaf(tensor, seed)
@@ -226,20 +236,33 @@ def _check_start(tensor: Tensor) -> None:
         )
 
 
-def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+def _graph_seed(tensor: Tensor, grad: Any) -> Any:
+    """The seed for create_graph: a gradient Tensor is kept as it is (it may be in a graph)."""
+    if isinstance(grad, Tensor) and grad.shape == tensor.shape:
+        return grad
+    return _seed(tensor, grad)
+
+
+def backward(tensor: Tensor, grad: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False) -> None:
     """Run the backward pass from ``tensor`` (what ``Tensor.backward`` calls).
 
     Args:
         tensor: the output to differentiate (usually a scalar loss).
         grad: d(final)/d(tensor); defaults to 1 for single-element tensors.
-        retain_graph: keep saved values so another backward through this graph works.
+        retain_graph: keep saved values so another backward through this graph works;
+            defaults to ``create_graph``.
+        create_graph: record the backward pass, so the gradients (Tensors in ``.grad``) can
+            be differentiated again.
     """
     _check_start(tensor)
-    _run(tensor, _seed(tensor, grad), retain_graph, None)
+    retain = create_graph if retain_graph is None else retain_graph
+    seed = _graph_seed(tensor, grad) if create_graph else _seed(tensor, grad)
+    _run(tensor, seed, retain, None, create_graph)
 
 
 def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: Any = None,
-         retain_graph: bool = False) -> list:
+         retain_graph: bool | None = None, create_graph: bool = False) -> list:
     """Gradients of ``output`` with respect to each of ``inputs``, leaving every ``.grad`` alone.
 
     Unlike ``output.backward()``, nothing accumulates anywhere: the gradients are returned
@@ -250,7 +273,9 @@ def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: Any = None,
         output: the tensor to differentiate.
         inputs: the tensors to differentiate with respect to.
         grad_output: d(final)/d(output); defaults to 1 for single-element outputs.
-        retain_graph: keep the graph for another backward pass.
+        retain_graph: keep the graph for another backward pass; defaults to ``create_graph``.
+        create_graph: return gradients that are part of a graph, so they can be
+            differentiated again (a Hessian-vector product, a gradient penalty).
 
     Example:
         >>> x = Tensor([3.0], requires_grad=True)
@@ -263,11 +288,16 @@ def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: Any = None,
             raise RuntimeError(f"grad(): input {i} does not require grad, so it has no gradient")
     _check_start(output)
     wanted: dict = {id(t): None for t in inputs}
-    _run(output, _seed(output, grad_output), retain_graph, wanted)
+    retain = create_graph if retain_graph is None else retain_graph
+    seed = _graph_seed(output, grad_output) if create_graph else _seed(output, grad_output)
+    _run(output, seed, retain, wanted, create_graph)
     out = []
     for t in inputs:
         g = wanted[id(t)]
-        out.append(None if g is None else from_numpy(np.array(g, dtype=t.data.dtype, copy=True)))
+        if g is None or create_graph:
+            out.append(g if g is None or g.dtype == t.dtype else g.astype(t.dtype))
+        else:
+            out.append(from_numpy(np.array(g, dtype=t.data.dtype, copy=True)))
     return out
 
 

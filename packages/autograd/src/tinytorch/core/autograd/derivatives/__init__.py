@@ -9,7 +9,10 @@ The contract of every rule, ``rule(g, node) -> tuple``:
 * It returns one numpy array (or ``None``) per input: the gradient with respect to that
   input, with exactly that input's shape — so a broadcast input's share is summed back
   (``sum_to_shape``). ``None`` for an input that does not require grad saves the work.
-* It works on arrays only: nothing in a backward pass builds a graph.
+* It works on arrays only: nothing in a first-order backward pass builds a graph.
+
+``graph_rules.py`` holds a second rule per op, written with Tensor ops, that
+``backward(create_graph=True)`` uses instead, so the gradient can be differentiated again.
 
 | file | ops |
 |---|---|
@@ -19,4 +22,4 @@ The contract of every rule, ``rule(g, node) -> tuple``:
 | shape.py | reshape permute broadcast_to pad getitem cat stack sliding_window |
 """
 
-from . import elementwise, linalg, reductions, shape  # noqa: F401  (registration on import)
+from . import elementwise, graph_rules, linalg, reductions, shape  # noqa: F401  (registration on import)
