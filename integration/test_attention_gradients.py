@@ -133,20 +133,22 @@ def test_fully_masked_row_gets_zero_gradient():
 @pytest.mark.parametrize("mode", ["self", "self causal", "cross", "masked", "no bias"])
 def test_multi_head_attention_gradients(mode):
     r = _rng(4)
-    mha = MultiHeadAttention(6, 2, bias=mode != "no bias", generator=r)
+    mha = MultiHeadAttention(6, 2, bias=mode != "no bias", batch_first=True, generator=r)
     if mha.in_proj_bias is not None:
         mha.in_proj_bias.data[...] = r.standard_normal(18) * 0.1
     x = r.standard_normal((2, 3, 6))
     if mode == "cross":
         kv = r.standard_normal((2, 4, 6))
-        assert module_gradcheck(mha, [x, kv], lambda m, a, b: m(a, b))
+        assert module_gradcheck(mha, [x, kv], lambda m, a, b: m(a, b)[0])
         return
-    mask = None
-    if mode == "masked":
-        mask = r.random((2, 3, 3)) > 0.3
-        mask[..., 0] = True
+    blocked = pad = None
+    if mode == "masked":  # PyTorch's module convention: True = masked out
+        blocked = r.random((4, 3, 3)) < 0.3  # (batch · heads, L_q, L_k)
+        blocked[..., 0] = False
+        pad = np.array([[False, False, True], [False, False, False]])
     causal = mode == "self causal"
-    assert module_gradcheck(mha, [x], lambda m, a: m(a, mask=mask, is_causal=causal))
+    assert module_gradcheck(mha, [x], lambda m, a: m(a, attn_mask=blocked, key_padding_mask=pad,
+                                                     is_causal=causal)[0])
 
 
 def test_layer_norm_gradients():

@@ -5,8 +5,10 @@
   fewer queries than keys; gradients of q, k, v (and of a learned additive mask).
 * MultiHeadAttention vs ``torch.nn.MultiheadAttention(batch_first=True)`` — the torch module's
   ``state_dict()`` loads as it is (same names and layout); self- and cross-attention, masks
-  (torch's boolean attn_mask means *blocked*, so it receives ``~mask``), returned weights, and the
-  gradients of the inputs and of all four projections.
+  (both read a boolean attn_mask as True = *blocked*, so both get the same array), returned
+  weights, and the gradients of the inputs and of all four projections. Every other argument
+  (key_padding_mask, kdim/vdim, batch_first=False, need_weights, average_attn_weights,
+  float64) is in ``test_multihead_attention_torch.py``.
 * LayerNorm vs ``torch.nn.LayerNorm`` — forward and the gradients of input, weight and bias.
 """
 
@@ -139,30 +141,21 @@ def _mha_pair(embed, heads, bias=True, seed=0):
         with torch.no_grad():
             theirs.in_proj_bias.normal_()
             theirs.out_proj.bias.normal_()
-    ours = MultiHeadAttention(embed, heads, bias=bias)
+    ours = MultiHeadAttention(embed, heads, bias=bias, batch_first=True)
     ours.load_state_dict(theirs.state_dict())  # same names, same layout
     return ours, theirs
 
 
-def _torch_mask(mask):
-    """TinyTorch's mask (True = attend, or additive) as torch.nn.MultiheadAttention's attn_mask."""
-    if mask is None:
-        return None
-    m = torch.from_numpy(np.ascontiguousarray(mask))
-    return ~m if m.dtype == torch.bool else m
-
-
-def _compare_mha(ours, theirs, query, key, value, mask=None, is_causal=False, heads=4):
+def _compare_mha(ours, theirs, query, key, value, mask=None, is_causal=False):
     tq, pq = _pair(query)
     tk, pk = (tq, pq) if key is query else _pair(key)
     tv, pv = (tk, pk) if value is key else _pair(value)
-    out, w = ours(tq, tk, tv, mask=mask, is_causal=is_causal, need_weights=True)
-    tmask = _torch_mask(mask)
-    if is_causal:
-        causal = torch.ones(query.shape[1], key.shape[1], dtype=torch.bool).tril()
-        tmask = ~causal if tmask is None else (tmask | ~causal)
-    if tmask is not None and tmask.dim() == 3:  # (batch, L_q, L_k) -> torch's (batch·heads, ...)
-        tmask = tmask.repeat_interleave(heads, dim=0)
+    """``mask`` is the module convention both share: bool True = blocked, or additive."""
+    out, w = ours(tq, tk, tv, attn_mask=mask, is_causal=is_causal, need_weights=True)
+    tmask = None if mask is None else torch.from_numpy(np.ascontiguousarray(mask))
+    if is_causal:  # torch's module takes is_causal only as a hint beside the mask itself
+        blocked = ~torch.ones(query.shape[1], key.shape[1], dtype=torch.bool).tril()
+        tmask = blocked if tmask is None else (tmask | blocked)
     ref_out, ref_w = theirs(pq, pk, pv, attn_mask=tmask, need_weights=True)
     _close(out, ref_out, "output")
     _close(w, ref_w, "attention weights (averaged over heads)")
@@ -186,11 +179,11 @@ def test_mha_self_attention_matches_torch(mask_kind):
     if mask_kind == "causal":
         causal = True
     elif mask_kind == "bool 2d":
-        mask = rng.random((6, 6)) > 0.3
-        mask[:, 0] = True
-    elif mask_kind == "bool 3d":
-        mask = rng.random((3, 6, 6)) > 0.3
-        mask[..., 2] = True
+        mask = rng.random((6, 6)) < 0.3  # True = blocked
+        mask[:, 0] = False
+    elif mask_kind == "bool 3d":  # torch's (batch · heads, L_q, L_k)
+        mask = rng.random((12, 6, 6)) < 0.3
+        mask[..., 2] = False
     elif mask_kind == "additive":
         mask = rng.standard_normal((6, 6)).astype(np.float32)
     _compare_mha(ours, theirs, x, x, x, mask=mask, is_causal=causal)
@@ -203,20 +196,21 @@ def test_mha_cross_attention_matches_torch(bias):
     q = rng.standard_normal((2, 4, 12)).astype(np.float32)
     k = rng.standard_normal((2, 7, 12)).astype(np.float32)
     v = rng.standard_normal((2, 7, 12)).astype(np.float32)
-    mask = rng.random((4, 7)) > 0.3
-    mask[:, -1] = True
-    _compare_mha(ours, theirs, q, k, v, mask=mask, heads=3)
+    mask = rng.random((4, 7)) < 0.3
+    mask[:, -1] = False
+    _compare_mha(ours, theirs, q, k, v, mask=mask)
 
 
 def test_mha_state_dict_goes_back_to_torch():
     rng = np.random.default_rng(7)
-    ours = MultiHeadAttention(8, 2, generator=rng)
+    ours = MultiHeadAttention(8, 2, batch_first=True, generator=rng)
     ours.in_proj_bias.data[...] = rng.standard_normal(24)
     theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True)
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     x = rng.standard_normal((2, 5, 8)).astype(np.float32)
     t = torch.from_numpy(x)
-    _close(ours(x), theirs(t, t, t, need_weights=False)[0], "torch with TinyTorch's weights")
+    _close(ours(x, x, x, need_weights=False)[0], theirs(t, t, t, need_weights=False)[0],
+           "torch with TinyTorch's weights")
 
 
 # ----------------------------------------------------------------------------- LayerNorm

@@ -95,7 +95,7 @@ ENTRIES: list[tuple[str, str, tuple, str, str]] = [
     ("Layers", "torch.nn.GroupNorm", ("num_groups", "num_channels", "eps", "affine"), SPA, "GroupNorm"),
     ("Layers", "torch.nn.LayerNorm", ("normalized_shape", "eps", "elementwise_affine", "bias"), ATT, "LayerNorm"),
     ("Layers", "torch.nn.Embedding", ("num_embeddings", "embedding_dim", "padding_idx", "max_norm"), ATT, "Embedding"),
-    ("Layers", "torch.nn.MultiheadAttention", ("embed_dim", "num_heads", "dropout", "bias", "kdim", "vdim", "batch_first"), ATT, "MultiHeadAttention"),
+    ("Layers", "torch.nn.MultiheadAttention", ("embed_dim", "num_heads", "dropout", "bias", "kdim", "vdim", "batch_first"), ATT, "MultiheadAttention"),
     ("Layers", "torch.nn.Dropout", ("p",), LAY, "Dropout"),
     ("Layers", "torch.nn.Flatten", ("start_dim", "end_dim"), LAY, "Flatten"),
     ("Layers", "torch.nn.Identity", (), LAY, "Identity"),

@@ -185,7 +185,11 @@ print("output", out.shape, "| rows sum to", w.numpy().sum(-1))
 # them in one call: each head attends with its own slice of the features.
 #
 # Given: `MultiHeadAttention` — the query/key/value/output projections (Dense layers, PyTorch's
-# parameter names) around your split → attention → merge.
+# parameter names) around your split → attention → merge. It is PyTorch's
+# `nn.MultiheadAttention`: `batch_first=False` unless you ask (we ask), it always returns
+# `(output, weights)`, and its boolean `attn_mask` / `key_padding_mask` mean **True = masked
+# out** — the opposite of your `masked_softmax`'s True = attend (PyTorch has both conventions:
+# the function keeps, the module blocks). A float mask is added in both, so it reads the same.
 
 # %%
 check("attention", "split_heads")
@@ -193,8 +197,8 @@ check("attention", "split_heads")
 # %%
 from tinytorch.core.attention import MultiHeadAttention
 
-mha = MultiHeadAttention(embed_dim=16, num_heads=4)
-out, weights = mha(vectors, is_causal=True, need_weights=True)
+mha = MultiHeadAttention(embed_dim=16, num_heads=4, batch_first=True)
+out, weights = mha(vectors, vectors, vectors, is_causal=True)
 print("multi-head self-attention:", vectors.shape, "->", out.shape,
       "| weights averaged over heads:", weights.shape)
 
@@ -214,13 +218,18 @@ check("attention", "layer_norm")
 # %% [markdown]
 # ### Exercise 8 — transformer_block: attention, MLP, and two residual paths
 #
-# **File:** `transformer.py`. **Function:** `TransformerBlock.forward(x, mask, is_causal, cache)`,
-# the pre-norm block of GPT-2:
+# **File:** `transformer.py`. **Function:** `TransformerBlock.forward(x, *, attn_mask,
+# key_padding_mask, is_causal, cache)`, the pre-norm block of GPT-2:
 #
-#     x = x + drop(attn(ln1(x), mask=mask, is_causal=is_causal, cache=cache))
+#     h = ln1(x)
+#     x = x + drop(attn(h, h, h, need_weights=False, attn_mask=..., key_padding_mask=...,
+#                       is_causal=..., cache=...)[0])
 #     x = x + mlp(ln2(x))
 #
-# (`cache` is the KV cache of generation, see `kvcache.py`: pass it on to the attention.)
+# (`attn` returns `(output, weights)`, as PyTorch's does; `cache` is the KV cache of
+# generation, see `kvcache.py`: pass it on to the attention, with the masks — PyTorch's
+# convention, True = masked out — and `is_causal`; `mask=` is also passed on, so the old
+# True = attend keyword gets the attention's explanation instead of a silent misreading.)
 #
 # The residual additions keep a direct path from the input to the output, so a deep stack starts
 # close to the identity and its gradients reach the first layers. Given: the sub-layers, built in

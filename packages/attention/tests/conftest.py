@@ -73,14 +73,22 @@ def ref_layer_norm(x, weight=None, bias=None, eps=1e-5, dims=1):
 
 
 def ref_mha(mha, query, key, value, mask=None, causal=False):
-    """Multi-head attention from the module's weights, one head at a time (float64)."""
+    """Multi-head attention from the module's weights, one head at a time (float64).
+
+    Batch-first inputs; ``mask`` in the functional convention (True = attend, or additive).
+    """
     e, h = mha.embed_dim, mha.num_heads
     d = e // h
-    w = mha.in_proj_weight.numpy().astype(np.float64)
+    if mha.in_proj_weight is not None:
+        w = mha.in_proj_weight.numpy().astype(np.float64)
+        wq, wk, wv = w[:e], w[e:2 * e], w[2 * e:]
+    else:
+        wq, wk, wv = (p.numpy().astype(np.float64)
+                      for p in (mha.q_proj_weight, mha.k_proj_weight, mha.v_proj_weight))
     b = np.zeros(3 * e) if mha.in_proj_bias is None else mha.in_proj_bias.numpy().astype(np.float64)
-    q = np.asarray(query, np.float64) @ w[:e].T + b[:e]
-    k = np.asarray(key, np.float64) @ w[e:2 * e].T + b[e:2 * e]
-    v = np.asarray(value, np.float64) @ w[2 * e:].T + b[2 * e:]
+    q = np.asarray(query, np.float64) @ wq.T + b[:e]
+    k = np.asarray(key, np.float64) @ wk.T + b[e:2 * e]
+    v = np.asarray(value, np.float64) @ wv.T + b[2 * e:]
     heads = []
     weights = []
     for i in range(h):

@@ -48,12 +48,12 @@ def test_kv_cache_cached_and_uncached_generation_give_identical_tokens(greedy):
 
 
 def test_kv_cache_attention_appends_and_sees_every_earlier_position():
-    mha = MultiHeadAttention(8, 2, generator=np.random.default_rng(0))
+    mha = MultiHeadAttention(8, 2, batch_first=True, generator=np.random.default_rng(0))
     x = np.random.default_rng(1).normal(size=(1, 5, 8)).astype(np.float32)
-    full = mha(x, is_causal=True).numpy()
+    full = mha(x, is_causal=True)[0].numpy()
     layer = LayerCache()
-    head = mha(x[:, :2], is_causal=True, cache=layer).numpy()
-    tail = mha(x[:, 2:], is_causal=True, cache=layer).numpy()  # 3 new queries after 2 cached
+    head = mha(x[:, :2], is_causal=True, cache=layer)[0].numpy()
+    tail = mha(x[:, 2:], is_causal=True, cache=layer)[0].numpy()  # 3 new queries after 2 cached
     np.testing.assert_allclose(np.concatenate([head, tail], axis=1), full, rtol=1e-5, atol=1e-6)
     assert layer.length == 5 and layer.keys.shape == (1, 2, 5, 4)
 

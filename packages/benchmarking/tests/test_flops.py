@@ -125,9 +125,10 @@ def test_module_flops_zero_and_dropout():
 
 
 def test_module_flops_attention_and_layernorm():
-    mha = MultiHeadAttention(8, 2)
+    mha = MultiHeadAttention(8, 2, batch_first=True)
     assert run(mha, 1, 4, 8) == 2336  # out_proj is a Dense child, counted on its own
     assert run(mha, 4, 8) == 2336     # unbatched
+    assert run(MultiHeadAttention(8, 2), 4, 1, 8) == 2336  # PyTorch's default (L, batch, E)
     assert run(LayerNorm(8), 2, 4, 8) == 64 * 8
     block = TransformerBlock(8, 2)
     assert run(block, 1, 4, 8) == 2 * 32  # the two residual adds

@@ -16,15 +16,15 @@ from .functional import dropout, masked_softmax, scaled_dot_product_attention
 from .fused import fused_attention, fused_attention_enabled, set_fused_attention
 from .gpt import TinyGPT, cross_entropy, sample_next_token
 from .kvcache import KVCache, LayerCache
-from .masks import causal_mask, combine_masks, padding_mask
-from .multihead import MultiHeadAttention, merge_heads, split_heads
+from .masks import as_additive, causal_mask, combine_masks, padding_mask
+from .multihead import MultiheadAttention, MultiHeadAttention, merge_heads, split_heads
 from .normalization import LayerNorm, layer_norm
 from .transformer import GELU, FeedForward, TransformerBlock, gelu
 
 __all__ = [
     "scaled_dot_product_attention", "masked_softmax", "dropout",
-    "causal_mask", "padding_mask", "combine_masks",
-    "MultiHeadAttention", "split_heads", "merge_heads",
+    "causal_mask", "padding_mask", "combine_masks", "as_additive",
+    "MultiHeadAttention", "MultiheadAttention", "split_heads", "merge_heads",
     "LayerNorm", "layer_norm",
     "Embedding", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding", "sinusoidal_table",
     "gelu", "GELU", "FeedForward", "TransformerBlock",

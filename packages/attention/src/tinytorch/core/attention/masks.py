@@ -11,8 +11,14 @@ multi-head attention ``(batch, heads, L_query, L_key)``. So a ``(L_query, L_key)
 applies to every sequence and head, and the ``(batch, 1, 1, L_key)`` padding mask to every
 head and every query of its sequence.
 
-Beware: ``torch.nn.MultiheadAttention``'s boolean ``attn_mask`` and ``key_padding_mask`` use
-the *opposite* convention (``True`` = blocked). TinyTorch uses one convention everywhere.
+**Two conventions, each where PyTorch has it.** The functional form (``masked_softmax``,
+``scaled_dot_product_attention``) and these helpers read a boolean mask as ``True`` = attend,
+as ``torch.nn.functional.scaled_dot_product_attention`` does. The *modules*
+(:class:`~tinytorch.core.attention.multihead.MultiHeadAttention`, ``TransformerBlock``,
+``TinyGPT``) take ``attn_mask`` / ``key_padding_mask`` as ``torch.nn.MultiheadAttention`` does:
+``True`` = **masked out**. So a helper's mask goes to a module inverted — ``attn_mask=~causal_mask(L).numpy()``,
+``key_padding_mask=~padding_mask(lengths).numpy()[:, 0, 0]`` — or as a float mask, which means
+the same everywhere: ``as_additive(causal_mask(L))``.
 """
 
 from __future__ import annotations
@@ -23,15 +29,16 @@ import numpy as np
 
 from tinytorch.core.tensor import Tensor
 
-__all__ = ["causal_mask", "padding_mask", "combine_masks", "mask_array"]
+__all__ = ["causal_mask", "padding_mask", "combine_masks", "mask_array", "as_additive"]
 
 
-def mask_array(mask: Any, who: str = "mask") -> Any:
+def mask_array(mask: Any, who: str = "mask", true_means: str = "attend") -> Any:
     """A mask as a bool or floating numpy array, or a float Tensor kept as a Tensor.
 
     Float masks that are Tensors stay Tensors, so a learned additive bias (one that requires
     grad) receives its gradient. Anything else becomes a numpy array. Integer masks are refused:
     1/0 could mean "attend" (a bool mask) or "add one" (a float mask), so say which.
+    ``true_means`` names what a boolean True means to the caller, for the error message.
     """
     if mask is None:
         return None
@@ -44,8 +51,8 @@ def mask_array(mask: Any, who: str = "mask") -> Any:
     if arr.dtype == np.bool_ or arr.dtype.kind == "f":
         return arr
     raise TypeError(
-        f"{who} must be boolean (True = attend) or floating point (added to the scores), got "
-        f"dtype {arr.dtype}; for a 0/1 integer mask write mask.astype(bool)"
+        f"{who} must be boolean (True = {true_means}) or floating point (added to the scores), "
+        f"got dtype {arr.dtype}; for a 0/1 integer mask write mask.astype(bool)"
     )
 
 
@@ -156,3 +163,21 @@ def combine_masks(*masks: Any) -> Any:
             p = Tensor(p, dtype=p.dtype)
         total = p if total is None else total + p
     return total
+
+
+def as_additive(mask: Any, dtype: Any = np.float32) -> Tensor:
+    """A boolean mask (True = attend) as a float one: 0 where it attends, -inf where blocked.
+
+    A float mask is added to the scores by every attention function and module, PyTorch's and
+    TinyTorch's alike, so it is the one form that cannot be read the wrong way round.
+
+    Example:
+        >>> as_additive(causal_mask(2)).numpy()
+        array([[  0., -inf],
+               [  0.,   0.]], dtype=float32)
+    """
+    arr = mask_array(mask, "as_additive: mask")
+    if isinstance(arr, Tensor) or arr.dtype != np.bool_:
+        raise TypeError(f"as_additive: expected a boolean mask (True = attend), got dtype "
+                        f"{arr.dtype}")
+    return Tensor(np.where(arr, 0.0, -np.inf).astype(dtype), dtype=dtype)

@@ -118,24 +118,32 @@ class TransformerBlock(Module):
             raise ValueError(f"TransformerBlock: mlp_ratio {mlp_ratio} gives no hidden units")
         self.embed_dim = int(embed_dim)
         self.ln1 = LayerNorm(embed_dim)
-        self.attn = MultiHeadAttention(embed_dim, num_heads, bias=bias, dropout=dropout,
-                                       generator=generator)
+        self.attn = MultiHeadAttention(embed_dim, num_heads, dropout=dropout, bias=bias,
+                                       batch_first=True, generator=generator)
         self.drop = Dropout(dropout, generator=generator)
         self.ln2 = LayerNorm(embed_dim)
         self.mlp = FeedForward(embed_dim, hidden, dropout=dropout, bias=bias,
                                approximate=approximate, generator=generator)
 
-    def forward(self, x: Any, mask: Any = None, is_causal: bool = False, cache: Any = None) -> Tensor:
+    def forward(self, x: Any, *, attn_mask: Any = None, key_padding_mask: Any = None,
+                is_causal: bool = False, cache: Any = None, mask: Any = None) -> Tensor:
         """Apply the pre-norm block: ``x + drop(attn(ln1(x)))``, then ``x + mlp(ln2(x))``.
 
-        ``x`` is ``(batch, L, E)`` (or ``(L, E)``) and so is the output; ``mask``/``is_causal``
-        and ``cache`` (a KV cache layer, in generation) go to the attention (see
-        MultiHeadAttention). The sub-layers ``ln1``, ``attn``, ``drop``, ``ln2`` and ``mlp`` are
-        built in ``__init__``.
+        ``x`` is ``(batch, L, E)`` (or ``(L, E)``) and so is the output. ``attn_mask``,
+        ``key_padding_mask`` (PyTorch's convention: a boolean True = **masked out**),
+        ``is_causal`` and ``cache`` (a KV cache layer, in generation) go to the attention (see
+        MultiHeadAttention; ``mask=``, which meant True = attend, is refused there). The
+        sub-layers ``ln1``, ``attn``, ``drop``, ``ln2`` and ``mlp`` are built in ``__init__``;
+        ``attn`` is batch first and returns ``(output, weights)``.
         """
         x = x if isinstance(x, Tensor) else Tensor(x)
         ### BEGIN SOLUTION
-        ### HINT: x = x + drop(attn(ln1(x), mask, is_causal, cache)); then x = x + mlp(ln2(x))
-        x = x + self.drop(self.attn(self.ln1(x), mask=mask, is_causal=is_causal, cache=cache))
+        ### HINT: h = ln1(x); x = x + drop(attention of h to itself); the attention returns
+        ### HINT: (output, weights): ask for no weights, pass the masks, is_causal and cache on;
+        ### HINT: then x = x + mlp(ln2(x))
+        h = self.ln1(x)
+        out, _ = self.attn(h, h, h, key_padding_mask=key_padding_mask, need_weights=False,
+                           attn_mask=attn_mask, is_causal=is_causal, cache=cache, mask=mask)
+        x = x + self.drop(out)
         return x + self.mlp(self.ln2(x))
         ### END SOLUTION

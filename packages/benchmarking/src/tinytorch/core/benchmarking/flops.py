@@ -297,8 +297,13 @@ def _attention_rule(m: MultiHeadAttention, inputs: tuple, output: Any) -> int:
     # key/value passed positionally are seen; passed by keyword, a hook cannot see them and
     # self-attention (L_k = L_q) is assumed
     k = _shape(inputs[1]) if len(inputs) > 1 and _shape(inputs[1]) is not None else q
-    batch = 1 if len(q) == 2 else q[0]
-    return attention_flops(batch, q[-2], k[-2], m.embed_dim, m.num_heads,
+    if len(q) == 2:  # unbatched (L, E)
+        batch, len_q, len_k = 1, q[0], k[0]
+    elif getattr(m, "batch_first", True):  # (batch, L, E)
+        batch, len_q, len_k = q[0], q[1], k[1]
+    else:  # PyTorch's default layout (L, batch, E)
+        batch, len_q, len_k = q[1], q[0], k[0]
+    return attention_flops(batch, len_q, len_k, m.embed_dim, m.num_heads,
                            m.in_proj_bias is not None)
 
 
