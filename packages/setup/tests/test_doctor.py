@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -79,11 +80,11 @@ def test_dependency_chain(tmp_path, make_dist):
 
 def test_doctor_exit_code_follows_failures(monkeypatch, capsys):
     ok = [doctor.CheckResult("Python", "pass", "fine"), doctor.CheckResult("x", "warn", "meh", "do y")]
-    monkeypatch.setattr(doctor, "run_checks", lambda: ok)
+    monkeypatch.setattr(doctor, "run_checks", lambda **kwargs: ok)
     assert main(["system", "doctor"]) == 0
     assert "All checks passed" in capsys.readouterr().out
     bad = ok + [doctor.CheckResult("data cache", "fail", "not writable", "export TINYTORCH_DATA=/x")]
-    monkeypatch.setattr(doctor, "run_checks", lambda: bad)
+    monkeypatch.setattr(doctor, "run_checks", lambda **kwargs: bad)
     assert main(["system", "doctor"]) == 1
     out = capsys.readouterr().out
     assert "1 check(s) failed" in out and "export TINYTORCH_DATA=/x" in out
@@ -117,3 +118,19 @@ def test_doctor_says_whether_sandboxed_grading_runs(monkeypatch):
     missing = doctor.check_sandbox()
     assert missing.status == "warn" and "not available" in missing.detail
     assert "apt-get install bubblewrap" in missing.fix and "--no-sandbox" in missing.fix
+
+
+def test_doctor_lists_the_plugin_problems_tito_met(monkeypatch, tmp_path):
+    results = doctor.run_checks(path=[str(tmp_path)], data=tmp_path / "data",
+                                plugin_problems=["plugin 'x' (m:f, from d): ImportError: y"])
+    plugin = [r for r in results if r.name == "tito plugin"]
+    assert [r.status for r in plugin] == ["warn"] and "ImportError: y" in plugin[0].detail
+    def broken():
+        raise ImportError("kaboom")
+
+    fake = SimpleNamespace(group="", name="x", value="m:f", distribution="d", load=broken)
+    monkeypatch.setattr("tinytorch.setup.plugins.discover_plugins", lambda path=None: [fake])
+    seen = {}
+    monkeypatch.setattr(doctor, "run_checks", lambda **kwargs: seen.update(kwargs) or [])
+    assert main(["system", "doctor"]) == 0
+    assert [p for p in seen["plugin_problems"] if "kaboom" in p], seen

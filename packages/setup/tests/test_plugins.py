@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tinytorch.setup.plugins import discover_plugins, plugin_problems
+from tinytorch.setup.cli import plugin_problems
+from tinytorch.setup.plugins import discover_plugins
 
 
 def write_plugin(site, make_dist, name, value, code):

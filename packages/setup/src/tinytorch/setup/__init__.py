@@ -11,15 +11,9 @@ author uses from Python:
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
-
 from .registry import MODULES, Module, UnknownModuleError, resolve_module
 from .stubbing import SolutionBlock, StubError, find_blocks, stub_source
-
-try:
-    __version__ = _metadata.version("tinytorch-setup")
-except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+from .version import __version__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from .metadata_toml import tomllib
 from .process import TitoError, python_command, run
 from .sources import layout_from_folder
 from .stubbing import SolutionBlock, StubError, find_blocks, stub_source
-from .stubcheck_pool import WorkerPool
+from .stubcheck_pool import BlockResult, WorkerPool, with_site
 from .workspace import module_name_for
 
 __all__ = ["BlockResult", "PackageReport", "blocks_without_hints", "check_package", "DEFAULT_INI"]
@@ -42,27 +42,6 @@ DEFAULT_INI = "[pytest]\naddopts = --import-mode=importlib -p no:cacheprovider\n
 _PLUGIN = "_tt_stubcheck_plugin"
 #: pytest arguments leaving out the tests marked ``slow`` (long end-to-end runs).
 NOT_SLOW = ("-m", "not slow")
-
-
-@dataclass(frozen=True)
-class BlockResult:
-    """What happened to one block.
-
-    Attributes:
-        block: The block (its ``filename`` is relative to the package folder).
-        status: ``caught``, ``not caught`` or ``error``.
-        test: The first test that failed, when caught.
-        runs: How many pytest runs it took.
-        seconds: Wall time spent on it.
-        detail: Extra information (the log file of an error, the tests that ran…).
-    """
-
-    block: SolutionBlock
-    status: str
-    test: str | None = None
-    runs: int = 0
-    seconds: float = 0.0
-    detail: str = ""
 
 
 @dataclass
@@ -139,11 +118,6 @@ def _environment(tmp: Path, jobs: int) -> dict[str, str]:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, "1")
     return env
-
-
-def with_site(env: dict[str, str], site: Path) -> dict[str, str]:
-    """``env`` with ``site`` first on ``PYTHONPATH`` (so it shadows the installed package)."""
-    return dict(env, PYTHONPATH=os.pathsep.join([str(site), env["PYTHONPATH"]]))
 
 
 def _reference_run(ref: Path, env: dict[str, str], blocks: dict[int, SolutionBlock],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,14 +187,17 @@ def check_sandbox() -> CheckResult:
                        "apt-get install bubblewrap   (or: tito grade --no-sandbox, see the instructors' docs)")
 
 
-def run_checks(path: list[str] | None = None, data: Path | None = None) -> list[CheckResult]:
+def run_checks(path: list[str] | None = None, data: Path | None = None,
+               plugin_problems: Sequence[str] = ()) -> list[CheckResult]:
     """Run every check.
 
     Args:
         path: Search these folders for distributions instead of ``sys.path``.
         data: The data cache to check (default: ``$TINYTORCH_DATA`` or ``~/.cache/tinytorch``).
+        plugin_problems: What went wrong registering ``tito``'s plugins; the command line
+            passes the problems it met building its parser
+            (:func:`tinytorch.setup.cli.plugin_problems`), so this module never imports it.
     """
-    from .plugins import plugin_problems
     from .sysinfo import data_dir
 
     results = [check_python(), check_numpy(), check_blas_threads(),
@@ -204,7 +207,7 @@ def run_checks(path: list[str] | None = None, data: Path | None = None) -> list[
         results.append(CheckResult("tinytorch modules", "warn", "no tinytorch-* distribution found",
                                    "python -m pip install tinytorch-framework"))
     results.extend(check_dependency_chain(installed))
-    for problem in plugin_problems(path):
+    for problem in plugin_problems:
         results.append(CheckResult("tito plugin", "warn", problem,
                                    "reinstall the distribution that provides it"))
     if sys.platform == "linux":

@@ -15,7 +15,9 @@ This module imports only the standard library (and ``tinytorch.setup``'s own sta
 modules) when it is imported, so a notebook's first cell is quick.
 
 From the command line, ``python -m tinytorch.setup.lesson run <module> [--student]`` executes
-a module's lesson (see :mod:`tinytorch.setup.lessonrun`).
+a module's lesson (see :mod:`tinytorch.setup.lessonrun`); where lessons are is
+:mod:`tinytorch.setup.lessonfiles`. Imports run one way: ``lesson`` → ``lessonrun`` →
+``lessonfiles``.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .lessonfiles import LAB_EXTRA, find_lesson, lesson_filename, resolve
+from .lessonrun import run_lesson
 from .notebook import percent_to_notebook, write_notebook
 from .process import TitoError, python_command, run
 from .registry import Module, UnknownModuleError, resolve_module
-from .repo import find_repo_root, package_dir
 
 __all__ = [
     "LAB_EXTRA",
@@ -52,64 +55,8 @@ __all__ = [
     "write_notebook",
 ]
 
-#: How to install what running and opening lessons needs.
-LAB_EXTRA = 'pip install "tinytorch-setup[lab]"'
-
 #: The longest exception line ``check`` quotes.
 _MAX_LINE = 300
-
-
-def _module(module: Module | str | int) -> Module:
-    return module if isinstance(module, Module) else resolve_module(module)
-
-
-def lesson_filename(module: Module | str | int) -> str:
-    """The file name of a module's lesson source, e.g. ``02_tensor.py``."""
-    found = _module(module)
-    return f"{found.number:02d}_{found.folder}.py"
-
-
-def _lesson_candidates(module: Module) -> list[Path]:
-    """Every place the lesson source of ``module`` may be, in the order they are tried."""
-    from .dists import get_installed
-    from .workspace import REFERENCE_DIR, default_workspace
-
-    name = lesson_filename(module)
-    found: list[Path] = []
-    folder = package_dir(module, find_repo_root())
-    if folder is not None:
-        found.append(folder / "lesson" / name)
-    installed = get_installed(module.distribution)
-    if installed is not None:
-        if installed.editable_dir is not None:
-            found.append(installed.editable_dir / "lesson" / name)
-        found.extend(p for p in installed.files_under(f"{module.import_dir}/lesson")
-                     if p.name == name)
-        found.append(Path(str(installed.dist.locate_file(f"{module.import_dir}/lesson/{name}"))))
-    workspace = default_workspace(module)
-    found += [workspace / "lesson" / name, workspace / REFERENCE_DIR / "lesson" / name]
-    return found
-
-
-def find_lesson(module: Module | str | int) -> Path | None:
-    """The lesson source (``<NN>_<folder>.py``, percent format) of a module, or ``None``.
-
-    Looked for, in this order: ``packages/<folder>/lesson/`` inside a checkout; the project
-    folder of an editable install (a student's workspace, or the checkout's package);
-    ``<import dir>/lesson/`` among an installed wheel's files; ``./tinytorch-student/<folder>``
-    (its ``lesson/``, then its saved reference's).
-
-    Args:
-        module: A :class:`~tinytorch.setup.registry.Module` or what a user types (``tensor``,
-            ``02``, ``tinytorch-tensor``).
-
-    Raises:
-        UnknownModuleError: if ``module`` names no module.
-    """
-    for candidate in _lesson_candidates(_module(module)):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 # --------------------------------------------------------------------------- setup_lesson
@@ -183,7 +130,7 @@ def setup_lesson(module: str) -> None:
     Raises:
         UnknownModuleError: if ``module`` names no module.
     """
-    found = _module(module)
+    found = resolve(module)
     for line in installed_summary(found, _enable_autoreload()):
         print(line)
 
@@ -330,7 +277,7 @@ def check(module: str, exercise: str, *, k: str | None = None, timeout: float = 
     from .testrun import find_module_tests
 
     try:
-        found = _module(module)
+        found = resolve(module)
         _, tests = find_module_tests(found)
     except (TitoError, UnknownModuleError) as exc:
         hint = getattr(exc, "hint", None)
@@ -405,8 +352,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "run":
         parser.print_help()
         return 2
-    from .lessonrun import run_lesson
-
     try:
         ok = run_lesson(resolve_module(args.module), student=args.student,
                         timeout=args.timeout, out=args.out, source=args.lesson)

@@ -1,5 +1,7 @@
 """Executing a lesson notebook without a browser: ``python -m tinytorch.setup.lesson run``.
 
+(:mod:`.lesson` holds that command line and imports this module; this module never imports it.)
+
 Two runs keep a lesson honest, and CI does both:
 
 * against what is installed (the reference): every code cell must run without error;
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .lesson import LAB_EXTRA, find_lesson
+from .lessonfiles import LAB_EXTRA, find_lesson
 from .notebook import percent_to_notebook
 from .process import TitoError
 from .registry import Module

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 
-__all__ = ["GROUP", "Plugin", "discover_plugins", "plugin_problems", "register_plugins"]
+__all__ = ["GROUP", "Plugin", "discover_plugins", "register_plugins"]
 
 #: The entry point group ``tito`` reads.
 GROUP = "tinytorch.tito"
@@ -100,10 +100,3 @@ def register_plugins(groups: Mapping[str, argparse._SubParsersAction],
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break tito
             problems.append(f"{where}: {type(exc).__name__}: {exc}")
     return problems
-
-
-def plugin_problems(path: list[str] | None = None) -> list[str]:
-    """Build ``tito``'s full parser with every plugin and return what went wrong."""
-    from .cli import build_parser
-
-    return build_parser(path)[1]

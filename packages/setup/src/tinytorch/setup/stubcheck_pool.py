@@ -3,25 +3,54 @@
 Each worker (:mod:`.stubcheck_worker`) owns a copy of the package (``<tmp>/w<i>``). A thread
 per worker takes the next block, asks its worker to run the tests that executed the block
 (from the reference run's coverage map, fastest first) and, if none of them fails, the whole
-suite, and turns the answers into a :class:`~tinytorch.setup.checkstubs.BlockResult`.
+suite, and turns the answers into a :class:`BlockResult`. The check itself
+(:mod:`.checkstubs`) imports this module, never the other way round.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .stubbing import SolutionBlock
 
-__all__ = ["WorkerPool"]
+__all__ = ["BlockResult", "WorkerPool", "with_site"]
 
 StubFn = Callable[[Path, SolutionBlock], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What happened to one block.
+
+    Attributes:
+        block: The block (its ``filename`` is relative to the package folder).
+        status: ``caught``, ``not caught`` or ``error``.
+        test: The first test that failed, when caught.
+        runs: How many pytest runs it took.
+        seconds: Wall time spent on it.
+        detail: Extra information (the log file of an error, the tests that ran…).
+    """
+
+    block: SolutionBlock
+    status: str
+    test: str | None = None
+    runs: int = 0
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def with_site(env: dict[str, str], site: Path) -> dict[str, str]:
+    """``env`` with ``site`` first on ``PYTHONPATH`` (so it shadows the installed package)."""
+    return dict(env, PYTHONPATH=os.pathsep.join([str(site), env["PYTHONPATH"]]))
 
 
 class _Worker:
@@ -32,8 +61,6 @@ class _Worker:
         self.logs = tmp / f"logs{index}"
         self.logs.mkdir(exist_ok=True)
         self.runs = 0
-        from .checkstubs import with_site
-
         self.proc = subprocess.Popen(
             [sys.executable, str(tmp / "plugins" / "_tt_stubcheck_worker.py"), str(self.root)],
             cwd=self.root, env=with_site(env, self.root / "src"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -97,9 +124,7 @@ class WorkerPool:
             worker.close()
 
     def _check_one(self, worker: _Worker, folder: Path, block: SolutionBlock,
-                   candidates: list[str], stub: StubFn) -> Any:
-        from .checkstubs import BlockResult
-
+                   candidates: list[str], stub: StubFn) -> BlockResult:
         original, stubbed = stub(folder, block)
         plans = []
         if candidates:  # first the fastest test's file only: fewer modules to collect
@@ -133,12 +158,12 @@ class WorkerPool:
         return BlockResult(block, "not caught", None, runs, seconds, f"all passed: {ran}")
 
     def check(self, folder: Path, blocks: dict[int, SolutionBlock], hits: dict[int, list[str]],
-              durations: dict[str, float], stub: StubFn) -> Iterator[Any]:
+              durations: dict[str, float], stub: StubFn) -> Iterator[BlockResult]:
         """Check every block; yield each result as soon as it is known."""
         todo: queue.Queue[int] = queue.Queue()
         for index in blocks:
             todo.put(index)
-        done: queue.Queue[Any] = queue.Queue()
+        done: queue.Queue[BlockResult] = queue.Queue()
 
         def serve(worker: _Worker) -> None:
             while True:
@@ -151,9 +176,7 @@ class WorkerPool:
                 try:
                     done.put(self._check_one(worker, folder, block, candidates, stub))
                 except Exception as exc:  # noqa: BLE001 - report, keep the others going
-                    from .checkstubs import BlockResult
-
-                    done.put(BlockResult(block, "error", None, 0, 0.0,
+                                done.put(BlockResult(block, "error", None, 0, 0.0,
                                          f"{type(exc).__name__}: {exc}"))
 
         threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in self.workers]

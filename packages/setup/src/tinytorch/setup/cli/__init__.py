@@ -16,10 +16,12 @@ import sys
 from collections.abc import Sequence
 
 from ..process import TitoError, UsageError
+from ..plugins import register_plugins
 from ..registry import UnknownModuleError, command_provider, suggest
+from ..version import __version__
 from . import autograder, dev, instructor, lab, modules, system, testing, ui
 
-__all__ = ["TitoError", "UsageError", "build_parser", "debug_mode", "main"]
+__all__ = ["TitoError", "UsageError", "build_parser", "debug_mode", "main", "plugin_problems"]
 
 _DESCRIPTION = """\
 tito: the TinyTorch course's command line.
@@ -43,12 +45,6 @@ for instructors:
 """
 
 
-def _version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
 def build_parser(path: list[str] | None = None) -> tuple[argparse.ArgumentParser, list[str]]:
     """The full parser, plugins included, and the problems plugins had registering.
 
@@ -57,15 +53,18 @@ def build_parser(path: list[str] | None = None) -> tuple[argparse.ArgumentParser
     """
     parser = argparse.ArgumentParser(prog="tito", description=_DESCRIPTION,
                                      formatter_class=ui.formatter())
-    parser.add_argument("--version", action="version", version=f"tito {_version()}")
+    parser.add_argument("--version", action="version", version=f"tito {__version__}")
     top = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
     groups: dict[str, argparse._SubParsersAction] = {"": top}
     for part in (system, modules, testing, lab, dev, instructor, autograder):
         groups.update(part.register(top))
-    from ..plugins import register_plugins
-
     problems = register_plugins(groups, path)
     return parser, problems
+
+
+def plugin_problems(path: list[str] | None = None) -> list[str]:
+    """Build ``tito``'s full parser with every plugin and return what went wrong."""
+    return build_parser(path)[1]
 
 
 def _show_group_help(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -181,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ui.error(*missing)
         return 2
     args = parser.parse_args(argv)
+    args.plugin_problems = problems  # `tito system doctor` reports them
     func = getattr(args, "func", None)
     if func is None:
         return _show_group_help(parser, args)

@@ -111,7 +111,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     """Run every check; exit 1 when one fails."""
     from ..doctor import run_checks
 
-    results = run_checks()
+    results = run_checks(plugin_problems=getattr(args, "plugin_problems", ()))
     out = ui.console()
     report = ui.table("tito system doctor", "check", "result", "found", "fix")
     for result in results:

@@ -34,6 +34,7 @@ from typing import Any
 
 from ..process import TitoError
 from ..registry import Module, UnknownModuleError, resolve_module
+from ..version import __version__
 from .gradebook import Gradebook, SubmissionResult, TestResult
 
 __all__ = [
@@ -392,12 +393,6 @@ def _zip_entry(name: str, mode: int) -> zipfile.ZipInfo:
     return info
 
 
-def _tito_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
 def build_gradescope_autograder(module: Module, out_dir: Path, *, points_file: Path | None,
                                 timeout: float, extra_pip: list[str] | None = None) -> Path:
     """Write ``out_dir/tinytorch-<folder>-gradescope.zip``, the autograder to upload to Gradescope.
@@ -423,7 +418,7 @@ def build_gradescope_autograder(module: Module, out_dir: Path, *, points_file: P
     """
     if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
         raise TitoError(f"the timeout must be a positive number of seconds, not {timeout!r}")
-    version = _tito_version()
+    version = __version__
     setup_pin = "tinytorch-setup" if version.startswith("0+") else f"tinytorch-setup>={version.split('+')[0]}"
     packages = [shlex.quote(p) for p in (setup_pin, module.distribution, "pytest>=7", "hypothesis>=6.50")]
     wheels: list[Path] = []
