@@ -241,7 +241,8 @@ def add_hook(tensor: Any, fn: Callable) -> RemovableHandle:
     key = id(tensor)
     entry = _HOOKS.get(key)
     if entry is None:
-        ref = weakref.ref(tensor, lambda _ref, key=key: _HOOKS.pop(key, None))
+        # the dict itself is bound: at interpreter exit the module global may already be None
+        ref = weakref.ref(tensor, lambda _ref, key=key, hooks=_HOOKS: hooks.pop(key, None))
         entry = _HOOKS[key] = (ref, [])
     entry[1].append(fn)
     return RemovableHandle(key, fn)
