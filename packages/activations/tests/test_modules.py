@@ -50,8 +50,11 @@ PAIR_IDS = ["relu", "leaky", "leaky-0.3", "sigmoid", "tanh", "gelu", "gelu-tanh"
 @pytest.mark.parametrize("layer, fn", PAIRS, ids=PAIR_IDS)
 def test_layer_equals_function(layer, fn):
     expected = fn(X).numpy()
-    assert_close(layer(X), expected, rtol=0, atol=0)
-    assert_close(layer.forward(X), expected, rtol=0, atol=0)
+    # the exact GELU layer runs a fused op (activations/fused.py): the same formula evaluated
+    # in float32 instead of float64, so it may differ in the last bit or two; the rest are equal
+    atol = 5e-7 if isinstance(layer, GELU) and layer.approximate == "none" else 0
+    assert_close(layer(X), expected, rtol=0, atol=atol)
+    assert_close(layer.forward(X), expected, rtol=0, atol=atol)
 
 
 X3 = Tensor([-1.0, 0.0, 2.0])

@@ -1,7 +1,8 @@
 """The activations as layers: ``ReLU()``, ``Softmax(dim=-1)``... for use inside models.
 
 Each class stores its settings and calls the function of the same name, so the math lives in
-one place (``functional.py``). Their ``repr`` matches PyTorch's (``ReLU()``,
+one place (``functional.py``) — except where a layer runs a fused form of that same function
+for speed (``ReLU`` and the exact ``GELU``: :mod:`.fused`), checked against it by the tests. Their ``repr`` matches PyTorch's (``ReLU()``,
 ``LeakyReLU(negative_slope=0.01)``, ``GELU(approximate='none')``, ``Softmax(dim=-1)``).
 """
 
@@ -14,6 +15,7 @@ from tinytorch.core.tensor import Tensor
 from .base import Activation
 from .functional import (
     GELU_APPROXIMATIONS,
+    _float_tensor,
     _resolve_dim,
     gelu,
     leaky_relu,
@@ -23,6 +25,7 @@ from .functional import (
     softmax,
     tanh,
 )
+from .fused import gelu as gelu_fused
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"]
 
@@ -82,6 +85,8 @@ class GELU(Activation):
         self.approximate = approximate
 
     def forward(self, x: Any) -> Tensor:
+        if self.approximate == "none":  # the same function as gelu(x), as one fused op
+            return gelu_fused(_float_tensor(x))
         return gelu(x, self.approximate)
 
     def extra_repr(self) -> str:
