@@ -118,7 +118,7 @@ def test_reduce_0d_tensor_along_axis_0_or_minus_1(axis):
         getattr(x, name)(axis=axis).backward()
         assert x.grad.shape == () and x.grad.item() == slope, name
     for fn in (lambda a: a.sum(axis), lambda a: a.mean(dim=axis, keepdim=True),
-               lambda a: a.max(axis) * a, lambda a: a.var(axis) + a):
+               lambda a: a.max(axis=axis) * a, lambda a: a.var(axis) + a):
         assert gradcheck(fn, [np.array(1.5)])
 
 

@@ -208,8 +208,11 @@ check("tensor", "reduction")
 
 # %%
 scores = Tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
-print(scores.sum(), scores.mean(axis=0), scores.max(dim=1, keepdim=True).shape,
+print(scores.sum(), scores.mean(axis=0), scores.max(axis=1, keepdims=True).shape,
       scores.argmax(axis=1), scores.std())
+# PyTorch's spelling with one dim gives the values *and* where they are (given, not an exercise):
+best, at = scores.max(dim=1)
+print(best, at)
 
 # %% [markdown]
 # ### Exercise 7 — softmax: stable softmax and log-softmax

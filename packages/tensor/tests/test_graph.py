@@ -71,7 +71,7 @@ RECORDING = [
     ("log_softmax", lambda x: x.log_softmax(axis=0), "log_softmax"),
     ("reduction-sum", lambda x: x.sum(), "sum"),
     ("reduction-mean", lambda x: x.mean(1), "mean"),
-    ("reduction-max", lambda x: x.max(0), "max"),
+    ("reduction-max", lambda x: x.max(axis=0), "max"),
     ("reduction-min", lambda x: x.min(), "min"),
     ("reduction-var", lambda x: x.var(), "var"),
     ("reduction-std", lambda x: x.std(), "std"),
@@ -217,7 +217,7 @@ def test_reduction_saves_axes_and_keepdims():
     axes, keep, mx = saved(x.max(axis=0))
     assert (axes, keep) == ((0,), False)
     np.testing.assert_array_equal(mx, [4.0, 5.0, 6.0])
-    assert saved(x.min(1, True))[:2] == ((1,), True)
+    assert saved(x.min(axis=1, keepdims=True))[:2] == ((1,), True)
     assert saved(x.var(axis=1, ddof=1)) == ((1,), False, 1)
 
 

@@ -29,6 +29,12 @@ def test_reductions_match_numpy(name, aak):
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-5, atol=1e-5)
     # PyTorch's spelling gives the same answer
     torch_style = getattr(Tensor(a), name)(dim=axis, keepdim=keep)
+    if name in ("max", "min") and isinstance(axis, int):
+        # one int dim, PyTorch's spelling: (values, indices), as torch.max(x, dim)
+        torch_style, indices = torch_style
+        arg = getattr(np, "arg" + name)(a, axis=axis, keepdims=keep) if a.ndim else np.zeros(())
+        np.testing.assert_array_equal(indices.numpy(), arg)
+        assert indices.dtype == np.int64
     np.testing.assert_array_equal(torch_style.numpy(), out.numpy())
 
 
@@ -37,7 +43,7 @@ def test_reductions_match_numpy(name, aak):
 @given(aak=array_and_axes(elements=int_arrays()))
 def test_integer_reductions_stay_integer(name, aak):
     a, axis, keep = aak
-    out = getattr(Tensor(a), name)(axis, keep)
+    out = getattr(Tensor(a), name)(axis=axis, keepdims=keep)
     np.testing.assert_array_equal(out.numpy(), getattr(np, name)(a, axis=axis, keepdims=keep))
     assert out.dtype == np.int64
 
@@ -55,7 +61,7 @@ def test_reduction_examples():
     assert x.sum(dim=1, keepdim=True).tolist() == [[6.0], [15.0]]
     assert x.mean(-1).tolist() == [2.0, 5.0]
     assert x.max(axis=(0, 1)).item() == 6.0
-    assert x.min(0).tolist() == [1.0, 2.0, 3.0]
+    assert x.min(axis=0).tolist() == [1.0, 2.0, 3.0]
     assert x.sum(axis=(-1, 0), keepdims=True).shape == (1, 1)
 
 
@@ -210,8 +216,13 @@ def test_reduction_any_all_axis_dim_keepdims(name):
 def test_reduction_defaults_keep_no_dims():
     x = Tensor(np.arange(6.0).reshape(2, 3))
     for name in ("sum", "mean", "max", "min", "var", "std", "any", "all"):
+        assert getattr(x, name)(axis=0).shape == (3,), name
+    for name in ("sum", "mean", "var", "std", "any", "all"):
         assert getattr(x, name)(0).shape == (3,), name
         assert getattr(x, name)(dim=1).shape == (2,), name
+    for name in ("max", "min"):  # PyTorch's spelling: (values, indices), each without the dim
+        assert [t.shape for t in getattr(x, name)(0)] == [(3,), (3,)], name
+        assert [t.shape for t in getattr(x, name)(dim=1)] == [(2,), (2,)], name
     for name in ("argmax", "argmin"):
         assert getattr(x, name)(0).shape == (3,), name
         assert getattr(x, name)(dim=1).shape == (2,), name
@@ -249,3 +260,38 @@ def test_var_and_std_take_pytorchs_correction_and_unbiased():
         t.var(unbiased=True, correction=1)
     with pytest.raises(ValueError, match="correction must be an int >= 0"):
         t.std(correction=-1)
+
+
+# ----------------------------------------------------------------- max(dim) / min(dim)
+def test_max_and_min_along_a_dim_return_values_and_indices_as_a_named_tuple():
+    x = Tensor([[1.0, 5.0, 5.0], [7.0, 2.0, 0.0]])
+    best = x.max(1)
+    assert best.values.tolist() == [5.0, 7.0] and best.indices.tolist() == [1, 0]  # first tie
+    assert best.indices.dtype == np.int64 and not best.indices.requires_grad
+    values, indices = x.min(dim=0, keepdim=True)
+    assert values.tolist() == [[1.0, 2.0, 0.0]] and indices.tolist() == [[0, 1, 1]]
+    assert type(best).__name__ == "ValuesIndices" and best._fields == ("values", "indices")
+    assert x.max(-1).indices.tolist() == [1, 0]
+
+
+def test_max_forms_scalar_numpy_keywords_and_elementwise():
+    x = Tensor([[1.0, 5.0], [7.0, 2.0]])
+    assert x.max().item() == 7.0 and x.min().shape == ()
+    assert x.max(axis=1).tolist() == [5.0, 7.0]  # numpy's keyword: the values only
+    assert x.min(axis=(0, 1), keepdims=True).tolist() == [[1.0]]
+    assert x.max(0, keepdims=True).tolist() == [[7.0, 5.0]]  # a numpy keyword: values only
+    assert x.max(Tensor([3.0, 3.0])).tolist() == [[3.0, 5.0], [7.0, 3.0]]
+    assert x.min(Tensor([3.0, 3.0])).tolist() == [[1.0, 3.0], [3.0, 2.0]]
+
+
+def test_max_along_a_dim_edge_cases():
+    values, indices = Tensor(3.0).max(0)  # 0-d: dim 0 or -1, as in PyTorch
+    assert values.item() == 3.0 and indices.item() == 0 and values.shape == ()
+    nan = Tensor([[1.0, np.nan, 2.0]])
+    assert nan.max(1).indices.tolist() == [1] and np.isnan(nan.max(1).values.item())
+    assert Tensor([[4, 9, 2]]).max(1).values.dtype == np.int64
+    assert [t.shape for t in Tensor(np.zeros((0, 3))).max(1)] == [(0,), (0,)]
+    with pytest.raises(ValueError, match=r"max: dim 0 of shape \(0, 3\) is empty"):
+        Tensor(np.zeros((0, 3))).max(0)
+    with pytest.raises(ValueError, match=r"min: dim 2 is out of range .* shape \(2, 2\)"):
+        Tensor(np.ones((2, 2))).min(2)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from . import more_ops
+from .reductions import ValuesIndices
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -44,17 +45,17 @@ class ExtraOps:
     # ------------------------------------------------------------------ reductions
     def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
         """Largest value over ``dim`` (all axes by default); ties share the gradient equally."""
-        return self.max(dim=dim, keepdim=keepdim)
+        return self.max(axis=dim, keepdims=keepdim)  # numpy's keywords: the values only
 
     def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
         """Smallest value over ``dim``; ties share the gradient equally."""
-        return self.min(dim=dim, keepdim=keepdim)
+        return self.min(axis=dim, keepdims=keepdim)
 
     def logsumexp(self, dim: Any, keepdim: bool = False) -> "Tensor":
         """``log Σ exp(x)`` over ``dim``, computed as ``m + log Σ exp(x - m)`` with m the
         maximum (held constant), so nothing overflows; its gradient is the softmax."""
         from .functions import where
-        m = self.detach().max(dim=dim, keepdim=True)
+        m = self.detach().amax(dim=dim, keepdim=True)
         m = where(np.isfinite(m.data), m, 0.0)  # all -inf (or an inf) in a slice: no inf - inf
         out = (self - m).exp().sum(dim=dim, keepdim=True).log() + m
         if keepdim:
@@ -292,7 +293,7 @@ class ExtraOps:
                              f"got {k!r}")
         values, indices = more_ops.sort(self, dim, descending=largest)
         if self.ndim == 0:
-            return values, indices
+            return ValuesIndices(values, indices)
         (axis,) = _dims(self, dim, "topk")
         first = tuple(slice(0, int(k)) if i == axis else slice(None) for i in range(self.ndim))
-        return values[first], indices[first]
+        return ValuesIndices(values[first], indices[first])

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dtypes import result_dtype
+from .dtypes import DEFAULT_FLOAT, result_dtype
 from .graph import _GRAD_MODE, bump_version, storage_version
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ def _check_writable(t: "Tensor", op: str, other: "Tensor | None" = None) -> None
 def _into(t: "Tensor", other: "Tensor", op: str) -> None:
     """Check that ``t op= other`` can keep ``t``'s shape and dtype, as PyTorch requires."""
     dtype = result_dtype(t.data.dtype, other.data.dtype)
+    if op == "div_" and dtype.kind in "biu":
+        dtype = DEFAULT_FLOAT  # int / int is a float (the rule of /)
     if not np.can_cast(dtype, t.data.dtype, casting="same_kind"):
         raise TypeError(
             f"{op}: the result is {dtype}, which cannot be stored in this {t.data.dtype} tensor; "

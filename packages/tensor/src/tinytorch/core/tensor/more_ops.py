@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .graph import Node, register_derivative
+from .reductions import ValuesIndices
 
 __all__ = ["ROUNDING_OPS", "rounded", "cumsum", "prod", "sort", "einsum", "scatter"]
 
@@ -104,8 +105,8 @@ def sort(x: Any, axis: int = -1, descending: bool = False) -> tuple:
     descending reverses the comparison, not the order of ties); op "sort" on the values."""
     nd = x.ndim
     if nd == 0:
-        return x._make(x.data.copy(), "sort", (x,), (0, np.zeros((), np.int64))), \
-            x._make(np.zeros((), np.int64), "argsort", ())
+        return ValuesIndices(x._make(x.data.copy(), "sort", (x,), (0, np.zeros((), np.int64))),
+                             x._make(np.zeros((), np.int64), "argsort", ()))
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
         raise ValueError(f"sort: dim {axis!r} is out of range for a tensor of shape {x.shape}")
     axis = int(axis) % nd
@@ -114,8 +115,8 @@ def sort(x: Any, axis: int = -1, descending: bool = False) -> tuple:
         key = np.logical_not(x.data) if x.dtype.kind == "b" else -x.data.astype(np.int64)
     order = np.argsort(key, axis=axis, kind="stable")
     values = np.take_along_axis(x.data, order, axis=axis)
-    return (x._make(values, "sort", (x,), (axis, order)),
-            x._make(order.astype(np.int64), "argsort", ()))
+    return ValuesIndices(x._make(values, "sort", (x,), (axis, order)),
+                         x._make(order.astype(np.int64), "argsort", ()))
 
 
 @register_derivative("sort")

@@ -7,13 +7,35 @@ defaults to the unbiased estimate, so pass ``ddof=1`` (or ``unbiased=True``) for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from .validation import normalize_axis
 
-__all__ = ["ReductionOps"]
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+__all__ = ["ReductionOps", "ValuesIndices"]
+
+
+class ValuesIndices(NamedTuple):
+    """``(values, indices)`` — what ``x.max(dim)``, ``x.min(dim)``, ``sort`` and ``topk``
+    return, as PyTorch's ``torch.return_types``: unpack it, or read ``.values`` and
+    ``.indices``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _is_tensor(x: Any) -> bool:
+    return hasattr(x, "_node") and hasattr(x, "data")
+
+
+def _torch_form(dim: Any, axis: Any, keepdims: Any) -> bool:
+    """True for PyTorch's ``max(dim)``: one int dim, no numpy keyword (axis=/keepdims=)."""
+    return (axis is None and keepdims is None and isinstance(dim, (int, np.integer))
+            and not isinstance(dim, bool))
 
 
 def _axes(self: Any, axis: Any, dim: Any, keepdims: bool, keepdim: Any, op: str) -> tuple:
@@ -95,15 +117,28 @@ class ReductionOps:
         return self._make(np.asarray(data, dtype=x.dtype), "mean", (self,), (axes, keep))
         ### END SOLUTION
 
-    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Any = None) -> Any:
+    def max(self, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+            keepdims: Any = None) -> Any:
         """Largest element over ``axis``; op "max" (the gradient is shared equally among ties).
+
+        Three forms, as in PyTorch (the dispatch is given; the reduction is the exercise):
+
+        * ``x.max()`` — the largest element, a 0-d tensor;
+        * ``x.max(dim)`` / ``x.max(dim=1, keepdim=True)`` — one int dim, PyTorch's spelling:
+          a named tuple ``(values, indices)`` (see :meth:`_max_along`);
+        * ``x.max(axis=(0, 1), keepdims=True)`` — numpy's spelling (``axis=``/``keepdims=``,
+          or a tuple of dims): the values only, like numpy and like :meth:`amax`.
+        * ``x.max(other)`` with a Tensor — the elementwise maximum (:meth:`maximum`).
 
         Same axes rules as :meth:`sum`; integers stay integer. The node saves
         ``(axes, keep, out)`` — the result array — so module 09 can find which inputs equal
         the maximum (and share the gradient among ties).
         """
-        axes, keep = _axes(self, axis, dim, keepdims, keepdim, "max")
+        if _is_tensor(dim):
+            return self.maximum(dim)
+        if _torch_form(dim, axis, keepdims):
+            return self._max_along(dim, bool(keepdim), "max")
+        axes, keep = _axes(self, axis, dim, bool(keepdims), keepdim, "max")
         if self.data.size == 0:
             raise ValueError("max of an empty tensor")
         ### BEGIN SOLUTION
@@ -112,14 +147,49 @@ class ReductionOps:
         return self._make(data, "max", (self,), (axes, keep, data))
         ### END SOLUTION
 
-    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Any = None) -> Any:
-        """Smallest element over ``axis`` (the gradient is shared equally among ties)."""
-        axes, keep = _axes(self, axis, dim, keepdims, keepdim, "min")
+    def min(self, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+            keepdims: Any = None) -> Any:
+        """Smallest element over ``axis`` (the gradient is shared equally among ties).
+
+        The forms of :meth:`max`: ``x.min()``, ``x.min(dim)`` → ``(values, indices)``,
+        ``x.min(axis=...)`` → values, ``x.min(other)`` → :meth:`minimum`.
+        """
+        if _is_tensor(dim):
+            return self.minimum(dim)
+        if _torch_form(dim, axis, keepdims):
+            return self._max_along(dim, bool(keepdim), "min")
+        axes, keep = _axes(self, axis, dim, bool(keepdims), keepdim, "min")
         if self.data.size == 0:
             raise ValueError("min of an empty tensor")
         data = np.asarray(np.min(self.data, axis=axes, keepdims=keep))
         return self._make(data, "min", (self,), (axes, keep, data))
+
+    def _max_along(self, dim: Any, keepdim: bool, op: str) -> Any:
+        """PyTorch's ``x.max(dim)``: ``(values, indices)`` along one dim.
+
+        The indices are numpy's ``argmax`` (the first of equal values; a NaN wins, as in
+        PyTorch). The values are picked at those indices with :meth:`gather`, so the
+        gradient goes to the picked element only — PyTorch's rule for this form, unlike the
+        reduction, which shares it among ties.
+        """
+        nd = self.data.ndim
+        if not -max(nd, 1) <= dim < max(nd, 1):
+            raise ValueError(f"{op}: dim {dim} is out of range for a tensor of shape "
+                             f"{self.shape} (expected a dim from {-max(nd, 1)} to {max(nd, 1) - 1})")
+        if nd == 0:  # one element: it is the max, at index 0
+            values = self.reshape(())
+            return ValuesIndices(values, self._make(np.zeros((), np.int64), "arg" + op, ()))
+        axis = int(dim) % nd
+        if self.data.shape[axis] == 0:
+            raise ValueError(f"{op}: dim {dim} of shape {self.shape} is empty; "
+                             f"there is no {op} to take")
+        pick = np.argmax if op == "max" else np.argmin
+        index = pick(self.data, axis=axis, keepdims=True)
+        values = self.gather(axis, index)
+        if not keepdim:
+            values = values.squeeze(axis)
+            index = index.squeeze(axis)
+        return ValuesIndices(values, self._make(np.asarray(index), "arg" + op, ()))
 
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
             keepdim: Any = None, unbiased: bool | None = None,
