@@ -24,7 +24,7 @@
 # * **devtools** — see the autograd graph, flag vanishing gradients, point errors at *your* line.
 #
 # The harnesses run for minutes to hours (`tito capstone run <track>`); this lesson builds the
-# nine pieces they stand on, each small and each checked on its own, then uses them on
+# eight pieces they stand on, each small and each checked on its own, then uses them on
 # problems that take seconds. The [README](https://tinytorch.github.io/tinytorch/modules/capstone/) has the tracks' commands and results.
 
 # %%
@@ -62,25 +62,17 @@ rng = np.random.default_rng(0)
 check("capstone", "first_crossings")
 
 # %% [markdown]
-# ### Exercise 2 — group_norm: normalise each sample, not the batch
+# ### Given: GroupNorm, from module 06
 #
-# **File:** `src/tinytorch/capstone/extensions/groupnorm.py`, function `group_norm(x,
-# num_groups, weight, bias, eps)`.
-#
-# Batch norm's statistics come from the batch, so they are noisy for a batch of 2 and differ
-# between training and evaluation. Group norm computes them per sample, over groups of
-# channels: view `x` (N, C, H, W) as (N, G, C/G, H, W), take the mean μ and the biased variance
-# σ² over every axis from 2 on (`keepdims=True`), `y = (x − μ) / sqrt(σ² + eps)`, reshape back,
-# then `y·γ + β` per channel (γ, β of shape (C,), reshaped to (1, C, 1, 1)) when they are given.
-# Use **Tensor** ops only (`reshape`, `mean`, `-`, `*`, `/`, `sqrt`): autograd then
-# differentiates it for free, and a finite-difference test checks that. The argument checks and
-# the `GroupNorm` module around it are given.
-
-# %%
-check("capstone", "group_norm")
+# The extensions track compares a network without normalisation against one with **group
+# norm**: statistics per sample over groups of channels, so it behaves the same for a batch of
+# 2 as of 256 and in training and evaluation. You wrote it in module 06 (`group_norm`, next to
+# batch norm); `norm_layer("group", channels)` (given, `extensions/residual.py`) builds a
+# `GroupNorm` from `tinytorch.core.spatial` with the largest group count up to 8 that divides
+# the channels.
 
 # %% [markdown]
-# ### Exercise 3 — residual_block: learn a correction to the identity
+# ### Exercise 2 — residual_block: learn a correction to the identity
 #
 # **File:** `src/tinytorch/capstone/extensions/residual.py`, method `ResidualBlock.forward(x)`.
 #
@@ -95,7 +87,7 @@ check("capstone", "group_norm")
 check("capstone", "residual_block")
 
 # %% [markdown]
-# ### Exercise 4 — soft_targets: label smoothing and mixup
+# ### Exercise 3 — soft_targets: label smoothing and mixup
 #
 # **File:** `src/tinytorch/capstone/extensions/mixing.py`, functions `smooth_labels(y,
 # num_classes, epsilon)` and `mixup(x, y, num_classes, alpha, rng)`.
@@ -111,7 +103,7 @@ check("capstone", "residual_block")
 check("capstone", "soft_targets")
 
 # %% [markdown]
-# ### Exercise 5 — warmup_cosine: a learning-rate schedule
+# ### Exercise 4 — warmup_cosine: a learning-rate schedule
 #
 # **File:** `src/tinytorch/capstone/extensions/schedules.py`, function
 # `warmup_cosine_factor(t, total_steps, warmup_steps, min_ratio)` — the rate at step t as a
@@ -141,7 +133,7 @@ plt.legend()
 plt.show()
 
 # %% [markdown]
-# ### Exercise 6 — data_parallel: split the batch, sum the gradients
+# ### Exercise 5 — data_parallel: split the batch, sum the gradients
 #
 # **File:** `src/tinytorch/capstone/distributed/data_parallel.py`, functions
 # `shard_slice(n, rank, size)` and `allreduce_gradients(params, comm, weight, bucket)`.
@@ -160,7 +152,7 @@ plt.show()
 check("capstone", "data_parallel")
 
 # %% [markdown]
-# ### Exercise 7 — walk_graph: everything a loss was computed from
+# ### Exercise 6 — walk_graph: everything a loss was computed from
 #
 # **File:** `src/tinytorch/capstone/devtools/graphviz.py`, function `walk_graph(root)`.
 #
@@ -187,7 +179,7 @@ print("ops recorded:", dict(op_counts(loss)))
 print("\n".join(to_dot(loss, names=dict(mlp.named_parameters())).splitlines()[:6]), "\n...")
 
 # %% [markdown]
-# ### Exercise 8 — monitor: the numbers behind the flags
+# ### Exercise 7 — monitor: the numbers behind the flags
 #
 # **File:** `src/tinytorch/capstone/devtools/monitor.py`, functions `activation_stats(values)`
 # and `classify_gradient(norm, vanishing, exploding)`.
@@ -203,7 +195,7 @@ print("\n".join(to_dot(loss, names=dict(mlp.named_parameters())).splitlines()[:6
 check("capstone", "monitor")
 
 # %% [markdown]
-# ### Exercise 9 — pinpoint: errors at your line
+# ### Exercise 8 — pinpoint: errors at your line
 #
 # **File:** `src/tinytorch/capstone/devtools/errors.py`, function `user_frame(tb, roots)`.
 #
@@ -232,8 +224,8 @@ except ValueError as err:
 # ### Does the gradient reach the first block?
 #
 # Twelve of your `ResidualBlock`s, and their plain twin of the same depth (`residual=False`),
-# on a batch of small random images; once without normalisation and once with your
-# `group_norm`. Your monitor reads the gradient norm of each block's first convolution after
+# on a batch of small random images; once without normalisation and once with the
+# `group_norm` you wrote in module 06. Your monitor reads the gradient norm of each block's first convolution after
 # one backward pass.
 
 # %%

@@ -221,6 +221,22 @@ print("a 32×32 picture pooled to 4×4:\n", adaptive_avg_pool2d(image, 4).numpy(
 check("spatial", "batch_norm_composite")
 
 # %% [markdown]
+# ### Exercise 7 — group_norm: statistics per sample, not per batch
+#
+# **File:** `normalization.py`. **Function:** `group_norm(x, num_groups, weight, bias, eps)`.
+#
+# Batch norm's statistics come from the batch, so they are noisy for a batch of 2 and differ
+# between training and evaluation. Group norm computes them per sample, over groups of
+# channels: view `x` (N, C, *) as (N, G, C/G, *), take the mean μ and the biased variance σ²
+# over every axis from 2 on (`keepdims=True`), `y = (x − μ) / √(σ² + eps)`, reshape back, then
+# `y·γ + β` per channel (each reshaped to `shape`, given, when it is not None). Use **Tensor**
+# ops only (`reshape`, `mean`, `-`, `*`, `/`, `sqrt`): module 09 then differentiates it with no
+# rule of its own. The argument checks and the `GroupNorm` layer around it are given.
+
+# %%
+check("spatial", "group_norm")
+
+# %% [markdown]
 # ## Use: a small convolutional feature extractor, on your composite path
 #
 # `Conv2d`, `BatchNorm2d` and `MaxPool2d` are the given layers; inside `fused_kernels(False)`

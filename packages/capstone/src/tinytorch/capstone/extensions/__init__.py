@@ -1,6 +1,6 @@
-"""Track 2 — algorithm extensions: residual blocks, GroupNorm, mixup, label smoothing and a
-warm-up + cosine schedule, each with a before/after measurement on CIFAR-10
-(:mod:`.experiments`)."""
+"""Track 2 — algorithm extensions: residual blocks, GroupNorm (module 06's, re-exported),
+mixup, label smoothing and a warm-up + cosine schedule, each with a before/after measurement
+on CIFAR-10 (:mod:`.experiments`)."""
 
 from .groupnorm import GroupNorm, group_norm
 from .mixing import mixup, one_hot, smooth_labels

@@ -13,7 +13,7 @@ from typing import Any
 from tinytorch.core.activations import ReLU
 from tinytorch.core.dense import Sequential
 from tinytorch.core.layers import Identity, Module
-from tinytorch.core.spatial import BatchNorm2d, Conv2d
+from tinytorch.core.spatial import BatchNorm2d, Conv2d, GroupNorm
 from tinytorch.core.tensor import Tensor
 
 __all__ = ["ResidualBlock", "norm_layer", "make_blocks"]
@@ -25,7 +25,6 @@ def norm_layer(kind: str, channels: int, groups: int = 8) -> Module:
     if kind == "batch":
         return BatchNorm2d(channels)
     if kind == "group":
-        from .groupnorm import GroupNorm
         g = min(groups, channels)
         while channels % g:
             g -= 1

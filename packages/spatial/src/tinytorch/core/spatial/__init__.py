@@ -56,13 +56,14 @@ from .functional import (
 )
 from .geometry import out_size
 from .naive import conv2d_naive
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, group_norm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .resample import MaxUnpool2d, Upsample, interpolate, max_pool2d_with_indices, max_unpool2d
 from .transposed import Conv1d, ConvTranspose2d, conv1d, conv_transpose2d
 
 __all__ = [
     "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d",
+    "GroupNorm", "group_norm",
     "Flatten", "Conv1d", "ConvTranspose2d", "Upsample", "MaxUnpool2d",
     "conv1d", "conv_transpose2d", "interpolate", "max_pool2d_with_indices", "max_unpool2d",
     "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
