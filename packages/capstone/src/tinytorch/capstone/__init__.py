@@ -1,4 +1,4 @@
-"""tinytorch.capstone — module 16: five tracks, each a project with a harness that measures it.
+"""tinytorch.capstone — five tracks, each a project with a harness that measures it.
 
     $ tito capstone list
     $ tito capstone run performance --recipe full     # time to 90% / 94% on CIFAR-10

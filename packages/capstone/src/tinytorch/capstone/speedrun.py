@@ -1,7 +1,7 @@
 """Track 1 — performance engineering: the CIFAR-10 speed-run harness.
 
 How long does TinyTorch take, on this CPU, to reach 90 % (and 94 %) accuracy on the real
-CIFAR-10 test set? The harness trains one of module 11's recipes
+CIFAR-10 test set? The harness trains one of the training module's recipes
 (:mod:`tinytorch.core.training.cifar10`: its network, data pipeline, optimizer and schedule),
 evaluates the 10,000 test images after every epoch, and records — the first time each
 threshold is crossed — the epoch, the training time so far (evaluations excluded) and the wall
@@ -65,8 +65,8 @@ def first_crossings(history: Sequence[dict], thresholds: Sequence[float],
 
 
 def recipe_named(name: str | Recipe, epochs: int | None = None) -> Recipe:
-    """A recipe of module 11 by name (``quick``, ``full``, ``airbench``), its epochs optionally
-    changed."""
+    """A recipe of tinytorch-training by name (``quick``, ``full``, ``airbench``), its epochs
+    optionally changed."""
     recipe = name if isinstance(name, Recipe) else RECIPES.get(name)
     if recipe is None:
         raise ValueError(f"unknown recipe {name!r}; choose from {sorted(RECIPES)}")
@@ -123,7 +123,7 @@ def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = D
                   epochs: int | None = None, root: str | None = None, seed: int = 0,
                   limit_train: int | None = None, limit_test: int | None = None,
                   stop_when_reached: bool = True, progress: bool = True) -> dict:
-    """Train module 11's recipe with TinyTorch, measuring test accuracy after every epoch."""
+    """Train a training recipe with TinyTorch, measuring test accuracy after every epoch."""
     recipe = recipe_named(recipe, epochs)
     manual_seed(seed)
     parts = prepare_run(recipe, root, seed, limit_train, limit_test)
@@ -158,9 +158,9 @@ def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = D
 def torch_twin(model: Sequential, torch: Any = None) -> Any:
     """The same network in ``torch.nn``, with a copy of ``model``'s weights and buffers.
 
-    Supports the layers module 11's recipes use (Conv2d, BatchNorm2d, ReLU, GELU, MaxPool2d,
-    AvgPool2d, AdaptiveAvgPool2d, Flatten, Dense, Dropout, airbench's Mul); state-dict keys
-    match PyTorch's, and each parameter's ``requires_grad`` is copied too (a frozen whitening
+    Supports the layers tinytorch-training's recipes use (Conv2d, BatchNorm2d, ReLU, GELU,
+    MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, Dense, Dropout, airbench's Mul); state-dict
+    keys match PyTorch's, and each parameter's ``requires_grad`` is copied too (a frozen whitening
     conv or batch-norm scale stays frozen).
 
     Raises:
@@ -376,7 +376,7 @@ def speedrun_markdown(result: dict) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the performance track."""
-    parser.add_argument("--recipe", default="full", help=f"module 11's recipe: {', '.join(sorted(RECIPES))}")
+    parser.add_argument("--recipe", default="full", help=f"training's recipe: {', '.join(sorted(RECIPES))}")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     parser.add_argument("--thresholds", default=",".join(f"{t:.2f}" for t in DEFAULT_THRESHOLDS),
                         help="test accuracies to time, comma-separated (default 0.90,0.94)")

@@ -1,4 +1,4 @@
-"""The PyTorch twin of module 11's ``airbench`` recipe, written the way airbench94 writes it.
+"""The PyTorch twin of the training module's ``airbench`` recipe, written as airbench94 does.
 
 Same initial weights (copied by :func:`.speedrun.torch_twin`, frozen tensors included), the
 same batches (the same TinyTorch loader object, alternating flips and translations included),

@@ -37,8 +37,8 @@ class Track:
 
 TRACKS: dict = {t.name: t for t in (
     Track("performance", "Performance engineering: the CIFAR-10 speed-run", "performance",
-          "a harness that trains module 11's recipe and evaluates the test set after every "
-          "epoch, with the same recipe in PyTorch side by side",
+          "a harness that trains the training module's recipe and evaluates the test set after "
+          "every epoch, with the same recipe in PyTorch side by side",
           "wall and training time to 90% and 94% test accuracy, per framework",
           "tinytorch.capstone.speedrun",
           ("--recipe", "quick", "--epochs", "1", "--limit-train", "512", "--limit-test", "500",
@@ -58,7 +58,7 @@ TRACKS: dict = {t.name: t for t in (
           ("--steps", "3", "--warmup", "1", "--global-batch", "32", "--data", "synthetic",
            "--repeats", "1")),
     Track("analysis", "Benchmarking analysis: TinyTorch vs PyTorch", "analysis",
-          "a report op by op and model by model with module 14's A/B method, and plots",
+          "a report op by op and model by model with benchmarking's A/B method, and plots",
           "time ratio TinyTorch/PyTorch with confidence intervals and verdicts",
           "tinytorch.capstone.analysis.report",
           ("--rounds", "3", "--min-time", "0.01", "--scale", "0.25", "--models", "mlp")),

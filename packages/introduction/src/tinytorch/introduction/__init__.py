@@ -1,4 +1,4 @@
-"""tinytorch.introduction — module 00: the course's map, computed from the code.
+"""tinytorch.introduction — the course's map, computed from the code.
 
     >>> from tinytorch.introduction import discover, roadmap, to_text
     >>> graph = discover()                       # doctest: +SKIP

@@ -40,7 +40,7 @@ def overview_markdown(graph: ModuleGraph, link: Callable[[str], str] | None = No
     lines = [
         f"# {title}",
         "",
-        "Generated when this site was built, by `tinytorch.introduction` (module 00) from every",
+        "Generated when this site was built, by `tinytorch.introduction` from every",
         "`packages/*/pyproject.toml` and the modules' sources — the same computation as",
         "`tito system graph` in a terminal. An arrow `a --> b` means *b builds on a*; arrows that",
         "another path already implies are left out of the picture (the last table lists every",

@@ -28,7 +28,7 @@ __all__ = [
     "graph_stats",
 ]
 
-#: The comment that opens a solution block (module 01 turns each block into a stub).
+#: The comment that opens a solution block (the setup module turns each block into a stub).
 BEGIN_MARKER = "### BEGIN SOLUTION"
 
 

@@ -51,7 +51,7 @@ class ModuleProgress:
 
 def test_command(folder: str) -> list:
     """The command that runs a module's tests against what is installed: ``tito test <m>``
-    (as ``python -m tinytorch.setup``, so it is this interpreter's), when module 01 is
+    (as ``python -m tinytorch.setup``, so it is this interpreter's), when the setup module is
     installed."""
     if importlib.util.find_spec("tinytorch.setup") is None:
         raise RuntimeError("running a module's tests needs tinytorch-setup (the tito command): "

@@ -1,4 +1,4 @@
-"""TinyTorch module 01: the ``tito`` command and the course's tooling.
+"""TinyTorch's setup module: the ``tito`` command and the course's tooling.
 
 ``tinytorch.setup`` imports no other TinyTorch package: it discovers the installed modules at
 run time (``importlib.metadata``, entry points, files on disk). The pieces a student or an

@@ -1,4 +1,4 @@
-"""Plugins: later modules add ``tito`` commands without module 01 depending on them.
+"""Plugins: later modules add ``tito`` commands without the setup module depending on them.
 
 A distribution declares an entry point in the group ``tinytorch.tito`` naming a callable
 ``register(subparsers)``; ``tito`` calls it with the ``argparse`` sub-parsers of the command

@@ -1,4 +1,4 @@
-"""tinytorch.core.activations — module 03: the nonlinearities between layers.
+"""tinytorch.core.activations — the nonlinearities between layers.
 
     >>> from tinytorch.core.tensor import Tensor
     >>> from tinytorch.core.activations import ReLU, softmax
@@ -9,8 +9,8 @@
 
 Each activation exists twice: as a function (``relu(x)``) and as a layer (``ReLU()``) to put
 in a model. Both are built from Tensor ops, so they are differentiable once tinytorch-autograd
-(module 09) is installed. Every layer here is an ``Activation``, a ``ModuleBase``: the base
-that module 04's ``Module`` extends, so activations sit in models like any other layer.
+(tinytorch-autograd) is installed. Every layer here is an ``Activation``, a ``ModuleBase``: the base
+that the layers module's ``Module`` extends, so activations sit in models like any other layer.
 """
 
 from .base import Activation, ModuleBase

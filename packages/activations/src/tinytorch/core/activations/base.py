@@ -1,8 +1,8 @@
 """``ModuleBase`` and ``Activation``: what every layer is, before ``Module`` exists.
 
-Module 03 comes before ``Module`` (module 04), yet ``ReLU()`` must sit inside a model next to
-``Dense`` layers, be switched by ``model.eval()``, and be timed by the profiler's hooks like
-any other layer. So the part of a layer that needs no weights is defined here, once:
+Activations come before ``Module`` (the layers module) in the course, yet ``ReLU()`` must sit inside
+a model next to ``Dense`` layers, be switched by ``model.eval()``, and be timed by the profiler's
+hooks like any other layer. So the part of a layer that needs no weights is defined here, once:
 
 * :class:`ModuleBase` — calling runs ``forward`` between the forward pre-hooks and hooks; a
   ``training`` flag with ``train()`` / ``eval()``; children (none here); ``parameters()``
@@ -10,8 +10,8 @@ any other layer. So the part of a layer that needs no weights is defined here, o
   empty and read-only: a weightless layer has nothing to register.
 * :class:`Activation` — the base class of ``ReLU``, ``Softmax``... : a ``ModuleBase``.
 
-Module 04's ``Module`` *extends* ``ModuleBase``: it gives each instance registries of its own
-and fills them as attributes are assigned. Both are ``ModuleBase`` objects, so a ``Module``
+The layers module's ``Module`` *extends* ``ModuleBase``: it gives each instance registries of its
+own and fills them as attributes are assigned. Both are ``ModuleBase`` objects, so a ``Module``
 recognises an activation with one test, ``isinstance(value, ModuleBase)``, and walks it like
 any child — it just finds nothing inside. No module imports a later one: 04 builds on 03.
 """
@@ -33,7 +33,7 @@ _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 class ModuleBase:
     """What every layer has, with weights or without: call it to run ``forward`` (with hooks).
 
-    ``Module`` (module 04) and :class:`Activation` both derive from it, which is how a
+    ``Module`` (the layers module) and :class:`Activation` both derive from it, which is how a
     ``Module`` recognises an activation as a child. A ``ModuleBase`` itself has no parameters,
     buffers or children; ``Module`` adds them.
 

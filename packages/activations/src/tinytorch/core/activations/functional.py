@@ -1,10 +1,10 @@
 """The activation functions, written with Tensor ops only.
 
 Every function here is a composition of Tensor primitives (``relu``, ``where``, ``exp``,
-``erf``, ``tanh``, ``max``, ``sum``, ``log``, ``detach``, arithmetic). Module 02 records each primitive
-in the graph, and module 09 knows each primitive's derivative, so these functions become
-differentiable the moment tinytorch-autograd is installed — nothing here computes on raw
-numpy arrays.
+``erf``, ``tanh``, ``max``, ``sum``, ``log``, ``detach``, arithmetic). The tensor module records
+each primitive in the graph, and the autograd module knows each primitive's derivative, so these
+functions become differentiable the moment tinytorch-autograd is installed — nothing here computes
+on raw numpy arrays.
 
 Numerical stability is part of the job:
 
@@ -12,7 +12,7 @@ Numerical stability is part of the job:
 * ``softmax`` / ``log_softmax`` subtract the maximum of each slice first, so the largest
   exponent taken is e⁰ = 1.
 
-``relu`` and ``tanh`` are taken whole from Tensor: ReLU's maths is module 02's exercise, and
+``relu`` and ``tanh`` are taken whole from Tensor: ReLU's maths is the tensor module's exercise, and
 it is the hottest activation (every hidden layer); ``tanh`` written from ``exp`` loses its
 precision near 0 (``1 - e^(-2|x|)`` cancels), which Tensor's ``tanh`` (numpy's) does not.
 Losses and attention use Tensor's fused ``softmax`` / ``log_softmax`` primitives (the same
@@ -70,9 +70,9 @@ def _check_axis(x: Tensor, axis: int, op: str) -> None:
 
 
 def relu(x: Any) -> Tensor:
-    """Rectified linear unit: ``max(x, 0)`` elementwise — module 02's ``Tensor.relu``.
+    """Rectified linear unit: ``max(x, 0)`` elementwise — the tensor module's ``Tensor.relu``.
 
-    Given, not an exercise: you wrote ReLU's maths in module 02 (``MathOps.relu``, one
+    Given, not an exercise: you wrote ReLU's maths in the tensor module (``MathOps.relu``, one
     ``np.maximum``, with its own derivative), and every ReLU layer of every model runs through
     here, so it runs that same op — in its fast form, ``tinytorch.core.tensor.fused.relu``,
     which writes the result into a reused buffer (a CNN calls it on megabytes per step).

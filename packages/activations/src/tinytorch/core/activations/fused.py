@@ -1,7 +1,7 @@
 """The exact GELU as one op, for the GELU layers — not lesson material.
 
 The lesson's :func:`~tinytorch.core.activations.functional.gelu` is the maths, ``x · ½(1 +
-erf(x/√2))``: four Tensor ops around module 02's ``erf``, which evaluates its rational
+erf(x/√2))``: four Tensor ops around the tensor module's ``erf``, which evaluates its rational
 approximation in float64 for accuracy. That is the right thing to read, and slow on a CNN's
 feature maps: airbench's network runs GELU on about 80 thousand values per image, and at a
 batch of 1024 the composite took about a third of a training step (the float64 temporaries,
@@ -11,7 +11,7 @@ five graph nodes, and the erf derivative's own ``exp`` in the backward pass).
 own precision, split over the runtime's threads, and records one op, :data:`GELU_FUSED`. Its
 derivative, ``Φ(x) + x·φ(x)``, is registered here next to it. Both use the upper tail of the
 normal distribution, ``Q(|x|) = ½·poly(t)·exp(-x²/2)`` with ``t = 1/(1 + p|x|/√2)`` (the same
-Abramowitz & Stegun 7.1.26 formula as module 02's ``erf``, absolute error below 1.5e-7 in erf),
+Abramowitz & Stegun 7.1.26 formula as Tensor's ``erf``, absolute error below 1.5e-7 in erf),
 so ``Φ(x) = ½ + sign(x)·(½ - Q)`` and ``φ(x) = exp(-x²/2)/√(2π)`` share their one ``exp``.
 """
 

@@ -1,4 +1,4 @@
-"""tinytorch.core.benchmarking — module 14: measure a model, and say what the numbers mean.
+"""tinytorch.core.benchmarking — measure a model, and say what the numbers mean.
 
     >>> from tinytorch.core.benchmarking import Profiler
     >>> with Profiler(model) as prof:                       # doctest: +SKIP

@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _common(c)
     c.add_argument("--against", default="torch", choices=["torch", "composite", "same"],
                    help="torch: the same model in PyTorch (weights copied, outputs checked); "
-                        "composite: fused kernels vs module 06's composite path; same: an A/A "
+                        "composite: fused kernels vs spatial's composite path; same: an A/A "
                         "test (default torch)")
     c.add_argument("--modes", nargs="+", default=["latency", "throughput", "train"],
                    choices=["latency", "throughput", "train"], help="what to time (all three)")

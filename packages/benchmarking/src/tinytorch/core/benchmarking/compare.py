@@ -3,7 +3,7 @@
 "Is B slower than A?" is a statistical question on a shared machine: any two runs differ.
 :func:`ab_compare` answers it the way a careful engineer would:
 
-1. time A and B in *alternated rounds* (A B, B A, A B, …) with module 13's harness
+1. time A and B in *alternated rounds* (A B, B A, A B, …) with the kernels module's harness
    (:func:`tinytorch.core.kernels.compare`), so a drift of the machine hits both alike;
 2. take the per-round ratio B/A (the two runs of a round are seconds apart), and a
    t confidence interval of its logarithm across rounds (:func:`.stats.relative_change`);
@@ -38,7 +38,7 @@ class ABResult:
 
     Attributes:
         title: what was compared (e.g. "training step, batch 64").
-        comparison: module 13's :class:`~tinytorch.core.kernels.Comparison` (every run).
+        comparison: the kernels module's :class:`~tinytorch.core.kernels.Comparison` (every run).
         change: B against A (time per call), with its CI and verdict.
         work: samples per call (for samples/s), or None.
     """
@@ -153,7 +153,7 @@ class ABSuite:
 
 VERSIONS = {
     "composite": ("TinyTorch fused", "TinyTorch composite",
-                  "fused kernels (default) vs the composite Tensor-op path of module 06"),
+                  "fused kernels (default) vs the composite Tensor-op path of the spatial module"),
     "same": ("TinyTorch (A)", "TinyTorch (B)",
              "an A/A test: the same code twice (a fair comparison finds no difference)"),
 }
@@ -166,8 +166,8 @@ def compare_versions(spec: ModelSpec, against: str = "composite", batch: int = 6
                      threshold: float = 0.02) -> ABSuite:
     """Two versions of TinyTorch on the same model, per mode, with a regression verdict each.
 
-    ``against="composite"`` runs B with ``fused_kernels(False)`` (module 06's composite path:
-    convolution and pooling from Tensor ops), a real slower version to detect;
+    ``against="composite"`` runs B with ``fused_kernels(False)`` (tinytorch-spatial's composite
+    path: convolution and pooling from Tensor ops), a real slower version to detect;
     ``against="same"`` runs A twice — an A/A test, which should find no difference.
     """
     if against not in VERSIONS:

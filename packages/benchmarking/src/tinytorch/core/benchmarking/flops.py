@@ -395,7 +395,7 @@ def module_flops(module: Any, inputs: tuple, output: Any) -> int | None:
 def count_parameters(module: Any, recurse: bool = True) -> int:
     """Trainable scalars of ``module`` (with ``recurse``, its descendants' too; shared once).
 
-    An activation (module 03) has none.
+    An activation (the activations module) has none.
 
     Example:
         >>> count_parameters(Dense(784, 128))

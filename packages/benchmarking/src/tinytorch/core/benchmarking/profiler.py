@@ -13,12 +13,12 @@ How it measures, without patching anything:
 
 * **Forward** — a forward *pre-hook* reads the clock just before a module's ``forward`` and a
   forward hook reads it just after (``Module.register_forward_pre_hook`` /
-  ``register_forward_hook``, module 04). The forward hook also counts the FLOPs from the
+  ``register_forward_hook``, the layers module). The forward hook also counts the FLOPs from the
   input and output shapes and the output's bytes.
 * **Backward** — the hooks put an *identity op* on each side of the layer in the graph: the
   pre-hook passes the layer's inputs through ``benchmarking.layer_input`` and the forward hook
   passes its output through ``benchmarking.layer_output``. Neither changes a value. Their
-  derivatives are registered with ``register_derivative`` (module 02's explicit registry),
+  derivatives are registered with ``register_derivative`` (the tensor module's explicit registry),
   and they read the clock: the engine calls ``layer_output``'s derivative when the gradient
   of the layer's output is complete — the layer's backward is about to start — and
   ``layer_input``'s when the gradient has gone through every op of the layer to its input —
@@ -34,10 +34,10 @@ How it measures, without patching anything:
   grad (its derivative gives the anchor no gradient). This is also why, while profiling with
   grad mode on, every layer's output requires grad.
 
-* **Activations** (module 03) are layers like any other here: ``Activation`` and ``Module``
-  share the base ``ModuleBase`` (module 03), which runs the forward hooks, so the profiler
-  hooks a ``ReLU()`` exactly as it hooks a ``Dense``. Activations called as functions inside
-  a ``forward`` (``x.relu()``) are not layers: their time is part of the calling module's.
+* **Activations** (tinytorch-activations) are layers like any other here: ``Activation`` and
+  ``Module`` share the base ``ModuleBase`` (tinytorch-activations), which runs the forward hooks,
+  so the profiler hooks a ``ReLU()`` exactly as it hooks a ``Dense``. Activations called as functions
+  inside a ``forward`` (``x.relu()``) are not layers: their time is part of the calling module's.
 
 Times are inclusive: a container's row covers its children. They are reported per *step*:
 forward time divided by the number of calls of the model itself, backward time divided by

@@ -1,5 +1,5 @@
 """Track 4 — benchmarking analysis: TinyTorch vs PyTorch, op by op (:mod:`.ops`) and model by
-model, as a report with plots (:mod:`.report`), using module 14's A/B method."""
+model, as a report with plots (:mod:`.report`), using the benchmarking module's A/B method."""
 
 from .ops import OpCase, check_case, compare_models, compare_ops, op_cases, time_ratio
 from .report import analysis_markdown, analysis_rows, plot_ratios, run_analysis

@@ -1,13 +1,14 @@
-"""TinyTorch against PyTorch, op by op and model by model, with module 14's tools.
+"""TinyTorch against PyTorch, op by op and model by model, with the benchmarking module's tools.
 
-Every comparison is module 14's A/B method (:func:`tinytorch.core.benchmarking.ab_compare`):
-the two contenders timed in alternated rounds, the per-round time ratio TinyTorch/PyTorch,
-a confidence interval of it and a verdict. Before timing, each op's outputs are checked to
-agree (same inputs in both frameworks), so a fast wrong op cannot win.
+Every comparison is tinytorch-benchmarking's A/B method
+(:func:`tinytorch.core.benchmarking.ab_compare`): the two contenders timed in alternated rounds, the
+per-round time ratio TinyTorch/PyTorch, a confidence interval of it and a verdict. Before timing,
+each op's outputs are checked to agree (same inputs in both frameworks), so a fast wrong op cannot
+win.
 
 Ops (forward, or forward + backward where it says so): matmul, conv2d, conv2d + backward,
 max-pool, ReLU, softmax, log-softmax, batch norm (training), a Dense layer + backward,
-cross-entropy + backward. Models: module 14's benchmark models (MLP, the reference CNN, the
+cross-entropy + backward. Models: tinytorch-benchmarking's models (MLP, the reference CNN, the
 CIFAR-10 recipe's CNN with batch norm) through :func:`~tinytorch.core.benchmarking.compare_with_torch`.
 """
 
@@ -239,10 +240,10 @@ def compare_models(names: Sequence[str] = ("mlp", "cnn", "cnn-bn"), batch: int =
                    modes: tuple = ("throughput", "train"), rounds: int = 7, min_time: float = 0.05,
                    threads: int | None = None, progress: bool = True,
                    failures: dict | None = None) -> list:
-    """Module 14's :func:`compare_with_torch` on each named model.
+    """The benchmarking module's :func:`compare_with_torch` on each named model.
 
-    A model whose twins disagree is not timed (module 14 refuses to); its error message is
-    collected in ``failures`` (name -> message) when a dict is given, else raised.
+    A model whose twins disagree is not timed (tinytorch-benchmarking refuses to); its error message
+    is collected in ``failures`` (name -> message) when a dict is given, else raised.
     """
     out = []
     for name in names:

@@ -56,7 +56,7 @@ def analysis_markdown(rows: list, machine: dict, notes: Sequence[str] = ()) -> s
     """The report: one table for ops, one for models, and the conditions."""
     out = ["Every line: PyTorch (A) and TinyTorch (B) timed in alternated rounds on the same "
            "inputs (outputs checked to agree first). *ratio* = TinyTorch's time / PyTorch's "
-           "(below 1: TinyTorch is faster), estimated from the per-round ratios (module 14's "
+           "(below 1: TinyTorch is faster), estimated from the per-round ratios (benchmarking's "
            "`relative_change`), so it can differ from the ratio of the two medians; with its 95% "
            "confidence interval across rounds.", ""]
     for section, title in (("op", "Op by op"), ("model", "Model by model")):
@@ -158,7 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=7, help="alternated rounds per comparison")
     parser.add_argument("--min-time", type=float, default=0.05, help="seconds per timed run")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the ops' batch sizes")
-    parser.add_argument("--models", default="mlp,cnn,cnn-bn", help="module 14's models ('' for none)")
+    parser.add_argument("--models", default="mlp,cnn,cnn-bn", help="benchmarking's models ('' for none)")
     parser.add_argument("--batch", type=int, default=64, help="batch of the model comparisons")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--out", default="runs/capstone/analysis", help="results folder")

@@ -1,7 +1,7 @@
 """See what autograd sees: a Tensor's recorded graph as Graphviz DOT text.
 
 Every op on a tensor that requires grad leaves a ``Node(op, inputs, saved)`` on its result
-(module 02). Walking from the loss through ``tensor._node.inputs`` reaches every tensor the
+(the tensor module). Walking from the loss through ``tensor._node.inputs`` reaches every tensor the
 loss was computed from; drawing them shows the network as the engine will differentiate it:
 
     loss = cross_entropy(model(x), y)

@@ -139,7 +139,7 @@ def scaling_table(runs: Sequence[dict], procs: Sequence[int]) -> list:
 def scaling_markdown(result: dict) -> str:
     """The scaling table as Markdown, with the conditions of the measurement."""
     loads = [r["load_before"] for r in result["runs"] if r.get("load_before")]
-    lines = [f"Model `{result['model']}` (module 14's benchmark models), {result['data']} data, "
+    lines = [f"Model `{result['model']}` (tinytorch-benchmarking's models), {result['data']} data, "
              f"global batch {result['global_batch']} split over the ranks, {result['steps']} timed "
              f"steps, {result['threads_per_rank']} thread(s) per rank, {result['cpus']} CPUs; "
              f"{result['repeats']} alternated repeat(s). Load averages (1/5/15 min) at the starts: "
@@ -171,7 +171,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--global-batch", type=int, default=128)
-    parser.add_argument("--model", default="cnn", help="mlp, cnn or cnn-bn (module 14's models)")
+    parser.add_argument("--model", default="cnn", help="mlp, cnn or cnn-bn (benchmarking's models)")
     parser.add_argument("--data", default="cifar10", choices=("synthetic", "cifar10"))
     parser.add_argument("--threads", type=int, default=1, help="threads per process (default 1)")
     parser.add_argument("--repeats", type=int, default=2, help="alternated repeats (default 2)")

@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The options of ``python -m tinytorch.capstone.distributed.train``."""
     p = argparse.ArgumentParser(prog="python -m tinytorch.capstone.distributed.train",
                                 description="Data-parallel training over MPI (run under mpiexec).")
-    p.add_argument("--model", default="cnn", help="a benchmark model of module 14: mlp, cnn, cnn-bn")
+    p.add_argument("--model", default="cnn", help="benchmarking's model: mlp, cnn, cnn-bn")
     p.add_argument("--data", default="synthetic", choices=("synthetic", "cifar10"))
     p.add_argument("--steps", type=int, default=10, help="timed steps")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")

@@ -1,7 +1,7 @@
 """Soft targets: mixup (Zhang et al., 2018) and label smoothing (Szegedy et al., 2016).
 
 Both replace the one-hot target of each image by a probability vector, and train with the
-cross-entropy against it (``cross_entropy`` of module 11 accepts (N, C) probabilities):
+cross-entropy against it (``cross_entropy`` of the training module accepts (N, C) probabilities):
 
 * **label smoothing** keeps 1 - ε on the true class and spreads ε evenly over all C classes:
   the network is never asked for infinitely confident logits;

@@ -6,7 +6,7 @@ the smallest digit not yet written, so attention does real work.
 
 Full form: a character-level GPT on Shakespeare's plays (shipped in this package, checked
 against its SHA-256), trained until its loss on held-out text (the last 10%) is at most 2.0,
-then sampled. Both forms generate with the KV cache of module 07 and again without it,
+then sampled. Both forms generate with the KV cache of the attention module and again without it,
 check that the tokens are identical, and print the measured speed-up.
 """
 

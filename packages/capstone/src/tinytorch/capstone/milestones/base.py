@@ -83,7 +83,7 @@ class Context:
         seed: the random seed.
         data: CIFAR-10's folder (None: ``$TINYTORCH_DATA`` or ``~/.cache/tinytorch``).
         artifacts: where to keep files a later milestone reuses.
-        kernels: ``fused`` or ``composite`` (module 06's path, already switched on).
+        kernels: ``fused`` or ``composite`` (the spatial module's path, already switched on).
         progress: show progress bars.
         log: prints one line.
     """

@@ -1,6 +1,7 @@
 """2018 — MLPerf: how fast does your 1998 network answer, and does a server keep up?
 
-MLPerf Inference (2018 onwards) asks a model three questions, with module 14's scenarios:
+MLPerf Inference (2018 onwards) asks a model three questions, with tinytorch-benchmarking's
+scenarios:
 
 * single-stream — one query at a time: the latency percentiles;
 * offline — a batch job: images per second;
@@ -45,7 +46,7 @@ def _samples(ctx: Context, n: int = 64) -> tuple:
 
 
 def run(ctx: Context) -> Outcome:
-    """Module 14's three scenarios on the 1998 network."""
+    """The benchmarking module's three scenarios on the 1998 network."""
     manual_seed(ctx.seed)
     cfg = QUICK if ctx.quick else FULL
     model, origin = None, "an untrained LeNet-style network (run the 1998 milestone first)"

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     run.add_argument("name", metavar="NAME", help="a year, a name, or all")
     run.add_argument("--quick", action="store_true", help="the small form (seconds each)")
     run.add_argument("--kernels", choices=["fused", "composite"], default=None,
-                     help="module 06's path for the convolution milestones (default: composite "
+                     help="spatial's path for the convolution milestones (default: composite "
                           "when your own tinytorch-spatial is installed, else fused)")
     run.add_argument("--data", default=None,
                      help="folder holding cifar-10-batches-py/ (default $TINYTORCH_DATA or "

@@ -26,7 +26,8 @@ class Milestone:
         goal: the full run's bar, in words.
         quick_goal: the ``--quick`` run's bar, in words.
         runner: the module holding ``run(ctx) -> Outcome``.
-        convolution: True when it runs module 06's layers (so the fused/composite choice matters).
+        convolution: True when it runs tinytorch-spatial's layers (so the fused/composite choice
+        matters).
     """
 
     year: int

@@ -1,4 +1,4 @@
-"""tinytorch.core.compression — module 12: make a trained model smaller and cheaper.
+"""tinytorch.core.compression — make a trained model smaller and cheaper.
 
     >>> from tinytorch.core.compression import prune_magnitude, quantize_model, DistillationLoss
     >>> masks = prune_magnitude(model, 0.7)                  # 70 % zeros, one global threshold

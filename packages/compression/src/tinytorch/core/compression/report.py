@@ -1,4 +1,4 @@
-"""Measure compression on the CIFAR-10 CNN of module 11: size, accuracy, latency, FLOPs.
+"""Measure compression on the CIFAR-10 CNN of the training module: size, accuracy, latency, FLOPs.
 
     python -m tinytorch.core.compression.report --checkpoint runs/cifar10/checkpoint.npz
 

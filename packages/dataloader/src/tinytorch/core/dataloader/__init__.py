@@ -1,4 +1,4 @@
-"""tinytorch.core.dataloader — module 08: feeding data to the network.
+"""tinytorch.core.dataloader — feeding data to the network.
 
     >>> from tinytorch.core.dataloader import (CIFAR10, DataLoader, Compose, RandomCrop,
     ...     RandomHorizontalFlip, ToTensor, Normalize)

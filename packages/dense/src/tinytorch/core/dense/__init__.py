@@ -1,4 +1,4 @@
-"""tinytorch.core.dense — module 05: stack layers into a network.
+"""tinytorch.core.dense — stack layers into a network.
 
     >>> from tinytorch.core.layers import Dense
     >>> from tinytorch.core.activations import ReLU

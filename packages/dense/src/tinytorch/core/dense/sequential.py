@@ -10,8 +10,8 @@ PyTorch model of the same architecture, in both directions.
 A ``Sequential`` is a :class:`~tinytorch.core.layers.ModuleList` that also runs its entries
 in order: indexing, ``len``, iteration, ``append``, ``insert``, ``pop`` and ``del`` are the
 list's, and so is the check that each entry is a layer (a ``Module`` or an activation — both
-are ``ModuleBase``, module 03). What ``Sequential`` adds: the constructor's forms, ``forward``,
-and slices that keep their names.
+are ``ModuleBase``, tinytorch-activations). What ``Sequential`` adds: the constructor's forms,
+``forward``, and slices that keep their names.
 """
 
 from __future__ import annotations

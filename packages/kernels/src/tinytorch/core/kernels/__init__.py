@@ -1,4 +1,4 @@
-"""tinytorch.core.kernels — module 13: fast kernels, each checked and measured on this machine.
+"""tinytorch.core.kernels — fast kernels, each checked and measured on this machine.
 
     >>> import numpy as np
     >>> from tinytorch.core.kernels import matmul_blocked, compare

@@ -4,8 +4,8 @@
     >>> bias_relu(Tensor([[-1.0, 2.0]]), Tensor([0.5, -3.0])).data.tolist()
     [[0.0, 0.0]]
 
-Like the fused convolution of module 06, each is *one* op in the graph: the forward runs the
-fused numpy kernel, and tinytorch-autograd's engine (module 09) calls the derivative registered
+Like tinytorch-spatial's fused convolution, each is *one* op in the graph: the forward runs the
+fused numpy kernel, and tinytorch-autograd's engine calls the derivative registered
 here with ``register_derivative`` — no Tensor method is patched.
 """
 

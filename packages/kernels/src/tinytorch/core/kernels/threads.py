@@ -16,7 +16,7 @@ threads, BLAS itself should run single-threaded, or the two kinds of threads fig
 cores.
 
 The threads themselves come from the framework's one pool (:mod:`tinytorch.core.tensor.runtime`,
-shared with the fused kernels of module 06): :func:`run_in_threads` is that runtime's, given
+shared with tinytorch-spatial's fused kernels): :func:`run_in_threads` is that runtime's, given
 here so the lesson can use it.
 """
 

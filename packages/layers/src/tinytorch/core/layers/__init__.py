@@ -1,4 +1,4 @@
-"""tinytorch.core.layers — module 04: Module, Parameter and the Dense (Linear) layer.
+"""tinytorch.core.layers — Module, Parameter and the Dense (Linear) layer.
 
     >>> from tinytorch.core.layers import Dense
     >>> layer = Dense(784, 128)

@@ -25,7 +25,7 @@ class ModuleList(Module):
     Indexing, slicing, ``len``, iteration, ``append``/``extend``/``insert``/``pop`` and ``del``
     work like a list's; after an insertion or deletion the children are renumbered, so the
     names always run 0, 1, 2, ... (as in PyTorch). An entry is any layer: a ``Module`` or an
-    activation (both are ``ModuleBase``). ``Sequential`` (module 05) is a ``ModuleList`` that
+    activation (both are ``ModuleBase``). ``Sequential`` (the dense module) is a ``ModuleList`` that
     also runs its entries in order.
     """
 

@@ -84,7 +84,7 @@ class Dense(Module):
 
         Returns:
             (*, out_features). Written with Tensor ops (``@``, ``.T``, ``+``), so the result
-            records the graph autograd (module 09) differentiates.
+            records the graph autograd (the autograd module) differentiates.
         """
         x = self.cast_input(x, self.weight)  # compute in the weight's dtype (float32)
         if x.ndim == 0 or x.shape[-1] != self.in_features:

@@ -17,9 +17,9 @@ its weights without being told:
 
 Registered values are also ordinary attributes, so reading ``self.fc1`` costs nothing extra.
 
-**Why an activation needs no special case.** Activations (module 03) come before ``Module`` in
-the course, and a module never imports a later one. So module 03 defines what every layer
-has, weights or not — :class:`~tinytorch.core.activations.ModuleBase`: calling it runs
+**Why an activation needs no special case.** Activations come before ``Module`` in the
+course, and a module never imports a later one. So the activations module defines what every
+layer has, weights or not — :class:`~tinytorch.core.activations.ModuleBase`: calling it runs
 ``forward`` between the forward (pre-)hooks, a ``training`` flag, ``named_children()``,
 ``parameters()``, ``repr``, and registries ``_parameters`` / ``_buffers`` / ``_modules`` that
 are empty and read-only. ``Activation`` (ReLU, Softmax...) is a ``ModuleBase``, and so is
@@ -102,7 +102,7 @@ def _owner_rank(key: str, rank: Mapping[str, int]) -> int:
 class Module(ModuleBase):
     """Base class for layers and models: override ``forward``; call the module to run it.
 
-    Inherited from ``ModuleBase`` (module 03; documented on the activations API page):
+    Inherited from ``ModuleBase`` (the activations module; documented on the activations API page):
     calling the module (``__call__`` runs ``forward`` between the hooks),
     ``register_forward_hook(hook)``, ``register_forward_pre_hook(hook)`` (each returns a
     remover), ``named_children()``, ``children()``, ``apply(fn)`` and ``extra_repr()``.
@@ -167,7 +167,7 @@ class Module(ModuleBase):
             modules.pop(name, None)
             buffers.pop(name, None)
             params[name] = value
-        elif isinstance(value, ModuleBase):  # a Module, or an activation (module 03)
+        elif isinstance(value, ModuleBase):  # a Module, or an activation (the activations module)
             params.pop(name, None)
             buffers.pop(name, None)
             modules[name] = value
@@ -226,11 +226,11 @@ class Module(ModuleBase):
     register_module = add_module
 
     # ------------------------------------------------------------------ running
-    # forward(), __call__ and the forward (pre-)hooks are ModuleBase's (module 03)
+    # forward(), __call__ and the forward (pre-)hooks are ModuleBase's (the activations module)
     def cast_input(self, x: Any, like: Tensor | None = None) -> Tensor:
         """``x`` as a Tensor in the dtype this layer computes in: its parameters' dtype.
 
-        Module 02's promotion rule would turn a float32 layer's output into float64 for a
+        The tensor module's promotion rule would turn a float32 layer's output into float64 for a
         float64 input (and compute the whole layer in float64); PyTorch refuses such an input
         instead ("mat1 and mat2 must have the same dtype"). A TinyTorch layer with parameters
         computes in their dtype and casts its input — float64 or integer (raw pixels) alike.

@@ -1,4 +1,4 @@
-"""tinytorch.core.mlops — module 15: a model after training — registered, served, watched.
+"""tinytorch.core.mlops — a model after training — registered, served, watched.
 
     >>> from tinytorch.core.mlops import ModelRegistry, ModelServer
     >>> registry = ModelRegistry("runs/registry")

@@ -1,4 +1,4 @@
-"""tinytorch.core.optimizers — module 10: turn gradients into better weights.
+"""tinytorch.core.optimizers — turn gradients into better weights.
 
     >>> from tinytorch.core.optimizers import SGD, CosineAnnealingLR
     >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)

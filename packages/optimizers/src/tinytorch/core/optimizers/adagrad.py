@@ -9,7 +9,7 @@ At each step t = 1, 2, ... with gradient g (PyTorch's equations):
     p ← p - η · g / (√s + ε)
 
 Weights whose gradients are large or frequent slow down; rare features keep a large step.
-Given, not an exercise (module 10's exercises are SGD, Adam and RMSprop).
+Given, not an exercise (the optimizers module's exercises are SGD, Adam and RMSprop).
 """
 
 from __future__ import annotations

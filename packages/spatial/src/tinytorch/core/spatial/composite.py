@@ -1,8 +1,8 @@
 """The composite path: convolution, pooling and batch norm written only with Tensor ops.
 
-This is the code you write in the course. Every line is an op module 02 records — pad,
-sliding_window, reshape, permute, matmul, max, mean — so module 09 differentiates it with the
-rules it already has: nothing here knows about gradients, yet all of it trains.
+This is the code you write in the course. Every line is an op the tensor module records — pad,
+sliding_window, reshape, permute, matmul, max, mean — so tinytorch-autograd differentiates it with
+the rules it already has: nothing here knows about gradients, yet all of it trains.
 
 The convolution is the classic im2col trick: cut every kh×kw patch out of the padded input
 (``sliding_window`` does it as a view), lay the patches out as the rows of a matrix, and the
@@ -59,7 +59,7 @@ def pad_hw(x: Tensor, ph: int, pw: int, value: float = 0.0) -> Tensor:
     """(N, C, H, W) -> (N, C, H + 2·ph, W + 2·pw): ``value`` added around every feature map,
     the result stored channels-last.
 
-    Module 02's ``pad`` writes its result in plain row-major order of the shape it is given. So
+    Tensor's ``pad`` writes its result in plain row-major order of the shape it is given. So
     the padding is done on the (N, H, W, C) view and the result viewed as (N, C, H, W) again:
     the same numbers, with a pixel's channels side by side in memory (see the top of this file).
     With nothing to pad, ``x`` comes back unchanged.
@@ -86,7 +86,7 @@ def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
 
     Returns:
         (N, C_out, H_out, W_out), the same numbers as :func:`conv2d_naive`, made only of
-        Tensor ops so that module 09 can differentiate it.
+        Tensor ops so that the autograd module can differentiate it.
 
     Given before the block: ``geo`` (sizes, checked), ``x`` as floats, and the short names
     n, g (groups), cg (input channels per group), cog (output channels per group), h_out,
@@ -119,7 +119,7 @@ def conv2d_composite(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
     kernels = (weight.reshape(g, cog, cg, kh, kw)
                .permute(0, 3, 4, 2, 1)                    # (G, kh, kw, C_g, C_out/G)
                .reshape(g, kh * kw * cg, cog))
-    # The one GEMM. Module 09's backward of it gives dpatches = g @ kernelsᵀ, which the
+    # The one GEMM. The autograd module's backward of it gives dpatches = g @ kernelsᵀ, which the
     # sliding window's derivative folds back onto the pixels tap by tap (kh·kw slice-adds);
     # the fused kernel instead multiplies per tap, a few images at a time, so each block it
     # folds is still in cache.
@@ -152,7 +152,7 @@ def max_pool2d_composite(x: Any, kernel_size: Any, stride: Any = None, padding: 
     ### HINT: sliding_window gives (N, C, H_out, W_out, kh, kw); take the max of the last two axes
     windows = pad_hw(x, geo.ph, geo.pw, value=-np.inf).sliding_window(
         (geo.kh, geo.kw), (geo.sh, geo.sw), (geo.dh, geo.dw))
-    # Module 09 differentiates this max by comparing every input with its window's maximum
+    # The autograd module differentiates this max by comparing every input with its window's maximum
     # and counting ties. The fused kernel remembers the winner instead (for 2×2 windows, two
     # pairwise np.maximum passes, each with a mask of which side won) and routes the gradient
     # through those masks: a few times less work, and ties go to the first element.
@@ -271,7 +271,7 @@ def batch_norm_composite(x: Any, running_mean: Any, running_var: Any, weight: An
         var = running_var
     # Everything per channel is done on the small (1, C, 1, 1) tensors first: the division by
     # √(var + eps) and γ become one scale, so the full-size work is one multiply (whose
-    # derivative makes two full-size arrays) rather than a division and a multiply (six). Module 09
+    # derivative makes two full-size arrays) rather than a division and a multiply (six). Autograd
     # still differentiates every op on its own; the fused kernel instead uses the closed form
     # of the whole derivative, dx = γ/√(var + eps) · (g - mean(g) - x̂ · mean(g·x̂)): two
     # reductions and one pass over the batch.

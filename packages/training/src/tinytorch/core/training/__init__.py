@@ -1,4 +1,4 @@
-"""tinytorch.core.training — module 11: losses, metrics, the Trainer, checkpoints.
+"""tinytorch.core.training — losses, metrics, the Trainer, checkpoints.
 
     >>> from tinytorch.core.training import Trainer, CrossEntropyLoss
     >>> trainer = Trainer(model, optimizer, CrossEntropyLoss(label_smoothing=0.1))

@@ -323,9 +323,9 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
     Writes ``out_dir/last.npz`` after every epoch (the checkpoint to resume from, also after
     a crash), then ``history.json``/``.csv``; at the end ``summary.json`` and, when matplotlib
     is installed, ``curves.png``. ``download``: fetch CIFAR-10 when it is missing (or a
-    damaged file of it again). ``kernels``: module 06's ``fused`` kernels or its ``composite``
-    Tensor-op path; ``None`` picks composite when the student's tinytorch-spatial is installed
-    (their own convolution trains) and fused otherwise. The first lines say which ran.
+    damaged file of it again). ``kernels``: tinytorch-spatial's ``fused`` kernels or its
+    ``composite`` Tensor-op path; ``None`` picks composite when the student's tinytorch-spatial is
+    installed (their own convolution trains) and fused otherwise. The first lines say which ran.
     """
     from tinytorch.core.spatial import fused_kernels
 

@@ -60,7 +60,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                              "from OUT/last.npz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--kernels", choices=["fused", "composite"], default=None,
-                        help="module 06's fused kernels or its composite Tensor-op path (default: "
+                        help="spatial's fused kernels or its composite Tensor-op path (default: "
                              "composite when your own tinytorch-spatial is installed, else fused)")
     # for quick checks and tests: train / evaluate on the first N images only
     parser.add_argument("--limit-train", type=int, default=None, help=argparse.SUPPRESS)

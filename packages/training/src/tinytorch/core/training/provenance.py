@@ -23,7 +23,7 @@ __all__ = ["Implementation", "implementation", "spatial_path", "default_kernels"
 #: The local version label of a student's version (``0.1.0+student``).
 STUDENT_LABEL = "student"
 
-#: The two implementations of module 06's ops (see ``tinytorch.core.spatial.fused.config``).
+#: The two implementations of tinytorch-spatial's ops (see ``tinytorch.core.spatial.fused.config``).
 KERNELS = ("fused", "composite")
 
 _TOP_LEVEL = {"introduction", "setup", "capstone"}  # tinytorch.<folder>; the rest: tinytorch.core.<folder>
@@ -110,7 +110,7 @@ def implementation(folder: str) -> Implementation:
 
 
 def spatial_path() -> str:
-    """``fused`` or ``composite``: what module 06's layers run right now."""
+    """``fused`` or ``composite``: what the spatial module's layers run right now."""
     from tinytorch.core.spatial import fused_kernels_enabled
 
     return "fused" if fused_kernels_enabled() else "composite"
