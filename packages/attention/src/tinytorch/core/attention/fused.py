@@ -17,50 +17,44 @@ there the lesson's code runs by default; ``fused_attention(False)`` chooses it a
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
 
 import numpy as np
 
 from tinytorch.core.layers import is_student_build
 from tinytorch.core.tensor import Tensor, make_result, register_derivative
+from tinytorch.core.tensor.runtime import switch
 
 from .kernels import attention_backward, attention_forward
 
-__all__ = ["ATTENTION_OP", "attention_fused", "can_fuse", "fused_attention",
+__all__ = ["ATTENTION_OP", "FUSED_ATTENTION", "attention_fused", "can_fuse", "fused_attention",
            "fused_attention_enabled", "set_fused_attention"]
 
 ATTENTION_OP = "attention.sdpa_fused"
 
-_FUSED = [not is_student_build("tinytorch-attention")]
+FUSED_ATTENTION = switch("attention.fused", default=not is_student_build("tinytorch-attention"))
 
 
 def fused_attention_enabled() -> bool:
     """True when attention runs the fused op where it can (the reference's default)."""
-    return _FUSED[0]
+    return FUSED_ATTENTION.enabled
 
 
 def set_fused_attention(enabled: bool) -> bool:
     """Choose the fused op (True) or the lesson's Tensor ops (False); returns the old setting."""
-    previous = _FUSED[0]
-    _FUSED[0] = bool(enabled)
-    return previous
+    return FUSED_ATTENTION.set(enabled)
 
 
-@contextmanager
-def fused_attention(enabled: bool = True) -> Iterator[None]:
+def fused_attention(enabled: bool = True) -> AbstractContextManager:
     """Context manager: attention runs the fused op (or, with False, the lesson's code) inside."""
-    previous = set_fused_attention(enabled)
-    try:
-        yield
-    finally:
-        set_fused_attention(previous)
+    return FUSED_ATTENTION(enabled)
 
 
 def can_fuse(q: Tensor, k: Tensor, v: Tensor, mask: Any, dropout_p: float,
              return_weights: bool) -> bool:
     """Whether :func:`attention_fused` computes this call (see the module docstring)."""
-    if not _FUSED[0] or dropout_p > 0.0 or return_weights:
+    if not FUSED_ATTENTION.enabled or dropout_p > 0.0 or return_weights:
         return False
     if isinstance(mask, Tensor) and mask.requires_grad:
         return False

@@ -20,11 +20,13 @@ code by default, the reference runs the fused op. Either can be chosen explicitl
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Iterator
 
-__all__ = ["fused_linear", "fused_linear_enabled", "set_fused_linear", "is_student_build"]
+from tinytorch.core.tensor.runtime import switch
+
+__all__ = ["FUSED_LINEAR", "fused_linear", "fused_linear_enabled", "set_fused_linear",
+           "is_student_build"]
 
 
 def is_student_build(distribution: str) -> bool:
@@ -39,26 +41,19 @@ def is_student_build(distribution: str) -> bool:
         return False
 
 
-_FUSED = [not is_student_build("tinytorch-layers")]
+FUSED_LINEAR = switch("layers.fused_linear", default=not is_student_build("tinytorch-layers"))
 
 
 def fused_linear_enabled() -> bool:
     """True when ``Dense`` runs the fused op (the reference's default)."""
-    return _FUSED[0]
+    return FUSED_LINEAR.enabled
 
 
 def set_fused_linear(enabled: bool) -> bool:
     """Choose the fused op (True) or the lesson's Tensor ops (False); returns the old setting."""
-    previous = _FUSED[0]
-    _FUSED[0] = bool(enabled)
-    return previous
+    return FUSED_LINEAR.set(enabled)
 
 
-@contextmanager
-def fused_linear(enabled: bool = True) -> Iterator[None]:
+def fused_linear(enabled: bool = True) -> AbstractContextManager:
     """Context manager: ``Dense`` runs the fused op (or, with False, the lesson's code) inside."""
-    previous = set_fused_linear(enabled)
-    try:
-        yield
-    finally:
-        set_fused_linear(previous)
+    return FUSED_LINEAR(enabled)

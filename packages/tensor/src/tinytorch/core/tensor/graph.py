@@ -20,6 +20,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .runtime import switch
+
 __all__ = [
     "Node",
     "is_grad_enabled",
@@ -77,16 +79,9 @@ class _InplaceCount:
 _INPLACE = _InplaceCount()
 
 
-class _GradMode:
-    """Whether ops record a graph. One flag for the process: cheap to read on every op."""
-
-    __slots__ = ("enabled",)
-
-    def __init__(self) -> None:
-        self.enabled = True
-
-
-_GRAD_MODE = _GradMode()
+# Whether ops record a graph: one flag for the process, cheap to read on every op
+# (``_GRAD_MODE.enabled``). It is a runtime Switch, the idiom of every process-wide setting.
+_GRAD_MODE = switch("grad", default=True)
 
 
 def is_grad_enabled() -> bool:

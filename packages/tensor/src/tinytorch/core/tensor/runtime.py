@@ -93,6 +93,19 @@ steps, one set of the step's scratch arrays. Two rules keep that set small and b
   the pool, so a one-off batch size (an evaluation pass) cannot grow it without limit.
 
 ``clear_workspace()`` drops every cached buffer (e.g. after evaluating with a huge batch).
+
+Switches
+========
+Process-wide on/off settings — which path a fast op takes, whether ops record a graph — are
+:class:`Switch` objects, one idiom for all of them: ``s.enabled`` to read (one attribute
+lookup, cheap enough for every op), ``s.set(flag)`` to change (returns the old value),
+``with s(flag): ...`` for a block, ``s.resolve(arg)`` for an op's ``fused=None`` argument.
+:func:`switch` hands out the process's one switch of a name, creating it on first use, so a
+module imported twice under different names (pytest's importlib mode does that) still shares
+its setting; :func:`switches` lists them all:
+
+    FUSED = switch("spatial.fused_kernels", default=True)
+    with FUSED(False): ...                 # the composite path inside the block
 """
 
 from __future__ import annotations
@@ -115,6 +128,8 @@ __all__ = [
     "get_num_threads", "threads", "set_blas_threads", "get_blas_threads",
     # scratch buffers
     "Workspace", "WORKSPACE", "clear_workspace",
+    # switches
+    "Switch", "switch", "switches",
 ]
 
 
@@ -441,3 +456,59 @@ WORKSPACE = Workspace()
 def clear_workspace() -> None:
     """Release the scratch buffers the fast paths (ReLU, the fused kernels) keep between calls."""
     WORKSPACE.clear()
+
+
+# ============================================================================ switches
+class Switch:
+    """A named process-wide on/off setting (see "Switches" in the module docstring).
+
+    Args:
+        name: what it switches, e.g. ``"layers.fused_linear"``.
+        enabled: the initial setting.
+    """
+
+    __slots__ = ("name", "enabled")
+
+    def __init__(self, name: str, enabled: bool = True) -> None:
+        self.name = str(name)
+        self.enabled = bool(enabled)
+
+    def set(self, enabled: bool) -> bool:
+        """Turn the switch on (True) or off (False); returns the previous setting."""
+        previous = self.enabled
+        self.enabled = bool(enabled)
+        return previous
+
+    @contextmanager
+    def __call__(self, enabled: bool = True) -> Iterator[None]:
+        """Context manager: the switch is ``enabled`` inside the block, as before after it."""
+        previous = self.set(enabled)
+        try:
+            yield
+        finally:
+            self.set(previous)
+
+    def resolve(self, value: bool | None) -> bool:
+        """An op's own argument when given, else the switch: ``fused=None`` means "as set"."""
+        return self.enabled if value is None else bool(value)
+
+    def __repr__(self) -> str:
+        return f"Switch({self.name!r}, enabled={self.enabled})"
+
+
+_SWITCHES: dict = {}
+
+
+def switch(name: str, default: bool = True) -> Switch:
+    """The process's one :class:`Switch` called ``name``; made (set to ``default``) on first use."""
+    with _LOCK:
+        found = _SWITCHES.get(name)
+        if found is None:
+            found = _SWITCHES[name] = Switch(name, default)
+        return found
+
+
+def switches() -> dict:
+    """Every switch made so far and its setting, by name (e.g. for a run's provenance)."""
+    with _LOCK:
+        return {name: s.enabled for name, s in sorted(_SWITCHES.items())}

@@ -17,17 +17,18 @@ The tests check that both agree, forward and backward.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
+from contextlib import AbstractContextManager
 
-__all__ = ["fused_kernels", "fused_kernels_enabled", "set_fused_kernels"]
+from tinytorch.core.tensor.runtime import switch
 
-_FUSED = [True]
+__all__ = ["FUSED_KERNELS", "fused_kernels", "fused_kernels_enabled", "set_fused_kernels"]
+
+FUSED_KERNELS = switch("spatial.fused_kernels", default=True)  # the runtime's switch idiom
 
 
 def fused_kernels_enabled() -> bool:
     """True when layers and functions use the fused kernels (the default)."""
-    return _FUSED[0]
+    return FUSED_KERNELS.enabled
 
 
 def set_fused_kernels(enabled: bool) -> bool:
@@ -35,21 +36,14 @@ def set_fused_kernels(enabled: bool) -> bool:
 
     Returns the previous setting, so it can be restored.
     """
-    previous = _FUSED[0]
-    _FUSED[0] = bool(enabled)
-    return previous
+    return FUSED_KERNELS.set(enabled)
 
 
-@contextmanager
-def fused_kernels(enabled: bool = True) -> Iterator[None]:
+def fused_kernels(enabled: bool = True) -> AbstractContextManager:
     """Context manager: use (or, with False, avoid) the fused kernels inside the block."""
-    previous = set_fused_kernels(enabled)
-    try:
-        yield
-    finally:
-        set_fused_kernels(previous)
+    return FUSED_KERNELS(enabled)
 
 
 def resolve(fused: bool | None) -> bool:
     """An op's ``fused=`` argument, falling back to the global setting when it is None."""
-    return _FUSED[0] if fused is None else bool(fused)
+    return FUSED_KERNELS.resolve(fused)
