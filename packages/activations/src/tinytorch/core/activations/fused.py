@@ -58,7 +58,7 @@ def _tail(x: np.ndarray, q: np.ndarray, e: np.ndarray) -> None:
 def _phi(x: np.ndarray, out: np.ndarray, q: np.ndarray) -> None:
     """Φ(x) = ½ + sign(x)·(½ - Q) into ``out``, from ``q`` = Q(|x|)."""
     np.subtract(0.5, q, out=out)
-    out *= np.sign(x)
+    np.copysign(out, x, out=out)  # ½ - Q ≥ 0, so this multiplies by sign(x) (at ±0: ±(½ - ½))
     out += 0.5
 
 
