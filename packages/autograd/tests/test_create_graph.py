@@ -222,3 +222,13 @@ def test_float32_second_order():
     expected = 2 * (1 - t ** 2) - 2 * x.data * t * (1 - t ** 2)
     np.testing.assert_allclose(h.data, expected, rtol=1e-5, atol=1e-6)
     assert h.dtype == np.float32
+
+
+def test_grad_of_an_intermediate_with_create_graph():
+    x = Tensor([0.5, -1.0], dtype=np.float64, requires_grad=True)
+    h = x * x
+    (gh,) = grad((h.tanh()).sum(), [h], create_graph=True)  # 1 - tanh²(x²), a graph in x
+    np.testing.assert_allclose(gh.data, 1 - np.tanh(x.data ** 2) ** 2)
+    (gx,) = grad(gh.sum(), [x])  # d/dx (1 - tanh²(x²)) = -2 tanh(x²)(1 - tanh²(x²)) · 2x
+    t = np.tanh(x.data ** 2)
+    np.testing.assert_allclose(gx.data, -2 * t * (1 - t ** 2) * 2 * x.data)
