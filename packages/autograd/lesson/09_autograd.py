@@ -130,7 +130,9 @@ print(c.grad, "expected", 9 * c.data ** 8)
 # Every rule has the signature `rule(g, node) -> tuple`: `g` is the gradient of the result
 # (its shape), `node.inputs` the input Tensors, `node.saved` what the forward kept; it returns
 # one numpy array per input **of exactly that input's shape**, or `None` for an input that does
-# not require grad. Arrays only: nothing in a backward pass builds a graph. `check` runs each
+# not require grad. Arrays only: nothing in an ordinary backward pass builds a graph. (For a
+# gradient of a gradient, `backward(create_graph=True)` uses a second rule per op written with
+# Tensor ops — `derivatives/graph_rules.py`, given, not an exercise.) `check` runs each
 # rule under `gradcheck`, which compares it with central differences in float64.
 #
 # ### Exercise 3 — arith: + - * / and broadcasting
