@@ -185,3 +185,33 @@ def test_hook_on_an_intermediate_and_its_removal():
     (h * 3).sum().backward()
     (th * 3).sum().backward()
     close(x.grad, tx.grad, np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_penalty_of_a_composite_conv_critic(dtype):
+    """A conv critic on the composite path (sliding_window, pad, matmul, max pool)."""
+    from tinytorch.core.spatial import functional as F
+
+    rng = np.random.default_rng(8)
+    x_np = rng.standard_normal((2, 2, 6, 6)).astype(dtype)
+    arrays = [rng.uniform(-0.5, 0.5, s).astype(dtype) for s in ((3, 2, 3, 3), (3,), (27, 1))]
+    ours = [Tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+
+    x = Tensor(x_np, dtype=dtype, requires_grad=True)
+    h = F.conv2d(x, ours[0], ours[1], padding=1, fused=False).tanh()
+    h = F.max_pool2d(h, 2, fused=False).reshape(2, 27)
+    (dx,) = grad((h @ ours[2]).sum(), [x], create_graph=True)
+    norm = (dx * dx).sum(axis=(1, 2, 3)).sqrt()
+    ((norm - 1) * (norm - 1)).mean().backward()
+
+    tx = torch.tensor(x_np, requires_grad=True)
+    th = torch.nn.functional.conv2d(tx, theirs[0], theirs[1], padding=1).tanh()
+    th = torch.nn.functional.max_pool2d(th, 2).reshape(2, 27)
+    (tdx,) = torch.autograd.grad((th @ theirs[2]).sum(), [tx], create_graph=True)
+    ((tdx.flatten(1).norm(2, dim=1) - 1) ** 2).mean().backward()
+
+    close(dx, tdx, dtype)
+    for p, tp in zip(ours, theirs):
+        close(p.grad, tp.grad, dtype)
+    close(x.grad, tx.grad, dtype)

@@ -231,6 +231,31 @@ def var_graph(g, node):
     return (_spread(g, axes, keepdims, a.shape) * centered * (2.0 / (n - ddof)),)
 
 
+@register_graph_derivative("std")
+def std_graph(g, node):
+    """d std = d var / (2 std), 0 where std is 0 (as the array rule)."""
+    a = node.inputs[0]
+    axes, keepdims, ddof, out = node.saved
+    n = a.data.size if axes is None else int(np.prod([a.shape[i] for i in axes]))
+    # a constant slice (std 0) divides by 1 instead: its gradient is 0 either way, and no
+    # 0 · inf = nan reaches the second derivative
+    std = where(out == 0, 1.0, a.std(axis=axes, keepdims=keepdims, ddof=ddof))
+    g_var = where(out == 0, 0.0, g / (2 * std))
+    centered = a - a.mean(axis=axes, keepdims=True)
+    return (_spread(g_var, axes, keepdims, a.shape) * centered * (2.0 / (n - ddof)),)
+
+
+@register_graph_derivative("max")
+@register_graph_derivative("min")
+def extreme_graph(g, node):
+    """Each element equal to its slice's extreme gets an equal share: a constant weight."""
+    a = node.inputs[0]
+    axes, keepdims, out = node.saved
+    hit = a.data == (out if keepdims or axes is None else np.expand_dims(out, axes))
+    share = hit / hit.sum(axis=axes, keepdims=True)
+    return (_spread(g, axes, keepdims, a.shape) * _const(share, g),)
+
+
 @register_graph_derivative("log_softmax")
 def log_softmax_graph(g, node):
     a = node.inputs[0]
@@ -332,3 +357,27 @@ def getitem_grad_backward(gg, node):
 @register_graph_derivative(GETITEM_GRAD)
 def getitem_grad_graph(gg, node):
     return (gg[node.saved],)
+
+
+# sliding_window's gradient is the fold (each window adds back onto the pixels it covered);
+# as an op, FOLD, its derivative is the unfold again: the windows of the incoming gradient.
+FOLD = "sliding_window.grad"
+
+
+@register_graph_derivative("sliding_window")
+def sliding_window_graph(g, node):
+    (gx,) = get_derivative("sliding_window")(g.data, node)  # the fold, computed once
+    return (make_result(gx, FOLD, (g,), node.saved),)
+
+
+@register_derivative(FOLD)
+def fold_backward(gg, node):
+    """d fold(g) = unfold: the windows of gg, in g's shape"""
+    window, stride, dilation = node.saved
+    return (from_numpy(gg).sliding_window(window, stride, dilation).data,)
+
+
+@register_graph_derivative(FOLD)
+def fold_graph(gg, node):
+    window, stride, dilation = node.saved
+    return (gg.sliding_window(window, stride, dilation),)
