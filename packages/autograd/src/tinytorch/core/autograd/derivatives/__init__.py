@@ -20,6 +20,7 @@ The contract of every rule, ``rule(g, node) -> tuple``:
 | reductions.py | sum mean max min var std softmax log_softmax |
 | linalg.py | matmul |
 | shape.py | reshape permute broadcast_to pad getitem cat stack sliding_window |
+| graph_rules.py | the Tensor-op twin of most rules above, for create_graph=True (``graph_derivative_ops()`` lists them) |
 """
 
 from . import elementwise, graph_rules, linalg, reductions, shape  # noqa: F401  (registration on import)
