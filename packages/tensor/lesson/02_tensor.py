@@ -127,9 +127,9 @@ except ValueError as err:
 # %% [markdown]
 # ### Exercise 2 — compare_op: ops that stay out of the graph
 #
-# **File:** `arithmetic.py`, method `ArithmeticOps._compare(self, other, op, ufunc)`.
+# **File:** `arithmetic.py`, method `ArithmeticOps._binary_no_grad(self, other, op, ufunc)`.
 #
-# `== != < <= > >=`, `//`, `%`, `&` and `|` are given one-liners calling `_compare`. It is
+# `== != < <= > >=`, `//`, `%`, `&` and `|` are given one-liners calling `_binary_no_grad`. It is
 # `_binary` without two things: no int / int fix-up (the operands are still cast to
 # `result_dtype`, and a comparison gives bool), and **no graph inputs** — record with `self._make(data, op, ())`. `x > 0` is a step function: its derivative
 # is zero wherever it exists, so there is nothing to send back and nothing to remember.

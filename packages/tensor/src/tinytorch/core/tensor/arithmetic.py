@@ -5,28 +5,33 @@ records a graph node when gradients are wanted. The derivative of each op name l
 module 09 (tinytorch-autograd).
 
 You write :meth:`ArithmeticOps._binary` once; ``+ - * /`` (and their reflected forms) are
-given as one-line calls of it. Likewise :meth:`ArithmeticOps._compare` serves every
+given as one-line calls of it. Likewise :meth:`ArithmeticOps._binary_no_grad` serves every
 comparison and ``// % & |``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+
+from .base import TensorBase
 
 from .dtypes import DEFAULT_FLOAT, result_dtype
 from .validation import broadcast_error
 
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
 __all__ = ["ArithmeticOps"]
 
 
-class ArithmeticOps:
+class ArithmeticOps(TensorBase):
     """Mixin: arithmetic and comparison operators. Operands broadcast like numpy's."""
 
     __slots__ = ()
 
-    def _binary(self, other: Any, op: str, ufunc: np.ufunc) -> Any:
+    def _binary(self, other: Any, op: str, ufunc: np.ufunc) -> "Tensor":
         """Apply ``ufunc(self, other)`` elementwise, with numpy broadcasting, and record ``op``.
 
         Every differentiable two-operand operator (``+ - * /``) is one call of this method.
@@ -73,7 +78,7 @@ class ArithmeticOps:
         return self._make(data, op, (self, other))
         ### END SOLUTION
 
-    def _compare(self, other: Any, op: str, ufunc: np.ufunc) -> Any:
+    def _binary_no_grad(self, other: Any, op: str, ufunc: np.ufunc) -> "Tensor":
         """Elementwise op outside the graph: comparisons, ``//``, ``%``, ``&``, ``|``.
 
         Like :meth:`_binary` (lift ``other``, cast both arrays to ``result_dtype`` of the two
@@ -96,59 +101,59 @@ class ArithmeticOps:
         ### END SOLUTION
 
     # ------------------------------------------------------------------ + - * /
-    def __add__(self, other: Any) -> Any:
+    def __add__(self, other: Any) -> "Tensor":
         """``self + other``: given, one call of :meth:`_binary` (which you write)."""
         return self._binary(other, "add", np.add)
 
-    def __radd__(self, other: Any) -> Any:
+    def __radd__(self, other: Any) -> "Tensor":
         return self._lift(other).__add__(self)
 
-    def __sub__(self, other: Any) -> Any:
+    def __sub__(self, other: Any) -> "Tensor":
         """``self - other``: given, one call of :meth:`_binary` (which you write)."""
         return self._binary(other, "sub", np.subtract)
 
-    def __rsub__(self, other: Any) -> Any:
+    def __rsub__(self, other: Any) -> "Tensor":
         return self._lift(other).__sub__(self)
 
-    def __mul__(self, other: Any) -> Any:
+    def __mul__(self, other: Any) -> "Tensor":
         """``self * other``: given, one call of :meth:`_binary` (which you write)."""
         return self._binary(other, "mul", np.multiply)
 
-    def __rmul__(self, other: Any) -> Any:
+    def __rmul__(self, other: Any) -> "Tensor":
         return self._lift(other).__mul__(self)
 
-    def __truediv__(self, other: Any) -> Any:
+    def __truediv__(self, other: Any) -> "Tensor":
         """``self / other`` (true division; integer tensors give float).
 
         Given: one call of :meth:`_binary` (which you write).
         """
         return self._binary(other, "div", np.true_divide)
 
-    def __rtruediv__(self, other: Any) -> Any:
+    def __rtruediv__(self, other: Any) -> "Tensor":
         return self._lift(other).__truediv__(self)
 
-    def __floordiv__(self, other: Any) -> Any:
+    def __floordiv__(self, other: Any) -> "Tensor":
         """``self // other`` (piecewise constant: not differentiable)."""
-        return self._compare(other, "floordiv", np.floor_divide)
+        return self._binary_no_grad(other, "floordiv", np.floor_divide)
 
-    def __rfloordiv__(self, other: Any) -> Any:
+    def __rfloordiv__(self, other: Any) -> "Tensor":
         return self._lift(other).__floordiv__(self)
 
-    def __mod__(self, other: Any) -> Any:
+    def __mod__(self, other: Any) -> "Tensor":
         """``self % other`` with numpy's (and PyTorch's) sign convention: the result takes the
         divisor's sign. Given. For floats it is differentiable as in PyTorch —
         ``a % b = a - b·floor(a / b)``, so d/da = 1 and d/db = -floor(a / b) (module 09) —
         so the node records both inputs; integer results stay outside the graph."""
         other = self._lift(other)
-        out = self._compare(other, "mod", np.remainder)
+        out = self._binary_no_grad(other, "mod", np.remainder)
         if out.data.dtype.kind == "f":
             return self._make(out.data, "mod", (self, other))
         return out
 
-    def __rmod__(self, other: Any) -> Any:
+    def __rmod__(self, other: Any) -> "Tensor":
         return self._lift(other).__mod__(self)
 
-    def __pow__(self, exponent: Any) -> Any:
+    def __pow__(self, exponent: Any) -> "Tensor":
         """``self ** exponent``, elementwise with broadcasting; the exponent may be a tensor.
 
         Like :meth:`_binary` (lift, cast both to ``result_dtype``, ``np.power``,
@@ -174,10 +179,10 @@ class ArithmeticOps:
         return self._make(data, "pow", (self, other), data)
         ### END SOLUTION
 
-    def __rpow__(self, base: Any) -> Any:
+    def __rpow__(self, base: Any) -> "Tensor":
         return self._lift(base).__pow__(self)
 
-    def __neg__(self) -> Any:
+    def __neg__(self) -> "Tensor":
         """``-self``: every element negated, same shape and dtype; recorded as op "neg".
 
         The pattern of every one-input op: compute the new array from ``self.data`` with
@@ -188,11 +193,11 @@ class ArithmeticOps:
         return self._make(np.negative(self.data), "neg", (self,))
         ### END SOLUTION
 
-    def __pos__(self) -> Any:
-        return self
+    def __pos__(self) -> "Tensor":
+        return cast("Tensor", self)
 
     # ------------------------------------------------------------------ matmul
-    def matmul(self, other: Any) -> Any:
+    def matmul(self, other: Any) -> "Tensor":
         """Matrix product with numpy's rules: 1-D operands are vectors; leading dims broadcast.
 
         Shape:
@@ -234,37 +239,37 @@ class ArithmeticOps:
         return self._make(data, "matmul", (self, other))
         ### END SOLUTION
 
-    def __matmul__(self, other: Any) -> Any:
+    def __matmul__(self, other: Any) -> "Tensor":
         return self.matmul(other)
 
-    def __rmatmul__(self, other: Any) -> Any:
+    def __rmatmul__(self, other: Any) -> "Tensor":
         return self._lift(other).matmul(self)
 
     # ------------------------------------------------------------------ comparisons
-    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
-        return self._compare(other, "eq", np.equal)
+    def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return self._binary_no_grad(other, "eq", np.equal)
 
-    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
-        return self._compare(other, "ne", np.not_equal)
+    def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
+        return self._binary_no_grad(other, "ne", np.not_equal)
 
-    def __lt__(self, other: Any) -> Any:
-        return self._compare(other, "lt", np.less)
+    def __lt__(self, other: Any) -> "Tensor":
+        return self._binary_no_grad(other, "lt", np.less)
 
-    def __le__(self, other: Any) -> Any:
-        return self._compare(other, "le", np.less_equal)
+    def __le__(self, other: Any) -> "Tensor":
+        return self._binary_no_grad(other, "le", np.less_equal)
 
-    def __gt__(self, other: Any) -> Any:
-        return self._compare(other, "gt", np.greater)
+    def __gt__(self, other: Any) -> "Tensor":
+        return self._binary_no_grad(other, "gt", np.greater)
 
-    def __ge__(self, other: Any) -> Any:
-        return self._compare(other, "ge", np.greater_equal)
+    def __ge__(self, other: Any) -> "Tensor":
+        return self._binary_no_grad(other, "ge", np.greater_equal)
 
-    def __invert__(self) -> Any:
+    def __invert__(self) -> "Tensor":
         """Logical not for bool tensors, bitwise not for integers."""
         return self._make(np.invert(self.data), "invert", ())
 
-    def __and__(self, other: Any) -> Any:
-        return self._compare(other, "and", np.bitwise_and)
+    def __and__(self, other: Any) -> "Tensor":
+        return self._binary_no_grad(other, "and", np.bitwise_and)
 
-    def __or__(self, other: Any) -> Any:
-        return self._compare(other, "or", np.bitwise_or)
+    def __or__(self, other: Any) -> "Tensor":
+        return self._binary_no_grad(other, "or", np.bitwise_or)

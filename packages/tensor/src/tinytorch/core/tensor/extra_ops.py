@@ -1,5 +1,5 @@
 """More Tensor methods a PyTorch user reaches for — flip, roll, tril/triu, masked_fill,
-logsumexp, amax/amin, norm, index_select, gather, split/chunk/unbind, repeat/tile; and floor/ceil/round/trunc, cumsum,
+logsumexp, norm, index_select, gather, split/chunk/unbind, repeat/tile; and floor/ceil/round/trunc, cumsum,
 prod, sort/argsort/topk.
 
 Given, not exercises. The first group are compositions of the lesson's recorded primitives
@@ -12,9 +12,10 @@ gradient (``integration/test_extra_ops_torch.py``).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
-
+from typing import TYPE_CHECKING, Any, cast, Sequence
 import numpy as np
+
+from .base import TensorBase
 
 from . import more_ops
 from .reductions import ValuesIndices
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["ExtraOps"]
 
 
-def _dims(t: "Tensor", dims: Any, op: str) -> tuple:
+def _dims(t: TensorBase, dims: Any, op: str) -> tuple:
     """One or several axes, checked and made non-negative."""
     dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
     nd = t.ndim
@@ -39,18 +40,10 @@ def _dims(t: "Tensor", dims: Any, op: str) -> tuple:
     return tuple(out)
 
 
-class ExtraOps:
+class ExtraOps(TensorBase):
     """Mixed into :class:`~tinytorch.core.tensor.Tensor`."""
 
     # ------------------------------------------------------------------ reductions
-    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """Largest value over ``dim`` (all axes by default); ties share the gradient equally."""
-        return self.max(axis=dim, keepdims=keepdim)  # numpy's keywords: the values only
-
-    def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
-        """Smallest value over ``dim``; ties share the gradient equally."""
-        return self.min(axis=dim, keepdims=keepdim)
-
     def logsumexp(self, dim: Any, keepdim: bool = False) -> "Tensor":
         """``log Σ exp(x)`` over ``dim``, computed as ``m + log Σ exp(x - m)`` with m the
         maximum (held constant), so nothing overflows; its gradient is the softmax."""
@@ -111,7 +104,7 @@ class ExtraOps:
         if idx.size and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"gather: index {int(idx.max() if idx.max() >= n else idx.min())} "
                              f"is out of range for dim {axis} of size {n}")
-        grid = list(np.indices(idx.shape, sparse=True))
+        grid: list = list(np.indices(idx.shape, sparse=True))
         grid[axis] = idx.astype(np.int64)
         return self[tuple(grid)]
 
@@ -147,7 +140,7 @@ class ExtraOps:
         axes = _dims(self, dims, "roll")
         if len(shifts) != len(axes):
             raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} dims")
-        out = self
+        out = cast("Tensor", self)
         for shift, axis in zip(shifts, axes):
             n = self.shape[axis]
             k = int(shift) % n if n else 0

@@ -104,10 +104,10 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     a, b = _strong(x), _strong(y)
-    if a is None and b is None:
-        a = Tensor(x)  # two Python numbers: the first decides (float32 for a float)
-    a = a if a is not None else b._lift(x)
-    b = b if b is not None else a._lift(y)
+    if a is None:  # two Python numbers: the first decides (float32 for a float)
+        a = Tensor(x) if b is None else b._lift(x)
+    if b is None:
+        b = a._lift(y)
     dtype = result_dtype(a.dtype, b.dtype)
     ### BEGIN SOLUTION
     ### HINT: np.where(cond, ...) of a's and b's data cast to dtype (astype, copy=False);

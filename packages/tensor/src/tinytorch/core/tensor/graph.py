@@ -237,7 +237,10 @@ def add_hook(tensor: Any, fn: Callable) -> RemovableHandle:
     entry = _HOOKS.get(key)
     if entry is None:
         # the dict itself is bound: at interpreter exit the module global may already be None
-        ref = weakref.ref(tensor, lambda _ref, key=key, hooks=_HOOKS: hooks.pop(key, None))
+        def forget(_ref: Any, key: int = key, hooks: dict = _HOOKS) -> None:
+            hooks.pop(key, None)
+
+        ref = weakref.ref(tensor, forget)
         entry = _HOOKS[key] = (ref, [])
     entry[1].append(fn)
     return RemovableHandle(key, fn)

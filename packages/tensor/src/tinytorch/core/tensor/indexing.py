@@ -8,9 +8,14 @@ sends it both gradients.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .base import TensorBase
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 __all__ = ["IndexingOps", "normalize_key"]
 
@@ -34,12 +39,12 @@ def _part(k: Any) -> Any:
     return k
 
 
-class IndexingOps:
+class IndexingOps(TensorBase):
     """Mixin: ``__getitem__`` (differentiable) and ``__setitem__`` (outside the graph)."""
 
     __slots__ = ()
 
-    def __getitem__(self, key: Any) -> Any:
+    def __getitem__(self, key: Any) -> "Tensor":
         """Select elements exactly as numpy would: ``x[key].numpy()`` equals ``x.numpy()[key]``.
 
         ``key`` (normalised for you: tensors and lists inside it become numpy arrays) may hold
@@ -73,7 +78,7 @@ class IndexingOps:
         value = value.data if hasattr(value, "data") and not isinstance(value, np.ndarray) else value
         self.data[normalize_key(key)] = value
 
-    def gather_rows(self, index: Any) -> Any:
+    def gather_rows(self, index: Any) -> "Tensor":
         """``x[arange(n), index]``: pick one column per row (e.g. the logit of each label)."""
         index = normalize_key(index)
         if self.data.ndim != 2 or np.ndim(index) != 1 or len(index) != self.data.shape[0]:

@@ -20,9 +20,11 @@ tensor's history; the out-of-place form costs one array and keeps every gradient
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+
+from .base import TensorBase
 
 from .dtypes import DEFAULT_FLOAT, result_dtype
 from .graph import _GRAD_MODE, bump_version, storage_version
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["InplaceOps"]
 
 
-def _check_writable(t: "Tensor", op: str, other: "Tensor | None" = None) -> None:
+def _check_writable(t: TensorBase, op: str, other: "Tensor | None" = None) -> None:
     """The rules above: one clear error when ``op`` may not write into ``t``."""
     if _GRAD_MODE.enabled:
         if t.requires_grad and t._node is None:
@@ -42,9 +44,9 @@ def _check_writable(t: "Tensor", op: str, other: "Tensor | None" = None) -> None
                 "gradient would describe a value that no longer exists); do it inside "
                 "no_grad(), as optimizers do, or write x = x + ... for a new tensor"
             )
-        if t.requires_grad:
+        if t.requires_grad and t._node is not None:
             raise RuntimeError(
-                f"{op}: this tensor was made by op '{t._node.op}' and is part of a graph; "  # type: ignore[union-attr]
+                f"{op}: this tensor was made by op '{t._node.op}' and is part of a graph; "
                 "in-place ops are not recorded here, so write the out-of-place form "
                 f"(e.g. y = y + z instead of y.{op}(z))"
             )
@@ -60,7 +62,7 @@ def _check_writable(t: "Tensor", op: str, other: "Tensor | None" = None) -> None
         )
 
 
-def _into(t: "Tensor", other: "Tensor", op: str) -> None:
+def _into(t: TensorBase, other: "Tensor", op: str) -> None:
     """Check that ``t op= other`` can keep ``t``'s shape and dtype, as PyTorch requires."""
     dtype = result_dtype(t.data.dtype, other.data.dtype)
     if op == "div_" and dtype.kind in "biu":
@@ -81,17 +83,17 @@ def _into(t: "Tensor", other: "Tensor", op: str) -> None:
         )
 
 
-class InplaceOps:
+class InplaceOps(TensorBase):
     """Mixin: in-place ops. Each returns ``self``; see the module docstring for the rules."""
 
     __slots__ = ()
 
     @property
-    def _version(self: "Tensor") -> int:
+    def _version(self) -> int:
         """How many in-place ops wrote into this tensor's storage (views share the count)."""
         return storage_version(self.data)
 
-    def _inplace_binary(self: "Tensor", other: Any, op: str, ufunc: np.ufunc,
+    def _inplace_binary(self, other: Any, op: str, ufunc: np.ufunc,
                         alpha: Any = None) -> "Tensor":
         other = self._lift(other)
         _check_writable(self, op, other)
@@ -105,9 +107,9 @@ class InplaceOps:
                                                                      other.data.dtype))
         ufunc(self.data, operand, out=self.data, casting="unsafe")
         bump_version(self.data)
-        return self
+        return cast("Tensor", self)
 
-    def add_(self: "Tensor", other: Any, *, alpha: Any = None) -> "Tensor":
+    def add_(self, other: Any, *, alpha: Any = None) -> "Tensor":
         """``self += alpha * other`` in place; returns self.
 
         Args:
@@ -120,11 +122,11 @@ class InplaceOps:
         """
         return self._inplace_binary(other, "add_", np.add, alpha)
 
-    def sub_(self: "Tensor", other: Any, *, alpha: Any = None) -> "Tensor":
+    def sub_(self, other: Any, *, alpha: Any = None) -> "Tensor":
         """``self -= alpha * other`` in place; returns self (rules of :meth:`add_`)."""
         return self._inplace_binary(other, "sub_", np.subtract, alpha)
 
-    def mul_(self: "Tensor", other: Any) -> "Tensor":
+    def mul_(self, other: Any) -> "Tensor":
         """``self *= other`` in place; returns self.
 
         Example:
@@ -133,11 +135,11 @@ class InplaceOps:
         """
         return self._inplace_binary(other, "mul_", np.multiply)
 
-    def div_(self: "Tensor", other: Any) -> "Tensor":
+    def div_(self, other: Any) -> "Tensor":
         """``self /= other`` (true division) in place; an integer tensor refuses, as in PyTorch."""
         return self._inplace_binary(other, "div_", np.true_divide)
 
-    def fill_(self: "Tensor", value: Any) -> "Tensor":
+    def fill_(self, value: Any) -> "Tensor":
         """Set every element to the number ``value``; returns self.
 
         Example:
@@ -154,13 +156,13 @@ class InplaceOps:
             raise TypeError(f"fill_: value must be a number, got {type(value).__name__}")
         self.data.fill(value)
         bump_version(self.data)
-        return self
+        return cast("Tensor", self)
 
-    def zero_(self: "Tensor") -> "Tensor":
+    def zero_(self) -> "Tensor":
         """Set every element to 0; returns self."""
         return self.fill_(0)
 
-    def clamp_(self: "Tensor", min: Any = None, max: Any = None) -> "Tensor":  # noqa: A002
+    def clamp_(self, min: Any = None, max: Any = None) -> "Tensor":  # noqa: A002
         """Limit every element to ``[min, max]`` in place (either bound may be None); returns self.
 
         Example:
@@ -177,9 +179,9 @@ class InplaceOps:
         hi = None if max is None else np.asarray(max, dtype=self.data.dtype)
         np.clip(self.data, lo, hi, out=self.data)
         bump_version(self.data)
-        return self
+        return cast("Tensor", self)
 
-    def copy_(self: "Tensor", src: Any) -> "Tensor":
+    def copy_(self, src: Any) -> "Tensor":
         """Copy ``src``'s values into this tensor (broadcast to its shape, cast to its dtype).
 
         Example:
@@ -198,4 +200,4 @@ class InplaceOps:
                              f"this tensor's shape {self.data.shape}")
         np.copyto(self.data, src.data, casting="unsafe")
         bump_version(self.data)
-        return self
+        return cast("Tensor", self)

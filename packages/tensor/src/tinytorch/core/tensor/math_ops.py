@@ -6,12 +6,17 @@ output in their Node, so the backward pass does not recompute it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .base import TensorBase
+
 from .dtypes import result_dtype
 from .validation import broadcast_error, normalize_axis
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 __all__ = ["MathOps", "erf_array"]
 
@@ -39,7 +44,7 @@ def _one_axis(axis: int, ndim: int, op: str) -> Any:
     return () if ndim == 0 else axis
 
 
-class MathOps:
+class MathOps(TensorBase):
     """Mixin: elementwise functions, elementwise min/max, clip, softmax and log-softmax."""
 
     __slots__ = ()
@@ -52,7 +57,7 @@ class MathOps:
             return self.data.astype(np.float32)
         raise TypeError(f"{op} needs a numeric tensor, got dtype {self.data.dtype}")
 
-    def exp(self) -> Any:
+    def exp(self) -> "Tensor":
         """e ** self, elementwise; integer tensors give float32. Saves its output.
 
         Recorded as op "exp" with inputs ``(self,)``; the node saves the output array because
@@ -65,7 +70,7 @@ class MathOps:
         return self._make(out, "exp", (self,), out)
         ### END SOLUTION
 
-    def log(self) -> Any:
+    def log(self) -> "Tensor":
         """Natural logarithm, elementwise (-inf at 0, nan below, like numpy); op "log".
 
         Integer tensors give float32. Nothing saved: the derivative 1/x needs only the input.
@@ -75,11 +80,11 @@ class MathOps:
         return self._make(np.log(self._float_data("log")), "log", (self,))
         ### END SOLUTION
 
-    def log1p(self) -> Any:
+    def log1p(self) -> "Tensor":
         """log(1 + self), accurate for small values."""
         return self._make(np.log1p(self._float_data("log1p")), "log1p", (self,))
 
-    def sqrt(self) -> Any:
+    def sqrt(self) -> "Tensor":
         """Square root, elementwise; integer tensors give float32; op "sqrt".
 
         Saves its output: the derivative 1/(2·sqrt(x)) is cheapest from sqrt(x) itself.
@@ -90,7 +95,7 @@ class MathOps:
         return self._make(out, "sqrt", (self,), out)
         ### END SOLUTION
 
-    def abs(self) -> Any:
+    def abs(self) -> "Tensor":
         """|x| elementwise, op "abs" (derivative sign(x); 0 at 0, as in PyTorch).
 
         Unlike exp/log, abs keeps integer tensors integer (|−3| is an int): use ``self.data``
@@ -103,11 +108,11 @@ class MathOps:
 
     __abs__ = abs
 
-    def sign(self) -> Any:
+    def sign(self) -> "Tensor":
         """-1, 0 or 1 elementwise (not differentiable)."""
         return self._make(np.sign(self.data), "sign", ())
 
-    def tanh(self) -> Any:
+    def tanh(self) -> "Tensor":
         """Hyperbolic tangent, elementwise; integer tensors give float32; op "tanh".
 
         Saves its output: the derivative is 1 - tanh(x)².
@@ -118,19 +123,19 @@ class MathOps:
         return self._make(out, "tanh", (self,), out)
         ### END SOLUTION
 
-    def sin(self) -> Any:
+    def sin(self) -> "Tensor":
         """Sine."""
         return self._make(np.sin(self._float_data("sin")), "sin", (self,))
 
-    def cos(self) -> Any:
+    def cos(self) -> "Tensor":
         """Cosine."""
         return self._make(np.cos(self._float_data("cos")), "cos", (self,))
 
-    def erf(self) -> Any:
+    def erf(self) -> "Tensor":
         """Error function (see :func:`erf_array` for its accuracy)."""
         return self._make(erf_array(self._float_data("erf")), "erf", (self,))
 
-    def relu(self) -> Any:
+    def relu(self) -> "Tensor":
         """max(x, 0) elementwise, op "relu"; same dtype as the input (ints stay ints).
 
         Its derivative is 0 at 0, as in PyTorch. Nothing saved (module 09 reads the sign of the
@@ -149,7 +154,7 @@ class MathOps:
         ### END SOLUTION
 
     # ------------------------------------------------------------------ min / max / clip
-    def maximum(self, other: Any) -> Any:
+    def maximum(self, other: Any) -> "Tensor":
         """Elementwise larger of self and other (ties share the gradient, as in PyTorch).
 
         Given: the same pattern as the ``_binary`` you wrote (same dtype rule).
@@ -162,7 +167,7 @@ class MathOps:
             raise broadcast_error("maximum", self.shape, other.shape) from None
         return self._make(data, "maximum", (self, other))
 
-    def minimum(self, other: Any) -> Any:
+    def minimum(self, other: Any) -> "Tensor":
         """Elementwise smaller of self and other (ties share the gradient)."""
         other = self._lift(other)
         dtype = result_dtype(self.data.dtype, other.data.dtype)
@@ -172,7 +177,7 @@ class MathOps:
             raise broadcast_error("minimum", self.shape, other.shape) from None
         return self._make(data, "minimum", (self, other))
 
-    def clip(self, min: Any = None, max: Any = None) -> Any:  # noqa: A002 - numpy's names
+    def clip(self, min: Any = None, max: Any = None) -> "Tensor":  # noqa: A002 - numpy's names
         """Limit values to [min, max] elementwise; op "clip"; the gradient passes where
         min <= x <= max.
 
@@ -193,7 +198,7 @@ class MathOps:
     clamp = clip
 
     # ------------------------------------------------------------------ softmax family
-    def log_softmax(self, axis: int = -1) -> Any:
+    def log_softmax(self, axis: int = -1) -> "Tensor":
         """log(softmax(self)) along ``axis``, computed stably as x - max - log(sum(exp(x - max))).
 
         Same shape as the input, float32 for float32 input. Finite for any finite input,
@@ -211,7 +216,7 @@ class MathOps:
         return self._make(out, "log_softmax", (self,), (out, axis))
         ### END SOLUTION
 
-    def softmax(self, axis: int = -1) -> Any:
+    def softmax(self, axis: int = -1) -> "Tensor":
         """exp(x) / sum(exp(x)) along ``axis``, computed stably (shifted by the max).
 
         softmax(x) = softmax(x - c) for any c; with c = max along the axis every exponent is

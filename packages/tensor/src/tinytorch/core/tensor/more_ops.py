@@ -17,7 +17,7 @@ the same registry — so they are differentiable as soon as the engine is instal
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from .reductions import ValuesIndices
 
 __all__ = ["ROUNDING_OPS", "rounded", "cumsum", "prod", "sort", "einsum", "scatter"]
 
-ROUNDING_OPS = {"floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc}
+ROUNDING_OPS: dict[str, Callable[..., Any]] = {"floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc}
 
 
 def rounded(x: Any, op: str, decimals: int = 0) -> Any:
@@ -152,7 +152,7 @@ def einsum(equation: str, *tensors: Any) -> Any:
 @register_derivative("einsum")
 def _einsum_backward(g: np.ndarray, node: Node) -> tuple:
     specs, out_spec = node.saved
-    grads = []
+    grads: list = []
     for i, t in enumerate(node.inputs):
         if not t.requires_grad:
             grads.append(None)
@@ -172,7 +172,7 @@ def _einsum_backward(g: np.ndarray, node: Node) -> tuple:
 def _scatter_positions(x: Any, axis: int, idx: np.ndarray) -> tuple:
     """Index arrays naming, for each entry of ``idx``, the position of ``x`` it writes to:
     ``idx`` itself along ``axis``, the entry's own coordinates along every other axis."""
-    grid = list(np.indices(idx.shape, sparse=True))
+    grid: list = list(np.indices(idx.shape, sparse=True))
     grid[axis] = idx
     return tuple(grid)
 
@@ -201,6 +201,7 @@ def scatter(x: Any, axis: Any, index: Any, src: Any, accumulate: bool, name: str
     idx = idx.astype(np.int64) % max(n, 1)
     where = _scatter_positions(x, axis, idx)
     block = tuple(slice(0, k) for k in idx.shape)
+    inputs: tuple
     if hasattr(src, "data") and hasattr(src, "shape"):
         if src.ndim != nd or any(k > m for k, m in zip(idx.shape, src.shape)):
             raise ValueError(f"{name}: src of shape {src.shape} must have index's number of "

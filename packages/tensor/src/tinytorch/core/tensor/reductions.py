@@ -1,4 +1,4 @@
-"""Reductions over axes: sum, mean, max, min, var, std, argmax, argmin, any, all.
+"""Reductions over axes: sum, mean, max, min, amax, amin, var, std, argmax, argmin, any, all.
 
 Both spellings are accepted: numpy's ``axis=`` / ``keepdims=`` and PyTorch's ``dim=`` /
 ``keepdim=``. ``var`` follows numpy (``ddof=0``) unless told otherwise; PyTorch's ``var``
@@ -7,9 +7,11 @@ defaults to the unbiased estimate, so pass ``ddof=1`` (or ``unbiased=True``) for
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import numpy as np
+
+from .base import TensorBase
 
 from .validation import normalize_axis
 
@@ -73,13 +75,13 @@ def _ddof(ddof: int, unbiased: bool | None, correction: int | None, op: str) -> 
     return ddof
 
 
-class ReductionOps:
+class ReductionOps(TensorBase):
     """Mixin: reductions. ``axis`` may be None (all), an int or a tuple of ints."""
 
     __slots__ = ()
 
     def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Any = None) -> Any:
+            keepdim: Any = None) -> "Tensor":
         """Sum of elements over ``axis``; op "sum".
 
         ``axis`` None sums everything (a 0-d result); an int or tuple sums those axes;
@@ -98,7 +100,7 @@ class ReductionOps:
         ### END SOLUTION
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-             keepdim: Any = None) -> Any:
+             keepdim: Any = None) -> "Tensor":
         """Arithmetic mean over ``axis``; op "mean".
 
         Same axes rules as :meth:`sum`; ``x`` (given) is the data as float. The result keeps
@@ -117,8 +119,15 @@ class ReductionOps:
         return self._make(np.asarray(data, dtype=x.dtype), "mean", (self,), (axes, keep))
         ### END SOLUTION
 
+    @overload
+    def max(self, dim: int, keepdim: bool | None = None) -> ValuesIndices: ...
+
+    @overload
     def max(self, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
-            keepdims: Any = None) -> Any:
+            keepdims: Any = None) -> "Tensor": ...
+
+    def max(self, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+            keepdims: Any = None) -> "Tensor | ValuesIndices":
         """Largest element over ``axis``; op "max" (the gradient is shared equally among ties).
 
         Three forms, as in PyTorch (the dispatch is given; the reduction is the exercise):
@@ -147,8 +156,15 @@ class ReductionOps:
         return self._make(data, "max", (self,), (axes, keep, data))
         ### END SOLUTION
 
+    @overload
+    def min(self, dim: int, keepdim: bool | None = None) -> ValuesIndices: ...
+
+    @overload
     def min(self, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
-            keepdims: Any = None) -> Any:
+            keepdims: Any = None) -> "Tensor": ...
+
+    def min(self, dim: Any = None, keepdim: Any = None, *, axis: Any = None,
+            keepdims: Any = None) -> "Tensor | ValuesIndices":
         """Smallest element over ``axis`` (the gradient is shared equally among ties).
 
         The forms of :meth:`max`: ``x.min()``, ``x.min(dim)`` → ``(values, indices)``,
@@ -164,7 +180,16 @@ class ReductionOps:
         data = np.asarray(np.min(self.data, axis=axes, keepdims=keep))
         return self._make(data, "min", (self,), (axes, keep, data))
 
-    def _max_along(self, dim: Any, keepdim: bool, op: str) -> Any:
+    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """Largest value over ``dim`` (all axes by default, or a tuple of them); ties share the
+        gradient equally — :meth:`max` with numpy's keywords, PyTorch's ``amax``."""
+        return self.max(axis=dim, keepdims=keepdim)
+
+    def amin(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        """Smallest value over ``dim``; ties share the gradient equally (PyTorch's ``amin``)."""
+        return self.min(axis=dim, keepdims=keepdim)
+
+    def _max_along(self, dim: Any, keepdim: bool, op: str) -> ValuesIndices:
         """PyTorch's ``x.max(dim)``: ``(values, indices)`` along one dim.
 
         The indices are numpy's ``argmax`` (the first of equal values; a NaN wins, as in
@@ -193,7 +218,7 @@ class ReductionOps:
 
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
             keepdim: Any = None, unbiased: bool | None = None,
-            correction: int | None = None) -> Any:
+            correction: int | None = None) -> "Tensor":
         """Variance over ``axis``: sum((x - mean)²) / (n - ddof); op "var".
 
         n is the number of elements reduced. ``ddof=0`` (numpy's default, and this method's) is
@@ -212,7 +237,7 @@ class ReductionOps:
 
     def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
             keepdim: Any = None, unbiased: bool | None = None,
-            correction: int | None = None) -> Any:
+            correction: int | None = None) -> "Tensor":
         """Standard deviation, sqrt(var) (same arguments as :meth:`var`); op "std".
 
         An op of its own rather than ``var().sqrt()``: where the deviation is 0 (a constant
@@ -227,7 +252,7 @@ class ReductionOps:
         return self._make(data, "std", (self,), (axes, keep, ddof, data))
 
     def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-               keepdim: Any = None) -> Any:
+               keepdim: Any = None) -> "Tensor":
         """Index of the largest element (of the flattened tensor when axis is None).
 
         An int64 tensor; ties: the first index wins (numpy's rule). Not differentiable (an
@@ -243,7 +268,7 @@ class ReductionOps:
         ### END SOLUTION
 
     def argmin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-               keepdim: Any = None) -> Any:
+               keepdim: Any = None) -> "Tensor":
         """Index of the smallest element."""
         axis, keepdims = _index_axis(self, axis, dim, keepdims, keepdim, "argmin")
         if axis == ():
@@ -252,13 +277,13 @@ class ReductionOps:
                           "argmin", ())
 
     def any(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Any = None) -> Any:
+            keepdim: Any = None) -> "Tensor":
         """True where any element along ``axis`` is non-zero."""
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "any")
         return self._make(np.asarray(np.any(self.data, axis=axes, keepdims=keep)), "any", ())
 
     def all(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
-            keepdim: Any = None) -> Any:
+            keepdim: Any = None) -> "Tensor":
         """True where every element along ``axis`` is non-zero."""
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "all")
         return self._make(np.asarray(np.all(self.data, axis=axes, keepdims=keep)), "all", ())

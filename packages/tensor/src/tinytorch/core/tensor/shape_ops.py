@@ -6,11 +6,16 @@ elements in order is recorded as one op, ``reshape``, whose derivative is the re
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 import numpy as np
 
+from .base import TensorBase
+
 from .validation import broadcast_error, normalize_axis
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 __all__ = ["ShapeOps"]
 
@@ -22,12 +27,12 @@ def _shape_arg(shape: tuple) -> tuple:
     return tuple(shape)
 
 
-class ShapeOps:
+class ShapeOps(TensorBase):
     """Mixin: ops that rearrange elements without changing their values."""
 
     __slots__ = ()
 
-    def reshape(self, *shape: Any) -> Any:
+    def reshape(self, *shape: Any) -> "Tensor":
         """The same elements in a new shape; one dimension may be -1 (inferred); op "reshape".
 
         ``shape`` (parsed for you from ``reshape(2, 3)`` or ``reshape((2, 3))``) must hold as
@@ -52,7 +57,7 @@ class ShapeOps:
 
     view = reshape
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Any:
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
         """Merge dimensions start_dim..end_dim (inclusive) into one; default: all of them."""
         if self.data.ndim == 0:
             return self.reshape(1)
@@ -64,16 +69,16 @@ class ShapeOps:
             shape = self.shape[:start] + (int(np.prod(self.shape[start:end + 1])),) + self.shape[end + 1:]
         return self.reshape(shape)
 
-    def squeeze(self, axis: Any = None) -> Any:
+    def squeeze(self, axis: Any = None) -> "Tensor":
         """Drop dimensions of size 1 (only ``axis`` when given; a no-op if it is not 1)."""
         if axis is None:
             shape = tuple(n for n in self.shape if n != 1)
         else:
-            axes = normalize_axis(axis, self.data.ndim, "squeeze")
+            axes = normalize_axis(axis, self.data.ndim, "squeeze") or ()
             shape = tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1))
         return self.reshape(shape)
 
-    def unsqueeze(self, axis: int) -> Any:
+    def unsqueeze(self, axis: int) -> "Tensor":
         """Insert a dimension of size 1 at ``axis`` (negative counts from the new end)."""
         ndim = self.data.ndim + 1
         if not -ndim <= axis < ndim:
@@ -83,7 +88,7 @@ class ShapeOps:
 
     expand_dims = unsqueeze
 
-    def permute(self, *axes: Any) -> Any:
+    def permute(self, *axes: Any) -> "Tensor":
         """Reorder the dimensions: ``x.permute(0, 2, 3, 1)`` turns NCHW into NHWC; op "permute".
 
         out.shape[i] == self.shape[axes[i]]. A view (only the strides change). The checks and
@@ -103,7 +108,7 @@ class ShapeOps:
         return self._make(self.data.transpose(axes), "permute", (self,), axes)
         ### END SOLUTION
 
-    def transpose(self, *axes: Any) -> Any:
+    def transpose(self, *axes: Any) -> "Tensor":
         """Swap or reorder dimensions.
 
         ``x.transpose()`` reverses them (numpy and ``.T``); ``x.transpose(0, 1)`` — two ints —
@@ -119,9 +124,9 @@ class ShapeOps:
             return self.swapaxes(*axes)
         return self.permute(axes)
 
-    def swapaxes(self, axis1: int, axis2: int) -> Any:
+    def swapaxes(self, axis1: int, axis2: int) -> "Tensor":
         """Exchange two dimensions."""
-        a, b = (normalize_axis(int(i), self.data.ndim, "transpose") for i in (axis1, axis2))
+        a, b = (normalize_axis(int(i), self.data.ndim, "transpose") or () for i in (axis1, axis2))
         if self.data.ndim == 0:  # axes 0 and -1 of a 0-d tensor (as in PyTorch): nothing moves
             return self.permute(())
         a, b = a[0], b[0]
@@ -130,11 +135,11 @@ class ShapeOps:
         return self.permute(order)
 
     @property
-    def T(self) -> Any:
+    def T(self) -> "Tensor":
         """All dimensions reversed (the matrix transpose for 2-D tensors)."""
         return self.transpose()
 
-    def broadcast_to(self, *shape: Any) -> Any:
+    def broadcast_to(self, *shape: Any) -> "Tensor":
         """A read-only view repeated along dimensions of size 1 (or new leading ones)."""
         shape = _shape_arg(shape)
         try:
@@ -143,7 +148,7 @@ class ShapeOps:
             raise broadcast_error("broadcast_to", self.shape, shape) from None
         return self._make(data, "broadcast_to", (self,))
 
-    def expand(self, *shape: Any) -> Any:
+    def expand(self, *shape: Any) -> "Tensor":
         """PyTorch's broadcast_to, where -1 keeps a dimension's size."""
         shape = _shape_arg(shape)
         lead = len(shape) - self.data.ndim
@@ -152,13 +157,13 @@ class ShapeOps:
         )
         return self.broadcast_to(shape)
 
-    def contiguous(self) -> Any:
+    def contiguous(self) -> "Tensor":
         """The same values in a C-contiguous array (copied only if needed)."""
         if self.data.flags.c_contiguous:
-            return self
+            return cast("Tensor", self)
         return self._make(np.ascontiguousarray(self.data), "reshape", (self,))
 
-    def pad(self, pad_width: Sequence, value: float = 0.0) -> Any:
+    def pad(self, pad_width: Sequence, value: float = 0.0) -> "Tensor":
         """Pad with a constant, numpy style: ``pad_width`` is ((before, after), ...) per dim.
 
         An int pads every side of every dimension; a single (before, after) pair applies to
@@ -168,10 +173,10 @@ class ShapeOps:
         ``widths`` (given) is the normalised tuple of (before, after) pairs, one per dimension.
         Op "pad", saving ``widths`` (the derivative slices the padding off again).
         """
-        widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.data.ndim, 2))
-        if (widths < 0).any():
+        pairs = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (self.data.ndim, 2))
+        if (pairs < 0).any():
             raise ValueError(f"pad: widths must be >= 0, got {pad_width}")
-        widths = tuple((int(a), int(b)) for a, b in widths)
+        widths = tuple((int(a), int(b)) for a, b in pairs)
         ### BEGIN SOLUTION
         ### HINT: np.pad with mode="constant" and constant_values=value
         data = np.pad(self.data, widths, mode="constant", constant_values=value)

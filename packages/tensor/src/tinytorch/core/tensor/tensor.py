@@ -7,6 +7,7 @@ family (arithmetic, math, reductions, shape, indexing, windows), so each stays s
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Iterator
 
 import numpy as np
@@ -24,6 +25,38 @@ from .validation import to_array
 from .windows import WindowOps
 
 __all__ = ["Tensor", "make_result", "Size"]
+
+
+def _wrap(data: np.ndarray) -> Tensor:
+    """A new leaf tensor around ``data`` without copying or checking it."""
+    t = object.__new__(Tensor)
+    t.data = data
+    t.requires_grad = False
+    t.grad = None
+    t._node = None
+    t._retains_grad = False
+    return t
+
+
+def make_result(data: np.ndarray, op: str, inputs: tuple, saved: Any = None) -> Tensor:
+    """Wrap an op's output; record a Node when grad mode is on and some input needs grad.
+
+    Every Tensor op ends here, so this is the hottest function in the framework: it does
+    nothing but the two checks that decide whether a graph is built.
+    """
+    out = object.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    out._retains_grad = False
+    if _GRAD_MODE.enabled:
+        for t in inputs:
+            if t.requires_grad:
+                out.requires_grad = True
+                out._node = Node(op, inputs, saved)
+                return out
+    out.requires_grad = False
+    out._node = None
+    return out
 
 
 class Size(int):
@@ -72,9 +105,10 @@ class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, Window
             self.requires_grad_(True)
 
     # ------------------------------------------------------------------ how ops make tensors
-    @staticmethod
-    def _make(data: np.ndarray, op: str, inputs: tuple, saved: Any = None) -> "Tensor":
-        return make_result(data, op, inputs, saved)
+    # Every op ends with make_result (below the class). The mixins reach it as ``self._make``
+    # because they cannot import this module, which imports them; it is the function itself,
+    # not a wrapper around it (no extra call on the hottest path).
+    _make = staticmethod(make_result)
 
     def _lift(self, other: Any) -> "Tensor":
         """Turn the other operand of a binary op into a Tensor (the rule is in ``dtypes.py``).
@@ -196,7 +230,7 @@ class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, Window
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:  # `float` here is the method below
         return float(self.item())
 
     def __int__(self) -> int:
@@ -299,35 +333,3 @@ class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, Window
         return "Tensor(" + ", ".join([body] + extras) + ")"
 
     __str__ = __repr__
-
-
-def _wrap(data: np.ndarray) -> Tensor:
-    """A new leaf tensor around ``data`` without copying or checking it."""
-    t = object.__new__(Tensor)
-    t.data = data
-    t.requires_grad = False
-    t.grad = None
-    t._node = None
-    t._retains_grad = False
-    return t
-
-
-def make_result(data: np.ndarray, op: str, inputs: tuple, saved: Any = None) -> Tensor:
-    """Wrap an op's output; record a Node when grad mode is on and some input needs grad.
-
-    Every Tensor op ends here, so this is the hottest function in the framework: it does
-    nothing but the two checks that decide whether a graph is built.
-    """
-    out = object.__new__(Tensor)
-    out.data = data
-    out.grad = None
-    out._retains_grad = False
-    if _GRAD_MODE.enabled:
-        for t in inputs:
-            if t.requires_grad:
-                out.requires_grad = True
-                out._node = Node(op, inputs, saved)
-                return out
-    out.requires_grad = False
-    out._node = None
-    return out

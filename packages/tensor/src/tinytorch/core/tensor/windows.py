@@ -11,10 +11,15 @@ onto the pixels it came from — kh·kw vectorised slice-adds, not a loop over p
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .base import TensorBase
 from numpy.lib.stride_tricks import sliding_window_view
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
 
 __all__ = ["WindowOps", "window_output_size"]
 
@@ -31,12 +36,12 @@ def _per_axis(value: Any, k: int, name: str) -> tuple:
     return tuple(int(v) for v in values)
 
 
-class WindowOps:
+class WindowOps(TensorBase):
     """Mixin: ``sliding_window`` over the trailing dimensions."""
 
     __slots__ = ()
 
-    def sliding_window(self, window_shape: Any, stride: Any = 1, dilation: Any = 1) -> Any:
+    def sliding_window(self, window_shape: Any, stride: Any = 1, dilation: Any = 1) -> "Tensor":
         """Windows over the last ``len(window_shape)`` dimensions, as a strided view.
 
         Args:
