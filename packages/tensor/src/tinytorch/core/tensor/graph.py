@@ -257,7 +257,11 @@ _ENGINE: list = [None]
 
 
 def register_engine(engine: Callable[..., None]) -> None:
-    """Install the function ``engine(tensor, grad, retain_graph)`` that runs backward passes."""
+    """Install the function that runs backward passes.
+
+    It is called as ``engine(tensor, grad, retain_graph)``, and as
+    ``engine(tensor, grad, retain_graph, create_graph=True)`` for a recorded backward pass.
+    """
     _ENGINE[0] = engine
 
 
