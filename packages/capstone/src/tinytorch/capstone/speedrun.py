@@ -28,7 +28,8 @@ import math
 import os
 import time
 from dataclasses import asdict
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -219,14 +220,53 @@ def _torch_mul(torch: Any, scale: float) -> Any:
     return Mul()
 
 
+def torch_batch(x: Any, y: Any, torch: Any) -> tuple:
+    """A TinyTorch loader's batch as torch tensors: the images as they are, labels as int64."""
+    return (torch.from_numpy(np.ascontiguousarray(x.data)),
+            torch.from_numpy(np.asarray(y.data, dtype=np.int64)))
+
+
+def torch_train_epoch(net: Any, train: Any, loss_fn: Any, optimizer: Any, scheduler: Any,
+                      torch: Any, after_step: Callable[[], bool] | None = None) -> tuple:
+    """One epoch of a torch network over ``train``: (seconds, images seen, summed loss).
+
+    Each batch: forward, loss, backward, an optimizer step and a scheduler step. A
+    ``reduction="sum"`` loss (airbench's) is summed over its batch already; a mean loss is
+    weighted by the batch size. ``after_step`` runs after every step; when it returns True the
+    epoch ends there (airbench's step budget).
+    """
+    net.train()
+    t0 = time.perf_counter()
+    loss_sum, seen = 0.0, 0
+    for x, y in train:
+        xb, yb = torch_batch(x, y, torch)
+        loss = loss_fn(net(xb), yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += float(loss.detach()) * (1 if loss_fn.reduction == "sum" else xb.shape[0])
+        seen += xb.shape[0]
+        if after_step is not None and after_step():
+            break
+    return time.perf_counter() - t0, seen, loss_sum
+
+
+def torch_run_info(net: Any, train: Any, test: Any, seed: int, torch: Any) -> dict:
+    """What the result of a PyTorch run records besides its epochs."""
+    return {"parameters": int(sum(p.numel() for p in net.parameters())),
+            "train_images": len(train.dataset), "test_images": len(test.dataset), "seed": seed,
+            "torch_version": str(torch.__version__), "torch_threads": int(torch.get_num_threads())}
+
+
 def torch_evaluate(net: Any, test: Any, loss_fn: Any, tta: int, torch: Any) -> tuple:
     """(accuracy, mean loss) of a torch network over ``test``, through :func:`tta_logits`."""
     net.eval()
     correct, total, test_loss = 0, 0, 0.0
     with torch.no_grad():
         for x, y in test:
-            out = net(torch.from_numpy(np.ascontiguousarray(x.data)))
-            yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
+            xb, yb = torch_batch(x, y, torch)
+            out = net(xb)
             test_loss += float(loss_fn(out, yb)) * yb.shape[0]
             logits = out.numpy()
             if tta:  # the same views, weights and helper as the TinyTorch run
@@ -270,27 +310,12 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     run = _Run(thresholds, stop_when_reached, progress, "PyTorch")
     for epoch in range(1, math.ceil(recipe.epochs) + 1):
-        net.train()
-        t0 = time.perf_counter()
-        loss_sum, seen = 0.0, 0
-        for x, y in train:
-            xb = torch.from_numpy(np.ascontiguousarray(x.data))
-            yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
-            loss = loss_fn(net(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            loss_sum += float(loss.detach()) * xb.shape[0]
-            seen += xb.shape[0]
-        epoch_seconds = time.perf_counter() - t0
+        seconds, seen, loss_sum = torch_train_epoch(net, train, loss_fn, optimizer, scheduler,
+                                                    torch)
         acc, test_loss = torch_evaluate(net, test, loss_fn, recipe.tta, torch)
-        if run.record(epoch, epoch_seconds, seen, loss_sum / seen, acc, test_loss):
+        if run.record(epoch, seconds, seen, loss_sum / seen, acc, test_loss):
             break
-    return run.result("PyTorch", recipe, {
-        "parameters": int(sum(p.numel() for p in net.parameters())),
-        "train_images": len(train.dataset), "test_images": len(test.dataset), "seed": seed,
-        "torch_version": str(torch.__version__), "torch_threads": int(torch.get_num_threads())})
+    return run.result("PyTorch", recipe, torch_run_info(net, train, test, seed, torch))
 
 
 # ---------------------------------------------------------------------------- both, reported

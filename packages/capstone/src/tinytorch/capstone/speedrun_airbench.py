@@ -12,10 +12,8 @@ between the frameworks (or between TinyTorch's parts and PyTorch's), not a share
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
-import numpy as np
 
 from tinytorch.core.spatial import BatchNorm2d
 from tinytorch.core.training.airbench import airbench_lr_factor, airbench_total_steps
@@ -54,7 +52,7 @@ class TorchLookahead:
 
 def run_torch_airbench(parts: Any, recipe: Any, torch: Any, run: Any, seed: int) -> dict:
     """Train the twin like airbench94 on ``parts.train``; ``run`` records every epoch."""
-    from .speedrun import torch_evaluate, torch_twin
+    from .speedrun import torch_evaluate, torch_run_info, torch_train_epoch, torch_twin
 
     train, test = parts.train, parts.test
     net = torch_twin(parts.model, torch)
@@ -66,37 +64,26 @@ def run_torch_airbench(parts: Any, recipe: Any, torch: Any, run: Any, seed: int)
     lookahead = TorchLookahead(net)
     every = recipe.options["lookahead_every"]
     step = 0
+
+    def after_step() -> bool:
+        """airbench's lookahead every few steps, and a last one at the step budget."""
+        nonlocal step
+        step += 1
+        with torch.no_grad():
+            if step % every == 0:
+                lookahead.update(net, 0.95 ** 5 * (step / total) ** 3)
+            if step >= total:
+                lookahead.update(net, 1.0)
+        return step >= total
+
     for epoch in range(1, math.ceil(recipe.epochs) + 1):
         net[0].bias.requires_grad_(epoch - 1 < recipe.options["whiten_bias_epochs"])
-        net.train()
-        t0 = time.perf_counter()
-        loss_sum, seen = 0.0, 0
-        for x, y in train:
-            xb = torch.from_numpy(np.ascontiguousarray(x.data))
-            yb = torch.from_numpy(np.asarray(y.data, dtype=np.int64))
-            loss = loss_fn(net(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            loss_sum += float(loss.detach())
-            seen += xb.shape[0]
-            with torch.no_grad():
-                if step % every == 0:
-                    lookahead.update(net, 0.95 ** 5 * (step / total) ** 3)
-                if step >= total:
-                    lookahead.update(net, 1.0)
-            if step >= total:
-                break
-        epoch_seconds = time.perf_counter() - t0
+        seconds, seen, loss_sum = torch_train_epoch(net, train, loss_fn, optimizer, scheduler,
+                                                    torch, after_step)
         acc, test_loss = torch_evaluate(net, test, eval_loss, recipe.tta, torch)
-        if run.record(epoch, epoch_seconds, seen, loss_sum / seen, acc, test_loss) or step >= total:
+        if run.record(epoch, seconds, seen, loss_sum / seen, acc, test_loss) or step >= total:
             break
-    return run.result("PyTorch", recipe, {
-        "parameters": int(sum(p.numel() for p in net.parameters())),
-        "train_images": len(train.dataset), "test_images": len(test.dataset), "seed": seed,
-        "torch_version": str(torch.__version__), "torch_threads": int(torch.get_num_threads())})
+    return run.result("PyTorch", recipe, torch_run_info(net, train, test, seed, torch))
 
 
 def twin_table(result: dict) -> str:

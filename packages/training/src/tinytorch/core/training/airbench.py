@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.activations import GELU
-from tinytorch.core.dataloader import CIFAR10, Compose, DataLoader, Normalize, ToTensor
+from tinytorch.core.dataloader import Compose, DataLoader
 from tinytorch.core.dataloader.alternating import AlternatingFlipLoader, RandomTranslate
 from tinytorch.core.dense import Sequential
 from tinytorch.core.layers import Dense, Flatten, Module
@@ -155,18 +155,11 @@ def airbench_loaders(root: str | None, batch_size: int = 1024, seed: int = 0,
                      download: bool = False) -> tuple:
     """(train, test): alternating flips and reflect-padded translations; normalised like
     :func:`.cifar10.cifar10_loaders` (this copy's mean and std)."""
-    from .cifar10 import CIFAR10_MEAN, CIFAR10_STD
+    from .cifar10 import cifar10_normalize, cifar10_splits
 
-    train_set = CIFAR10(root, train=True, download=download)
-    test_set = CIFAR10(root, train=False, download=download)
-    for dataset, limit in ((train_set, limit_train), (test_set, limit_test)):
-        if limit is not None:
-            dataset.data = dataset.data[:limit]
-            dataset.targets = dataset.targets[:limit]
-    if len(train_set) < batch_size:
-        raise ValueError(f"airbench_loaders: {len(train_set)} training images make no full batch "
-                         f"of {batch_size} (the last partial batch is dropped)")
-    normalize = Compose([ToTensor(), Normalize(CIFAR10_MEAN, CIFAR10_STD)])
+    train_set, test_set = cifar10_splits(root, batch_size, limit_train, limit_test, download,
+                                         "airbench_loaders")
+    normalize = cifar10_normalize()
     train_tf = Compose([RandomTranslate(32, translate, seed=seed), normalize])
     train = AlternatingFlipLoader(train_set, flip_seed=seed + 1, batch_size=batch_size,
                                   shuffle=True, drop_last=True, seed=seed, transform=train_tf,

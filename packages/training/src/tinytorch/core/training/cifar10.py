@@ -40,7 +40,7 @@ from .progress import format_seconds
 from .trainer import Trainer
 
 __all__ = ["Recipe", "RECIPES", "small_cnn", "airbench_net", "cifar10_loaders", "train_cifar10",
-           "CIFAR10_MEAN", "CIFAR10_STD"]
+           "cifar10_splits", "cifar10_normalize", "CIFAR10_MEAN", "CIFAR10_STD"]
 
 # Per-channel statistics of the training images (measured on this copy; see its README).
 CIFAR10_MEAN = (0.4913, 0.4821, 0.4465)
@@ -172,6 +172,34 @@ def evaluate_tta(model: Module, loader: Any, level: int = 2) -> float:
 
 
 # --------------------------------------------------------------------------- data
+def cifar10_splits(root: str | None, batch_size: int, limit_train: int | None = None,
+                   limit_test: int | None = None, download: bool = False,
+                   caller: str = "cifar10_splits") -> tuple:
+    """(train_set, test_set): the two CIFAR-10 splits, each cut to its first ``limit`` images.
+
+    Shared by this recipe's loaders and airbench's, which differ only in their augmentation.
+
+    Raises:
+        ValueError: the training split holds fewer than ``batch_size`` images (the loaders drop
+            the last partial batch, so no step would run); the message starts with ``caller``.
+    """
+    train_set = CIFAR10(root, train=True, download=download)
+    test_set = CIFAR10(root, train=False, download=download)
+    for dataset, limit in ((train_set, limit_train), (test_set, limit_test)):
+        if limit is not None:
+            dataset.data = dataset.data[:limit]
+            dataset.targets = dataset.targets[:limit]
+    if len(train_set) < batch_size:
+        raise ValueError(f"{caller}: {len(train_set)} training images make no full batch "
+                         f"of {batch_size} (the last partial batch is dropped)")
+    return train_set, test_set
+
+
+def cifar10_normalize() -> Compose:
+    """uint8 pixels to [0, 1], then normalised with :data:`CIFAR10_MEAN` and :data:`CIFAR10_STD`."""
+    return Compose([ToTensor(), Normalize(CIFAR10_MEAN, CIFAR10_STD)])
+
+
 def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: bool = True,
                     seed: int = 0, test_batch_size: int = 500, prefetch: int = 2,
                     limit_train: int | None = None, limit_test: int | None = None,
@@ -184,17 +212,10 @@ def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: boo
     ``limit_test`` keep only the first images of each split (for quick checks). ``download``:
     fetch the dataset when it is missing, and any damaged file of it again.
     """
-    train_set = CIFAR10(root, train=True, download=download)
-    test_set = CIFAR10(root, train=False, download=download)
-    for dataset, limit in ((train_set, limit_train), (test_set, limit_test)):
-        if limit is not None:
-            dataset.data = dataset.data[:limit]
-            dataset.targets = dataset.targets[:limit]
-    if len(train_set) < batch_size:
-        raise ValueError(f"cifar10_loaders: {len(train_set)} training images make no full batch "
-                         f"of {batch_size} (the last partial batch is dropped)")
+    train_set, test_set = cifar10_splits(root, batch_size, limit_train, limit_test, download,
+                                         "cifar10_loaders")
     # Crop and flip the uint8 pixels (4× less memory traffic), then scale to [0, 1] and normalise.
-    normalize = Compose([ToTensor(), Normalize(CIFAR10_MEAN, CIFAR10_STD)])
+    normalize = cifar10_normalize()
     if augment:
         train_tf = Compose([RandomCrop(32, padding=crop_padding, seed=seed),
                             RandomHorizontalFlip(seed=seed + 1), normalize])
