@@ -80,14 +80,14 @@ def _accumulate_tensor(t: Tensor, g: Tensor) -> None:
 class _GraphDestination(_Destination):
     """``_Destination`` for Tensor gradients: ``.grad`` holds Tensors that keep their graph."""
 
-    def reached(self, t: Tensor, g: Tensor) -> None:
+    def reached(self, t: Tensor, g: Any) -> None:  # g: a Tensor here
         if self.wanted is None:
             if t._retains_grad:
                 _accumulate_tensor(t, g)
         elif id(t) in self.wanted:
             self.wanted[id(t)] = g
 
-    def leaf(self, t: Tensor, g: Tensor) -> None:
+    def leaf(self, t: Tensor, g: Any) -> None:  # g: a Tensor here
         if self.wanted is None:
             _accumulate_tensor(t, g)
         elif id(t) in self.wanted:
