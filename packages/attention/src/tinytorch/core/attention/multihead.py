@@ -76,7 +76,8 @@ class MultiHeadAttention(Module):
         num_heads: number of heads H; must divide ``embed_dim``.
         dropout: dropout on the attention weights, in training mode only.
         bias: learn biases for the input and output projections.
-        add_bias_kv, add_zero_attn: PyTorch's extra key/value rows; not supported (False only).
+        add_bias_kv: PyTorch's learned extra key/value row; not supported (False only).
+        add_zero_attn: PyTorch's extra zero key/value row; not supported (False only).
         kdim: size of each key's vector (default E).
         vdim: size of each value's vector (default E).
         batch_first: inputs and output are ``(batch, L, E)``; default False, ``(L, batch, E)``,
