@@ -44,8 +44,6 @@ ALLOWED = {
     "packages/spatial/src/tinytorch/core/spatial/fused/__init__.py": 2,
     "packages/spatial/src/tinytorch/core/spatial/fused/config.py": 1,
     "packages/spatial/src/tinytorch/core/spatial/fused/conv.py": 1,
-    "packages/capstone/src/tinytorch/capstone/extensions/__init__.py": 1,
-    "packages/capstone/src/tinytorch/capstone/extensions/groupnorm.py": 1,
 }
 
 

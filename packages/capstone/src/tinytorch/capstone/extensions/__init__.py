@@ -1,4 +1,4 @@
-"""Track 2 — algorithm extensions: residual blocks, GroupNorm (module 06's, re-exported),
+"""Track 2 — algorithm extensions: residual blocks, GroupNorm (tinytorch-spatial's, re-exported),
 mixup, label smoothing and a warm-up + cosine schedule, each with a before/after measurement
 on CIFAR-10 (:mod:`.experiments`)."""
 
