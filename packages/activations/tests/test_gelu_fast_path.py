@@ -91,3 +91,16 @@ def test_non_dense_input_is_handled():
     x = _sample(np.float32, (4, 6, 8))[:, ::2, 1::3]  # a strided view, dense in no order
     np.testing.assert_allclose(gelu_fused(from_numpy(x)).data, gelu(from_numpy(x)).data,
                                rtol=0, atol=2e-5)
+
+
+def test_fused_gelu_supports_create_graph_like_the_lesson_function():
+    from tinytorch.core.autograd import grad
+
+    x64 = _sample(np.float64, (2, 3, 4))
+    second = []
+    for fn in (gelu_fused, gelu):
+        x = Tensor(x64, dtype=np.float64, requires_grad=True)
+        (first,) = grad(fn(x).sum(), [x], create_graph=True)
+        (d2,) = grad((first * first).sum(), [x])
+        second.append(d2.data)
+    np.testing.assert_allclose(second[0], second[1], rtol=1e-5, atol=1e-6)

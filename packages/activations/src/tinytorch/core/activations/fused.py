@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.tensor.graph import register_derivative
+from tinytorch.core.tensor.graph import register_derivative, register_graph_derivative
 from tinytorch.core.tensor.runtime import WORKSPACE, get_num_threads, on_pool_thread, parallel_for
 from tinytorch.core.tensor.tensor import make_result
 
@@ -35,6 +35,7 @@ _P = 0.3275911 / math.sqrt(2.0)  # A&S's p, with erf's argument x/√2 folded in
 # A&S's a1..a5, halved: the polynomial then gives Q(|x|) = ½·(1 - erf(|x|/√2)) directly
 _A = tuple(0.5 * a for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429))
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_HALF = math.sqrt(0.5)
 
 
 def _tail(x: np.ndarray, q: np.ndarray, e: np.ndarray) -> None:
@@ -146,3 +147,13 @@ def gelu_backward(g: np.ndarray, node) -> tuple:
     g = g.astype(a.dtype, copy=False)
     grad = _elementwise(_backward_block, (a, g), a, "gelu.grad")
     return (grad,)
+
+
+@register_graph_derivative(GELU_FUSED)
+def gelu_graph_derivative(g, node) -> tuple:
+    """The same derivative written with Tensor ops, for ``create_graph=True`` (a gradient that
+    is differentiated again): ``g · (½(1 + erf(x/√2)) + x·e^(-x²/2)/√(2π))``."""
+    x = node.inputs[0]
+    cdf = ((x * _SQRT_HALF).erf() + 1) * 0.5
+    pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+    return (g * (cdf + x * pdf),)
