@@ -107,8 +107,9 @@ def _blocks(fn, *arrays: np.ndarray) -> None:
 def _elementwise(fn, inputs: tuple, like: np.ndarray, tag: str) -> np.ndarray:
     """``fn`` over blocks of ``inputs`` (laid out like ``like``) into a buffer laid out like it."""
     out = WORKSPACE.like(tag, like)
-    flats = [_flat(a) for a in (*inputs, out)]
-    if any(f is None for f in flats) or any(a.strides != like.strides for a in inputs):
+    maybe = [_flat(a) for a in (*inputs, out)]
+    flats = [f for f in maybe if f is not None]
+    if len(flats) < len(maybe) or any(a.strides != like.strides for a in inputs):
         arrays = [np.ascontiguousarray(a) for a in inputs]  # mixed layouts: one copy each
         res = np.empty_like(arrays[0])
         _blocks(fn, *(a.reshape(-1) for a in arrays), res.reshape(-1))
