@@ -178,9 +178,9 @@ def group_norm(x: Any, num_groups: int, weight: Any = None, bias: Any = None,
 
     Example:
         >>> y = group_norm(Tensor(np.arange(8.0).reshape(1, 4, 2)), 2)
-        >>> np.round(y.numpy()[0, :2], 3)
-        array([[-1.342, -0.447],
-               [ 0.447,  1.342]])
+        >>> print(np.round(y.numpy()[0, :2], 3))    # channels 0 and 1: group 0
+        [[-1.342 -0.447]
+         [ 0.447  1.342]]
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     if x.ndim < 2:
