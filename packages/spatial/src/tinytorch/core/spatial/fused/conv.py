@@ -364,6 +364,8 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
                 p = patches.fill(src, c0, c1)
                 if ones_column:  # [P, 1]ᵀ g: dweight, and Σ_rows g = dbias as the last row
                     gw = _add(gw, _weight_grad(p[0], rows))
+                elif g == 1:  # no np.stack: it would copy the (k, C_out) product once more
+                    gw = _add(gw, _weight_grad(p[0], rows)[None])
                 else:
                     gw = _add(gw, np.stack([_weight_grad(p[gi], rows[:, gi * cog:(gi + 1) * cog])
                                             for gi in range(g)]))
