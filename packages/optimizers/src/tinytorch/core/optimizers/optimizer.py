@@ -185,7 +185,7 @@ class Optimizer:
         """Update every parameter of ``group`` that has a gradient, one ``_update`` each."""
         for p in group["params"]:
             if p.grad is not None:
-                self._update(p.data, self._grad(p, group), self._state(p), group)
+                self._update(p.data, self._grad(p.grad, group), self._state(p), group)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """One step of the array ``p`` (in place) given its gradient ``g``: each optimizer's
@@ -193,10 +193,11 @@ class Optimizer:
         raise NotImplementedError
 
     @staticmethod
-    def _grad(p: Tensor, group: dict) -> np.ndarray:
-        """The gradient an update uses: ``p.grad``'s array, negated when the group has
-        ``maximize=True`` (climb the objective instead of descending it, as in PyTorch)."""
-        g = p.grad.data
+    def _grad(grad: Tensor, group: dict) -> np.ndarray:
+        """The gradient an update uses: the array of ``grad`` (a parameter's ``.grad``), negated
+        when the group has ``maximize=True`` (climb the objective instead of descending it, as
+        in PyTorch)."""
+        g = grad.data
         return -g if group.get("maximize", False) else g
 
     def _state(self, p: Tensor) -> dict:

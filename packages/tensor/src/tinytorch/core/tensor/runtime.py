@@ -351,7 +351,9 @@ class Workspace:
         self._index: dict = {}  # a request as given -> its list in _pool (None: not pooled)
         self._spec: dict = {}   # id(list) -> (shape, dtype, fill) to make a new buffer
         self._lock = threading.Lock()
-        self._baseline = _refcount_baseline() if hasattr(sys, "getrefcount") else None
+        # reuse needs reference counts (CPython); elsewhere nothing is pooled
+        self._pooling = hasattr(sys, "getrefcount")
+        self._baseline = _refcount_baseline() if self._pooling else 0
 
     @property
     def min_bytes(self) -> int:
@@ -399,7 +401,7 @@ class Workspace:
         dtype = np.dtype(dtype)
         shape = tuple(int(n) for n in shape)
         nbytes = math.prod(shape) * dtype.itemsize
-        if self._baseline is None or nbytes < self._min_bytes:
+        if not self._pooling or nbytes < self._min_bytes:
             pool = None
         else:
             key = (tag, shape, dtype.str, fill)
