@@ -263,3 +263,21 @@ def test_cifar10_not_found_says_where_and_how(tmp_path, monkeypatch):
     assert "python ../shared/data/cifar10/make_cifar10.py $TINYTORCH_DATA" in message
     assert "download=True" in message and "CI does exactly that" in message
     assert isinstance(info.value, FileNotFoundError)
+
+
+def test_is_official_compares_every_file_with_the_published_size_and_md5(cifar_root):
+    from tinytorch.core.dataloader.download import md5sum
+
+    folder = cifar_root / "cifar-10-batches-py"
+    assert not CIFAR10(cifar_root, train=False).is_official()  # the fake copy is not official
+
+    class Published(CIFAR10):
+        # pretend the fake files are the published ones
+        official_files = {p.name: (p.stat().st_size, md5sum(p)) for p in folder.iterdir()
+                          if not p.name.startswith(".")}
+
+    assert Published(cifar_root, train=False).is_official()
+    data = bytearray((folder / "data_batch_3").read_bytes())
+    data[-5] ^= 0xFF  # one changed pixel byte: same size, different md5
+    (folder / "data_batch_3").write_bytes(bytes(data))
+    assert not Published(cifar_root, train=False).is_official()
