@@ -96,6 +96,7 @@ ENTRIES: list[tuple[str, str, tuple, str, str]] = [
     ("Layers", "torch.nn.LayerNorm", ("normalized_shape", "eps", "elementwise_affine", "bias"), ATT, "LayerNorm"),
     ("Layers", "torch.nn.Embedding", ("num_embeddings", "embedding_dim", "padding_idx", "max_norm"), ATT, "Embedding"),
     ("Layers", "torch.nn.MultiheadAttention", ("embed_dim", "num_heads", "dropout", "bias", "kdim", "vdim", "batch_first"), ATT, "MultiheadAttention"),
+    ("Layers", "torch.nn.MultiheadAttention.forward", ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask", "average_attn_weights", "is_causal"), ATT, "MultiheadAttention.forward"),
     ("Layers", "torch.nn.Dropout", ("p",), LAY, "Dropout"),
     ("Layers", "torch.nn.Flatten", ("start_dim", "end_dim"), LAY, "Flatten"),
     ("Layers", "torch.nn.Identity", (), LAY, "Identity"),
