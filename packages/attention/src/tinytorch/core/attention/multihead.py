@@ -68,8 +68,8 @@ class MultiHeadAttention(Module):
     ``out = concat(head_1..head_H) Woᵀ + bo``, ``head_i = softmax(Q_i K_iᵀ/√d + mask) V_i``.
 
     **Masks follow PyTorch's module:** a boolean ``attn_mask`` / ``key_padding_mask`` is
-    ``True`` where attention is *not allowed*; a float mask is added to the scores. (Before
-    version 0.2 this class took ``mask=`` with ``True`` = attend; pass ``attn_mask=~mask``.)
+    ``True`` where attention is *not allowed*; a float mask is added to the scores. (Until
+    issue 22 this class took ``mask=`` with ``True`` = attend; now pass ``attn_mask=~mask``.)
 
     Args:
         embed_dim: size E of each query's vector (and of the output).
