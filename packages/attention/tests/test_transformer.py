@@ -131,6 +131,23 @@ def test_transformer_block_causal_ignores_the_future(rng):
                                block(y, is_causal=True).numpy()[:, :4], rtol=1e-5, atol=1e-5)
 
 
+def test_transformer_block_masks_use_pytorchs_module_convention(rng):
+    """attn_mask / key_padding_mask: a boolean True = masked out, as torch.nn.MultiheadAttention."""
+    block = TransformerBlock(8, 2, generator=rng)
+    x = rng.standard_normal((2, 5, 8)).astype(np.float32)
+    causal = block(x, is_causal=True).numpy()
+    blocked = ~np.tril(np.ones((5, 5), dtype=bool))
+    np.testing.assert_allclose(block(x, attn_mask=blocked).numpy(), causal, rtol=1e-5, atol=1e-6)
+    # padding the last two keys of sequence 0 changes only sequence 0, and it equals running
+    # sequence 0's first three tokens alone for those positions
+    pad = np.array([[False] * 3 + [True] * 2, [False] * 5])
+    padded = block(x, key_padding_mask=pad).numpy()
+    np.testing.assert_allclose(padded[1], block(x).numpy()[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(padded[0, :3], block(x[:1, :3]).numpy()[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"attn_mask=~mask"):
+        block(x, mask=np.ones((5, 5), dtype=bool))
+
+
 def test_transformer_block_parameters():
     block = TransformerBlock(16, 4, mlp_ratio=4)
     names = dict(block.named_parameters())
