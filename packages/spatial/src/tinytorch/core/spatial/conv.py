@@ -126,7 +126,7 @@ class Conv2d(Module):
                 f"{self._label} expected {self.in_channels} input channels, got {x.shape[1]} in "
                 f"input of shape {x.shape}"
             )
-        padding = self.padding
+        padding: tuple | int = self.padding  # 0 once the input is padded explicitly
         if self._explicit_pad is not None:
             x, padding = pad2d(x, self._explicit_pad, self.padding_mode), 0
         return conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,

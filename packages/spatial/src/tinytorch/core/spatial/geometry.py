@@ -171,8 +171,9 @@ def pool_geometry(x_shape: tuple, kernel_size: Any, stride: Any, padding: Any, d
                         out_size(h, kh, sh, ph, dh), out_size(w, kw, sw, pw, dw))
 
 
-def compute_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The float dtype an op computes in: the widest float among its operands (float32 if none)."""
+def compute_dtype(*arrays: np.ndarray | None) -> np.dtype:
+    """The float dtype an op computes in: the widest float among its operands (float32 if none;
+    a missing operand, such as no bias, is None)."""
     floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
     return np.result_type(*floats) if floats else np.dtype(np.float32)
 

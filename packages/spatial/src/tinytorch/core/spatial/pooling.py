@@ -54,13 +54,14 @@ class MaxPool2d(Module):
         self.dilation = pair(dilation, "dilation", "MaxPool2d")
         self._label = f"MaxPool2d(kernel_size={_show(self.kernel_size)}, stride={_show(self.stride)})"
 
-    def forward(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Tensor | tuple[Tensor, ...]:
         """Pool the batch ``x`` (``(values, indices)`` with ``return_indices``)."""
         x = x if isinstance(x, Tensor) else Tensor(x)
         if x.ndim == 3:  # one (C, H, W) map: a batch of one
             y = self.forward(x.reshape(1, *x.shape))
-            return tuple(t.reshape(*t.shape[1:]) for t in y) if self.return_indices \
-                else y.reshape(*y.shape[1:])
+            if isinstance(y, tuple):  # return_indices: (values, indices)
+                return tuple(t.reshape(*t.shape[1:]) for t in y)
+            return y.reshape(*y.shape[1:])
         if self.ceil_mode:
             return max_pool2d_ceil(x, self.kernel_size, self.stride, self.padding, self.dilation)
         if self.return_indices:

@@ -129,6 +129,10 @@ class Conv1d(Module):
         (2, 8, 10)
     """
 
+    # set by _parameters (below); declared here so the type checker knows them
+    weight: Parameter
+    bias: Parameter | None
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
                  generator: np.random.Generator | None = None) -> None:
@@ -197,6 +201,10 @@ class ConvTranspose2d(Module):
         (1, 4, 10, 10)
     """
 
+    # set by _parameters (below); declared here so the type checker knows them
+    weight: Parameter
+    bias: Parameter | None
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, output_padding: Any = 0, groups: int = 1, bias: bool = True,
                  dilation: Any = 1, generator: np.random.Generator | None = None) -> None:
@@ -224,7 +232,7 @@ class ConvTranspose2d(Module):
                 f"stride={self.stride}, padding={self.padding}")
 
 
-def _parameters(layer: Module, weight_shape: tuple, bias: bool,
+def _parameters(layer: Conv1d | ConvTranspose2d, weight_shape: tuple, bias: bool,
                 generator: np.random.Generator | None) -> None:
     """The layer's float32 ``weight`` of ``weight_shape`` and its ``bias`` (one per output
     channel, or None), initialised as PyTorch does (:func:`_reset`)."""
@@ -236,7 +244,7 @@ def _parameters(layer: Module, weight_shape: tuple, bias: bool,
     _reset(layer, generator)
 
 
-def _reset(layer: Module, generator: np.random.Generator | None) -> None:
+def _reset(layer: Conv1d | ConvTranspose2d, generator: np.random.Generator | None) -> None:
     """PyTorch's initialisation: Kaiming-uniform (a = √5) on the weight, whose fan-in is its
     dims 1.. (for a transposed weight that is C_out·kh·kw, as PyTorch computes it too); the
     bias U(±1/√fan_in)."""

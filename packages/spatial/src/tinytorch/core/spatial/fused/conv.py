@@ -213,7 +213,8 @@ def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
     # backward pass Pᵀg yields dbias as its extra row. (Wide layers keep the separate add:
     # an odd K+1 makes their big GEMMs slower.)
     ones_column = _ones_column(geo, b is not None)
-    gemm_w = np.concatenate([wmat[0], b[None, :]])[None] if ones_column else wmat
+    gemm_w = np.concatenate([wmat[0], b[None, :]])[None] if ones_column and b is not None \
+        else wmat
     step = _images_per_chunk(geo, (k + ones_column) * g * dtype.itemsize)
     planar = _planar(x.data, geo)
     out = WORKSPACE.get("conv.out", (n, geo.h_out, geo.w_out, c_out), dtype)
@@ -228,7 +229,7 @@ def conv2d_fused(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding
             c1 = min(c0 + patches.step, n1)
             rows = patches.fill(src, c0, c1)
             r0, r1 = c0 * per_image, c1 * per_image
-            if g == 1:
+            if per_group is None:  # g == 1
                 np.matmul(rows[0], gemm_w[0], out=out2[r0:r1])
             else:
                 part = per_group[:, :r1 - r0]
@@ -337,11 +338,12 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
     ready = g_nhwc.flags.c_contiguous and g_nhwc.dtype == dtype
     g_buf = g_nhwc if ready else WORKSPACE.get("conv.grad_out", g_nhwc.shape, dtype)
     g2 = g_buf.reshape(m, c_out)
-    grad_in = w_taps = plan = None
+    # what dx needs (None when x needs no gradient): its buffer, the col2im plan, the weight
+    # as one (C_out_g, C_g) matrix per tap
+    to_x = None
     if need_x:
-        grad_in = WORKSPACE.get("conv.grad_in", (n, geo.h, geo.w, geo.c), dtype)
-        plan = _col2im_plan(geo)
-        w_taps = np.ascontiguousarray(wmat.reshape(g, taps, cg, cog).transpose(0, 1, 3, 2))
+        to_x = (WORKSPACE.get("conv.grad_in", (n, geo.h, geo.w, geo.c), dtype), _col2im_plan(geo),
+                np.ascontiguousarray(wmat.reshape(g, taps, cg, cog).transpose(0, 1, 3, 2)))
     k = taps * cg
     row_bytes = max((k + ones_column) * g if need_p else 0, taps * cg if need_x else 0, 1)
     step = _images_per_chunk(geo, row_bytes * dtype.itemsize)
@@ -351,7 +353,7 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
         nc_max = min(step, n1 - n0)
         patches = _Patches(geo, nc_max, dtype, ones_column, planar) if need_p else None
         d = None
-        if need_x:
+        if to_x is not None:
             d = WORKSPACE.get("conv.dpatches", (taps, nc_max * per_image, cg), dtype)
         gb = gw = None
         for c0 in range(n0, n1, nc_max):
@@ -375,7 +377,8 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
                 # 65,536 × 32 gradient)
                 ones = WORKSPACE.get("conv.ones", (r1 - r0,), dtype, fill=1.0)
                 gb = _add(gb, ones @ rows)
-            if need_x:
+            if to_x is not None and d is not None:
+                grad_in, plan, w_taps = to_x
                 block = d[:, :r1 - r0]
                 for gi in range(g):
                     np.matmul(rows[:, gi * cog:(gi + 1) * cog] if g > 1 else rows, w_taps[gi],
@@ -387,7 +390,7 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
 
     parts = parallel_for(n, work)
     gx = gw = gb = None
-    if need_b:
+    if need_b and bias is not None:
         gb = parts[0][0] if len(parts) == 1 else np.sum([p[0] for p in parts], axis=0)
         gb = gb.astype(bias.dtype, copy=False)
     if need_w:
@@ -395,8 +398,8 @@ def conv2d_fused_backward(grad: np.ndarray, node: Any) -> tuple:
         gw = np.ascontiguousarray(
             gwm.reshape(g, geo.kh, geo.kw, cg, cog).transpose(0, 4, 3, 1, 2), dtype=weight.dtype
         ).reshape(weight.shape)
-    if need_x:
-        gx = grad_in.transpose(0, 3, 1, 2)
+    if to_x is not None:
+        gx = to_x[0].transpose(0, 3, 1, 2)
         if gx.dtype != x.dtype:
             gx = gx.astype(x.dtype)
     return (gx, gw) if bias is None else (gx, gw, gb)

@@ -115,7 +115,7 @@ def batch_norm_fused_backward(grad: np.ndarray, node: Any) -> tuple:
         out.append(gx.astype(x.dtype, copy=False))
     else:
         out.append(None)
-    if has_weight:
+    if weight is not None:  # has_weight
         out.append(g_xhat.astype(weight.dtype) if weight.requires_grad else None)
     if has_bias:
         b = inputs[2 if has_weight else 1]

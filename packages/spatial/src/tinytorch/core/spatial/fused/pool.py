@@ -95,6 +95,7 @@ def max_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any 
     src = _float_nhwc(x)
     shape = (geo.n, geo.h_out, geo.w_out, geo.c)
     out = WORKSPACE.get("maxpool.out", shape, src.dtype)
+    saved: tuple  # what the backward pass needs: its form depends on the path
     if _is_2x2(geo):
         h2, w2 = 2 * geo.h_out, 2 * geo.w_out
         half = (geo.n, h2, geo.w_out, geo.c)
@@ -112,11 +113,11 @@ def max_pool2d_fused(x: Any, kernel_size: Any, stride: Any = None, padding: Any 
                 cols = buf[:c1 - c0]
                 left, right = src[c0:c1, :h2, 0:w2:2, :], src[c0:c1, :h2, 1:w2:2, :]
                 np.maximum(left, right, out=cols)
-                if masks:
+                if right_won is not None:  # masks are kept
                     np.greater(right, left, out=right_won[c0:c1])
                 top, bottom = cols[:, 0::2], cols[:, 1::2]
                 np.maximum(top, bottom, out=out[c0:c1])
-                if masks:
+                if bottom_won is not None:
                     np.greater(bottom, top, out=bottom_won[c0:c1])
 
         parallel_for(geo.n, work)
