@@ -1,6 +1,6 @@
 """The PyTorch twin of the training module's ``airbench`` recipe, written as airbench94 does.
 
-Same initial weights (copied by :func:`.speedrun.torch_twin`, frozen tensors included), the
+Same initial weights (copied by :func:`.twin.torch_twin`, frozen tensors included), the
 same batches (the same TinyTorch loader object, alternating flips and translations included),
 and the same recipe, in PyTorch's own idioms rather than TinyTorch's code: ``torch.optim.SGD``
 with two parameter groups, ``torch.optim.lr_scheduler.LambdaLR``, the summed
@@ -17,6 +17,8 @@ from typing import Any
 
 from tinytorch.core.spatial import BatchNorm2d
 from tinytorch.core.training.airbench import airbench_lr_factor, airbench_total_steps
+
+from .twin import torch_evaluate, torch_run_info, torch_train_epoch, torch_twin
 
 __all__ = ["torch_airbench_optimizer", "TorchLookahead", "run_torch_airbench", "twin_table"]
 
@@ -52,8 +54,6 @@ class TorchLookahead:
 
 def run_torch_airbench(parts: Any, recipe: Any, torch: Any, run: Any, seed: int) -> dict:
     """Train the twin like airbench94 on ``parts.train``; ``run`` records every epoch."""
-    from .speedrun import torch_evaluate, torch_run_info, torch_train_epoch, torch_twin
-
     train, test = parts.train, parts.test
     net = torch_twin(parts.model, torch)
     optimizer = torch_airbench_optimizer(parts.model, net, recipe, torch)
