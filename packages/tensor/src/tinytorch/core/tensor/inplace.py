@@ -117,6 +117,7 @@ class InplaceOps(TensorBase):
             alpha: a number multiplying ``other`` (PyTorch's ``add_(g, alpha=-lr)``).
 
         Example:
+            >>> from tinytorch.core.tensor import Tensor
             >>> Tensor([1.0, 2.0]).add_(Tensor([1.0, 1.0]), alpha=0.5)
             Tensor([1.5, 2.5])
         """
@@ -130,6 +131,7 @@ class InplaceOps(TensorBase):
         """``self *= other`` in place; returns self.
 
         Example:
+            >>> from tinytorch.core.tensor import Tensor
             >>> Tensor([1.0, 2.0]).mul_(3)
             Tensor([3., 6.])
         """
@@ -143,6 +145,7 @@ class InplaceOps(TensorBase):
         """Set every element to the number ``value``; returns self.
 
         Example:
+            >>> from tinytorch.core.tensor import Tensor
             >>> Tensor([1.0, 2.0]).fill_(7)
             Tensor([7., 7.])
         """
@@ -166,6 +169,7 @@ class InplaceOps(TensorBase):
         """Limit every element to ``[min, max]`` in place (either bound may be None); returns self.
 
         Example:
+            >>> from tinytorch.core.tensor import Tensor
             >>> Tensor([-2.0, 0.5, 3.0]).clamp_(min=0.0, max=1.0)
             Tensor([0. , 0.5, 1. ])
         """
@@ -185,6 +189,7 @@ class InplaceOps(TensorBase):
         """Copy ``src``'s values into this tensor (broadcast to its shape, cast to its dtype).
 
         Example:
+            >>> from tinytorch.core.tensor import Tensor
             >>> Tensor([0.0, 0.0]).copy_(Tensor([1.0, 2.0]))
             Tensor([1., 2.])
         """
