@@ -82,9 +82,9 @@ def clean_stale_temps(directory: str | os.PathLike) -> list:
     """
     import time
 
-    removed = []
+    removed: list[str] = []
     try:
-        entries = list(os.scandir(directory))
+        entries = list(os.scandir(os.fspath(directory)))
     except OSError:
         return removed
     now = time.time()
@@ -354,7 +354,7 @@ def load_checkpoint(path: str | os.PathLike, max_bytes: int | None = None) -> di
 
 def generator_state(generator: np.random.Generator) -> dict:
     """A JSON-able snapshot of a numpy Generator (to restore the exact random stream)."""
-    return generator.bit_generator.state
+    return dict(generator.bit_generator.state)  # numpy types the property a Mapping
 
 
 def set_generator_state(generator: np.random.Generator, state: dict) -> None:

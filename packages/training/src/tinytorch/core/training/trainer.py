@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import time
+from collections.abc import Sized
 from typing import Any, Iterable
 
 import numpy as np
@@ -130,7 +131,7 @@ class Trainer:
         """One pass over ``loader`` in training mode; returns loss, accuracy, img/s."""
         self.model.train()
         loss_avg, acc_avg = RunningMean(), RunningMean()
-        total = len(loader) if hasattr(loader, "__len__") else 0
+        total = len(loader) if isinstance(loader, Sized) else 0
         bar = ProgressBar(total, desc, enabled=self.progress)
         seen, start = 0, time.perf_counter()
         for x, y in loader:
@@ -192,7 +193,7 @@ class Trainer:
         self.stop_training = False
         if resume:
             self.load(resume, train_loader)  # may set stop_training: the run had stopped early
-            for folder in {self.checkpoint_dir, self.log_dir} - {None}:
+            for folder in {f for f in (self.checkpoint_dir, self.log_dir) if f is not None}:
                 clean_stale_temps(folder)  # what a killed save left behind
         for cb in self.callbacks:
             cb.on_train_begin(self)
