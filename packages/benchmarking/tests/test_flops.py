@@ -89,6 +89,13 @@ def test_module_flops_dense():
     assert run(Dense(5, 3, bias=False), 4, 5) == 120
 
 
+def test_module_flops_without_a_tensor_says_so_in_one_line():
+    # a layer's hook saw only plain numbers (no shape): a clear ValueError, not a TypeError
+    # from indexing None
+    with pytest.raises(ValueError, match="no Tensor or array among a layer's inputs"):
+        module_flops(Dense(3, 2), ([1.0, 2.0, 3.0],), [0.0, 0.0])
+
+
 def test_module_flops_conv_and_pool():
     assert run(Conv2d(3, 32, 3, padding=1), 1, 3, 32, 32) == 1_802_240
     assert run(Conv2d(3, 8, 3, stride=2, bias=False), 2, 3, 9, 9) == 2 * 8 * 4 * 4 * 54

@@ -15,7 +15,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # the commands import these when they run (keeps `tito --help` fast)
+    from .compare import ABSuite
+    from .torch_twin import TorchComparison
 
 __all__ = ["register", "add_arguments", "run", "main", "MODEL_NAMES"]
 
@@ -285,6 +289,7 @@ def _compare(args: argparse.Namespace) -> int:
     spec = get_model_spec(args.model)
     print(_load_line(), flush=True)
     report = Report(f"A/B comparison on {spec.name}")
+    result: TorchComparison | ABSuite
     if args.against == "torch":
         from .torch_twin import TorchNotInstalled, compare_with_torch
 

@@ -230,7 +230,7 @@ def _shape(value: Any) -> tuple | None:
     return None
 
 
-def _first_shape(values: Any) -> tuple | None:
+def _first_shape(values: Any) -> tuple:
     """The shape of the first tensor in ``values`` (a tensor, or a tuple/list holding some)."""
     shape = _shape(values)
     if shape is not None:
@@ -240,7 +240,9 @@ def _first_shape(values: Any) -> tuple | None:
             shape = _shape(v)
             if shape is not None:
                 return shape
-    return None
+    # a layer called on a plain list (or a number): no shape to count from
+    raise ValueError(f"module_flops: no Tensor or array among a layer's inputs or output (got "
+                     f"{type(values).__name__}); call the layer on a Tensor to count its FLOPs")
 
 
 def _dense_rule(m: Dense, inputs: tuple, output: Any) -> int:
@@ -293,10 +295,12 @@ def _dropout_rule(m: Dropout, inputs: tuple, output: Any) -> int:
 
 
 def _attention_rule(m: MultiHeadAttention, inputs: tuple, output: Any) -> int:
-    q = _shape(inputs[0])
+    q = _first_shape(inputs[0])
     # key/value passed positionally are seen; passed by keyword, a hook cannot see them and
     # self-attention (L_k = L_q) is assumed
-    k = _shape(inputs[1]) if len(inputs) > 1 and _shape(inputs[1]) is not None else q
+    k = _shape(inputs[1]) if len(inputs) > 1 else None
+    if k is None:
+        k = q
     if len(q) == 2:  # unbatched (L, E)
         batch, len_q, len_k = 1, q[0], k[0]
     elif getattr(m, "batch_first", True):  # (batch, L, E)

@@ -28,9 +28,12 @@ __all__ = [
     "bootstrap_interval", "Change", "relative_change", "verdict", "VERDICTS",
 ]
 
+# Samples as these functions take them: a list or tuple of numbers, or a numpy array.
+Samples = Sequence[float] | np.ndarray
+
 
 # --------------------------------------------------------------------------- percentiles
-def _sorted_finite(values: Sequence[float], what: str) -> np.ndarray:
+def _sorted_finite(values: Samples, what: str) -> np.ndarray:
     data = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if data.size == 0:
         raise ValueError(f"{what}: need at least one value")
@@ -39,7 +42,7 @@ def _sorted_finite(values: Sequence[float], what: str) -> np.ndarray:
     return data
 
 
-def percentile(values: Sequence[float], q: float) -> float:
+def percentile(values: Samples, q: float) -> float:
     """The ``q``-th percentile (0 ≤ q ≤ 100) of ``values``, interpolating linearly.
 
     The sorted values ``v[0] ≤ … ≤ v[n-1]`` are placed at positions 0 … n-1; the percentile
@@ -66,7 +69,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     ### END SOLUTION
 
 
-def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 90, 99)) -> dict:
+def percentiles(values: Samples, qs: Sequence[float] = (50, 90, 99)) -> dict:
     """``{"p50": …, "p90": …, "p99": …}`` (keys from ``qs``; ``p99.9`` for 99.9)."""
     return {f"p{q:g}": percentile(values, q) for q in qs}
 
@@ -202,7 +205,7 @@ def _check_level(level: float) -> None:
         raise ValueError(f"confidence level must be in (0, 1), got {level}")
 
 
-def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
+def t_interval(values: Samples, level: float = 0.95) -> Interval:
     """Confidence interval for the mean of ``values``: ``mean ± t · s / √n``.
 
     ``s`` is the sample standard deviation (divisor n - 1) and ``t`` the ``(1 + level)/2``
@@ -229,7 +232,7 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
     return Interval(mean, low, high, level, "t", n)
 
 
-def bootstrap_interval(values: Sequence[float], statistic: Callable[[np.ndarray], Any] = np.median,
+def bootstrap_interval(values: Samples, statistic: Callable[[np.ndarray], Any] = np.median,
                        level: float = 0.95, resamples: int = 2000, seed: int = 0) -> Interval:
     """Percentile-bootstrap confidence interval for ``statistic(values)``.
 
@@ -371,7 +374,7 @@ def verdict(low: float, high: float, estimate: float, threshold: float = 0.02,
     ### END SOLUTION
 
 
-def relative_change(a: Sequence[float], b: Sequence[float], level: float = 0.95,
+def relative_change(a: Samples, b: Samples, level: float = 0.95,
                     paired: bool = True, threshold: float = 0.02, higher_is_better: bool = False,
                     labels: tuple = ("A", "B"), metric: str = "time", resamples: int = 2000,
                     seed: int = 0) -> Change:
