@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.layers import Dense, Dropout, Module, ModuleList, init
-from tinytorch.core.tensor import Tensor, default_generator, set_grad_enabled
+from tinytorch.core.tensor import Tensor, default_generator, is_grad_enabled, set_grad_enabled
 
 from .embedding import Embedding, LearnedPositionalEmbedding, _indices
 from .kvcache import KVCache
@@ -230,7 +230,8 @@ class TinyGPT(Module):
         if not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 0:
             raise ValueError(f"TinyGPT.generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
         was_training = self.training
-        previous = set_grad_enabled(False)
+        previous = is_grad_enabled()
+        set_grad_enabled(False)
         self.eval()
         try:
             cache = None
