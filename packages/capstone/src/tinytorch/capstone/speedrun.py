@@ -29,6 +29,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
@@ -206,8 +207,10 @@ def run_speedrun(recipe: str = "full", frameworks: Sequence[str] = ("tinytorch",
                  torch_threads: int | None = None, out_dir: str | None = None,
                  progress: bool = True) -> dict:
     """Run the recipe in each framework (PyTorch skipped, with a note, when not installed)."""
-    runs, notes = [], []
-    common = dict(recipe=recipe, thresholds=thresholds, epochs=epochs, root=root, seed=seed,
+    runs: list[dict] = []
+    notes: list[str] = []
+    # the arguments both frameworks' runs take (their values differ in type: Any)
+    common: dict[str, Any] = dict(recipe=recipe, thresholds=thresholds, epochs=epochs, root=root, seed=seed,
                   limit_train=limit_train, limit_test=limit_test,
                   stop_when_reached=stop_when_reached, progress=progress)
     result = {"track": "performance", "recipe": recipe, "runs": runs, "notes": notes,
