@@ -130,3 +130,13 @@ def test_check_versions_watches_an_output_the_op_saved():
     with pytest.raises(RuntimeError, match=r"op 'exp': its output 0 .* version 1, the op needs "
                                            r"version 0"):
         check_versions(y)
+
+
+def test_item_assignment_bumps_the_version_too():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    x = Tensor([3.0, 4.0])
+    y = w * x
+    x[0] = 10.0
+    assert x._version == 1
+    with pytest.raises(RuntimeError, match=r"op 'mul': its input 1 .* at version 1"):
+        check_versions(y)

@@ -66,8 +66,12 @@ class IndexingOps(TensorBase):
         ### END SOLUTION
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        """Write into the tensor in place. Refused on tensors that are part of a graph."""
-        from .graph import is_grad_enabled
+        """Write into the tensor in place. Refused on tensors that are part of a graph.
+
+        An in-place op like ``add_``: it bumps the storage's version, so a backward pass
+        through an op that saved this value before the write refuses to run (``inplace.py``).
+        """
+        from .graph import bump_version, is_grad_enabled
 
         if is_grad_enabled() and (self.requires_grad or self._node is not None):
             raise RuntimeError(
@@ -77,6 +81,7 @@ class IndexingOps(TensorBase):
             )
         value = value.data if hasattr(value, "data") and not isinstance(value, np.ndarray) else value
         self.data[normalize_key(key)] = value
+        bump_version(self.data)
 
     def gather_rows(self, index: Any) -> "Tensor":
         """``x[arange(n), index]``: pick one column per row (e.g. the logit of each label)."""
