@@ -47,6 +47,10 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "group_norm"]
 class _BatchNorm(Module):
     _ndims: tuple = ()
     _shapes: str = ""
+    # the buffers register_buffer makes in __init__ (None with track_running_stats=False)
+    running_mean: Tensor | None
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
@@ -82,10 +86,10 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches counted."""
-        if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+        for buffer, value in ((self.running_mean, 0), (self.running_var, 1),
+                              (self.num_batches_tracked, 0)):
+            if buffer is not None:  # None: track_running_stats=False
+                buffer.data[...] = value
 
     def reset_parameters(self) -> None:
         """γ = 1, β = 0, and fresh running statistics."""
@@ -108,10 +112,11 @@ class _BatchNorm(Module):
                 f"of shape {x.shape}"
             )
         momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
+        counter = self.num_batches_tracked  # None unless track_running_stats
+        if self.training and counter is not None:
+            counter.data[...] += 1
             if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.data)
+                momentum = 1.0 / float(counter.data)
         use_running = not self.training or self.track_running_stats
         return batch_norm(
             x,
