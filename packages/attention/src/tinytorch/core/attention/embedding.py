@@ -166,6 +166,8 @@ class SinusoidalPositionalEncoding(Module):
         ``(*, length, embed_dim)`` -> the same; row ``t`` gets code ``t`` added.
     """
 
+    table: Tensor  # the (max_len, embed_dim) codes, a buffer registered in __init__
+
     def __init__(self, embed_dim: int, max_len: int = 5000) -> None:
         super().__init__()
         if embed_dim < 1 or max_len < 1:

@@ -197,7 +197,7 @@ def attention_backward(g: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarra
 
     def block(i0: int, i1: int) -> None:
         pb, gb = p[i0:i1], g[i0:i1]
-        if need_v:
+        if dv is not None:  # None: v needs no gradient
             np.matmul(pb.transpose(0, 2, 1), gb, out=dv[i0:i1])
         if not (need_q or need_k):
             return
@@ -206,9 +206,9 @@ def attention_backward(g: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarra
         ds -= row
         ds *= pb
         ds *= dt(scale)
-        if need_q:
+        if dq is not None:
             np.matmul(ds, k[i0:i1], out=dq[i0:i1])
-        if need_k:
+        if dk is not None:
             np.matmul(ds.transpose(0, 2, 1), q[i0:i1], out=dk[i0:i1])
 
     work = n * p.shape[1] * p.shape[2] * (2 * q.shape[2] + 2 * v.shape[2] + 6)
@@ -274,9 +274,9 @@ def layer_norm_backward(g: np.ndarray, xhat: np.ndarray, rstd: np.ndarray,
     def block(r0: int, r1: int) -> None:
         gb, hb = g[r0:r1], xhat[r0:r1]
         t = np.multiply(gb, hb)                  # g · xhat
-        if need_w:
+        if dws is not None:  # None: the weight needs no gradient
             np.sum(t, axis=0, out=dws[r0 // step])
-        if not need_x:
+        if dx is None:
             return
         gx = dx[r0:r1]
         if weight is not None:
@@ -300,6 +300,6 @@ def layer_norm_backward(g: np.ndarray, xhat: np.ndarray, rstd: np.ndarray,
         split_rows(n_blocks, m * f * 8, lambda i0, i1: rows(i0 * step, min(i1 * step, m)), min_rows=1)
     else:
         rows(0, m)
-    dw = dws.sum(axis=0) if need_w else None
+    dw = None if dws is None else dws.sum(axis=0)
     db = g.sum(axis=0) if need_b else None
     return dx, dw, db

@@ -92,9 +92,9 @@ def _layer_norm_backward(g: np.ndarray, node: Any) -> tuple:
         xhat.reshape(-1, features), rstd.reshape(-1, 1),
         None if weight is None else weight.data.reshape(features), need)
     grads = [None if dx is None else dx.reshape(x.shape).astype(x.dtype, copy=False)]
-    if has_weight:
+    if weight is not None:  # one gradient per input: weight and bias only when they were given
         grads.append(None if dw is None else dw.reshape(weight.shape).astype(weight.dtype, copy=False))
-    if has_bias:
+    if bias is not None:
         grads.append(None if db is None else db.reshape(bias.shape).astype(bias.dtype, copy=False))
     return tuple(grads)
 
