@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinytorch.core.tensor import Tensor, set_grad_enabled
 from tinytorch.core.tensor.graph import check_versions
+from tinytorch.core.tensor.testing import float_arrays, shapes
 
 F32, F64 = np.float32, np.float64
 
@@ -140,3 +143,17 @@ def test_item_assignment_bumps_the_version_too():
     assert x._version == 1
     with pytest.raises(RuntimeError, match=r"op 'mul': its input 1 .* at version 1"):
         check_versions(y)
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=float_arrays(shapes(min_dims=1), min_magnitude=0.1), trailing=st.integers(0, 2),
+       name=st.sampled_from(["add_", "sub_", "mul_", "div_"]))
+def test_an_in_place_op_gives_what_its_out_of_place_form_gives(a, trailing, name):
+    # b has a's last `trailing` dims (0: a number-like 0-d array), so it broadcasts to a
+    b = np.abs(np.asarray(a[(0,) * (a.ndim - min(trailing, a.ndim))])) + np.float32(0.5)
+    want = {"add_": Tensor(a) + Tensor(b), "sub_": Tensor(a) - Tensor(b),
+            "mul_": Tensor(a) * Tensor(b), "div_": Tensor(a) / Tensor(b)}[name]
+    x = Tensor(a)
+    getattr(x, name)(Tensor(b))
+    np.testing.assert_array_equal(x.numpy(), want.numpy())
+    assert x.dtype == want.dtype and x._version == 1
