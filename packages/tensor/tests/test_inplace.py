@@ -157,3 +157,26 @@ def test_an_in_place_op_gives_what_its_out_of_place_form_gives(a, trailing, name
     getattr(x, name)(Tensor(b))
     np.testing.assert_array_equal(x.numpy(), want.numpy())
     assert x.dtype == want.dtype and x._version == 1
+
+
+def test_the_record_of_a_storage_stays_small_however_many_writes():
+    from tinytorch.core.tensor.graph import _RECENT, _STORAGES, _owner
+
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    x = Tensor([3.0, 4.0])
+    early = w * x
+    x.add_(1.0)
+    late = w * x
+    for _ in range(3 * _RECENT):  # an optimizer's steps, say
+        x.add_(1.0)
+    record = _STORAGES[id(_owner(x.data))]
+    assert x._version == 3 * _RECENT + 1 and len(record.ticks) == _RECENT
+    for stale in (early, late):
+        with pytest.raises(RuntimeError, match=rf"version {3 * _RECENT + 1}, the op needs "
+                                               "version an earlier one"):
+            check_versions(stale)
+    recent = w * x
+    x.add_(1.0)
+    with pytest.raises(RuntimeError, match=rf"version {3 * _RECENT + 2}, the op needs "
+                                           rf"version {3 * _RECENT + 1}"):
+        check_versions(recent)

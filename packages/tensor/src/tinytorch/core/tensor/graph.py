@@ -288,10 +288,30 @@ def get_engine() -> Callable[..., None]:
 # --------------------------------------------------------------------------- versions
 # PyTorch's rule: an in-place op bumps the version of the *storage* it wrote to, and a backward
 # pass refuses to use a value that changed after an op saved it. Here the storage is the numpy
-# array that owns the memory (views share it), and its history is the list of in-place clock
-# ticks that wrote to it; its version is the length of that list. Only in-place ops pay for
-# this: an ordinary op stores the clock in its Node, and backward compares two ints per node.
-_HISTORY: dict[int, list] = {}
+# array that owns the memory (views share it); its record holds its version and the in-place
+# clock ticks of its latest writes. Only in-place ops pay for this: an ordinary op stores the
+# clock in its Node, and backward compares two ints per node.
+_RECENT = 32  # ticks kept per storage: enough to name the version an op saw, and bounded
+
+
+class _Storage:
+    """The in-place record of one storage: its version and the ticks of its latest writes."""
+
+    __slots__ = ("version", "ticks")
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.ticks: list = []
+
+    def version_at(self, stamp: int) -> int | None:
+        """The version the storage had at clock ``stamp`` (None: too many writes ago to say)."""
+        later = sum(1 for tick in self.ticks if tick > stamp)
+        if later == len(self.ticks) and self.version > len(self.ticks):
+            return None
+        return self.version - later
+
+
+_STORAGES: dict[int, _Storage] = {}
 
 
 def _owner(data: np.ndarray) -> np.ndarray:
@@ -305,18 +325,22 @@ def bump_version(data: np.ndarray) -> int:
     """Record an in-place write into ``data``'s storage; returns the storage's new version."""
     owner = _owner(data)
     key = id(owner)
-    history = _HISTORY.get(key)
-    if history is None:
-        history = _HISTORY[key] = []
-        weakref.finalize(owner, _HISTORY.pop, key, None)  # the id may be reused once freed
+    record = _STORAGES.get(key)
+    if record is None:
+        record = _STORAGES[key] = _Storage()
+        weakref.finalize(owner, _STORAGES.pop, key, None)  # the id may be reused once freed
     _INPLACE.count += 1
-    history.append(_INPLACE.count)
-    return len(history)
+    record.version += 1
+    record.ticks.append(_INPLACE.count)
+    if len(record.ticks) > _RECENT:
+        del record.ticks[0]
+    return record.version
 
 
 def storage_version(data: np.ndarray) -> int:
     """How many in-place ops wrote into ``data``'s storage (PyTorch's ``t._version``)."""
-    return len(_HISTORY.get(id(_owner(data)), ()))
+    record = _STORAGES.get(id(_owner(data)))
+    return 0 if record is None else record.version
 
 
 # The ops whose derivative reads no input's values (only shapes and dtypes): changing an input
@@ -348,13 +372,14 @@ def check_versions(output: Any) -> None:
     watched += [("output", 0, a) for a in _saved_arrays(node.saved)
                 if np.may_share_memory(a, output.data)]
     for kind, i, data in watched:
-        history = _HISTORY.get(id(_owner(data)))
-        if history and history[-1] > node.stamp:
-            expected = sum(1 for tick in history if tick <= node.stamp)
+        record = _STORAGES.get(id(_owner(data)))
+        if record is not None and record.ticks[-1] > node.stamp:
+            seen = record.version_at(node.stamp)
             raise RuntimeError(
                 f"backward through op '{node.op}': its {kind} {i} (shape {data.shape}) was "
                 f"changed by an in-place op after '{node.op}' saved it — it is at version "
-                f"{len(history)}, the op needs version {expected}; make a copy (clone()) "
+                f"{record.version}, the op needs version "
+                f"{'an earlier one' if seen is None else seen}; make a copy (clone()) "
                 "before changing it, or change it after backward()"
             )
 
