@@ -55,6 +55,8 @@ from tinytorch.core.optimizers import SGD, LambdaLR
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor
 
+from .cifar10_parts import (RunParts, cifar10_normalize, cifar10_splits, init_whitening,
+                            whitening_sample)
 from .lookahead import Lookahead, lookahead_decay
 from .losses import CrossEntropyLoss
 
@@ -155,8 +157,6 @@ def airbench_loaders(root: str | None, batch_size: int = 1024, seed: int = 0,
                      download: bool = False) -> tuple:
     """(train, test): alternating flips and reflect-padded translations; normalised like
     :func:`.cifar10.cifar10_loaders` (this copy's mean and std)."""
-    from .cifar10 import cifar10_normalize, cifar10_splits
-
     train_set, test_set = cifar10_splits(root, batch_size, limit_train, limit_test, download,
                                          "airbench_loaders")
     normalize = cifar10_normalize()
@@ -230,18 +230,20 @@ def airbench_total_steps(batches_per_epoch: int, epochs: float) -> int:
     return int(math.ceil(batches_per_epoch * epochs))
 
 
+def airbench94_model(recipe: Any) -> Sequential:
+    """The airbench recipe's network: :func:`airbench94_net` with the recipe's options."""
+    o = recipe.options
+    return airbench94_net(recipe.widths, bn_momentum=o["bn_momentum"], bn_eps=o["bn_eps"],
+                          logit_scale=o["logit_scale"])
+
+
 def prepare_airbench(recipe: Any, root: str | None, seed: int, limit_train: int | None,
                       limit_test: int | None, download: bool) -> Any:
-    """The :class:`.cifar10.RunParts` of the airbench recipe (no scheduler: the trainer's)."""
-    from .cifar10 import CIFAR10_MEAN, CIFAR10_STD, RunParts, build_model, init_whitening
-
+    """The :class:`.cifar10_parts.RunParts` of the airbench recipe (no scheduler: the trainer's)."""
     train, test = airbench_loaders(root, recipe.batch_size, seed, recipe.crop_padding,
                                    limit_train=limit_train, limit_test=limit_test, download=download)
-    model = build_model(recipe)
-    sample = train.dataset.data[:5000].astype(np.float32) / 255.0
-    mean = np.asarray(CIFAR10_MEAN, np.float32)[:, None, None]
-    std = np.asarray(CIFAR10_STD, np.float32)[:, None, None]
-    init_whitening(model, (sample - mean) / std, center=recipe.options["whiten_center"],
+    model = airbench94_model(recipe)
+    init_whitening(model, whitening_sample(train.dataset), center=recipe.options["whiten_center"],
                    descending=True)
     optimizer = airbench_optimizer(model, recipe.lr, recipe.momentum, recipe.weight_decay,
                                    recipe.options["bias_lr_scale"], recipe.batch_size)

@@ -26,26 +26,25 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.activations import GELU, ReLU
-from tinytorch.core.dataloader import (CIFAR10, Compose, DataLoader, Normalize, RandomCrop,
-                                       RandomHorizontalFlip, ToTensor)
+from tinytorch.core.dataloader import (Compose, DataLoader, RandomCrop,
+                                       RandomHorizontalFlip)
 from tinytorch.core.dense import Sequential
 from tinytorch.core.layers import Dense, Flatten, Module
 from tinytorch.core.optimizers import SGD, OneCycleLR
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor, manual_seed
 
+from .airbench import airbench94_model, fit_airbench, prepare_airbench
+from .cifar10_parts import (CIFAR10_MEAN, CIFAR10_STD, RunParts, cifar10_normalize,
+                            cifar10_splits, init_whitening, whitening_filters, whitening_sample)
 from .losses import CrossEntropyLoss
 from .plot import plot_history
 from .progress import format_seconds
 from .trainer import Trainer
 
 __all__ = ["Recipe", "RECIPES", "small_cnn", "airbench_net", "cifar10_loaders", "train_cifar10",
-           "cifar10_splits", "cifar10_normalize", "CIFAR10_MEAN", "CIFAR10_STD"]
-
-# Per-channel statistics of the training images (measured on this copy; see its README).
-CIFAR10_MEAN = (0.4913, 0.4821, 0.4465)
-CIFAR10_STD = (0.2452, 0.2428, 0.2606)
-
+           "cifar10_splits", "cifar10_normalize", "CIFAR10_MEAN", "CIFAR10_STD", "RunParts",
+           "init_whitening", "whitening_filters", "whitening_sample"]
 
 # --------------------------------------------------------------------------- networks
 def small_cnn(num_classes: int = 10, widths: tuple = (32, 64, 128)) -> Sequential:
@@ -80,43 +79,6 @@ def airbench_net(widths: tuple = (64, 256, 256), num_classes: int = 10,
         c_in = c_out
     layers += [MaxPool2d(3), Flatten(), Dense(c_in, num_classes, bias=False)]
     return Sequential(layers)
-
-
-def whitening_filters(images: np.ndarray, kernel: int = 2, eps: float = 5e-4, center: bool = True,
-                      descending: bool = False) -> np.ndarray:
-    """Conv filters that whiten ``kernel``×``kernel`` patches of ``images`` (N, C, H, W floats).
-
-    The patches' covariance Σ = V diag(λ) Vᵀ; the filters V / √(λ + eps) make the patch
-    features uncorrelated with unit variance, so the first layer starts out seeing "edges and
-    colours" instead of raw, highly correlated pixels (the trick behind airbench's speed).
-    Each filter is paired with its negative so a following ReLU keeps both signs.
-    ``center``: subtract the patches' mean first (airbench94 does not: ``center=False``, the
-    second moment instead of the covariance); ``descending``: largest eigenvalue first.
-    Returns (2·C·k², C, k, k) float32 weights.
-    """
-    c = images.shape[1]
-    windows = np.lib.stride_tricks.sliding_window_view(images, (kernel, kernel), axis=(2, 3))
-    patches = windows.transpose(0, 2, 3, 1, 4, 5).reshape(-1, c * kernel * kernel).astype(np.float64)
-    if center:
-        patches = patches - patches.mean(axis=0)
-    cov = patches.T @ patches / len(patches)
-    eigenvalues, eigenvectors = np.linalg.eigh(cov)
-    if descending:
-        eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
-    filters = (eigenvectors / np.sqrt(eigenvalues + eps)).T.reshape(-1, c, kernel, kernel)
-    return np.concatenate([filters, -filters]).astype(np.float32)
-
-
-def init_whitening(model: Sequential, images: np.ndarray, **options: Any) -> None:
-    """Set the stem conv (``model[0]``) to whitening filters of ``images`` and freeze it
-    (``options`` go to :func:`whitening_filters`)."""
-    stem = model[0]
-    weights = whitening_filters(images, stem.weight.shape[-1], **options)
-    if weights.shape != stem.weight.shape:
-        raise ValueError(f"init_whitening: the stem conv has weight shape {stem.weight.shape}, "
-                         f"whitening gives {weights.shape}")
-    stem.weight.data[...] = weights
-    stem.weight.requires_grad = False  # fixed, like a preprocessing step
 
 
 def shift_images(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -172,34 +134,6 @@ def evaluate_tta(model: Module, loader: Any, level: int = 2) -> float:
 
 
 # --------------------------------------------------------------------------- data
-def cifar10_splits(root: str | None, batch_size: int, limit_train: int | None = None,
-                   limit_test: int | None = None, download: bool = False,
-                   caller: str = "cifar10_splits") -> tuple:
-    """(train_set, test_set): the two CIFAR-10 splits, each cut to its first ``limit`` images.
-
-    Shared by this recipe's loaders and airbench's, which differ only in their augmentation.
-
-    Raises:
-        ValueError: the training split holds fewer than ``batch_size`` images (the loaders drop
-            the last partial batch, so no step would run); the message starts with ``caller``.
-    """
-    train_set = CIFAR10(root, train=True, download=download)
-    test_set = CIFAR10(root, train=False, download=download)
-    for dataset, limit in ((train_set, limit_train), (test_set, limit_test)):
-        if limit is not None:
-            dataset.data = dataset.data[:limit]
-            dataset.targets = dataset.targets[:limit]
-    if len(train_set) < batch_size:
-        raise ValueError(f"{caller}: {len(train_set)} training images make no full batch "
-                         f"of {batch_size} (the last partial batch is dropped)")
-    return train_set, test_set
-
-
-def cifar10_normalize() -> Compose:
-    """uint8 pixels to [0, 1], then normalised with :data:`CIFAR10_MEAN` and :data:`CIFAR10_STD`."""
-    return Compose([ToTensor(), Normalize(CIFAR10_MEAN, CIFAR10_STD)])
-
-
 def cifar10_loaders(root: str | None = None, batch_size: int = 128, augment: bool = True,
                     seed: int = 0, test_batch_size: int = 500, prefetch: int = 2,
                     limit_train: int | None = None, limit_test: int | None = None,
@@ -277,22 +211,8 @@ def build_model(recipe: Recipe) -> Sequential:
     if recipe.model == "airbench":
         return airbench_net(widths=recipe.widths, activation=recipe.activation)
     if recipe.model == "airbench94":
-        from .airbench import airbench94_net
-        o = recipe.options
-        return airbench94_net(recipe.widths, bn_momentum=o["bn_momentum"], bn_eps=o["bn_eps"],
-                              logit_scale=o["logit_scale"])
+        return airbench94_model(recipe)
     raise ValueError(f"unknown model '{recipe.model}' (small_cnn, airbench, airbench94)")
-
-
-@dataclass
-class RunParts:
-    """What a recipe trains: the network, its optimizer and schedule, and the data."""
-
-    model: Sequential
-    optimizer: SGD
-    scheduler: OneCycleLR | None  # None for airbench94: its AirbenchTrainer steps its own
-    train: DataLoader
-    test: DataLoader
 
 
 def recipe_optimizer(model: Module, recipe: Recipe) -> SGD:
@@ -318,17 +238,13 @@ def prepare_run(recipe: Recipe, root: str | None = None, seed: int = 0,
                 download: bool = False) -> RunParts:
     """Build everything a recipe trains (seed the generators first with ``manual_seed``)."""
     if recipe.model == "airbench94":
-        from .airbench import prepare_airbench
         return prepare_airbench(recipe, root, seed, limit_train, limit_test, download)
     train, test, _ = cifar10_loaders(root, recipe.batch_size, recipe.augment, seed,
                                      limit_train=limit_train, limit_test=limit_test,
                                      crop_padding=recipe.crop_padding, download=download)
     model = build_model(recipe)
     if recipe.whiten:
-        sample = train.dataset.data[:5000].astype(np.float32) / 255.0
-        mean = np.asarray(CIFAR10_MEAN, np.float32)[:, None, None]
-        std = np.asarray(CIFAR10_STD, np.float32)[:, None, None]
-        init_whitening(model, (sample - mean) / std)
+        init_whitening(model, whitening_sample(train.dataset))
     optimizer = recipe_optimizer(model, recipe)
     scheduler = recipe_scheduler(optimizer, recipe, recipe.epochs * len(train))
     return RunParts(model, optimizer, scheduler, train, test)
@@ -374,7 +290,6 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
     start = time.perf_counter()
     with fused_kernels(kernels == "fused"):
         if recipe.model == "airbench94":  # its own loop: summed loss, lookahead, step budget
-            from .airbench import fit_airbench
             fit_airbench(trainer, recipe, train, resume)
         else:
             trainer.fit(train, None, epochs=recipe.epochs, resume=resume)
