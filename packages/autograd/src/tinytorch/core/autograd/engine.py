@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, from_numpy, get_derivative, register_engine
-from tinytorch.core.tensor.graph import _HOOKS, Node
+from tinytorch.core.tensor.graph import _HOOKS, Node, check_versions
 
 __all__ = ["backward", "grad", "topological_order"]
 
@@ -200,6 +200,7 @@ def _check_not_freed(order: list) -> None:
                 f"backward() through a graph that was already freed (op '{t._node.op}'); pass "
                 "retain_graph=True to the first backward() to go through it twice"
             )
+        check_versions(t)  # a value saved for this op was changed in place since? (one compare)
 
 
 def _run(tensor: Tensor, seed: np.ndarray, retain_graph: bool, wanted: dict | None,
