@@ -217,7 +217,8 @@ def build_model(recipe: Recipe) -> Sequential:
 
 def recipe_optimizer(model: Module, recipe: Recipe) -> SGD:
     """Nesterov SGD with weight decay on weights only (not on batch-norm or bias vectors)."""
-    decay, no_decay = [], []
+    decay: list[Tensor] = []
+    no_decay: list[Tensor] = []
     for p in model.parameters():
         if p.requires_grad:  # the whitening stem is frozen
             (no_decay if p.ndim <= 1 else decay).append(p)
@@ -233,6 +234,16 @@ def recipe_scheduler(optimizer: SGD, recipe: Recipe, steps: int) -> OneCycleLR:
                       cycle_momentum=False, div_factor=10.0, final_div_factor=100.0)
 
 
+def trainer_epochs(recipe: Recipe) -> int:
+    """The recipe's epochs as an int: the Trainer runs whole epochs (only airbench94, with its
+    own loop, stops mid-epoch), so ``epochs=4.0`` is 4 and ``epochs=1.5`` is refused."""
+    epochs = recipe.epochs
+    if epochs != int(epochs) or epochs < 1:
+        raise ValueError(f"recipe '{recipe.name}': epochs must be a whole number >= 1 for model "
+                         f"'{recipe.model}' (only airbench94 stops mid-epoch), got {epochs}")
+    return int(epochs)
+
+
 def prepare_run(recipe: Recipe, root: str | None = None, seed: int = 0,
                 limit_train: int | None = None, limit_test: int | None = None,
                 download: bool = False) -> RunParts:
@@ -246,7 +257,7 @@ def prepare_run(recipe: Recipe, root: str | None = None, seed: int = 0,
     if recipe.whiten:
         init_whitening(model, whitening_sample(train.dataset))
     optimizer = recipe_optimizer(model, recipe)
-    scheduler = recipe_scheduler(optimizer, recipe, recipe.epochs * len(train))
+    scheduler = recipe_scheduler(optimizer, recipe, trainer_epochs(recipe) * len(train))
     return RunParts(model, optimizer, scheduler, train, test)
 
 
@@ -292,7 +303,7 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
         if recipe.model == "airbench94":  # its own loop: summed loss, lookahead, step budget
             fit_airbench(trainer, recipe, train, resume)
         else:
-            trainer.fit(train, None, epochs=recipe.epochs, resume=resume)
+            trainer.fit(train, None, epochs=trainer_epochs(recipe), resume=resume)
         train_time = time.perf_counter() - start
         checkpoint = os.path.join(out_dir, "last.npz")  # written by the trainer after every epoch
         if not os.path.exists(checkpoint):  # nothing left to train (a finished run resumed)
