@@ -63,3 +63,24 @@ def test_speedrun_writes_its_report(tiny_cifar, tmp_path):
     with pytest.raises(ValueError, match="unknown framework"):
         run_speedrun("quick", ("jax",), root=tiny_cifar, limit_train=128, limit_test=60,
                      progress=False)
+
+
+def test_data_provenance_chooses_the_thresholds(tiny_cifar, tmp_path, monkeypatch):
+    from tinytorch.capstone import speedrun
+    from tinytorch.core.dataloader import CIFAR10
+
+    data = speedrun.data_provenance(tiny_cifar)
+    assert data["official"] is False and "do not carry over" in data["note"]
+    result = run_speedrun("quick", ("tinytorch",), epochs=1, root=tiny_cifar, limit_train=128,
+                          limit_test=60, progress=False)
+    assert result["data"] == data
+    assert result["runs"][0]["thresholds"] == list(speedrun.REBUILT_THRESHOLDS)
+    assert f"Data: {data['note']}." in speedrun_markdown(result)
+
+    monkeypatch.setattr(CIFAR10, "is_official", lambda self: True)
+    assert speedrun.data_provenance(tiny_cifar)["official"] is True
+    result = run_speedrun("quick", ("tinytorch",), epochs=1, root=tiny_cifar, limit_train=128,
+                          limit_test=60, progress=False)
+    assert result["runs"][0]["thresholds"] == list(speedrun.DEFAULT_THRESHOLDS)
+    assert "94.01 %" in speedrun_markdown(result)
+    assert speedrun.data_provenance(tmp_path / "empty")["official"] is None  # no data there

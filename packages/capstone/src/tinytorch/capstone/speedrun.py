@@ -41,10 +41,33 @@ from tinytorch.core.training.cifar10 import RECIPES, Recipe, evaluate_tta, prepa
 from .speedrun_airbench import run_torch_airbench, twin_table
 from .twin import torch_evaluate, torch_run_info, torch_train_epoch, torch_twin
 
-__all__ = ["DEFAULT_THRESHOLDS", "first_crossings", "recipe_named", "torch_twin", "run_tinytorch",
+__all__ = ["DEFAULT_THRESHOLDS", "REBUILT_THRESHOLDS", "data_provenance", "first_crossings", "recipe_named", "torch_twin", "run_tinytorch",
            "run_torch", "run_speedrun", "speedrun_markdown", "add_arguments", "main"]
 
-DEFAULT_THRESHOLDS = (0.90, 0.94)
+DEFAULT_THRESHOLDS = (0.90, 0.94)  # on the official CIFAR-10: 94 % is airbench94's published figure
+# On another copy (the course machines' CIFAR-10, rebuilt from JPEGs) published accuracies do
+# not carry over: airbench94 itself measured 90.7 % on it (issue 20), so the run times the steps
+# up to there instead.
+REBUILT_THRESHOLDS = (0.89, 0.90, 0.905)
+
+
+def data_provenance(root: str | None = None) -> dict:
+    """Is the CIFAR-10 under ``root`` the official files (``CIFAR10.is_official``)? With a note
+    saying what that means for the thresholds; ``official`` is None when it cannot be told."""
+    from tinytorch.core.dataloader import CIFAR10
+
+    try:
+        official = CIFAR10(root, train=False).is_official()
+    except Exception as exc:  # noqa: BLE001 — no data yet: the run itself reports that properly
+        return {"official": None, "note": f"could not check the data ({type(exc).__name__})"}
+    if official:
+        note = ("the official CIFAR-10 files (every md5 as published): airbench94's 94.01 % "
+                "was measured on these")
+    else:
+        note = ("not the official CIFAR-10 files (the course machines' copy is rebuilt from "
+                "JPEGs): published accuracies such as airbench94's 94 % do not carry over; "
+                "compare with the PyTorch run on the same data")
+    return {"official": official, "note": note}
 
 
 def first_crossings(history: Sequence[dict], thresholds: Sequence[float],
@@ -201,20 +224,27 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
 
 # ---------------------------------------------------------------------------- both, reported
 def run_speedrun(recipe: str = "full", frameworks: Sequence[str] = ("tinytorch", "torch"),
-                 thresholds: Sequence[float] = DEFAULT_THRESHOLDS, epochs: int | None = None,
+                 thresholds: Sequence[float] | None = None, epochs: int | None = None,
                  root: str | None = None, seed: int = 0, limit_train: int | None = None,
                  limit_test: int | None = None, stop_when_reached: bool = True,
                  torch_threads: int | None = None, out_dir: str | None = None,
                  progress: bool = True) -> dict:
-    """Run the recipe in each framework (PyTorch skipped, with a note, when not installed)."""
+    """Run the recipe in each framework (PyTorch skipped, with a note, when not installed).
+
+    ``thresholds`` None: :data:`DEFAULT_THRESHOLDS` on the official data, else
+    :data:`REBUILT_THRESHOLDS` (see :func:`data_provenance`).
+    """
     runs: list[dict] = []
     notes: list[str] = []
+    data = data_provenance(root)
+    if thresholds is None:
+        thresholds = DEFAULT_THRESHOLDS if data["official"] else REBUILT_THRESHOLDS
     # the arguments both frameworks' runs take (their values differ in type: Any)
     common: dict[str, Any] = dict(recipe=recipe, thresholds=thresholds, epochs=epochs, root=root, seed=seed,
                   limit_train=limit_train, limit_test=limit_test,
                   stop_when_reached=stop_when_reached, progress=progress)
     result = {"track": "performance", "recipe": recipe, "runs": runs, "notes": notes,
-              "load_before": _load(), "cpus": os.cpu_count()}
+              "data": data, "load_before": _load(), "cpus": os.cpu_count()}
     for fw in frameworks:
         if fw == "tinytorch":
             runs.append(run_tinytorch(**common))
@@ -273,6 +303,8 @@ def speedrun_markdown(result: dict) -> str:
                      f"{np.median([row['img_per_s'] for row in run['history']]):.0f} img/s (median epoch).")
         lines.append("")
 
+    if result.get("data"):
+        lines += [f"Data: {result['data']['note']}.", ""]
     table = twin_table(result)
     if table:
         lines += ["Side by side (same initial weights, same batches):", "", table]
@@ -285,8 +317,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of the performance track."""
     parser.add_argument("--recipe", default="full", help=f"training's recipe: {', '.join(sorted(RECIPES))}")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
-    parser.add_argument("--thresholds", default=",".join(f"{t:.2f}" for t in DEFAULT_THRESHOLDS),
-                        help="test accuracies to time, comma-separated (default 0.90,0.94)")
+    parser.add_argument("--thresholds", default=None,
+                        help="test accuracies to time, comma-separated (default "
+                             f"{','.join(f'{t:g}' for t in DEFAULT_THRESHOLDS)} on the official "
+                             f"CIFAR-10, {','.join(f'{t:g}' for t in REBUILT_THRESHOLDS)} on "
+                             "another copy such as the course's JPEG-rebuilt one)")
     parser.add_argument("--frameworks", default="tinytorch,torch",
                         help="tinytorch, torch or both (default both; torch skipped if absent)")
     parser.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
@@ -303,7 +338,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_from_args(args: argparse.Namespace) -> dict:
     """Run the speed-run the parsed options ask for, and print its report."""
     result = run_speedrun(args.recipe, [f.strip() for f in args.frameworks.split(",") if f.strip()],
-                          tuple(float(t) for t in args.thresholds.split(",")), args.epochs,
+                          None if args.thresholds is None
+                          else tuple(float(t) for t in args.thresholds.split(",")), args.epochs,
                           args.data, args.seed, args.limit_train, args.limit_test,
                           not args.no_stop, args.torch_threads, args.out)
     print(speedrun_markdown(result))
