@@ -12,11 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.tensor import register_derivative, sum_to_shape
+from tinytorch.core.tensor.opnames import (
+    ABS, ADD, CAST, CLIP, CLONE, COS, DIV, ERF, EXP, LOG, LOG1P, MAXIMUM, MINIMUM, MOD, MUL, NEG,
+    POW, RELU, SIN, SQRT, SUB, TANH, WHERE,
+)
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
 
-@register_derivative("add")
+@register_derivative(ADD)
 def add_backward(g, node):
     """d(a + b) = (1, 1)"""
     a, b = node.inputs
@@ -28,7 +32,7 @@ def add_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("mod")
+@register_derivative(MOD)
 def mod_backward(g, node):
     """d(a mod b) = (1, -floor(a / b)), as a mod b = a - b·floor(a / b) (given)"""
     a, b = node.inputs
@@ -38,7 +42,7 @@ def mod_backward(g, node):
             sum_to_shape(-g * quotient, b.shape) if b.requires_grad else None)
 
 
-@register_derivative("sub")
+@register_derivative(SUB)
 def sub_backward(g, node):
     """d(a - b) = (1, -1)"""
     a, b = node.inputs
@@ -49,7 +53,7 @@ def sub_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("mul")
+@register_derivative(MUL)
 def mul_backward(g, node):
     """d(a * b) = (b, a)"""
     a, b = node.inputs
@@ -60,7 +64,7 @@ def mul_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("div")
+@register_derivative(DIV)
 def div_backward(g, node):
     """d(a / b) = (1 / b, -a / b²)"""
     a, b = node.inputs
@@ -72,7 +76,7 @@ def div_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("pow")
+@register_derivative(POW)
 def pow_backward(g, node):
     """d(a ** e) = (e · a^(e-1), a^e · ln a), with PyTorch's values where these are 0·inf
 
@@ -100,13 +104,13 @@ def pow_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("neg")
+@register_derivative(NEG)
 def neg_backward(g, node):
     """d(-a) = -1"""
     return (-g,)
 
 
-@register_derivative("exp")
+@register_derivative(EXP)
 def exp_backward(g, node):
     """d(e^a) = e^a (the saved output)"""
     ### BEGIN SOLUTION
@@ -115,7 +119,7 @@ def exp_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("log")
+@register_derivative(LOG)
 def log_backward(g, node):
     """d(ln a) = 1 / a"""
     ### BEGIN SOLUTION
@@ -124,13 +128,13 @@ def log_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("log1p")
+@register_derivative(LOG1P)
 def log1p_backward(g, node):
     """d(ln(1 + a)) = 1 / (1 + a)"""
     return (g / (1 + node.inputs[0].data),)
 
 
-@register_derivative("sqrt")
+@register_derivative(SQRT)
 def sqrt_backward(g, node):
     """d(√a) = 1 / (2√a)"""
     ### BEGIN SOLUTION
@@ -139,13 +143,13 @@ def sqrt_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("abs")
+@register_derivative(ABS)
 def abs_backward(g, node):
     """d|a| = sign(a)  (0 at 0)"""
     return (g * np.sign(node.inputs[0].data),)
 
 
-@register_derivative("tanh")
+@register_derivative(TANH)
 def tanh_backward(g, node):
     """d tanh(a) = 1 - tanh²(a)"""
     ### BEGIN SOLUTION
@@ -155,26 +159,26 @@ def tanh_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("sin")
+@register_derivative(SIN)
 def sin_backward(g, node):
     """d sin(a) = cos(a)"""
     return (g * np.cos(node.inputs[0].data),)
 
 
-@register_derivative("cos")
+@register_derivative(COS)
 def cos_backward(g, node):
     """d cos(a) = -sin(a)"""
     return (-g * np.sin(node.inputs[0].data),)
 
 
-@register_derivative("erf")
+@register_derivative(ERF)
 def erf_backward(g, node):
     """d erf(a) = 2/√π · e^(-a²)"""
     a = node.inputs[0].data
     return (g * (_TWO_OVER_SQRT_PI * np.exp(-a * a)).astype(a.dtype, copy=False),)
 
 
-@register_derivative("relu")
+@register_derivative(RELU)
 def relu_backward(g, node):
     """d max(a, 0) = 1 where a > 0, else 0"""
     a = node.inputs[0].data
@@ -206,19 +210,19 @@ def _minmax_backward(g, node, pick):
     ### END SOLUTION
 
 
-@register_derivative("maximum")
+@register_derivative(MAXIMUM)
 def maximum_backward(g, node):
     """d max(a, b) = (1, 0) where a > b, (0, 1) where b > a, (½, ½) at ties"""
     return _minmax_backward(g, node, np.greater)
 
 
-@register_derivative("minimum")
+@register_derivative(MINIMUM)
 def minimum_backward(g, node):
     """d min(a, b) = (1, 0) where a < b, (0, 1) where b < a, (½, ½) at ties"""
     return _minmax_backward(g, node, np.less)
 
 
-@register_derivative("clip")
+@register_derivative(CLIP)
 def clip_backward(g, node):
     """d clip(a, lo, hi) = 1 where lo <= a <= hi, else 0"""
     a = node.inputs[0].data
@@ -235,19 +239,19 @@ def clip_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("cast")
+@register_derivative(CAST)
 def cast_backward(g, node):
     """d cast(a) = 1, cast back to a's dtype"""
     return (g.astype(node.inputs[0].data.dtype, copy=False),)
 
 
-@register_derivative("clone")
+@register_derivative(CLONE)
 def clone_backward(g, node):
     """d clone(a) = 1"""
     return (g,)
 
 
-@register_derivative("where")
+@register_derivative(WHERE)
 def where_backward(g, node):
     """d where(c, a, b) = (c, not c)"""
     a, b = node.inputs

@@ -19,8 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, from_numpy, get_derivative, make_result, where
-from tinytorch.core.tensor.fused import LINEAR_FUSED, RELU_FUSED
 from tinytorch.core.tensor.graph import register_derivative, register_graph_derivative
+from tinytorch.core.tensor.opnames import (
+    ABS, ADD, BROADCAST_TO, CAST, CAT, CLIP, CLONE, COS, DIV, ERF, EXP, GETITEM, LINEAR_FUSED, LOG,
+    LOG1P, LOG_SOFTMAX, MATMUL, MAX, MAXIMUM, MEAN, MIN, MINIMUM, MUL, NEG, PAD, PERMUTE, POW,
+    RELU, RELU_FUSED, RESHAPE, SIN, SLIDING_WINDOW, SOFTMAX, SQRT, STACK, STD, SUB, SUM, TANH, VAR,
+    WHERE,
+)
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
@@ -48,32 +53,32 @@ def _each(node, *grads):
 
 
 # --------------------------------------------------------------------------- elementwise
-@register_graph_derivative("add")
+@register_graph_derivative(ADD)
 def add_graph(g, node):
     a, b = node.inputs
     return _each(node, lambda: _sum_to(g, a.shape), lambda: _sum_to(g, b.shape))
 
 
-@register_graph_derivative("sub")
+@register_graph_derivative(SUB)
 def sub_graph(g, node):
     a, b = node.inputs
     return _each(node, lambda: _sum_to(g, a.shape), lambda: _sum_to(-g, b.shape))
 
 
-@register_graph_derivative("mul")
+@register_graph_derivative(MUL)
 def mul_graph(g, node):
     a, b = node.inputs
     return _each(node, lambda: _sum_to(g * b, a.shape), lambda: _sum_to(g * a, b.shape))
 
 
-@register_graph_derivative("div")
+@register_graph_derivative(DIV)
 def div_graph(g, node):
     a, b = node.inputs
     return _each(node, lambda: _sum_to(g / b, a.shape),
                  lambda: _sum_to(-g * a / (b * b), b.shape))
 
 
-@register_graph_derivative("pow")
+@register_graph_derivative(POW)
 def pow_graph(g, node):
     """Same special values as the array rule: 0 where e == 0 (base), where a == 0 (exponent)."""
     a, e = node.inputs
@@ -91,60 +96,60 @@ def pow_graph(g, node):
     return _each(node, base, exponent)
 
 
-@register_graph_derivative("neg")
+@register_graph_derivative(NEG)
 def neg_graph(g, node):
     return (-g,)
 
 
-@register_graph_derivative("exp")
+@register_graph_derivative(EXP)
 def exp_graph(g, node):
     return (g * node.inputs[0].exp(),)
 
 
-@register_graph_derivative("log")
+@register_graph_derivative(LOG)
 def log_graph(g, node):
     return (g / node.inputs[0],)
 
 
-@register_graph_derivative("log1p")
+@register_graph_derivative(LOG1P)
 def log1p_graph(g, node):
     return (g / (1 + node.inputs[0]),)
 
 
-@register_graph_derivative("sqrt")
+@register_graph_derivative(SQRT)
 def sqrt_graph(g, node):
     return (g / (2 * node.inputs[0].sqrt()),)
 
 
-@register_graph_derivative("abs")
+@register_graph_derivative(ABS)
 def abs_graph(g, node):
     a = node.inputs[0]
     return (g * _const(np.sign(a.data), g),)
 
 
-@register_graph_derivative("tanh")
+@register_graph_derivative(TANH)
 def tanh_graph(g, node):
     t = node.inputs[0].tanh()
     return (g * (1 - t * t),)
 
 
-@register_graph_derivative("sin")
+@register_graph_derivative(SIN)
 def sin_graph(g, node):
     return (g * node.inputs[0].cos(),)
 
 
-@register_graph_derivative("cos")
+@register_graph_derivative(COS)
 def cos_graph(g, node):
     return (-g * node.inputs[0].sin(),)
 
 
-@register_graph_derivative("erf")
+@register_graph_derivative(ERF)
 def erf_graph(g, node):
     a = node.inputs[0]
     return (g * ((-(a * a)).exp() * _TWO_OVER_SQRT_PI),)
 
 
-@register_graph_derivative("relu")
+@register_graph_derivative(RELU)
 @register_graph_derivative(RELU_FUSED)
 def relu_graph(g, node):
     """The mask is a constant: relu's second derivative is 0 (almost everywhere)."""
@@ -158,17 +163,17 @@ def _minmax_graph(g, node, pick):
                  lambda: _sum_to(g * _const(1.0 - share_a, g), b.shape))
 
 
-@register_graph_derivative("maximum")
+@register_graph_derivative(MAXIMUM)
 def maximum_graph(g, node):
     return _minmax_graph(g, node, np.greater)
 
 
-@register_graph_derivative("minimum")
+@register_graph_derivative(MINIMUM)
 def minimum_graph(g, node):
     return _minmax_graph(g, node, np.less)
 
 
-@register_graph_derivative("clip")
+@register_graph_derivative(CLIP)
 def clip_graph(g, node):
     a = node.inputs[0].data
     lo, hi = node.saved
@@ -180,17 +185,17 @@ def clip_graph(g, node):
     return (g * _const(inside, g),)
 
 
-@register_graph_derivative("cast")
+@register_graph_derivative(CAST)
 def cast_graph(g, node):
     return (g.astype(node.inputs[0].dtype),)
 
 
-@register_graph_derivative("clone")
+@register_graph_derivative(CLONE)
 def clone_graph(g, node):
     return (g,)
 
 
-@register_graph_derivative("where")
+@register_graph_derivative(WHERE)
 def where_graph(g, node):
     a, b = node.inputs
     cond = node.saved
@@ -208,13 +213,13 @@ def _spread(g: Tensor, axes, keepdims: bool, shape: tuple) -> Tensor:
     return g.broadcast_to(shape)
 
 
-@register_graph_derivative("sum")
+@register_graph_derivative(SUM)
 def sum_graph(g, node):
     axes, keepdims = node.saved
     return (_spread(g, axes, keepdims, node.inputs[0].shape),)
 
 
-@register_graph_derivative("mean")
+@register_graph_derivative(MEAN)
 def mean_graph(g, node):
     a = node.inputs[0]
     axes, keepdims = node.saved
@@ -222,7 +227,7 @@ def mean_graph(g, node):
     return (_spread(g / n, axes, keepdims, a.shape),)
 
 
-@register_graph_derivative("var")
+@register_graph_derivative(VAR)
 def var_graph(g, node):
     a = node.inputs[0]
     axes, keepdims, ddof = node.saved
@@ -231,7 +236,7 @@ def var_graph(g, node):
     return (_spread(g, axes, keepdims, a.shape) * centered * (2.0 / (n - ddof)),)
 
 
-@register_graph_derivative("std")
+@register_graph_derivative(STD)
 def std_graph(g, node):
     """d std = d var / (2 std), 0 where std is 0 (as the array rule)."""
     a = node.inputs[0]
@@ -245,8 +250,8 @@ def std_graph(g, node):
     return (_spread(g_var, axes, keepdims, a.shape) * centered * (2.0 / (n - ddof)),)
 
 
-@register_graph_derivative("max")
-@register_graph_derivative("min")
+@register_graph_derivative(MAX)
+@register_graph_derivative(MIN)
 def extreme_graph(g, node):
     """Each element equal to its slice's extreme gets an equal share: a constant weight."""
     a = node.inputs[0]
@@ -256,14 +261,14 @@ def extreme_graph(g, node):
     return (_spread(g, axes, keepdims, a.shape) * _const(share, g),)
 
 
-@register_graph_derivative("log_softmax")
+@register_graph_derivative(LOG_SOFTMAX)
 def log_softmax_graph(g, node):
     a = node.inputs[0]
     axis = node.saved[1]
     return (g - a.softmax(axis=axis) * g.sum(axis=axis, keepdims=True),)
 
 
-@register_graph_derivative("softmax")
+@register_graph_derivative(SOFTMAX)
 def softmax_graph(g, node):
     a = node.inputs[0]
     axis = node.saved[1]
@@ -272,7 +277,7 @@ def softmax_graph(g, node):
 
 
 # --------------------------------------------------------------------------- linear algebra
-@register_graph_derivative("matmul")
+@register_graph_derivative(MATMUL)
 def matmul_graph(g, node):
     A, B = node.inputs
     if A.ndim == 2 and B.ndim == 2:
@@ -298,28 +303,28 @@ def linear_graph(g, node):
 
 
 # --------------------------------------------------------------------------- shape
-@register_graph_derivative("reshape")
+@register_graph_derivative(RESHAPE)
 def reshape_graph(g, node):
     return (g.reshape(node.inputs[0].shape),)
 
 
-@register_graph_derivative("permute")
+@register_graph_derivative(PERMUTE)
 def permute_graph(g, node):
     return (g.permute(tuple(int(i) for i in np.argsort(node.saved))),)
 
 
-@register_graph_derivative("broadcast_to")
+@register_graph_derivative(BROADCAST_TO)
 def broadcast_to_graph(g, node):
     return (_sum_to(g, node.inputs[0].shape),)
 
 
-@register_graph_derivative("pad")
+@register_graph_derivative(PAD)
 def pad_graph(g, node):
     inner = tuple(slice(before, n - after) for (before, after), n in zip(node.saved, g.shape))
     return (g[inner],)
 
 
-@register_graph_derivative("cat")
+@register_graph_derivative(CAT)
 def cat_graph(g, node):
     axis, sizes = node.saved
     edges = np.concatenate([[0], np.cumsum(sizes)])
@@ -330,7 +335,7 @@ def cat_graph(g, node):
     ])
 
 
-@register_graph_derivative("stack")
+@register_graph_derivative(STACK)
 def stack_graph(g, node):
     lead = (slice(None),) * (node.saved % g.ndim)
     return _each(node, *[(lambda i=i: g[lead + (i,)]) for i in range(len(node.inputs))])
@@ -342,9 +347,9 @@ def stack_graph(g, node):
 GETITEM_GRAD = "getitem.grad"
 
 
-@register_graph_derivative("getitem")
+@register_graph_derivative(GETITEM)
 def getitem_graph(g, node):
-    (out,) = get_derivative("getitem")(g.data, node)  # the scatter, computed once
+    (out,) = get_derivative(GETITEM)(g.data, node)  # the scatter, computed once
     return (make_result(out, GETITEM_GRAD, (g,), node.saved),)
 
 
@@ -364,9 +369,9 @@ def getitem_grad_graph(gg, node):
 FOLD = "sliding_window.grad"
 
 
-@register_graph_derivative("sliding_window")
+@register_graph_derivative(SLIDING_WINDOW)
 def sliding_window_graph(g, node):
-    (gx,) = get_derivative("sliding_window")(g.data, node)  # the fold, computed once
+    (gx,) = get_derivative(SLIDING_WINDOW)(g.data, node)  # the fold, computed once
     return (make_result(gx, FOLD, (g,), node.saved),)
 
 

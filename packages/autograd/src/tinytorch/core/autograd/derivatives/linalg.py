@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.tensor import register_derivative, sum_to_shape
+from tinytorch.core.tensor.opnames import MATMUL
 
 
-@register_derivative("matmul")
+@register_derivative(MATMUL)
 def matmul_backward(g, node):
     """d(A @ B) = (g @ Bᵀ, Aᵀ @ g)"""
     A, B = node.inputs

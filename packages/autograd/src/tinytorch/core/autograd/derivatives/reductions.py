@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.tensor import register_derivative
+from tinytorch.core.tensor.opnames import LOG_SOFTMAX, MAX, MEAN, MIN, SOFTMAX, STD, SUM, VAR
 
 
 def _expand(g, axes, keepdims, shape):
@@ -29,7 +30,7 @@ def _count(shape, axes):
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
 
 
-@register_derivative("sum")
+@register_derivative(SUM)
 def sum_backward(g, node):
     """d sum(a) = 1 for every element that was summed"""
     a = node.inputs[0]
@@ -40,7 +41,7 @@ def sum_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("mean")
+@register_derivative(MEAN)
 def mean_backward(g, node):
     """d mean(a) = 1/n for every element that was averaged"""
     a = node.inputs[0]
@@ -74,19 +75,19 @@ def _extreme_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("max")
+@register_derivative(MAX)
 def max_backward(g, node):
     """d max(a) = 1 at the largest element (shared among ties), 0 elsewhere"""
     return _extreme_backward(g, node)
 
 
-@register_derivative("min")
+@register_derivative(MIN)
 def min_backward(g, node):
     """d min(a) = 1 at the smallest element (shared among ties), 0 elsewhere"""
     return _extreme_backward(g, node)
 
 
-@register_derivative("var")
+@register_derivative(VAR)
 def var_backward(g, node):
     """d var(a) = 2 (a - mean) / (n - ddof)"""
     a = node.inputs[0]
@@ -101,7 +102,7 @@ def var_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("std")
+@register_derivative(STD)
 def std_backward(g, node):
     """d std(a) = d var(a) / (2 std(a)), and 0 where std(a) = 0 (PyTorch's rule)
 
@@ -119,7 +120,7 @@ def std_backward(g, node):
     return (_expand(g_var, axes, keepdims, a.shape) * (2.0 / (n - ddof)) * centered,)
 
 
-@register_derivative("log_softmax")
+@register_derivative(LOG_SOFTMAX)
 def log_softmax_backward(g, node):
     """d log_softmax(a) · g = g - softmax(a) · sum(g)"""
     out, axis = node.saved
@@ -129,7 +130,7 @@ def log_softmax_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("softmax")
+@register_derivative(SOFTMAX)
 def softmax_backward(g, node):
     """d softmax(a) · g = s · (g - sum(g · s))"""
     s, axis = node.saved

@@ -13,9 +13,12 @@ import numpy as np
 
 from tinytorch.core.tensor import register_derivative, sum_to_shape
 from tinytorch.core.tensor.fused import match_layout
+from tinytorch.core.tensor.opnames import (
+    BROADCAST_TO, CAT, GETITEM, PAD, PERMUTE, RESHAPE, SLIDING_WINDOW, STACK,
+)
 
 
-@register_derivative("reshape")
+@register_derivative(RESHAPE)
 def reshape_backward(g, node):
     """the gradient takes the input's shape back"""
     x = node.inputs[0].data
@@ -28,7 +31,7 @@ def reshape_backward(g, node):
     return (match_layout(gx, x),)
 
 
-@register_derivative("permute")
+@register_derivative(PERMUTE)
 def permute_backward(g, node):
     """undo the permutation with its inverse"""
     ### BEGIN SOLUTION
@@ -37,13 +40,13 @@ def permute_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("broadcast_to")
+@register_derivative(BROADCAST_TO)
 def broadcast_to_backward(g, node):
     """copies made by broadcasting add their gradients"""
     return (sum_to_shape(g, node.inputs[0].shape),)
 
 
-@register_derivative("pad")
+@register_derivative(PAD)
 def pad_backward(g, node):
     """the padding gets no gradient: cut it off"""
     ### BEGIN SOLUTION
@@ -76,7 +79,7 @@ def _scatter_rows(g, index, shape):
     return out
 
 
-@register_derivative("getitem")
+@register_derivative(GETITEM)
 def getitem_backward(g, node):
     """scatter the gradient back to where the elements came from (repeated indices add)"""
     a = node.inputs[0]
@@ -95,7 +98,7 @@ def getitem_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("cat")
+@register_derivative(CAT)
 def cat_backward(g, node):
     """split the gradient at the joins"""
     axis, sizes = node.saved
@@ -107,7 +110,7 @@ def cat_backward(g, node):
     ### END SOLUTION
 
 
-@register_derivative("stack")
+@register_derivative(STACK)
 def stack_backward(g, node):
     """take each input's slice of the new axis"""
     axis = node.saved
@@ -116,7 +119,7 @@ def stack_backward(g, node):
     )
 
 
-@register_derivative("sliding_window")
+@register_derivative(SLIDING_WINDOW)
 def sliding_window_backward(g, node):
     """fold: each window position adds its gradient back onto the pixels it covered
 
