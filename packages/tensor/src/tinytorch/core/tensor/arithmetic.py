@@ -1,8 +1,9 @@
 """Python operators on tensors: + - * / ** @, comparisons, with numpy broadcasting.
 
 Each differentiable op hands its output to ``_make(data, op_name, inputs, saved)``, which
-records a graph node when gradients are wanted. The derivative of each op name lives in
-module 09 (tinytorch-autograd).
+records a graph node when gradients are wanted. The op names are constants (``ADD``, ``MUL``,
+... from ``opnames.py``): module 09 (tinytorch-autograd) registers each op's derivative under
+the same constant, so a misspelt name is an error at import, not at the first backward pass.
 
 You write :meth:`ArithmeticOps._binary` once; ``+ - * /`` (and their reflected forms) are
 given as one-line calls of it. Likewise :meth:`ArithmeticOps._binary_no_grad` serves every
@@ -18,6 +19,9 @@ import numpy as np
 from .base import TensorBase
 
 from .dtypes import DEFAULT_FLOAT, result_dtype
+from .opnames import (
+    ADD, AND, DIV, EQ, FLOORDIV, GE, GT, INVERT, LE, LT, MATMUL, MOD, MUL, NE, NEG, OR, POW, SUB,
+)
 from .validation import broadcast_error
 
 if TYPE_CHECKING:
@@ -40,8 +44,8 @@ class ArithmeticOps(TensorBase):
             other: the second operand: a Tensor, a Python or numpy scalar, a list or an array.
                 ``self._lift(other)`` turns it into a Tensor (scalars take this tensor's
                 float dtype, so ``x * 0.5`` stays float32; an array keeps its own dtype).
-            op: the op's name in the graph ("add", "sub", "mul", "div"); module 09 looks
-                up its derivative by this name.
+            op: the op's name in the graph (``ADD``, ``SUB``, ``MUL``, ``DIV`` from
+                ``opnames.py``); module 09 looks up its derivative by this name.
             ufunc: the numpy function that computes it (``np.add``, ...).
 
         Returns:
@@ -103,21 +107,21 @@ class ArithmeticOps(TensorBase):
     # ------------------------------------------------------------------ + - * /
     def __add__(self, other: Any) -> "Tensor":
         """``self + other``: given, one call of :meth:`_binary` (which you write)."""
-        return self._binary(other, "add", np.add)
+        return self._binary(other, ADD, np.add)
 
     def __radd__(self, other: Any) -> "Tensor":
         return self._lift(other).__add__(self)
 
     def __sub__(self, other: Any) -> "Tensor":
         """``self - other``: given, one call of :meth:`_binary` (which you write)."""
-        return self._binary(other, "sub", np.subtract)
+        return self._binary(other, SUB, np.subtract)
 
     def __rsub__(self, other: Any) -> "Tensor":
         return self._lift(other).__sub__(self)
 
     def __mul__(self, other: Any) -> "Tensor":
         """``self * other``: given, one call of :meth:`_binary` (which you write)."""
-        return self._binary(other, "mul", np.multiply)
+        return self._binary(other, MUL, np.multiply)
 
     def __rmul__(self, other: Any) -> "Tensor":
         return self._lift(other).__mul__(self)
@@ -127,14 +131,14 @@ class ArithmeticOps(TensorBase):
 
         Given: one call of :meth:`_binary` (which you write).
         """
-        return self._binary(other, "div", np.true_divide)
+        return self._binary(other, DIV, np.true_divide)
 
     def __rtruediv__(self, other: Any) -> "Tensor":
         return self._lift(other).__truediv__(self)
 
     def __floordiv__(self, other: Any) -> "Tensor":
         """``self // other`` (piecewise constant: not differentiable)."""
-        return self._binary_no_grad(other, "floordiv", np.floor_divide)
+        return self._binary_no_grad(other, FLOORDIV, np.floor_divide)
 
     def __rfloordiv__(self, other: Any) -> "Tensor":
         return self._lift(other).__floordiv__(self)
@@ -145,9 +149,9 @@ class ArithmeticOps(TensorBase):
         ``a % b = a - b·floor(a / b)``, so d/da = 1 and d/db = -floor(a / b) (module 09) —
         so the node records both inputs; integer results stay outside the graph."""
         other = self._lift(other)
-        out = self._binary_no_grad(other, "mod", np.remainder)
+        out = self._binary_no_grad(other, MOD, np.remainder)
         if out.data.dtype.kind == "f":
-            return self._make(out.data, "mod", (self, other))
+            return self._make(out.data, MOD, (self, other))
         return out
 
     def __rmod__(self, other: Any) -> "Tensor":
@@ -176,21 +180,21 @@ class ArithmeticOps(TensorBase):
             data = np.power(base, power)
         except ValueError:
             raise broadcast_error("pow", self.data.shape, other.data.shape) from None
-        return self._make(data, "pow", (self, other), data)
+        return self._make(data, POW, (self, other), data)
         ### END SOLUTION
 
     def __rpow__(self, base: Any) -> "Tensor":
         return self._lift(base).__pow__(self)
 
     def __neg__(self) -> "Tensor":
-        """``-self``: every element negated, same shape and dtype; recorded as op "neg".
+        """``-self``: every element negated, same shape and dtype; recorded as op ``NEG``.
 
         The pattern of every one-input op: compute the new array from ``self.data`` with
         numpy, then ``self._make(array, op_name, (self,))``.
         """
         ### BEGIN SOLUTION
         ### HINT: np.negative (or -self.data); one input, nothing to save
-        return self._make(np.negative(self.data), "neg", (self,))
+        return self._make(np.negative(self.data), NEG, (self,))
         ### END SOLUTION
 
     def __pos__(self) -> "Tensor":
@@ -236,7 +240,7 @@ class ArithmeticOps(TensorBase):
             data = np.matmul(a, b)
         except ValueError:
             raise broadcast_error("matmul (batch dimensions)", a.shape[:-2], b.shape[:-2]) from None
-        return self._make(data, "matmul", (self, other))
+        return self._make(data, MATMUL, (self, other))
         ### END SOLUTION
 
     def __matmul__(self, other: Any) -> "Tensor":
@@ -247,29 +251,29 @@ class ArithmeticOps(TensorBase):
 
     # ------------------------------------------------------------------ comparisons
     def __eq__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return self._binary_no_grad(other, "eq", np.equal)
+        return self._binary_no_grad(other, EQ, np.equal)
 
     def __ne__(self, other: Any) -> "Tensor":  # type: ignore[override]
-        return self._binary_no_grad(other, "ne", np.not_equal)
+        return self._binary_no_grad(other, NE, np.not_equal)
 
     def __lt__(self, other: Any) -> "Tensor":
-        return self._binary_no_grad(other, "lt", np.less)
+        return self._binary_no_grad(other, LT, np.less)
 
     def __le__(self, other: Any) -> "Tensor":
-        return self._binary_no_grad(other, "le", np.less_equal)
+        return self._binary_no_grad(other, LE, np.less_equal)
 
     def __gt__(self, other: Any) -> "Tensor":
-        return self._binary_no_grad(other, "gt", np.greater)
+        return self._binary_no_grad(other, GT, np.greater)
 
     def __ge__(self, other: Any) -> "Tensor":
-        return self._binary_no_grad(other, "ge", np.greater_equal)
+        return self._binary_no_grad(other, GE, np.greater_equal)
 
     def __invert__(self) -> "Tensor":
         """Logical not for bool tensors, bitwise not for integers."""
-        return self._make(np.invert(self.data), "invert", ())
+        return self._make(np.invert(self.data), INVERT, ())
 
     def __and__(self, other: Any) -> "Tensor":
-        return self._binary_no_grad(other, "and", np.bitwise_and)
+        return self._binary_no_grad(other, AND, np.bitwise_and)
 
     def __or__(self, other: Any) -> "Tensor":
-        return self._binary_no_grad(other, "or", np.bitwise_or)
+        return self._binary_no_grad(other, OR, np.bitwise_or)
