@@ -12,6 +12,7 @@ import numpy as np
 
 from . import more_ops
 from .dtypes import result_dtype
+from .opnames import CAT, LEAF, STACK, WHERE
 from .tensor import Tensor, make_result
 
 __all__ = ["cat", "concatenate", "stack", "where", "maximum", "minimum", "matmul", "pad",
@@ -59,10 +60,10 @@ def cat(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor:
                 f"tensor 0's shape {ts[0].shape} outside that axis"
             )
     ### BEGIN SOLUTION
-    ### HINT: np.concatenate of the .data arrays; make_result(data, "cat", tuple(ts), saved)
+    ### HINT: np.concatenate of the .data arrays; make_result(data, CAT, tuple(ts), saved)
     data = np.concatenate([t.data for t in ts], axis=axis)
     sizes = [t.shape[axis] for t in ts]
-    return make_result(data, "cat", tuple(ts), (axis, sizes))
+    return make_result(data, CAT, tuple(ts), (axis, sizes))
     ### END SOLUTION
 
 
@@ -86,7 +87,7 @@ def stack(tensors: Sequence, axis: int = 0, *, dim: int | None = None) -> Tensor
     ### BEGIN SOLUTION
     ### HINT: np.stack of the .data arrays; all tensors are inputs
     data = np.stack([t.data for t in ts], axis=axis)
-    return make_result(data, "stack", tuple(ts), axis)
+    return make_result(data, STACK, tuple(ts), axis)
     ### END SOLUTION
 
 
@@ -119,7 +120,7 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
             f"where: condition {cond.shape}, x {a.shape} and y {b.shape} cannot be broadcast "
             "together"
         ) from None
-    return make_result(data, "where", (a, b), cond)
+    return make_result(data, WHERE, (a, b), cond)
     ### END SOLUTION
 
 
@@ -165,7 +166,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(f"from_numpy expects a numpy array, got {type(array).__name__}")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"from_numpy needs a numeric array, got dtype {array.dtype}")
-    return make_result(array, "leaf", ())
+    return make_result(array, LEAF, ())
 
 
 def as_tensor(data: Any, dtype: Any = None) -> Tensor:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .base import TensorBase
+from .opnames import GETITEM
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -62,7 +63,7 @@ class IndexingOps(TensorBase):
             data = self.data[key]
         except IndexError as err:
             raise IndexError(f"index {key!r} is invalid for a tensor of shape {self.shape}: {err}") from None
-        return self._make(np.asarray(data), "getitem", (self,), key)
+        return self._make(np.asarray(data), GETITEM, (self,), key)
         ### END SOLUTION
 
     def __setitem__(self, key: Any, value: Any) -> None:

@@ -13,6 +13,10 @@ import numpy as np
 from .base import TensorBase
 
 from .dtypes import result_dtype
+from .opnames import (
+    ABS, CLIP, COS, ERF, EXP, LOG, LOG1P, LOG_SOFTMAX, MAXIMUM, MINIMUM, RELU, SIGN, SIN, SOFTMAX,
+    SQRT, TANH,
+)
 from .validation import broadcast_error, normalize_axis
 
 if TYPE_CHECKING:
@@ -67,7 +71,7 @@ class MathOps(TensorBase):
         ### HINT: self._float_data("exp") gives float data (ints promoted); np.exp of it
         ### HINT: the 4th argument of self._make is what the node saves
         out = np.exp(self._float_data("exp"))
-        return self._make(out, "exp", (self,), out)
+        return self._make(out, EXP, (self,), out)
         ### END SOLUTION
 
     def log(self) -> "Tensor":
@@ -76,13 +80,13 @@ class MathOps(TensorBase):
         Integer tensors give float32. Nothing saved: the derivative 1/x needs only the input.
         """
         ### BEGIN SOLUTION
-        ### HINT: np.log of self._float_data("log"); record with self._make(..., "log", (self,))
-        return self._make(np.log(self._float_data("log")), "log", (self,))
+        ### HINT: np.log of self._float_data("log"); record with self._make(..., LOG, (self,))
+        return self._make(np.log(self._float_data("log")), LOG, (self,))
         ### END SOLUTION
 
     def log1p(self) -> "Tensor":
         """log(1 + self), accurate for small values."""
-        return self._make(np.log1p(self._float_data("log1p")), "log1p", (self,))
+        return self._make(np.log1p(self._float_data("log1p")), LOG1P, (self,))
 
     def sqrt(self) -> "Tensor":
         """Square root, elementwise; integer tensors give float32; op "sqrt".
@@ -92,7 +96,7 @@ class MathOps(TensorBase):
         ### BEGIN SOLUTION
         ### HINT: same shape as exp: float data, numpy function, save the output
         out = np.sqrt(self._float_data("sqrt"))
-        return self._make(out, "sqrt", (self,), out)
+        return self._make(out, SQRT, (self,), out)
         ### END SOLUTION
 
     def abs(self) -> "Tensor":
@@ -103,14 +107,14 @@ class MathOps(TensorBase):
         """
         ### BEGIN SOLUTION
         ### HINT: np.abs on self.data (not _float_data: ints stay ints)
-        return self._make(np.abs(self.data), "abs", (self,))
+        return self._make(np.abs(self.data), ABS, (self,))
         ### END SOLUTION
 
     __abs__ = abs
 
     def sign(self) -> "Tensor":
         """-1, 0 or 1 elementwise (not differentiable)."""
-        return self._make(np.sign(self.data), "sign", ())
+        return self._make(np.sign(self.data), SIGN, ())
 
     def tanh(self) -> "Tensor":
         """Hyperbolic tangent, elementwise; integer tensors give float32; op "tanh".
@@ -120,20 +124,20 @@ class MathOps(TensorBase):
         ### BEGIN SOLUTION
         ### HINT: like exp: float data, np.tanh, save the output for module 09
         out = np.tanh(self._float_data("tanh"))
-        return self._make(out, "tanh", (self,), out)
+        return self._make(out, TANH, (self,), out)
         ### END SOLUTION
 
     def sin(self) -> "Tensor":
         """Sine."""
-        return self._make(np.sin(self._float_data("sin")), "sin", (self,))
+        return self._make(np.sin(self._float_data("sin")), SIN, (self,))
 
     def cos(self) -> "Tensor":
         """Cosine."""
-        return self._make(np.cos(self._float_data("cos")), "cos", (self,))
+        return self._make(np.cos(self._float_data("cos")), COS, (self,))
 
     def erf(self) -> "Tensor":
         """Error function (see :func:`erf_array` for its accuracy)."""
-        return self._make(erf_array(self._float_data("erf")), "erf", (self,))
+        return self._make(erf_array(self._float_data("erf")), ERF, (self,))
 
     def relu(self) -> "Tensor":
         """max(x, 0) elementwise, op "relu"; same dtype as the input (ints stay ints).
@@ -150,7 +154,7 @@ class MathOps(TensorBase):
         ### HINT: np.maximum compares elementwise; what is the other argument?
         ### HINT: compare with a zero of the tensor's own dtype: self.data.dtype.type(0)
         # 0 in the tensor's own dtype: numpy 1.x promotes a 0-d float32 with a Python 0 to float64
-        return self._make(np.maximum(self.data, self.data.dtype.type(0)), "relu", (self,))
+        return self._make(np.maximum(self.data, self.data.dtype.type(0)), RELU, (self,))
         ### END SOLUTION
 
     # ------------------------------------------------------------------ min / max / clip
@@ -165,7 +169,7 @@ class MathOps(TensorBase):
             data = np.maximum(self.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False))
         except ValueError:
             raise broadcast_error("maximum", self.shape, other.shape) from None
-        return self._make(data, "maximum", (self, other))
+        return self._make(data, MAXIMUM, (self, other))
 
     def minimum(self, other: Any) -> "Tensor":
         """Elementwise smaller of self and other (ties share the gradient)."""
@@ -175,7 +179,7 @@ class MathOps(TensorBase):
             data = np.minimum(self.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False))
         except ValueError:
             raise broadcast_error("minimum", self.shape, other.shape) from None
-        return self._make(data, "minimum", (self, other))
+        return self._make(data, MINIMUM, (self, other))
 
     def clip(self, min: Any = None, max: Any = None) -> "Tensor":  # noqa: A002 - numpy's names
         """Limit values to [min, max] elementwise; op "clip"; the gradient passes where
@@ -192,7 +196,7 @@ class MathOps(TensorBase):
         ### BEGIN SOLUTION
         ### HINT: np.clip accepts None for a missing bound; save the tuple (lo, hi)
         data = np.clip(self.data, lo, hi)
-        return self._make(data, "clip", (self,), (lo, hi))
+        return self._make(data, CLIP, (self,), (lo, hi))
         ### END SOLUTION
 
     clamp = clip
@@ -213,7 +217,7 @@ class MathOps(TensorBase):
         ### HINT: never compute log(softmax): exp can underflow to 0, and log(0) = -inf
         shifted = x - x.max(axis=axis, keepdims=True)
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-        return self._make(out, "log_softmax", (self,), (out, axis))
+        return self._make(out, LOG_SOFTMAX, (self,), (out, axis))
         ### END SOLUTION
 
     def softmax(self, axis: int = -1) -> "Tensor":
@@ -230,5 +234,5 @@ class MathOps(TensorBase):
         ### HINT: subtract x.max(axis=axis, keepdims=True) before np.exp
         e = np.exp(x - x.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
-        return self._make(out, "softmax", (self,), (out, axis))
+        return self._make(out, SOFTMAX, (self,), (out, axis))
         ### END SOLUTION

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, overload
 import numpy as np
 
 from .base import TensorBase
+from .opnames import ALL, ANY, ARGMAX, ARGMIN, MAX, MEAN, MIN, STD, SUM, VAR
 
 from .validation import normalize_axis
 
@@ -96,7 +97,7 @@ class ReductionOps(TensorBase):
         ### HINT: np.sum takes a tuple of axes; a full sum returns a numpy scalar, so wrap it
         ### HINT: in np.asarray (a Tensor always holds an ndarray, 0-d included)
         data = np.sum(self.data, axis=axes, keepdims=keep)
-        return self._make(np.asarray(data), "sum", (self,), (axes, keep))
+        return self._make(np.asarray(data), SUM, (self,), (axes, keep))
         ### END SOLUTION
 
     def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
@@ -116,7 +117,7 @@ class ReductionOps(TensorBase):
         ### BEGIN SOLUTION
         ### HINT: np.mean, then np.asarray(..., dtype=x.dtype): an array of x's dtype
         data = np.mean(x, axis=axes, keepdims=keep)
-        return self._make(np.asarray(data, dtype=x.dtype), "mean", (self,), (axes, keep))
+        return self._make(np.asarray(data, dtype=x.dtype), MEAN, (self,), (axes, keep))
         ### END SOLUTION
 
     @overload
@@ -146,14 +147,14 @@ class ReductionOps(TensorBase):
         if _is_tensor(dim):
             return self.maximum(dim)
         if _torch_form(dim, axis, keepdims):
-            return self._max_along(dim, bool(keepdim), "max")
+            return self._max_along(dim, bool(keepdim), MAX)
         axes, keep = _axes(self, axis, dim, bool(keepdims), keepdim, "max")
         if self.data.size == 0:
             raise ValueError("max of an empty tensor")
         ### BEGIN SOLUTION
         ### HINT: np.max, wrapped in np.asarray; the saved tuple has three parts
         data = np.asarray(np.max(self.data, axis=axes, keepdims=keep))
-        return self._make(data, "max", (self,), (axes, keep, data))
+        return self._make(data, MAX, (self,), (axes, keep, data))
         ### END SOLUTION
 
     @overload
@@ -173,12 +174,12 @@ class ReductionOps(TensorBase):
         if _is_tensor(dim):
             return self.minimum(dim)
         if _torch_form(dim, axis, keepdims):
-            return self._max_along(dim, bool(keepdim), "min")
+            return self._max_along(dim, bool(keepdim), MIN)
         axes, keep = _axes(self, axis, dim, bool(keepdims), keepdim, "min")
         if self.data.size == 0:
             raise ValueError("min of an empty tensor")
         data = np.asarray(np.min(self.data, axis=axes, keepdims=keep))
-        return self._make(data, "min", (self,), (axes, keep, data))
+        return self._make(data, MIN, (self,), (axes, keep, data))
 
     def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
         """Largest value over ``dim`` (all axes by default, or a tuple of them); ties share the
@@ -197,24 +198,25 @@ class ReductionOps(TensorBase):
         gradient goes to the picked element only — PyTorch's rule for this form, unlike the
         reduction, which shares it among ties.
         """
+        arg_op = ARGMAX if op == MAX else ARGMIN  # the indices' op
         nd = self.data.ndim
         if not -max(nd, 1) <= dim < max(nd, 1):
             raise ValueError(f"{op}: dim {dim} is out of range for a tensor of shape "
                              f"{self.shape} (expected a dim from {-max(nd, 1)} to {max(nd, 1) - 1})")
         if nd == 0:  # one element: it is the max, at index 0
             values = self.reshape(())
-            return ValuesIndices(values, self._make(np.zeros((), np.int64), "arg" + op, ()))
+            return ValuesIndices(values, self._make(np.zeros((), np.int64), arg_op, ()))
         axis = int(dim) % nd
         if self.data.shape[axis] == 0:
             raise ValueError(f"{op}: dim {dim} of shape {self.shape} is empty; "
                              f"there is no {op} to take")
-        pick = np.argmax if op == "max" else np.argmin
+        pick = np.argmax if op == MAX else np.argmin
         index = pick(self.data, axis=axis, keepdims=True)
         values = self.gather(axis, index)
         if not keepdim:
             values = values.squeeze(axis)
             index = index.squeeze(axis)
-        return ValuesIndices(values, self._make(np.asarray(index), "arg" + op, ()))
+        return ValuesIndices(values, self._make(np.asarray(index), arg_op, ()))
 
     def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
             keepdim: Any = None, unbiased: bool | None = None,
@@ -232,7 +234,7 @@ class ReductionOps(TensorBase):
         ### BEGIN SOLUTION
         ### HINT: np.var takes ddof; keep the dtype with np.asarray(..., dtype=x.dtype)
         data = np.asarray(np.var(x, axis=axes, keepdims=keep, ddof=ddof), dtype=x.dtype)
-        return self._make(data, "var", (self,), (axes, keep, ddof))
+        return self._make(data, VAR, (self,), (axes, keep, ddof))
         ### END SOLUTION
 
     def std(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *, dim: Any = None,
@@ -249,22 +251,22 @@ class ReductionOps(TensorBase):
         ddof = _ddof(ddof, unbiased, correction, "std")
         x = self.data if self.data.dtype.kind == "f" else self.data.astype(np.float32)
         data = np.asarray(np.std(x, axis=axes, keepdims=keep, ddof=ddof), dtype=x.dtype)
-        return self._make(data, "std", (self,), (axes, keep, ddof, data))
+        return self._make(data, STD, (self,), (axes, keep, ddof, data))
 
     def argmax(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
                keepdim: Any = None) -> "Tensor":
         """Index of the largest element (of the flattened tensor when axis is None).
 
         An int64 tensor; ties: the first index wins (numpy's rule). Not differentiable (an
-        index has no gradient): recorded with no inputs, ``self._make(data, "argmax", ())``.
+        index has no gradient): recorded with no inputs, ``self._make(data, ARGMAX, ())``.
         """
         axis, keepdims = _index_axis(self, axis, dim, keepdims, keepdim, "argmax")
         if axis == ():  # a 0-d tensor: its one element is at index 0
-            return self._make(np.zeros((), dtype=np.int64), "argmax", ())
+            return self._make(np.zeros((), dtype=np.int64), ARGMAX, ())
         ### BEGIN SOLUTION
         ### HINT: np.argmax takes axis and keepdims; np.asarray for the 0-d case; no inputs
         return self._make(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)),
-                          "argmax", ())
+                          ARGMAX, ())
         ### END SOLUTION
 
     def argmin(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
@@ -272,18 +274,18 @@ class ReductionOps(TensorBase):
         """Index of the smallest element."""
         axis, keepdims = _index_axis(self, axis, dim, keepdims, keepdim, "argmin")
         if axis == ():
-            return self._make(np.zeros((), dtype=np.int64), "argmin", ())
+            return self._make(np.zeros((), dtype=np.int64), ARGMIN, ())
         return self._make(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)),
-                          "argmin", ())
+                          ARGMIN, ())
 
     def any(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
             keepdim: Any = None) -> "Tensor":
         """True where any element along ``axis`` is non-zero."""
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "any")
-        return self._make(np.asarray(np.any(self.data, axis=axes, keepdims=keep)), "any", ())
+        return self._make(np.asarray(np.any(self.data, axis=axes, keepdims=keep)), ANY, ())
 
     def all(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
             keepdim: Any = None) -> "Tensor":
         """True where every element along ``axis`` is non-zero."""
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "all")
-        return self._make(np.asarray(np.all(self.data, axis=axes, keepdims=keep)), "all", ())
+        return self._make(np.asarray(np.all(self.data, axis=axes, keepdims=keep)), ALL, ())

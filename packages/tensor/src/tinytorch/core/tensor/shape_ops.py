@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Sequence, cast
 import numpy as np
 
 from .base import TensorBase
+from .opnames import BROADCAST_TO, PAD, PERMUTE, RESHAPE
 
 from .validation import broadcast_error, normalize_axis
 
@@ -52,7 +53,7 @@ class ShapeOps(TensorBase):
                 f"reshape: cannot view a tensor of shape {self.shape} ({self.data.size} "
                 f"elements) as shape {shape}"
             ) from None
-        return self._make(data, "reshape", (self,))
+        return self._make(data, RESHAPE, (self,))
         ### END SOLUTION
 
     view = reshape
@@ -105,7 +106,7 @@ class ShapeOps(TensorBase):
         axes = tuple(a % self.data.ndim for a in axes)
         ### BEGIN SOLUTION
         ### HINT: numpy's ndarray.transpose(axes) is exactly a permutation
-        return self._make(self.data.transpose(axes), "permute", (self,), axes)
+        return self._make(self.data.transpose(axes), PERMUTE, (self,), axes)
         ### END SOLUTION
 
     def transpose(self, *axes: Any) -> "Tensor":
@@ -146,7 +147,7 @@ class ShapeOps(TensorBase):
             data = np.broadcast_to(self.data, shape)
         except ValueError:
             raise broadcast_error("broadcast_to", self.shape, shape) from None
-        return self._make(data, "broadcast_to", (self,))
+        return self._make(data, BROADCAST_TO, (self,))
 
     def expand(self, *shape: Any) -> "Tensor":
         """PyTorch's broadcast_to, where -1 keeps a dimension's size."""
@@ -161,7 +162,7 @@ class ShapeOps(TensorBase):
         """The same values in a C-contiguous array (copied only if needed)."""
         if self.data.flags.c_contiguous:
             return cast("Tensor", self)
-        return self._make(np.ascontiguousarray(self.data), "reshape", (self,))
+        return self._make(np.ascontiguousarray(self.data), RESHAPE, (self,))
 
     def pad(self, pad_width: Sequence, value: float = 0.0) -> "Tensor":
         """Pad with a constant, numpy style: ``pad_width`` is ((before, after), ...) per dim.
@@ -180,5 +181,5 @@ class ShapeOps(TensorBase):
         ### BEGIN SOLUTION
         ### HINT: np.pad with mode="constant" and constant_values=value
         data = np.pad(self.data, widths, mode="constant", constant_values=value)
-        return self._make(data, "pad", (self,), widths)
+        return self._make(data, PAD, (self,), widths)
         ### END SOLUTION

@@ -19,6 +19,7 @@ from .extra_ops import ExtraOps
 from .indexing import IndexingOps
 from .inplace import InplaceOps
 from .math_ops import MathOps
+from .opnames import CAST, CLONE
 from .reductions import ReductionOps
 from .shape_ops import ShapeOps
 from .validation import to_array
@@ -209,7 +210,7 @@ class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, Window
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             return _wrap(self.data.astype(dtype))
-        return make_result(self.data.astype(dtype), "cast", (self,))
+        return make_result(self.data.astype(dtype), CAST, (self,))
 
     to = astype
 
@@ -264,7 +265,7 @@ class Tensor(ArithmeticOps, MathOps, ReductionOps, ShapeOps, IndexingOps, Window
 
     def clone(self) -> "Tensor":
         """A copy of the data that stays in the graph (its gradient flows to ``self``)."""
-        return make_result(self.data.copy(), "clone", (self,))
+        return make_result(self.data.copy(), CLONE, (self,))
 
     def retain_grad(self) -> "Tensor":
         """Also keep ``.grad`` on this non-leaf tensor after ``backward()``."""

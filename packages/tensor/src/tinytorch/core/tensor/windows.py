@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .base import TensorBase
+from .opnames import SLIDING_WINDOW
 from numpy.lib.stride_tricks import sliding_window_view
 
 if TYPE_CHECKING:
@@ -85,5 +86,5 @@ class WindowOps(TensorBase):
             slice(None, None, d) for d in dilation
         )
         data = view[picks]
-        return self._make(data, "sliding_window", (self,), (window, stride, dilation))
+        return self._make(data, SLIDING_WINDOW, (self,), (window, stride, dilation))
         ### END SOLUTION
