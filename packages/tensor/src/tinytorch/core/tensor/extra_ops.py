@@ -18,6 +18,7 @@ import numpy as np
 from .base import TensorBase
 
 from . import more_ops
+from .opnames import CEIL, FLOOR, ROUND, SCATTER, SCATTER_ADD, TRUNC
 from .reductions import ValuesIndices
 
 if TYPE_CHECKING:
@@ -114,12 +115,12 @@ class ExtraOps(TensorBase):
         one position twice, which value lands there is not specified (as in PyTorch)."""
         if (src is None) == (value is None):
             raise TypeError("scatter: give exactly one of src (a tensor) and value (a number)")
-        return more_ops.scatter(self, dim, index, value if src is None else src, False, "scatter")
+        return more_ops.scatter(self, dim, index, value if src is None else src, False, SCATTER)
 
     def scatter_add(self, dim: int, index: Any, src: Any) -> "Tensor":
         """A copy with ``src``'s values added where ``index`` says (repeated positions add
         up): for dim 1, ``out[i][index[i][j][k]][k] += src[i][j][k]``."""
-        return more_ops.scatter(self, dim, index, src, True, "scatter_add")
+        return more_ops.scatter(self, dim, index, src, True, SCATTER_ADD)
 
     # ------------------------------------------------------------------ rearranging
     def flip(self, dims: Any) -> "Tensor":
@@ -247,19 +248,19 @@ class ExtraOps(TensorBase):
     # ------------------------------------------------------------------ ops of their own
     def floor(self) -> "Tensor":
         """Round down, elementwise (gradient 0)."""
-        return more_ops.rounded(self, "floor")
+        return more_ops.rounded(self, FLOOR)
 
     def ceil(self) -> "Tensor":
         """Round up, elementwise (gradient 0)."""
-        return more_ops.rounded(self, "ceil")
+        return more_ops.rounded(self, CEIL)
 
     def round(self, decimals: int = 0) -> "Tensor":
         """Round half to even (``decimals`` places), elementwise (gradient 0)."""
-        return more_ops.rounded(self, "round", int(decimals))
+        return more_ops.rounded(self, ROUND, int(decimals))
 
     def trunc(self) -> "Tensor":
         """Round towards 0, elementwise (gradient 0)."""
-        return more_ops.rounded(self, "trunc")
+        return more_ops.rounded(self, TRUNC)
 
     def cumsum(self, dim: int) -> "Tensor":
         """Running sum along ``dim``."""

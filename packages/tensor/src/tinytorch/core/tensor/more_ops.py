@@ -22,11 +22,15 @@ from typing import Any, Callable
 import numpy as np
 
 from .graph import Node, register_derivative
+from .opnames import (
+    ARGSORT, CEIL, CUMSUM, EINSUM, FLOOR, PROD, ROUND, SCATTER, SCATTER_ADD, SORT, TRUNC,
+)
 from .reductions import ValuesIndices
 
 __all__ = ["ROUNDING_OPS", "rounded", "cumsum", "prod", "sort", "einsum", "scatter"]
 
-ROUNDING_OPS: dict[str, Callable[..., Any]] = {"floor": np.floor, "ceil": np.ceil, "round": np.round, "trunc": np.trunc}
+ROUNDING_OPS: dict[str, Callable[..., Any]] = {FLOOR: np.floor, CEIL: np.ceil, ROUND: np.round,
+                                             TRUNC: np.trunc}
 
 
 def rounded(x: Any, op: str, decimals: int = 0) -> Any:
@@ -34,7 +38,7 @@ def rounded(x: Any, op: str, decimals: int = 0) -> Any:
     integer tensors come back unchanged (a copy)."""
     if x.dtype.kind in "iub":
         return x._make(x.data.copy(), op, (x,))
-    data = np.round(x.data, decimals) if op == "round" else ROUNDING_OPS[op](x.data)
+    data = np.round(x.data, decimals) if op == ROUND else ROUNDING_OPS[op](x.data)
     return x._make(np.asarray(data), op, (x,))
 
 
@@ -54,10 +58,10 @@ def cumsum(x: Any, axis: int) -> Any:
     axis = int(axis) % nd
     data = np.cumsum(x.data.reshape(x.shape or (1,)), axis=axis).reshape(x.shape)
     return x._make(data.astype(x.dtype, copy=False) if x.dtype.kind == "f" else data,
-                   "cumsum", (x,), axis)
+                   CUMSUM, (x,), axis)
 
 
-@register_derivative("cumsum")
+@register_derivative(CUMSUM)
 def _cumsum_backward(g: np.ndarray, node: Node) -> tuple:
     """Each input reaches every later output: dx = reversed cumsum of g."""
     axis = node.saved
@@ -73,7 +77,7 @@ def prod(x: Any, axis: int | None = None, keepdims: bool = False) -> Any:
             raise ValueError(f"prod: dim {axis!r} is out of range for a tensor of shape {x.shape}")
         axis = int(axis) % nd if x.ndim else None
     data = np.asarray(np.prod(x.data, axis=axis, keepdims=keepdims))
-    return x._make(data, "prod", (x,), (axis, keepdims))
+    return x._make(data, PROD, (x,), (axis, keepdims))
 
 
 def _products_of_the_others(a: np.ndarray, axis: int) -> np.ndarray:
@@ -88,7 +92,7 @@ def _products_of_the_others(a: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(before * after, -1, axis)
 
 
-@register_derivative("prod")
+@register_derivative(PROD)
 def _prod_backward(g: np.ndarray, node: Node) -> tuple:
     axis, keepdims = node.saved
     x = node.inputs[0].data
@@ -105,8 +109,8 @@ def sort(x: Any, axis: int = -1, descending: bool = False) -> tuple:
     descending reverses the comparison, not the order of ties); op "sort" on the values."""
     nd = x.ndim
     if nd == 0:
-        return ValuesIndices(x._make(x.data.copy(), "sort", (x,), (0, np.zeros((), np.int64))),
-                             x._make(np.zeros((), np.int64), "argsort", ()))
+        return ValuesIndices(x._make(x.data.copy(), SORT, (x,), (0, np.zeros((), np.int64))),
+                             x._make(np.zeros((), np.int64), ARGSORT, ()))
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
         raise ValueError(f"sort: dim {axis!r} is out of range for a tensor of shape {x.shape}")
     axis = int(axis) % nd
@@ -115,11 +119,11 @@ def sort(x: Any, axis: int = -1, descending: bool = False) -> tuple:
         key = np.logical_not(x.data) if x.dtype.kind == "b" else -x.data.astype(np.int64)
     order = np.argsort(key, axis=axis, kind="stable")
     values = np.take_along_axis(x.data, order, axis=axis)
-    return ValuesIndices(x._make(values, "sort", (x,), (axis, order)),
-                         x._make(order.astype(np.int64), "argsort", ()))
+    return ValuesIndices(x._make(values, SORT, (x,), (axis, order)),
+                         x._make(order.astype(np.int64), ARGSORT, ()))
 
 
-@register_derivative("sort")
+@register_derivative(SORT)
 def _sort_backward(g: np.ndarray, node: Node) -> tuple:
     """Each output value's gradient goes back to the position it was taken from."""
     axis, order = node.saved
@@ -146,10 +150,10 @@ def einsum(equation: str, *tensors: Any) -> Any:
                              f"{t.shape} (one letter per axis, none repeated)")
     dtype = np.result_type(*[t.dtype for t in tensors])
     data = np.asarray(np.einsum(equation, *[t.data.astype(dtype, copy=False) for t in tensors]))
-    return tensors[0]._make(data, "einsum", tuple(tensors), (specs, out_spec))
+    return tensors[0]._make(data, EINSUM, tuple(tensors), (specs, out_spec))
 
 
-@register_derivative("einsum")
+@register_derivative(EINSUM)
 def _einsum_backward(g: np.ndarray, node: Node) -> tuple:
     specs, out_spec = node.saved
     grads: list = []
@@ -181,7 +185,7 @@ def scatter(x: Any, axis: Any, index: Any, src: Any, accumulate: bool, name: str
     """``x`` with ``src``'s values written (``accumulate``: added) at the positions ``index``
     names along ``axis``: for dim 1, ``out[i][index[i][j][k]][k] = src[i][j][k]``. ``src`` is a
     tensor with at least ``index``'s extent on every axis (its leading ``index.shape`` block is
-    used) or a number. Op ``name`` ("scatter" / "scatter_add")."""
+    used) or a number. Op ``name`` (``SCATTER`` / ``SCATTER_ADD``)."""
     nd = x.ndim
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
         raise ValueError(f"{name}: dim {axis!r} is out of range for a tensor of shape {x.shape}")
@@ -219,8 +223,8 @@ def scatter(x: Any, axis: Any, index: Any, src: Any, accumulate: bool, name: str
     return x._make(data, name, inputs, (where, block, accumulate))
 
 
-@register_derivative("scatter")
-@register_derivative("scatter_add")
+@register_derivative(SCATTER)
+@register_derivative(SCATTER_ADD)
 def _scatter_backward(g: np.ndarray, node: Node) -> tuple:
     """x's entries pass straight through (unless written over); each src value was used at
     one position, so its gradient is g there."""
