@@ -28,13 +28,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .graph import register_derivative
+from .opnames import LINEAR_FUSED, RELU_FUSED  # defined with every op name; re-exported here
 from .runtime import CHUNKS_PER_THREAD, WORKSPACE, get_num_threads, on_pool_thread, parallel_for
 from .tensor import Tensor, make_result
 
 __all__ = ["relu", "RELU_FUSED", "linear", "LINEAR_FUSED", "match_layout", "split_rows"]
 
-RELU_FUSED = "relu.fused"  # the op a ReLU layer records (the lesson's Tensor.relu records "relu")
-LINEAR_FUSED = "linear.fused"  # the op a Dense layer records on its fast path
 _SPLIT_WORK = 2_000_000  # below this much work (multiply-adds, elements) one thread is faster
 # A GEMM does a multiply-add in a few hundredths of a nanosecond, while handing work to the
 # pool's other thread and waiting for it costs ~0.1 ms on the course machine (thread wake-up
