@@ -87,8 +87,10 @@ print(scalar_dtype(0.5, np.float32), scalar_dtype(0.5, np.int64),
 # other, op, ufunc)`.
 #
 # `x + y`, `x - y`, `x * y` and `x / y` are each *given* as one line —
-# `return self._binary(other, "add", np.add)` and so on — so the substance lives in one place,
-# which you write once:
+# `return self._binary(other, ADD, np.add)` and so on — so the substance lives in one place,
+# which you write once. `ADD` is one of the op names in `opnames.py` (`ADD = "add"`): module 09
+# registers each derivative under the same constant, so forward and derivative cannot drift
+# apart by a typo. Here is what you write:
 #
 # 1. **lift** the other operand: `other = self._lift(other)` turns a scalar, list or array into
 #    a Tensor (a Python float takes this tensor's dtype, so `x * 0.5` stays float32; an array
@@ -143,7 +145,8 @@ check("tensor", "compare_op")
 # **Files:** `arithmetic.py` (`__neg__`) and `math_ops.py` (`exp`, `log`, `sqrt`, `abs`,
 # `tanh`, `relu`, `clip`).
 #
-# The pattern: compute the new array with numpy, then `self._make(out, "exp", (self,), saved)`.
+# The pattern: compute the new array with numpy, then `self._make(out, EXP, (self,), saved)`
+# (`EXP`, like every op name, is imported from `opnames.py`; the files already import them).
 # Two decisions per op:
 #
 # * **dtype**: `self._float_data("exp")` gives the data as float (an int tensor becomes float32;
