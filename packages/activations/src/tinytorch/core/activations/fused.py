@@ -29,7 +29,9 @@ from tinytorch.core.tensor.tensor import make_result
 __all__ = ["gelu", "GELU_FUSED"]
 
 GELU_FUSED = "gelu.fused"  # the op a GELU layer records (the lesson's gelu records five ops)
-_BLOCK = 1 << 14  # elements per block: the block and its few temporaries stay in L2
+_BLOCK = 1 << 16  # elements per block: big enough that numpy's per-call cost (~1 µs) is small,
+# small enough that the block and its three temporaries stay in cache (measured on airbench's
+# maps, one thread: 16K elements 8.5 ns each, 64K 5.5 ns, 512K 6.1 ns)
 _SPLIT = 1 << 18  # below this many elements one thread is faster than handing work over
 _P = 0.3275911 / math.sqrt(2.0)  # A&S's p, with erf's argument x/√2 folded in
 # A&S's a1..a5, halved: the polynomial then gives Q(|x|) = ½·(1 - erf(|x|/√2)) directly
@@ -38,20 +40,19 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 
 
-def _tail(x: np.ndarray, q: np.ndarray, e: np.ndarray) -> None:
-    """Write Q(|x|) into ``q`` and exp(-x²/2) into ``e`` (arrays shaped like the block ``x``)."""
-    np.abs(x, out=q)
-    q *= _P
-    q += 1.0
-    np.reciprocal(q, out=q)  # t
-    t = q.copy()
+def _tail(x: np.ndarray, t: np.ndarray, q: np.ndarray, e: np.ndarray) -> None:
+    """Write Q(|x|) into ``q`` and exp(-x²/2) into ``e``; ``t`` is scratch (all shaped like x)."""
+    np.abs(x, out=t)
+    t *= _P
+    t += 1.0
+    np.reciprocal(t, out=t)  # t = 1/(1 + p|x|/√2)
     a1, a2, a3, a4, a5 = _A
-    q *= a5
+    np.multiply(t, a5, out=q)
     for a in (a4, a3, a2, a1):  # Horner: ((((a5 t + a4) t + a3) t + a2) t + a1) t
         q += a
         q *= t
-    np.multiply(x, x, out=e)
-    e *= -0.5
+    np.multiply(x, -0.5, out=e)
+    e *= x
     np.exp(e, out=e)
     q *= e
 
@@ -65,14 +66,14 @@ def _phi(x: np.ndarray, out: np.ndarray, q: np.ndarray) -> None:
 
 def _forward_block(x: np.ndarray, out: np.ndarray) -> None:
     q, e = np.empty_like(x), np.empty_like(x)
-    _tail(x, q, e)
+    _tail(x, out, q, e)  # out is free until Φ is written into it
     _phi(x, out, q)
     out *= x
 
 
 def _backward_block(x: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
     q, e = np.empty_like(x), np.empty_like(x)
-    _tail(x, q, e)
+    _tail(x, out, q, e)
     _phi(x, out, q)  # Φ(x)
     e *= x
     e *= _INV_SQRT_2PI  # x·φ(x)
