@@ -3,9 +3,10 @@
 Module 02 records *what happened*; module 09 (tinytorch-autograd) knows *how to differentiate
 it*. The two meet here, through two explicit registries rather than monkey-patching:
 
-* ``register_derivative("op")`` — the derivative rule of one op. Module 09 registers the rules
-  of every Tensor primitive; a fused op defined in a later package (a fast convolution, say)
-  registers its own rule next to its forward.
+* ``register_derivative(OP)`` — the derivative rule of one op, filed under the op's name (a
+  constant: module 02's are in ``opnames.py``, a later package defines its own). Module 09
+  registers the rules of every Tensor primitive; a fused op defined in a later package (a fast
+  convolution, say) registers its own rule next to its forward.
 * the engine — the function that walks the graph. Module 09 declares it under the
   ``tinytorch.autograd`` entry point, so ``Tensor.backward()`` finds it even if nobody imported
   ``tinytorch.core.autograd`` first.
@@ -20,6 +21,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .opnames import (
+    ADD, BROADCAST_TO, CAST, CAT, CLONE, GETITEM, MEAN, NEG, PAD, PERMUTE, RESHAPE, STACK, SUB, SUM,
+)
 from .runtime import switch
 
 __all__ = [
@@ -345,8 +349,8 @@ def storage_version(data: np.ndarray) -> int:
 
 # The ops whose derivative reads no input's values (only shapes and dtypes): changing an input
 # of theirs in place afterwards does not change their gradient, so it is allowed, as in PyTorch.
-VALUE_FREE_OPS = frozenset({"add", "sub", "neg", "sum", "mean", "clone", "cast", "reshape",
-                            "permute", "getitem", "broadcast_to", "cat", "stack", "pad"})
+VALUE_FREE_OPS = frozenset({ADD, SUB, NEG, SUM, MEAN, CLONE, CAST, RESHAPE, PERMUTE, GETITEM,
+                            BROADCAST_TO, CAT, STACK, PAD})
 
 
 def _saved_arrays(saved: Any) -> Iterator[np.ndarray]:
