@@ -33,7 +33,7 @@ the same GEMM per group — with far less memory traffic and memory:
   runs Winograd's F(2×2, 3×3) instead (:mod:`.winograd`): 2.25× fewer multiply-adds, the same
   op and the same derivative entry point.
 
-Its derivative is registered right here with ``register_derivative("spatial.conv2d")``:
+Its derivative is registered right here with ``register_derivative(CONV2D_OP)``:
 module 09's engine calls it like any primitive's.
 """
 
