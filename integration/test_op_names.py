@@ -11,12 +11,17 @@ rule under a name no forward records; the checker below reports it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tinytorch.core.autograd  # noqa: F401  (importing it registers the rules)
 from tinytorch.core.autograd.derivatives.graph_rules import FOLD, GETITEM_GRAD
 from tinytorch.core.tensor import Tensor, graph, opnames
+from tinytorch.core.tensor.testing import quoted_op_names
+
+REPO = Path(__file__).resolve().parents[1]
 
 # The rules this check covers: module 02's own (more_ops, fused) and module 09's rule files.
 # Function subclasses (autograd/function.py) and later packages name their ops themselves.
@@ -71,3 +76,12 @@ def test_the_recorded_name_finds_its_rule():
                     (x.cumsum(0), opnames.CUMSUM), (x.floor(), opnames.FLOOR)]:
         assert out._node.op == op
         assert graph.get_derivative(out._node.op) is graph._DERIVATIVES[op]
+
+
+def test_no_package_records_or_registers_an_op_under_a_quoted_name():
+    # every package names its ops with constants (module 02's opnames, spatial's CONV2D_OP, ...)
+    files = sorted(REPO.glob("packages/*/src/**/*.py"))
+    assert len(files) > 100
+    quoted = {str(f.relative_to(REPO)): quoted_op_names(f.read_text(encoding="utf-8"))
+              for f in files}
+    assert {path: q for path, q in quoted.items() if q} == {}

@@ -1,42 +1,22 @@
 """Op names are constants (``opnames.py``), defined once and used by every op that records one.
 
 Two checks: every recording site in this package's source (``_make``, ``make_result``,
-``_binary``, ``register_derivative``, ...) passes a name, never a quoted string — a typo in
+``_binary``, ``register_derivative``, ...; ``testing.quoted_op_names`` finds them) passes a
+name, never a quoted string — a typo in
 a string would only fail at the first backward pass; and each differentiable op, run, records
 exactly its constant. That autograd registers its rules under the same constants is checked in
 ``integration/test_op_names.py`` (this package cannot import module 09).
 """
 
-import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tinytorch.core.tensor import Tensor, cat, einsum, fused, opnames, stack, where
+from tinytorch.core.tensor.testing import quoted_op_names
 
 SOURCE = Path(opnames.__file__).parent
-
-# where each recording call takes the op's name (positional index)
-_OP_ARGUMENT = {"_make": 1, "make_result": 1, "_binary": 1, "_binary_no_grad": 1, "Node": 0,
-                "register_derivative": 0, "register_graph_derivative": 0, "get_derivative": 0,
-                "rounded": 1, "scatter": 5}
-
-
-def quoted_op_names(source: str) -> list[tuple[int, str]]:
-    """``(line, string)`` of every recording call in ``source`` given a quoted op name."""
-    found = []
-    for node in ast.walk(ast.parse(source)):
-        if not isinstance(node, ast.Call):
-            continue
-        f = node.func
-        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
-        i = _OP_ARGUMENT.get(name)
-        if i is not None and len(node.args) > i:
-            arg = node.args[i]
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                found.append((arg.lineno, arg.value))
-    return found
 
 
 def test_no_recording_site_of_this_package_quotes_an_op_name():

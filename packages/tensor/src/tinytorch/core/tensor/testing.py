@@ -7,6 +7,7 @@ Needs the ``test`` extra (pytest, hypothesis); the framework itself never import
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from .numerical import numerical_grad  # plain numpy: gradcheck (module 09) uses
 
 __all__ = [
     "shapes", "arrays", "broadcastable_pair", "float_arrays", "int_arrays", "broadcastable_arrays",
-    "axes_for", "assert_close", "numerical_grad", "to_numpy",
+    "axes_for", "assert_close", "numerical_grad", "to_numpy", "quoted_op_names",
 ]
 
 
@@ -109,3 +110,26 @@ def assert_close(actual: Any, expected: Any, rtol: float = 1e-5, atol: float = 1
     if check_dtype:
         assert a.dtype == e.dtype, f"{msg} dtype {a.dtype} != expected {e.dtype}"
     np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=msg)
+
+
+# Where each call that records or looks up an op takes the op's name (positional index).
+_OP_ARGUMENT = {"_make": 1, "make_result": 1, "_binary": 1, "_binary_no_grad": 1, "Node": 0,
+                "register_derivative": 0, "register_graph_derivative": 0, "get_derivative": 0,
+                "get_graph_derivative": 0, "rounded": 1, "scatter": 5}
+
+
+def quoted_op_names(source: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of each call in ``source`` that records or registers an op under a
+    quoted string instead of an op-name constant (``_make(data, "ad", ...)``,
+    ``@register_derivative("ad")``): op names are constants defined once (``opnames.py``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        i = _OP_ARGUMENT.get(f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", ""))
+        if i is not None and len(node.args) > i:
+            arg = node.args[i]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                found.append((arg.lineno, arg.value))
+    return found
