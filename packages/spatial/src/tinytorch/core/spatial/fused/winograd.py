@@ -41,7 +41,11 @@ __all__ = ["WINOGRAD", "MIN_CHANNELS", "MIN_GAIN", "winograd_gain", "winograd_ap
 
 # on/off for the whole process (``with WINOGRAD(False): ...`` runs im2col everywhere)
 WINOGRAD = switch("spatial.winograd", default=True)
-MIN_CHANNELS = 64
+# Below 128 input channels the 16 GEMMs are too skinny (their inner dimension is C_in) to beat
+# one im2col GEMM. Measured on airbench's layers, batch 512, 2 threads, forward + backward
+# (issue 20's closing note): 256→256 on 7×7 maps 678 vs 872 ms
+# (1.29× faster), but 64→256 on 15×15 1129 vs 878 ms (0.78×), and 64→64 slower too.
+MIN_CHANNELS = 128
 # Tiles past an odd edge compute outputs that are thrown away: a 3×3 map is one 4×4 tile
 # (16 outputs' work for 9), leaving 2.25 · 9/16 = 1.27× less arithmetic than im2col, which the
 # transforms eat. Below this gain the layer keeps im2col.
@@ -79,20 +83,32 @@ def _tiles(h: int, w: int) -> tuple:
     return (h + 1) // 2, (w + 1) // 2
 
 
+def _scratch(tag: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A reused buffer (a fresh array of a few MB costs more in page faults than the additions
+    written into it); each thread gets its own, as the pool hands out only free buffers."""
+    return WORKSPACE.get(tag, shape, dtype)
+
+
 def _input_transform(padded: np.ndarray, v: np.ndarray, th: int, tw: int) -> None:
     """V = Bᵀ d B for every 4×4 tile of the zero-bordered NHWC block ``padded``.
 
     ``v`` is (16, n, th, tw, C). Bᵀ = [[1,0,-1,0], [0,1,1,0], [0,-1,1,0], [0,1,0,-1]], applied
     to the tile's rows (tile i reads padded rows 2i..2i+3), then to its columns.
     """
+    n, _, wp, c = padded.shape
     r = [padded[:, a:a + 2 * th - 1:2] for a in range(4)]  # (n, th, W+pad, C): row 2i+a
-    rows = (r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3])
-    for a, s in enumerate(rows):
-        c = [s[:, :, b:b + 2 * tw - 1:2] for b in range(4)]  # column 2j+b
-        np.subtract(c[0], c[2], out=v[4 * a])
-        np.add(c[1], c[2], out=v[4 * a + 1])
-        np.subtract(c[2], c[1], out=v[4 * a + 2])
-        np.subtract(c[1], c[3], out=v[4 * a + 3])
+    rows = _scratch("winograd.rows", (4, n, th, wp, c), v.dtype)
+    np.subtract(r[0], r[2], out=rows[0])
+    np.add(r[1], r[2], out=rows[1])
+    np.subtract(r[2], r[1], out=rows[2])
+    np.subtract(r[1], r[3], out=rows[3])
+    for a in range(4):
+        s = rows[a]
+        col = [s[:, :, b:b + 2 * tw - 1:2] for b in range(4)]  # column 2j+b
+        np.subtract(col[0], col[2], out=v[4 * a])
+        np.add(col[1], col[2], out=v[4 * a + 1])
+        np.subtract(col[2], col[1], out=v[4 * a + 2])
+        np.subtract(col[1], col[3], out=v[4 * a + 3])
 
 
 def _output_transform(m: np.ndarray, out: np.ndarray) -> None:
@@ -102,32 +118,42 @@ def _output_transform(m: np.ndarray, out: np.ndarray) -> None:
     row 1 is rows 1 - 2 - 3; the same along columns. Tiles past an odd edge are cropped.
     """
     h, w = out.shape[1], out.shape[2]
-    t0 = m[0:4] + m[4:8]
-    t0 += m[8:12]
-    t1 = m[4:8] - m[8:12]
-    t1 -= m[12:16]
-    for p, t in enumerate((t0, t1)):
+    t = _scratch("winograd.t", (2, 4) + m.shape[1:], m.dtype)  # Aᵀ along the tile's rows
+    np.add(m[0:4], m[4:8], out=t[0])
+    t[0] += m[8:12]
+    np.subtract(m[4:8], m[8:12], out=t[1])
+    t[1] -= m[12:16]
+    y = _scratch("winograd.y", m.shape[1:], m.dtype)
+    for p in range(2):
         rows = (h - p + 1) // 2
-        y0 = t[0] + t[1]
-        y0 += t[2]
-        y1 = t[1] - t[2]
-        y1 -= t[3]
-        out[:, p::2, 0::2] = y0[:, :rows, :(w + 1) // 2]
-        out[:, p::2, 1::2] = y1[:, :rows, :w // 2]
+        np.add(t[p, 0], t[p, 1], out=y)
+        y += t[p, 2]
+        out[:, p::2, 0::2] = y[:, :rows, :(w + 1) // 2]
+        np.subtract(t[p, 1], t[p, 2], out=y)
+        y -= t[p, 3]
+        out[:, p::2, 1::2] = y[:, :rows, :w // 2]
 
 
 def _grad_transform(g: np.ndarray, dm: np.ndarray, th: int, tw: int) -> None:
     """dM = A dY Aᵀ for every 2×2 tile of the NHWC output gradient block ``g``, into ``dm``
     (16, n, th, tw, K); outputs past an odd edge count as zero (they do not exist)."""
     n, h, w, k = g.shape
-    full = np.zeros((n, 2 * th, 2 * tw, k), g.dtype) if (h % 2 or w % 2) else None
-    if full is not None:
+    if h % 2 or w % 2:
+        # zero below and right of the map: only the top-left h×w is ever written, and the
+        # map's size is in the tag (see _padded)
+        full = WORKSPACE.get(f"winograd.gfull{h},{w}", (dm.shape[1], 2 * th, 2 * tw, k),
+                             dm.dtype, fill=0.0)[:n]
         full[:, :h, :w] = g
         g = full
-    e = (g[:, 0::2], None, None, g[:, 1::2])  # rows: A = [[1,0],[1,1],[1,-1],[0,-1]]
-    rows = (e[0], e[0] + e[3], e[0] - e[3], -e[3])
-    for a, s in enumerate(rows):
-        c0, c1 = s[:, :, 0::2], s[:, :, 1::2]
+    # rows: A = [[1, 0], [1, 1], [1, -1], [0, -1]] applied to the tile's two output rows
+    top, bottom = g[:, 0::2], g[:, 1::2]
+    rows = _scratch("winograd.grows", (4, n, th, 2 * tw, k), dm.dtype)
+    rows[0] = top
+    np.add(top, bottom, out=rows[1])
+    np.subtract(top, bottom, out=rows[2])
+    np.negative(bottom, out=rows[3])
+    for a in range(4):
+        c0, c1 = rows[a][:, :, 0::2], rows[a][:, :, 1::2]
         dm[4 * a] = c0
         np.add(c0, c1, out=dm[4 * a + 1])
         np.subtract(c0, c1, out=dm[4 * a + 2])
