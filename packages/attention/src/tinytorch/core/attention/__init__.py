@@ -1,4 +1,4 @@
-"""tinytorch.core.attention — module 07: attention and the transformer.
+"""tinytorch.core.attention: attention and the transformer.
 
     >>> from tinytorch.core.attention import TinyGPT
     >>> model = TinyGPT(vocab_size=65, block_size=64, embed_dim=128, num_heads=4, num_layers=2)

@@ -1,7 +1,7 @@
-"""tinytorch.core.autograd — module 09: reverse-mode automatic differentiation.
+"""tinytorch.core.autograd: reverse-mode automatic differentiation.
 
 Installing this package makes every Tensor op differentiable — and with it every layer,
-activation, convolution and attention block written in modules 03–07 — without editing them:
+activation, convolution and attention block written in the modules before it — without editing them:
 it registers the derivative of each primitive op (``derivatives/``) and the engine that
 walks the recorded graph (``engine.py``) with tinytorch.core.tensor's registries.
 

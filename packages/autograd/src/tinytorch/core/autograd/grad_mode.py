@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from tinytorch.core.tensor import graph as _graph
 from tinytorch.core.tensor import is_grad_enabled
-# one set_grad_enabled for the framework: module 02's class (a call, a context manager and a
+# one set_grad_enabled for the framework: the tensor module's class (a call, a context manager and a
 # decorator, like torch.set_grad_enabled), re-exported here beside no_grad and enable_grad
 from tinytorch.core.tensor.graph import set_grad_enabled
 

@@ -67,7 +67,7 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
                 f"gradcheck: input {i} has shape {x.shape} but its gradient has shape "
                 f"{np.shape(analytic[i])}"
             )
-    # central differences of L = sum(v · f(x)), element by element: module 02's helper
+    # central differences of L = sum(v · f(x)), element by element: the tensor module's helper
     numerics = numerical_grad(projected, arrays, eps=eps)
     ok = True
     for i, (x, numeric) in enumerate(zip(arrays, numerics)):

@@ -1,4 +1,4 @@
-"""tinytorch.core.spatial — module 06: convolution, pooling and batch normalisation for images.
+"""tinytorch.core.spatial: convolution, pooling and batch normalisation for images.
 
     >>> from tinytorch.core.spatial import Conv2d, MaxPool2d
     >>> conv, pool = Conv2d(3, 32, 3, padding=1), MaxPool2d(2)
@@ -9,7 +9,7 @@ Every op comes three ways:
 
 * ``conv2d_naive`` — the definition, as explicit loops: the reference for the tests;
 * the composite path (``conv2d_composite``, ``max_pool2d_composite``, ...) — built from
-  Tensor ops only (pad, sliding_window, reshape, matmul), so module 09 differentiates it;
+  Tensor ops only (pad, sliding_window, reshape, matmul), so the autograd module differentiates it;
 * the fused kernels (``conv2d_fused``, ...) — one op each, forward and backward written
   together in numpy and the derivative registered beside the forward. Layers use these.
   They live apart, in the ``fused`` sub-package (not lesson material); the helpers both

@@ -27,7 +27,7 @@ running averages:
     y = (x - μ) / √(σ² + ε), back to (N, C, *), then γ·y + β per channel
 
 With G = 1 it is layer norm over (C, H, W); with G = C it is instance norm. It is written in
-Tensor ops, so module 09 differentiates it with no rule of its own.
+Tensor ops, so the autograd module differentiates it with no rule of its own.
 """
 
 from __future__ import annotations

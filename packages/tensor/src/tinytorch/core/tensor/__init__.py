@@ -1,4 +1,4 @@
-"""tinytorch.core.tensor — module 02: the N-dimensional Tensor.
+"""tinytorch.core.tensor: the N-dimensional Tensor.
 
     >>> from tinytorch.core.tensor import Tensor
     >>> x = Tensor([[1.0, 2.0], [3.0, 4.0]])
@@ -7,7 +7,7 @@
 
 A Tensor is a numpy array with PyTorch's names, plus the bookkeeping autograd needs: every op
 on a tensor that ``requires_grad`` records which op made its result, from which inputs, and
-what it saved. Module 09 (tinytorch-autograd) differentiates that record.
+what it saved. The autograd module (tinytorch-autograd) differentiates that record.
 """
 
 from .factories import (

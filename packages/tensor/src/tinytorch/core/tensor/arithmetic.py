@@ -2,7 +2,7 @@
 
 Each differentiable op hands its output to ``_make(data, op_name, inputs, saved)``, which
 records a graph node when gradients are wanted. The op names are constants (``ADD``, ``MUL``,
-... from ``opnames.py``): module 09 (tinytorch-autograd) registers each op's derivative under
+... from ``opnames.py``): the autograd module (tinytorch-autograd) registers each op's derivative under
 the same constant, so a misspelt name is an error at import, not at the first backward pass.
 
 You write :meth:`ArithmeticOps._binary` once; ``+ - * /`` (and their reflected forms) are
@@ -45,7 +45,7 @@ class ArithmeticOps(TensorBase):
                 ``self._lift(other)`` turns it into a Tensor (scalars take this tensor's
                 float dtype, so ``x * 0.5`` stays float32; an array keeps its own dtype).
             op: the op's name in the graph (``ADD``, ``SUB``, ``MUL``, ``DIV`` from
-                ``opnames.py``); module 09 looks up its derivative by this name.
+                ``opnames.py``); the autograd module looks up its derivative by this name.
             ufunc: the numpy function that computes it (``np.add``, ...).
 
         Returns:
@@ -146,7 +146,7 @@ class ArithmeticOps(TensorBase):
     def __mod__(self, other: Any) -> "Tensor":
         """``self % other`` with numpy's (and PyTorch's) sign convention: the result takes the
         divisor's sign. Given. For floats it is differentiable as in PyTorch —
-        ``a % b = a - b·floor(a / b)``, so d/da = 1 and d/db = -floor(a / b) (module 09) —
+        ``a % b = a - b·floor(a / b)``, so d/da = 1 and d/db = -floor(a / b) (the autograd module) —
         so the node records both inputs; integer results stay outside the graph."""
         other = self._lift(other)
         out = self._binary_no_grad(other, MOD, np.remainder)
@@ -162,7 +162,7 @@ class ArithmeticOps(TensorBase):
 
         Like :meth:`_binary` (lift, cast both to ``result_dtype``, ``np.power``,
         ``broadcast_error("pow", ...)`` on shapes that don't broadcast, record inputs
-        ``(self, exponent)``), but the node also saves the *output*: module 09 needs it for
+        ``(self, exponent)``), but the node also saves the *output*: the autograd module needs it for
         both derivatives, d/dbase = exponent·out/base and d/dexponent = out·log(base), and
         saving it spares recomputing a power in backward. A Python exponent is weak
         (``x ** 2`` of float32 stays float32; an int tensor ** 0.5 is float32).

@@ -20,7 +20,7 @@ operands cast to it first. The rule is PyTorch's:
 
 Two deliberate differences from PyTorch: PyTorch also treats a *0-d tensor* as weak
 (a float32 vector times a 0-d float64 tensor is float32 there, float64 here), and PyTorch
-refuses ``@`` between different dtypes where this rule promotes. Layers (module 04) compute
+refuses ``@`` between different dtypes where this rule promotes. Layers (the layers module) compute
 in their parameters' dtype and cast their input to it (``Module.cast_input``).
 """
 

@@ -4,7 +4,7 @@ prod, sort/argsort/topk.
 
 Given, not exercises. The first group are compositions of the lesson's recorded primitives
 (indexing, ``cat``, ``where``, ``broadcast_to``, reshape, reductions), so the graph and every
-derivative come for free once module 09 is installed; the second group are ops of their own,
+derivative come for free once the autograd module is installed; the second group are ops of their own,
 with their derivatives next to them in ``more_ops.py``. Each agrees with PyTorch in value and
 gradient (``integration/test_extra_ops_torch.py``).
 """

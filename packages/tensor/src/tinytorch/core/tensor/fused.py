@@ -1,4 +1,4 @@
-"""Fast versions of module 02's ops, for the layers that run them on every step — not lesson material.
+"""Fast versions of the tensor module's ops, for the layers that run them on every step — not lesson material.
 
 The lesson's ``Tensor.relu`` is the maths, ``np.maximum(x, 0)``, into a fresh array, and module
 09 teaches its derivative the same way. A CNN runs ReLU on every conv output of every training

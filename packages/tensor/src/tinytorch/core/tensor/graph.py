@@ -1,13 +1,13 @@
 """The recorded computation graph: nodes, grad mode, the derivative registry, the engine hook.
 
-Module 02 records *what happened*; module 09 (tinytorch-autograd) knows *how to differentiate
+The tensor module records *what happened*; the autograd module (tinytorch-autograd) knows *how to differentiate
 it*. The two meet here, through two explicit registries rather than monkey-patching:
 
 * ``register_derivative(OP)`` — the derivative rule of one op, filed under the op's name (a
-  constant: module 02's are in ``opnames.py``, a later package defines its own). Module 09
+  constant: the tensor module's are in ``opnames.py``, a later package defines its own). The autograd module
   registers the rules of every Tensor primitive; a fused op defined in a later package (a fast
   convolution, say) registers its own rule next to its forward.
-* the engine — the function that walks the graph. Module 09 declares it under the
+* the engine — the function that walks the graph. The autograd module declares it under the
   ``tinytorch.autograd`` entry point, so ``Tensor.backward()`` finds it even if nobody imported
   ``tinytorch.core.autograd`` first.
 """
@@ -283,7 +283,7 @@ def get_engine() -> Callable[..., None]:
     engine = _load_engine()
     if engine is None:
         raise RuntimeError(
-            "Tensor.backward() needs the autograd engine, which is module 09: "
+            "Tensor.backward() needs the autograd engine, tinytorch-autograd: "
             "pip install tinytorch-autograd  (or: tito module list, to see what is installed)"
         )
     return engine

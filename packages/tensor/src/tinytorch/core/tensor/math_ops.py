@@ -65,7 +65,7 @@ class MathOps(TensorBase):
         """e ** self, elementwise; integer tensors give float32. Saves its output.
 
         Recorded as op "exp" with inputs ``(self,)``; the node saves the output array because
-        the derivative of exp is exp itself (module 09 multiplies the gradient by it).
+        the derivative of exp is exp itself (the autograd module multiplies the gradient by it).
         """
         ### BEGIN SOLUTION
         ### HINT: self._float_data("exp") gives float data (ints promoted); np.exp of it
@@ -122,7 +122,7 @@ class MathOps(TensorBase):
         Saves its output: the derivative is 1 - tanh(x)².
         """
         ### BEGIN SOLUTION
-        ### HINT: like exp: float data, np.tanh, save the output for module 09
+        ### HINT: like exp: float data, np.tanh, save the output for the autograd module
         out = np.tanh(self._float_data("tanh"))
         return self._make(out, TANH, (self,), out)
         ### END SOLUTION
@@ -142,11 +142,11 @@ class MathOps(TensorBase):
     def relu(self) -> "Tensor":
         """max(x, 0) elementwise, op "relu"; same dtype as the input (ints stay ints).
 
-        Its derivative is 0 at 0, as in PyTorch. Nothing saved (module 09 reads the sign of the
+        Its derivative is 0 at 0, as in PyTorch. Nothing saved (the autograd module reads the sign of the
         input). The result must be +0.0 for every non-positive input, -0.0 included, and is
         laid out in memory like the input (``np.maximum`` does both).
 
-        This is the maths. The ReLU layers of module 03 run the same op through
+        This is the maths. The ReLU layers of the activations module run the same op through
         ``tinytorch.core.tensor.fused.relu``, which writes it into a reused buffer (speed, not
         lesson material).
         """
@@ -187,7 +187,7 @@ class MathOps(TensorBase):
 
         ``min`` or ``max`` may be None (no limit on that side), not both. The bounds are
         converted to the tensor's dtype (given, as ``lo`` and ``hi``); the node saves the pair
-        ``(lo, hi)`` so module 09 can tell which elements were clipped.
+        ``(lo, hi)`` so the autograd module can tell which elements were clipped.
         """
         if min is None and max is None:
             raise ValueError("clip needs at least one of min and max")

@@ -1,6 +1,6 @@
 """Ops beyond the lesson that need a derivative of their own: rounding, cumsum, prod, sort.
 
-Given, not exercises. Module 09 teaches the derivatives of the lesson's primitives; these few
+Given, not exercises. The autograd module teaches the derivatives of the lesson's primitives; these few
 register theirs here, next to their forward (as a fused op in a later package does), through
 the same registry — so they are differentiable as soon as the engine is installed:
 

@@ -1,7 +1,7 @@
 """``numerical_grad``: derivatives by central differences — the reference every gradient is
 checked against.
 
-Plain numpy, no test dependencies, so that runtime code may use it too: module 09's
+Plain numpy, no test dependencies, so that runtime code may use it too: the autograd module's
 ``gradcheck`` builds on it, and every package's tests reach it through
 ``tinytorch.core.tensor.testing``.
 """

@@ -1,7 +1,7 @@
-"""The names of the ops module 02 records, each defined once.
+"""The names of the ops the tensor module records, each defined once.
 
 An op's name ties its forward (``self._make(data, ADD, (self, other))``) to its derivative
-(``@register_derivative(ADD)`` in module 09) and to every tool that reads a graph (the
+(``@register_derivative(ADD)`` in the autograd module) and to every tool that reads a graph (the
 in-place check, a graph drawing, an exporter). A typo in a bare string would only show up as
 "no derivative registered for op 'ad'" at the first backward pass; a misspelt constant is a
 ``NameError`` at import. The values are the names users see (``grad_fn=<add>``, error
@@ -129,7 +129,7 @@ DIFFERENTIABLE: frozenset[str] = frozenset({
     FLOOR, CEIL, ROUND, TRUNC, CUMSUM, PROD, SORT, EINSUM, SCATTER, SCATTER_ADD,
     RELU_FUSED, LINEAR_FUSED,
 })
-"""Ops recorded with inputs: each has a derivative (module 09's, or its own in more_ops/fused)."""
+"""Ops recorded with inputs: each has a derivative (the autograd module's, or its own in more_ops/fused)."""
 
 NOT_DIFFERENTIABLE: frozenset[str] = frozenset({
     FLOORDIV, EQ, NE, LT, LE, GT, GE, AND, OR, INVERT, SIGN,
@@ -138,4 +138,4 @@ NOT_DIFFERENTIABLE: frozenset[str] = frozenset({
 """Ops made with no inputs: never in a graph, their results never require grad."""
 
 OP_NAMES: frozenset[str] = DIFFERENTIABLE | NOT_DIFFERENTIABLE
-"""Every op name module 02 records."""
+"""Every op name the tensor module records."""

@@ -141,7 +141,7 @@ class ReductionOps(TensorBase):
         * ``x.max(other)`` with a Tensor — the elementwise maximum (:meth:`maximum`).
 
         Same axes rules as :meth:`sum`; integers stay integer. The node saves
-        ``(axes, keep, out)`` — the result array — so module 09 can find which inputs equal
+        ``(axes, keep, out)`` — the result array — so the autograd module can find which inputs equal
         the maximum (and share the gradient among ties).
         """
         if _is_tensor(dim):
@@ -244,7 +244,7 @@ class ReductionOps(TensorBase):
 
         An op of its own rather than ``var().sqrt()``: where the deviation is 0 (a constant
         slice) sqrt's derivative 1/(2·0) is infinite and the chain rule would give 0·inf =
-        nan; PyTorch's rule (and module 09's) gives such slices a gradient of 0. Saves
+        nan; PyTorch's rule (and the autograd module's) gives such slices a gradient of 0. Saves
         ``(axes, keep, ddof, out)``.
         """
         axes, keep = _axes(self, axis, dim, keepdims, keepdim, "std")

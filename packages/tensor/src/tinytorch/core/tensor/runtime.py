@@ -2,9 +2,9 @@
 
 **Not lesson material.** Nothing in here is an exercise; it is the machinery the fast paths
 share, kept out of the lesson files so that a student reads the maths (``np.maximum(x, 0)``,
-a convolution's loops, ...) without meeting the speed tricks. It lives in module 02 because
+a convolution's loops, ...) without meeting the speed tricks. It lives in the tensor module because
 that is the earliest module that needs it (ReLU's output buffer); the fused kernels of
-module 06, the kernels lab of module 13, compression, benchmarking, mlops and the capstone all
+the spatial module, the kernels module's lab, compression, benchmarking, mlops and the capstone all
 use these same objects: there is exactly one thread pool (:func:`executor`) and one buffer
 pool (:data:`WORKSPACE`) in the code base.
 
@@ -55,7 +55,7 @@ its ``set_num_threads``; with any other BLAS it changes nothing and returns Fals
 ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` before starting Python
 instead).
 
-Tasks of any kind run on the same pool with :func:`run_in_threads` (module 13's
+Tasks of any kind run on the same pool with :func:`run_in_threads` (the kernels module's
 ``map_batch`` does). The pool grows when more workers are asked for and is started afresh in
 a forked child.
 
@@ -68,8 +68,8 @@ written into it, and a training step of a small CNN makes a dozen of them — th
 im2col matrix, a ReLU's output and its gradient, pooling masks... Returning the memory to the
 operating system and faulting it in again every step is pure overhead. So the ops that make
 big arrays on every step ask this pool for them and get back an array from an earlier step
-when one of the right shape is free: ReLU's fast form here in module 02 (``fused.relu``,
-its output) and its derivative in module 09 (its gradient), the fused kernels of module 06
+when one of the right shape is free: ReLU's fast form here in the tensor module (``fused.relu``,
+its output) and its derivative in the autograd module (its gradient), the fused kernels of the spatial module
 (their padded inputs, patch matrices, outputs and gradient accumulators).
 
 "Free" is decided by reference counting, so a buffer can never be handed out while something
@@ -178,7 +178,7 @@ def executor(workers: int) -> ThreadPoolExecutor:
     """The framework's one thread pool, with at least ``workers`` threads.
 
     Every part of TinyTorch that runs work on other threads (the fused kernels through
-    :func:`parallel_for`, module 13's ``map_batch`` through :func:`run_in_threads`) submits to
+    :func:`parallel_for`, the kernels module's ``map_batch`` through :func:`run_in_threads`) submits to
     this executor. It is replaced by a bigger one when more workers are asked for (the old one
     finishes what it was given), and started afresh in a forked child, which inherits the
     object but none of its threads.

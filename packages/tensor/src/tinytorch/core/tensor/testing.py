@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .numerical import numerical_grad  # plain numpy: gradcheck (module 09) uses it too
+from .numerical import numerical_grad  # plain numpy: gradcheck (the autograd module) uses it too
 
 __all__ = [
     "shapes", "arrays", "broadcastable_pair", "float_arrays", "int_arrays", "broadcastable_arrays",

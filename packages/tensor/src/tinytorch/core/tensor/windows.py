@@ -5,7 +5,7 @@
 kernel at output position (i, j). It is a *strided view*: no pixel is copied. A convolution is
 then one reshape and one matmul of those patches with the kernel.
 
-Its derivative (in module 09) is the "fold": every window position adds its gradient back
+Its derivative (in the autograd module) is the "fold": every window position adds its gradient back
 onto the pixels it came from — kh·kw vectorised slice-adds, not a loop over pixels.
 """
 

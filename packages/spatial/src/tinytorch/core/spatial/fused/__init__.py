@@ -1,7 +1,7 @@
-"""tinytorch.core.spatial.fused — the fast path of module 06 (not lesson material).
+"""tinytorch.core.spatial.fused — the fast path of the spatial module (not lesson material).
 
 The lesson's code is the naive loops (``naive.py``) and the composite path (``composite.py``):
-convolution, pooling and batch norm written with Tensor ops, which module 09 differentiates
+convolution, pooling and batch norm written with Tensor ops, which the autograd module differentiates
 with no extra code. This sub-package holds the same ops as hand-written numpy kernels, each
 one op whose forward and backward are written together and whose derivative is registered
 beside the forward:

@@ -3,7 +3,7 @@
 Every op of this module exists twice:
 
 * **composite** — written only with Tensor ops (pad, sliding_window, reshape, matmul, max,
-  mean...). It is the version you write in the course, and module 09 differentiates it op by
+  mean...). It is the version you write in the course, and the autograd module differentiates it op by
   op, with no extra code.
 * **fused** — one op whose forward and backward are hand-written numpy kernels (im2col into a
   reused buffer, channels-last memory, a batched-matmul col2im...), registered with

@@ -34,7 +34,7 @@ the same GEMM per group — with far less memory traffic and memory:
   op and the same derivative entry point.
 
 Its derivative is registered right here with ``register_derivative(CONV2D_OP)``:
-module 09's engine calls it like any primitive's.
+the autograd module's engine calls it like any primitive's.
 """
 
 from __future__ import annotations
