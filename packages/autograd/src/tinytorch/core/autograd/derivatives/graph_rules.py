@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinytorch.core.tensor import Tensor, from_numpy, get_derivative, make_result, where
-from tinytorch.core.tensor.graph import register_derivative, register_graph_derivative
+from tinytorch.core.tensor.graph import register_derivative, register_graph_derivative, sum_to_shape
 from tinytorch.core.tensor.opnames import (
     ABS, ADD, BROADCAST_TO, CAST, CAT, CLIP, CLONE, COS, DIV, ERF, EXP, GETITEM, LINEAR_FUSED, LOG,
     LOG1P, LOG_SOFTMAX, MATMUL, MAX, MAXIMUM, MEAN, MIN, MINIMUM, MUL, NEG, PAD, PERMUTE, POW,
@@ -36,15 +36,9 @@ def _const(values, like: Tensor) -> Tensor:
 
 
 def _sum_to(g: Tensor, shape: tuple) -> Tensor:
-    """``sum_to_shape`` with Tensor ops: fold a broadcast gradient back to ``shape``."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1
-    )
-    summed = g.sum(axis=axes, keepdims=True) if axes else g
-    return summed.reshape(shape)
+    """``sum_to_shape`` on a Tensor: it uses only ``shape``, ``ndim``, ``sum(axis, keepdims)``
+    and ``reshape``, which Tensor has too, so the fold is recorded as Tensor ops."""
+    return sum_to_shape(g, shape)  # type: ignore[arg-type, return-value]  # duck-typed: see above
 
 
 def _each(node, *grads):
@@ -175,13 +169,8 @@ def minimum_graph(g, node):
 
 @register_graph_derivative(CLIP)
 def clip_graph(g, node):
-    a = node.inputs[0].data
-    lo, hi = node.saved
-    inside = np.ones(a.shape, dtype=bool)
-    if lo is not None:
-        inside &= a >= lo
-    if hi is not None:
-        inside &= a <= hi
+    # the mask is a constant: the array rule applied to ones gives it (1 inside, 0 clipped)
+    (inside,) = get_derivative(CLIP)(np.ones(node.inputs[0].shape), node)
     return (g * _const(inside, g),)
 
 
