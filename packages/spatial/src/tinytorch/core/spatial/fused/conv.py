@@ -16,7 +16,7 @@ the same GEMM per group — with far less memory traffic and memory:
 * **Nothing big kept for the backward pass.** The backward pass lays out the same patches
   again, chunk by chunk, from the input the graph keeps anyway: one more copy of cached data
   instead of holding every layer's patch matrix from the forward pass to the backward — what
-  made a training step's peak memory 1.5× PyTorch's.
+  made a training step's peak memory well above PyTorch's.
 * **col2im as contiguous adds.** The input gradient of each chunk is computed per window tap
   as a batched matmul into a (kh·kw, rows, C_in) block, so folding it back is kh·kw slice-adds
   of contiguous (rows, C_in) slabs, each clipped to the part that lands inside the input — no
