@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 from dataclasses import asdict
 
 import numpy as np
@@ -26,21 +25,9 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 @pytest.fixture(scope="module")
-def tiny_cifar(tmp_path_factory):
+def tiny_cifar(tmp_path_factory, write_tiny_cifar):
     """130 training and 20 test images of random pixels, in the official file layout."""
-    root = tmp_path_factory.mktemp("data")
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    files = [(f"data_batch_{i}", 26) for i in range(1, 6)] + [("test_batch", 20)]
-    for name, n in files:
-        batch = {b"batch_label": name.encode(),
-                 b"labels": [int(v) for v in rng.integers(0, 10, n)],
-                 b"data": rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    (folder / "batches.meta").write_bytes(
-        pickle.dumps({b"label_names": [c.encode() for c in CLASSES]}, protocol=2))
-    return str(root)
+    return write_tiny_cifar(tmp_path_factory.mktemp("data"), [26] * 5, 20, CLASSES)
 
 
 def test_small_cnn_shapes_and_size():

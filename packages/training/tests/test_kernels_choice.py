@@ -8,10 +8,8 @@ fused kernels. ``integration/test_milestone_student.py`` checks it with a real w
 from __future__ import annotations
 
 import json
-import pickle
 import sys
 
-import numpy as np
 import pytest
 
 from tinytorch.core.spatial import fused_kernels_enabled
@@ -22,19 +20,9 @@ CLASSES = [f"class{i}" for i in range(10)]
 
 
 @pytest.fixture(scope="module")
-def tiny_cifar(tmp_path_factory):
+def tiny_cifar(tmp_path_factory, write_tiny_cifar):
     """130 training and 10 test images of random pixels, in the official file layout."""
-    root = tmp_path_factory.mktemp("data")
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for name, n in [(f"data_batch_{i}", 26) for i in range(1, 6)] + [("test_batch", 10)]:
-        batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in rng.integers(0, 10, n)],
-                 b"data": rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    (folder / "batches.meta").write_bytes(
-        pickle.dumps({b"label_names": [c.encode() for c in CLASSES]}, protocol=2))
-    return str(root)
+    return write_tiny_cifar(tmp_path_factory.mktemp("data"), [26] * 5, 10, CLASSES)
 
 
 TINY = Recipe("tiny", "small_cnn", epochs=1, batch_size=13, lr=0.05, widths=(4, 8))

@@ -6,28 +6,17 @@ model trains through :class:`Trainer`, which runs whole epochs.
 
 from __future__ import annotations
 
-import pickle
 
-import numpy as np
 import pytest
 
 from tinytorch.core.training.cifar10 import Recipe, prepare_run, trainer_epochs
 
 
 @pytest.fixture(scope="module")
-def tiny_cifar(tmp_path_factory):
+def tiny_cifar(tmp_path_factory, write_tiny_cifar):
     """26 training and 13 test images of random pixels, in the official file layout."""
-    root = tmp_path_factory.mktemp("data")
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for name, n in [(f"data_batch_{i}", 26 // 5 + (i == 1)) for i in range(1, 6)] + [("test_batch", 13)]:
-        batch = {b"labels": [int(v) for v in rng.integers(0, 10, n)],
-                 b"data": rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8)}
-        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    (folder / "batches.meta").write_bytes(
-        pickle.dumps({b"label_names": [f"c{i}".encode() for i in range(10)]}, protocol=2))
-    return str(root)
+    return write_tiny_cifar(tmp_path_factory.mktemp("data"), [6, 5, 5, 5, 5], 13,
+                            [f"c{i}" for i in range(10)])
 
 
 def _recipe(epochs: float) -> Recipe:
