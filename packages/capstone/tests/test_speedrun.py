@@ -60,6 +60,7 @@ def test_speedrun_writes_its_report(tiny_cifar, tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| 101% | not reached |" in report and "| 0% | 1 |" in report
     assert report == speedrun_markdown(result)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "result.json"]  # no temp left
     with pytest.raises(ValueError, match="unknown framework"):
         run_speedrun("quick", ("jax",), root=tiny_cifar, limit_train=128, limit_test=60,
                      progress=False)

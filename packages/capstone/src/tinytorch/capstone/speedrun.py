@@ -264,10 +264,13 @@ def _save(result: dict, out_dir: str | None) -> None:
     if not out_dir:
         return
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "result.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    with open(os.path.join(out_dir, "report.md"), "w") as f:
-        f.write(speedrun_markdown(result))
+    # written after each framework's run of hours: a crash mid-write must not lose the last one
+    for name, text in [("result.json", json.dumps(result, indent=1)),
+                       ("report.md", speedrun_markdown(result))]:
+        tmp = os.path.join(out_dir, f".{name}.tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(out_dir, name))
 
 
 def _fmt_time(seconds: float | None) -> str:
