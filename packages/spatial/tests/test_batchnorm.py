@@ -258,3 +258,45 @@ def test_learn_scale_false_freezes_gamma_and_learns_beta(fused):
 def test_learn_scale_false_needs_affine():
     with pytest.raises(ValueError, match="learn_scale=False .* needs affine=True"):
         BatchNorm2d(4, affine=False, learn_scale=False)
+
+
+# ----------------------------------------------------------------------------- split over threads
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_fused_batch_norm_split_over_threads_equals_one_thread(channels_last, training, affine,
+                                                               monkeypatch):
+    """A big batch is cut into slices on the runtime's threads: the same output, running
+    statistics and gradients as on one thread (the per-channel sums only change order)."""
+    from tinytorch.core.spatial.fused import norm
+    from tinytorch.core.tensor.runtime import threads
+
+    shape = (16, 8, 48, 48)  # 294,912 values: above the size where the batch is split
+    x, w, b, rm, rv = _inputs(shape, seed=11)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    g = np.random.default_rng(12).standard_normal(shape).astype(np.float32)
+    calls = []
+    real = norm.parallel_for
+    monkeypatch.setattr(norm, "parallel_for", lambda n, fn: calls.append(n) or real(n, fn))
+    runs = []
+    for n_threads in (1, 2):
+        with threads(n_threads):
+            m, v = rm.copy(), rv.copy()
+            params = (Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)) if affine \
+                else (None, None)
+            xt = Tensor(x, requires_grad=True)
+            y = batch_norm_fused(xt, m, v, *params, training=training)
+            grads = get_derivative(BATCH_NORM_OP)(g, y.grad_fn)
+        runs.append((y.numpy(), m, v) + tuple(grads))
+        assert y.numpy().strides == x.strides  # the input's memory layout is kept
+        if n_threads == 1:
+            assert calls == [], "one thread: no split"
+    assert calls and set(calls) == {16}, "two threads: forward and backward split the batch"
+    for one, two in zip(*runs):
+        np.testing.assert_allclose(one, two, rtol=2e-6, atol=2e-6)
+    expected = _reference(x.astype(np.float64),
+                          x.mean(axis=(0, 2, 3), dtype=np.float64) if training else rm,
+                          x.var(axis=(0, 2, 3), dtype=np.float64) if training else rv,
+                          w if affine else np.ones(8), b if affine else np.zeros(8), 1e-5)
+    np.testing.assert_allclose(runs[1][0], expected, rtol=1e-4, atol=1e-4)
