@@ -92,7 +92,9 @@ def render_run(result: dict) -> str:
     lines = ["```console", f"$ {result['command']}", "```", ""]
     setting = (f"Seed {ours['seed']}; {ours['train_images']:,} training and {ours['test_images']:,} "
                f"test images; {result['data']['note'] if result.get('data') else 'data not recorded'}; "
-               f"{result['cpus']} CPUs; TinyTorch's epochs at load average {_loads(ours)}")
+               f"{result['cpus']} CPUs; "
+               + (f"TinyTorch at commit {result['code']}, " if result.get("code") else "")
+               + f"its epochs at load average {_loads(ours)}")
     if theirs is not None:
         setting += (f", then PyTorch {theirs['torch_version']} ({theirs['torch_threads']} threads, "
                     f"its defaults) at {_loads(theirs)}")
@@ -159,14 +161,17 @@ def render_summary(results: list) -> str:
     return "\n".join(lines) + "\n"
 
 
-def keep(out_dir: str, command: str) -> Path:
-    """Copy a speed-run's result here with its command and summary; write its report."""
+def keep(out_dir: str, command: str, code: str | None = None) -> Path:
+    """Copy a speed-run's result here with its command, the commit its code was at, and its
+    summary; write its report."""
     from tinytorch.capstone.speedrun import speedrun_markdown
 
     result = json.loads((Path(out_dir) / "result.json").read_text())
     if result.get("recipe") != "airbench":
         raise SystemExit(f"{out_dir}/result.json is a '{result.get('recipe')}' run, not airbench")
     result["command"] = command
+    if code:
+        result["code"] = code
     result["summary"] = summarize(result)
     seed = result["runs"][0]["seed"]
     path = RESULTS / f"airbench-seed{seed}-result.json"
@@ -180,9 +185,11 @@ def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", nargs=2, metavar=("OUT_DIR", "COMMAND"),
                         help="copy OUT_DIR/result.json here, recording COMMAND")
+    parser.add_argument("--code", default=None,
+                        help="with --keep: the commit the run's code was at (it ran for hours)")
     args = parser.parse_args(argv)
     if args.keep:
-        print(f"kept {keep(*args.keep)}")
+        print(f"kept {keep(*args.keep, code=args.code)}")
     results = kept_results()
     figures = _figures()
     for path, name, body in [(README, RUNS_BLOCK, render_runs(results))] + [
