@@ -66,6 +66,31 @@ def test_speedrun_writes_its_report(tiny_cifar, tmp_path):
                      progress=False)
 
 
+def test_speedrun_keeps_every_finished_epoch_while_running(tiny_cifar, tmp_path, monkeypatch):
+    """A run cut short (a session's end, a crash) keeps the epochs it finished: the results
+    file is rewritten after each one, naming the run in progress."""
+    from tinytorch.capstone import speedrun
+
+    seen = []
+    real_save = speedrun._save
+
+    def save_and_look(result, out_dir):
+        real_save(result, out_dir)
+        saved = json.loads((tmp_path / "result.json").read_text())
+        seen.append((saved.get("in_progress", {}).get("framework"),
+                     len(saved.get("in_progress", {}).get("history", [])), len(saved["runs"])))
+
+    monkeypatch.setattr(speedrun, "_save", save_and_look)
+    run_speedrun("quick", ("tinytorch",), thresholds=(1.01,), epochs=2, root=tiny_cifar,
+                 limit_train=128, limit_test=60, out_dir=str(tmp_path), progress=False)
+    # after epoch 1 and epoch 2 (in progress), then the finished run (nothing in progress)
+    assert seen == [("TinyTorch", 1, 0), ("TinyTorch", 2, 0), (None, 0, 1)]
+    partial = {"runs": [], "in_progress": {"framework": "PyTorch",
+                                           "history": [{"test_acc": 0.5}, {"test_acc": 0.625}]}}
+    assert "**PyTorch** — still running when this was saved, 2 epochs done: test accuracy " \
+           "50.00%, 62.50%." in speedrun_markdown(partial)
+
+
 def test_data_provenance_chooses_the_thresholds(tiny_cifar, tmp_path, monkeypatch):
     from tinytorch.capstone import speedrun
     from tinytorch.core.dataloader import CIFAR10

@@ -27,7 +27,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -112,11 +112,12 @@ class _Run:
     """The clock and the per-epoch history of one framework's run."""
 
     def __init__(self, thresholds: Sequence[float], stop_when_reached: bool, progress: bool,
-                 name: str) -> None:
+                 name: str, on_epoch: Callable[[str, list], None] | None = None) -> None:
         self.thresholds = tuple(thresholds)
         self.stop = stop_when_reached
         self.progress = progress
         self.name = name
+        self.on_epoch = on_epoch
         self.history: list = []
         self.train_seconds = 0.0
         self.start = time.perf_counter()
@@ -134,6 +135,8 @@ class _Run:
             print(f"[{self.name}] epoch {epoch}: test acc {test_acc * 100:.2f}%, train loss "
                   f"{train_loss:.4f}, {row['img_per_s']:.0f} img/s, {self.train_seconds:.0f}s "
                   f"training, {row['wall_seconds']:.0f}s wall", flush=True)
+        if self.on_epoch is not None:
+            self.on_epoch(self.name, self.history)
         crossed = first_crossings(self.history, self.thresholds)
         return self.stop and all(v is not None for v in crossed.values())
 
@@ -148,8 +151,10 @@ class _Run:
 def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
                   epochs: int | None = None, root: str | None = None, seed: int = 0,
                   limit_train: int | None = None, limit_test: int | None = None,
-                  stop_when_reached: bool = True, progress: bool = True) -> dict:
-    """Train a training recipe with TinyTorch, measuring test accuracy after every epoch."""
+                  stop_when_reached: bool = True, progress: bool = True,
+                  on_epoch: Callable[[str, list], None] | None = None) -> dict:
+    """Train a training recipe with TinyTorch, measuring test accuracy after every epoch;
+    ``on_epoch(name, history)`` is called after each one."""
     recipe = recipe_named(recipe, epochs)
     manual_seed(seed)
     parts = prepare_run(recipe, root, seed, limit_train, limit_test)
@@ -157,7 +162,7 @@ def run_tinytorch(recipe: str | Recipe = "full", thresholds: Sequence[float] = D
                                                 parts.train, parts.test)
     trainer = Trainer(model, optimizer, CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
                       scheduler=scheduler, scheduler_interval="step", progress=False)
-    run = _Run(thresholds, stop_when_reached, progress, "TinyTorch")
+    run = _Run(thresholds, stop_when_reached, progress, "TinyTorch", on_epoch)
     airbench = None
     if recipe.model == "airbench94":  # airbench's own loop: summed loss, lookahead, step budget
         from tinytorch.core.training.airbench import AirbenchTrainer, airbench_total_steps
@@ -185,8 +190,10 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
               epochs: int | None = None, root: str | None = None, seed: int = 0,
               limit_train: int | None = None, limit_test: int | None = None,
               stop_when_reached: bool = True, progress: bool = True,
-              threads: int | None = None) -> dict:
-    """The same recipe in PyTorch CPU (same weights, batches, optimizer and schedule).
+              threads: int | None = None,
+              on_epoch: Callable[[str, list], None] | None = None) -> dict:
+    """The same recipe in PyTorch CPU (same weights, batches, optimizer and schedule);
+    ``on_epoch(name, history)`` is called after each epoch.
 
     Raises:
         TorchNotInstalled: without torch (pip install torch==2.13.0, the CPU wheel).
@@ -200,7 +207,7 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
     train, test = parts.train, parts.test
     if recipe.model == "airbench94":
         return run_torch_airbench(parts, recipe, torch, _Run(thresholds, stop_when_reached, progress,
-                                                             "PyTorch"), seed)
+                                                             "PyTorch", on_epoch), seed)
     net = torch_twin(parts.model, torch)  # the frozen whitening stem stays frozen
     decay = [p for _, p in net.named_parameters() if p.requires_grad and p.ndim > 1]
     rest = [p for _, p in net.named_parameters() if p.requires_grad and p.ndim <= 1]
@@ -212,7 +219,7 @@ def run_torch(recipe: str | Recipe = "full", thresholds: Sequence[float] = DEFAU
         pct_start=recipe.warmup_fraction, anneal_strategy="linear", cycle_momentum=False,
         div_factor=10.0, final_div_factor=100.0)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    run = _Run(thresholds, stop_when_reached, progress, "PyTorch")
+    run = _Run(thresholds, stop_when_reached, progress, "PyTorch", on_epoch)
     for epoch in range(1, math.ceil(recipe.epochs) + 1):
         seconds, seen, loss_sum = torch_train_epoch(net, train, loss_fn, optimizer, scheduler,
                                                     torch)
@@ -245,6 +252,14 @@ def run_speedrun(recipe: str = "full", frameworks: Sequence[str] = ("tinytorch",
                   stop_when_reached=stop_when_reached, progress=progress)
     result = {"track": "performance", "recipe": recipe, "runs": runs, "notes": notes,
               "data": data, "load_before": _load(), "cpus": os.cpu_count()}
+
+    def on_epoch(name: str, history: list) -> None:
+        # a run of hours may be cut short (a session's end, a crash): its epochs so far are kept
+        result["in_progress"] = {"framework": name, "history": history}
+        result["load_after"] = _load()
+        _save(result, out_dir)
+
+    common["on_epoch"] = on_epoch
     for fw in frameworks:
         if fw == "tinytorch":
             runs.append(run_tinytorch(**common))
@@ -255,6 +270,7 @@ def run_speedrun(recipe: str = "full", frameworks: Sequence[str] = ("tinytorch",
                 notes.append(f"PyTorch not run: {exc}")
         else:
             raise ValueError(f"unknown framework {fw!r} (tinytorch, torch)")
+        result.pop("in_progress", None)
         result["load_after"] = _load()
         _save(result, out_dir)
     return result
@@ -306,6 +322,11 @@ def speedrun_markdown(result: dict) -> str:
                      f"{np.median([row['img_per_s'] for row in run['history']]):.0f} img/s (median epoch).")
         lines.append("")
 
+    partial = result.get("in_progress")
+    if partial:
+        accs = ", ".join(f"{row['test_acc'] * 100:.2f}%" for row in partial["history"])
+        lines += [f"**{partial['framework']}** — still running when this was saved, "
+                  f"{len(partial['history'])} epochs done: test accuracy {accs}.", ""]
     if result.get("data"):
         lines += [f"Data: {result['data']['note']}.", ""]
     table = twin_table(result)
