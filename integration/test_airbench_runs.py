@@ -87,3 +87,14 @@ def test_keep_refuses_another_recipe(runs, tmp_path):
     (tmp_path / "result.json").write_text(json.dumps({"recipe": "full", "runs": []}))
     with pytest.raises(SystemExit, match="'full' run, not airbench"):
         runs.keep(str(tmp_path), "python -m tinytorch.capstone.speedrun --recipe full")
+
+
+def test_cli_help_states_seed_0s_measured_figures(runs):
+    """`tito train cifar10 --help` quotes the kept seed-0 run, read from its results file."""
+    kept = {r["runs"][0]["seed"]: r for r in runs.kept_results()}
+    if 0 not in kept:
+        pytest.fail("no kept seed-0 run: the CLI help quotes one (capstone/performance/results)")
+    ours = kept[0]["summary"]["TinyTorch"]
+    text = (REPO / "packages" / "training" / "src" / "tinytorch" / "core" / "training" / "cli.py").read_text()
+    assert f"measured {ours['final_test_acc'] * 100:.2f}%% test accuracy with its TTA" in text
+    assert f"after {ours['train_minutes']:.0f} min of" in text

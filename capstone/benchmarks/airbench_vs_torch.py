@@ -84,14 +84,25 @@ def check(torch, net, twin) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="runtime.keep_freed_memory() first: glibc's malloc reuses freed big "
+                             "blocks — process-wide, so for both sides alike (the speed-run does it)")
     h.common_arguments(parser, rounds=3, steps=1)
     parser.set_defaults(settings=["2"])
     args = parser.parse_args()
     if args.readme:
         return None
 
+    memory = "the C allocator at its defaults"
+    if args.keep_freed_memory:
+        from tinytorch.core.tensor.runtime import keep_freed_memory
+        applied = keep_freed_memory(True)
+        memory = ("keep_freed_memory(): freed big blocks reused, process-wide (both sides)"
+                  if applied else "keep_freed_memory() asked for, not available here")
     torch = h.import_torch()
     pin, results = h.start(torch, "TinyTorch vs PyTorch: airbench94's network, training steps")
+    results["memory"] = memory
+    print(f"memory: {memory}")
     from tinytorch.core.tensor import from_numpy
     from tinytorch.core.training.losses import CrossEntropyLoss
 

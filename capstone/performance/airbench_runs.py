@@ -164,11 +164,13 @@ def render_summary(results: list) -> str:
 def keep(out_dir: str, command: str, code: str | None = None) -> Path:
     """Copy a speed-run's result here with its command, the commit its code was at, and its
     summary; write its report."""
-    from tinytorch.capstone.speedrun import speedrun_markdown
+    from tinytorch.capstone.speedrun import first_crossings, speedrun_markdown
 
     result = json.loads((Path(out_dir) / "result.json").read_text())
     if result.get("recipe") != "airbench":
         raise SystemExit(f"{out_dir}/result.json is a '{result.get('recipe')}' run, not airbench")
+    for run in result["runs"]:  # from the history, keyed as today's speed-run keys them
+        run["crossings"] = first_crossings(run["history"], run["thresholds"])
     result["command"] = command
     if code:
         result["code"] = code

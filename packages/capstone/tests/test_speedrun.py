@@ -26,6 +26,8 @@ def test_first_crossings():
     assert out["0.94"]["epoch"] == 4  # reaching the threshold exactly counts
     assert out["0.99"] is None
     assert first_crossings([], (0.9,)) == {"0.90": None}
+    # a threshold between two-decimal values keeps its third decimal (not "0.91")
+    assert list(first_crossings(hist, (0.905,))) == ["0.905"]
     hist[0]["test_acc"] = None  # an epoch without a measurement is skipped
     assert first_crossings(hist, (0.1,))["0.10"]["epoch"] == 2
 
@@ -57,6 +59,7 @@ def test_speedrun_writes_its_report(tiny_cifar, tmp_path):
     assert run["history"][1]["train_seconds"] > run["history"][0]["train_seconds"]
     saved = json.loads((tmp_path / "result.json").read_text())
     assert saved["runs"][0]["crossings"] == run["crossings"]
+    assert saved["memory"].startswith(("freed memory kept", "the C allocator"))
     report = (tmp_path / "report.md").read_text()
     assert "| 101% | not reached |" in report and "| 0% | 1 |" in report
     assert report == speedrun_markdown(result)

@@ -33,6 +33,7 @@ from tinytorch.core.layers import Dense, Flatten, Module
 from tinytorch.core.optimizers import SGD, OneCycleLR
 from tinytorch.core.spatial import BatchNorm2d, Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor, manual_seed
+from tinytorch.core.tensor.runtime import keep_freed_memory
 
 from .airbench import airbench94_model, fit_airbench, prepare_airbench
 from .cifar10_parts import (CIFAR10_MEAN, CIFAR10_STD, RunParts, cifar10_normalize,
@@ -286,6 +287,7 @@ def train_cifar10(recipe: str | Recipe = "quick", root: str | None = None, out_d
         recipe = RECIPES[recipe]
     if epochs is not None:
         recipe = Recipe(**{**asdict(recipe), "epochs": int(epochs)})
+    keep_freed_memory()  # big batches: reuse freed pages instead of faulting fresh ones (runtime)
     manual_seed(seed)
     parts = prepare_run(recipe, root, seed, limit_train, limit_test, download)
     model, optimizer, scheduler, train, test = (parts.model, parts.optimizer, parts.scheduler,

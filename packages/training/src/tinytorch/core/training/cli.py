@@ -44,7 +44,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", default="quick", choices=["quick", "full", "airbench"],
                         help="quick: small CNN, a few minutes (default); full: airbench-style "
                              "net, measured 90.2%% test accuracy in about 80 minutes on 2 cores; "
-                             "airbench: airbench94's recipe, faithfully (batch 1024, 9.9 epochs)")
+                             "airbench: airbench94's recipe, faithfully (batch 1024, 9.9 epochs), "
+                             "measured 90.61%% test accuracy with its TTA after 74 min of "
+                             "training on 2 cores (seed 0)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     parser.add_argument("--data", default=None,
                         help="folder holding cifar-10-batches-py/ (default $TINYTORCH_DATA or "
