@@ -54,7 +54,8 @@ rng = np.random.default_rng(0)
 # `{"epoch", "train_seconds", "wall_seconds", "test_acc", ...}` (times cumulative). For each
 # threshold return the **first** row whose `key` is `>=` it, as
 # `{"epoch", "train_seconds", "wall_seconds", key}`, or `None` if no row reaches it; the result's
-# keys are the thresholds with two decimals (`"0.90"`). A row whose `key` is `None` (no
+# keys are the thresholds as `threshold_key` writes them (`"0.90"`, and `"0.905"` where two
+# decimals would not do). A row whose `key` is `None` (no
 # evaluation that epoch) never counts. Training time leaves the evaluations out, wall time does
 # not: a speed-run reports both, because both are honest answers to different questions.
 
