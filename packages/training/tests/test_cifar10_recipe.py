@@ -16,7 +16,6 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from tinytorch.core.dataloader.testing import write_random_cifar10
 from tinytorch.core.tensor import Tensor, manual_seed
 from tinytorch.core.training import cli, load_checkpoint
 from tinytorch.core.training.cifar10 import (RECIPES, Recipe, airbench_net, build_model,
@@ -26,9 +25,9 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 @pytest.fixture(scope="module")
-def tiny_cifar(tmp_path_factory):
+def tiny_cifar(tmp_path_factory, write_tiny_cifar):
     """130 training and 20 test images of random pixels, in the official file layout."""
-    return write_random_cifar10(tmp_path_factory.mktemp("data"), [26] * 5, 20, CLASSES)
+    return write_tiny_cifar(tmp_path_factory.mktemp("data"), [26] * 5, 20, CLASSES)
 
 
 def test_small_cnn_shapes_and_size():

@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from tinytorch.core.dataloader.testing import write_random_cifar10
 from tinytorch.core.spatial import fused_kernels_enabled
 from tinytorch.core.training import cli, provenance
 from tinytorch.core.training.cifar10 import Recipe, train_cifar10
@@ -21,9 +20,9 @@ CLASSES = [f"class{i}" for i in range(10)]
 
 
 @pytest.fixture(scope="module")
-def tiny_cifar(tmp_path_factory):
+def tiny_cifar(tmp_path_factory, write_tiny_cifar):
     """130 training and 10 test images of random pixels, in the official file layout."""
-    return write_random_cifar10(tmp_path_factory.mktemp("data"), [26] * 5, 10, CLASSES)
+    return write_tiny_cifar(tmp_path_factory.mktemp("data"), [26] * 5, 10, CLASSES)
 
 
 TINY = Recipe("tiny", "small_cnn", epochs=1, batch_size=13, lr=0.05, widths=(4, 8))

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from tinytorch.core.dataloader.testing import write_random_cifar10
 from tinytorch.core.training.cifar10 import Recipe, prepare_run, trainer_epochs
 
 
 @pytest.fixture(scope="module")
-def tiny_cifar(tmp_path_factory):
+def tiny_cifar(tmp_path_factory, write_tiny_cifar):
     """26 training and 13 test images of random pixels, in the official file layout."""
-    return write_random_cifar10(tmp_path_factory.mktemp("data"), [6, 5, 5, 5, 5], 13,
-                                [f"c{i}" for i in range(10)])
+    return write_tiny_cifar(tmp_path_factory.mktemp("data"), [6, 5, 5, 5, 5], 13,
+                            [f"c{i}" for i in range(10)])
 
 
 def _recipe(epochs: float) -> Recipe:
