@@ -39,6 +39,7 @@ from tinytorch.core.tensor.runtime import keep_freed_memory
 from tinytorch.core.training import CrossEntropyLoss, Trainer
 from tinytorch.core.training.cifar10 import RECIPES, Recipe, evaluate_tta, prepare_run
 
+from .files import write_text_atomic
 from .speedrun_airbench import run_torch_airbench, twin_table
 from .twin import torch_evaluate, torch_run_info, torch_train_epoch, torch_twin
 
@@ -293,14 +294,9 @@ def run_speedrun(recipe: str = "full", frameworks: Sequence[str] = ("tinytorch",
 def _save(result: dict, out_dir: str | None) -> None:
     if not out_dir:
         return
-    os.makedirs(out_dir, exist_ok=True)
-    # written after each framework's run of hours: a crash mid-write must not lose the last one
-    for name, text in [("result.json", json.dumps(result, indent=1)),
-                       ("report.md", speedrun_markdown(result))]:
-        tmp = os.path.join(out_dir, f".{name}.tmp")
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, os.path.join(out_dir, name))
+    # written after every epoch of a run of hours: a crash mid-write must not lose the last one
+    write_text_atomic(os.path.join(out_dir, "result.json"), json.dumps(result, indent=1))
+    write_text_atomic(os.path.join(out_dir, "report.md"), speedrun_markdown(result))
 
 
 def _fmt_time(seconds: float | None) -> str:

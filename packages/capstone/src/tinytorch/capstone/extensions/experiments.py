@@ -35,6 +35,7 @@ from tinytorch.core.tensor import manual_seed
 from tinytorch.core.training import accuracy, cross_entropy
 from tinytorch.core.training.cifar10 import cifar10_loaders
 
+from ..files import write_text_atomic
 from .mixing import mixup
 from .residual import make_blocks, norm_layer
 from .schedules import WarmupCosine
@@ -241,11 +242,7 @@ def _load() -> list | None:
 def _save(result: dict, out_dir: str | None) -> None:
     if not out_dir:
         return
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = os.path.join(out_dir, ".result.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, os.path.join(out_dir, "result.json"))
+    write_text_atomic(os.path.join(out_dir, "result.json"), json.dumps(result, indent=1))
 
 
 def pairs_markdown(result: dict) -> str:

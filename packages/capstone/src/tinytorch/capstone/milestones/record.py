@@ -19,11 +19,12 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 from tinytorch.core.training.provenance import implementation
+
+from ..files import write_text_atomic
 
 __all__ = ["FORMAT", "default_record_path", "artifacts_dir", "hardware", "versions",
            "append_run", "load_runs", "latest_runs"]
@@ -109,17 +110,7 @@ def load_runs(path: Path) -> list:
 def append_run(path: Path, run: dict) -> None:
     """Add ``run`` to the record at ``path`` (written whole to a temporary file, then renamed)."""
     runs = load_runs(path) + [run]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".milestones-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"format": FORMAT, "runs": runs}, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, json.dumps({"format": FORMAT, "runs": runs}, indent=1) + "\n")
 
 
 def latest_runs(runs: list) -> dict:

@@ -522,7 +522,7 @@ def switches() -> dict:
 # mallopt's parameter numbers (glibc's malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 _GLIBC_DEFAULTS = {_M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_MAX: 65536}
-_MALLOC: dict = {"mallopt": None, "looked": False, "kept": False}
+_MALLOC: dict = {"mallopt": None, "looked": False}
 
 
 def _mallopt() -> Any:
@@ -545,8 +545,8 @@ def keep_freed_memory(enabled: bool = True) -> bool:
     glibc's malloc hands every block above its mmap threshold (32 MiB at most) to the kernel
     with ``mmap`` and returns it with ``munmap`` when freed, so each big array starts on fresh
     pages and pays a page fault per 4 KiB the first time it is written. At airbench's batch of
-    1024 most activations are 15–60 MB; on the course VM one 59 MB array cost 100–200 ms to
-    fill the first time and 10 ms in memory used before. Enabled, big blocks come from malloc's
+    1024 most activations are 15–60 MB; on the course VM (with a training job running beside)
+    one 59 MB array cost 100–200 ms to fill the first time and 10 ms in memory used before. Enabled, big blocks come from malloc's
     heap and freed ones stay there (``M_MMAP_MAX`` 0, ``M_TRIM_THRESHOLD`` unbounded), so a
     training loop reuses the same pages step after step. The price: the process keeps its peak
     memory until it ends. Process-wide, like the thread settings: it applies to every library
@@ -561,7 +561,5 @@ def keep_freed_memory(enabled: bool = True) -> bool:
     if mallopt is None:
         return False
     wanted = {_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: (1 << 31) - 1} if enabled else _GLIBC_DEFAULTS
-    ok = all(mallopt(param, value) == 1 for param, value in wanted.items())
-    _MALLOC["kept"] = bool(enabled and ok)
-    return ok
+    return all(mallopt(param, value) == 1 for param, value in wanted.items())
 

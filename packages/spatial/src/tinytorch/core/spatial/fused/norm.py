@@ -51,14 +51,6 @@ def _over_batch(x: np.ndarray, fn: Any) -> list:
     return parallel_for(x.shape[0], fn)
 
 
-def _channel_sum(parts: list) -> np.ndarray:
-    """The per-channel float64 sums of the slices, added up."""
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total
-
-
 def batch_norm_fused(x: Any, running_mean: Any, running_var: Any, weight: Any = None,
                      bias: Any = None, training: bool = False, momentum: float = 0.1,
                      eps: float = 1e-5) -> Tensor:
@@ -93,7 +85,7 @@ def batch_norm_fused(x: Any, running_mean: Any, running_var: Any, weight: Any = 
         )
     centered = np.empty_like(xd)  # becomes x̂, kept for the backward pass
     if use_batch:
-        mean64 = _channel_sum(_over_batch(xd, lambda a, b: xd[a:b].sum(axis=axes, dtype=np.float64))) / n
+        mean64 = sum(_over_batch(xd, lambda a, b: xd[a:b].sum(axis=axes, dtype=np.float64))) / n
     else:
         mean64 = _stat(running_mean)
     mean = mean64.astype(xd.dtype).reshape(bshape)
@@ -104,7 +96,7 @@ def batch_norm_fused(x: Any, running_mean: Any, running_var: Any, weight: Any = 
 
     squares = _over_batch(xd, center)
     if use_batch:
-        var64 = _channel_sum(squares) / n
+        var64 = sum(squares) / n
         if training:
             update_running_stats(running_mean, running_var, mean64, var64, n, momentum)
     else:
@@ -147,8 +139,8 @@ def batch_norm_fused_backward(grad: np.ndarray, node: Any) -> tuple:
     bshape = (1, c) + (1,) * (grad.ndim - 2)
     sums = _over_batch(grad, lambda a, b: (grad[a:b].sum(axis=axes, dtype=np.float64),
                                            (grad[a:b] * xhat[a:b]).sum(axis=axes, dtype=np.float64)))
-    g_sum = _channel_sum([p[0] for p in sums])
-    g_xhat = _channel_sum([p[1] for p in sums])
+    g_sum = sum(p[0] for p in sums)
+    g_xhat = sum(p[1] for p in sums)
     gamma = weight.data.astype(np.float64) if weight is not None else np.ones(c)
     out: list[np.ndarray | None] = []
     if x.requires_grad:
